@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
+import { RtcRecordError } from '../../errors.js';
+
+export type BinarySource = 'env' | 'ffmpeg-static' | 'path';
+
+export interface ResolvedBinary {
+  path: string;
+  source: BinarySource;
+}
+
+export interface ResolveOptions {
+  /** Defaults to process.env; passing it also bypasses the cache (tests). */
+  env?: Record<string, string | undefined>;
+  /** Returns the ffmpeg-static path or null; defaults to loading the optional package. */
+  loadStatic?: () => string | null;
+}
+
+const INSTALL_HINT =
+  'Install ffmpeg (Debian/Ubuntu: `apt-get install ffmpeg`, macOS: `brew install ffmpeg`), ' +
+  'or point FFMPEG_PATH/FFPROBE_PATH at the binaries, or install the optional `ffmpeg-static` package.';
+
+/**
+ * ffmpeg-static is an optional dependency whose install downloads a binary, so it is often absent.
+ * It is CommonJS exporting the path (or null on unsupported platforms); createRequire keeps the
+ * resolver synchronous, and a missing package is simply "not available".
+ */
+function loadFfmpegStatic(): string | null {
+  try {
+    const mod: unknown = createRequire(import.meta.url)('ffmpeg-static');
+    const p = typeof mod === 'string' ? mod : (mod as { default?: unknown } | null)?.default;
+    return typeof p === 'string' && isExecutableFile(p) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function searchPath(name: string, env: Record<string, string | undefined>): string | null {
+  const exts = process.platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : [''];
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const candidate = join(dir, name + ext);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+function fromEnv(varName: string, env: Record<string, string | undefined>): ResolvedBinary | null {
+  const value = env[varName];
+  if (!value) return null;
+  // An explicit setting that is wrong must fail loudly rather than silently fall back.
+  if (!isExecutableFile(value)) {
+    throw new RtcRecordError(
+      'FFMPEG_NOT_FOUND',
+      `${varName}=${value} is not an executable file. Fix or unset ${varName}. ${INSTALL_HINT}`,
+    );
+  }
+  return { path: value, source: 'env' };
+}
+
+function doResolveFfmpeg(opts: ResolveOptions): ResolvedBinary {
+  const env = opts.env ?? process.env;
+  const envHit = fromEnv('FFMPEG_PATH', env);
+  if (envHit) return envHit;
+  const staticPath = (opts.loadStatic ?? loadFfmpegStatic)();
+  if (staticPath) return { path: staticPath, source: 'ffmpeg-static' };
+  const onPath = searchPath('ffmpeg', env);
+  if (onPath) return { path: onPath, source: 'path' };
+  throw new RtcRecordError('FFMPEG_NOT_FOUND', `ffmpeg not found (FFMPEG_PATH unset, no ffmpeg-static, not on PATH). ${INSTALL_HINT}`);
+}
+
+function doResolveFfprobe(opts: ResolveOptions): ResolvedBinary {
+  const env = opts.env ?? process.env;
+  const envHit = fromEnv('FFPROBE_PATH', env);
+  if (envHit) return envHit;
+  // ffmpeg-static ships no ffprobe; but a custom FFMPEG_PATH usually has its ffprobe next to it.
+  if (env.FFMPEG_PATH) {
+    const sibling = join(dirname(env.FFMPEG_PATH), process.platform === 'win32' ? 'ffprobe.exe' : 'ffprobe');
+    if (isExecutableFile(sibling)) return { path: sibling, source: 'env' };
+  }
+  const onPath = searchPath('ffprobe', env);
+  if (onPath) return { path: onPath, source: 'path' };
+  throw new RtcRecordError('FFMPEG_NOT_FOUND', `ffprobe not found (FFPROBE_PATH unset, not next to FFMPEG_PATH, not on PATH). ${INSTALL_HINT}`);
+}
+
+// Keyed by the env inputs so a changed FFMPEG_PATH/PATH (tests, long-lived processes) re-resolves.
+const cache = new Map<string, ResolvedBinary>();
+
+function cached(kind: string, opts: ResolveOptions, resolve: (o: ResolveOptions) => ResolvedBinary): ResolvedBinary {
+  if (opts.env || opts.loadStatic) return resolve(opts);
+  const e = process.env;
+  const key = [kind, e.FFMPEG_PATH, e.FFPROBE_PATH, e.PATH].join('\0');
+  let hit = cache.get(key);
+  if (!hit) {
+    hit = resolve(opts);
+    cache.set(key, hit);
+  }
+  return hit;
+}
+
+/** FFMPEG_PATH → ffmpeg-static → `ffmpeg` on PATH; throws RtcRecordError FFMPEG_NOT_FOUND. */
+export function resolveFfmpeg(opts: ResolveOptions = {}): ResolvedBinary {
+  return cached('ffmpeg', opts, doResolveFfmpeg);
+}
+
+/** FFPROBE_PATH → `ffprobe` next to FFMPEG_PATH → `ffprobe` on PATH; throws FFMPEG_NOT_FOUND. */
+export function resolveFfprobe(opts: ResolveOptions = {}): ResolvedBinary {
+  return cached('ffprobe', opts, doResolveFfprobe);
+}
+
+export function clearFfmpegResolutionCache(): void {
+  cache.clear();
+  versionCache.clear();
+}
+
+const versionCache = new Map<string, Promise<string>>();
+
+/** Version string of the resolved ffmpeg, e.g. "5.1.9-0+deb12u1" (first line of `ffmpeg -version`). */
+export function ffmpegVersion(): Promise<string> {
+  const { path } = resolveFfmpeg();
+  let p = versionCache.get(path);
+  if (!p) {
+    p = new Promise<string>((resolve, reject) => {
+      execFile(path, ['-hide_banner', '-version'], { timeout: 10_000 }, (err, stdout) => {
+        if (err) {
+          reject(new RtcRecordError('FFMPEG_NOT_FOUND', `could not run ${path} -version: ${err.message}`, { cause: err }));
+          return;
+        }
+        const m = /^ffmpeg version (\S+)/m.exec(stdout);
+        resolve(m?.[1] ?? stdout.split('\n')[0]!.trim());
+      });
+    });
+    // A failed attempt should not be cached forever.
+    p.catch(() => versionCache.delete(path));
+    versionCache.set(path, p);
+  }
+  return p;
+}

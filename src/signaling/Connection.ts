@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import type WebSocket from 'ws';
+import type { PeerInfo, Role, ServerMessage } from './messages.js';
+import type { Room } from './Room.js';
+
+/** One WebSocket client; becomes a room member after `join` (or `sender`/`receiver` in the seed protocol). */
+export class Connection {
+  /** A fresh id per join: a rejoin is a new peer (and, for the recorder, a new track segment). */
+  id = newPeerId();
+  room?: Room;
+  name = '';
+  role: Role = 'participant';
+  alive = true;
+
+  constructor(private readonly ws: WebSocket) {}
+
+  get isSeed(): boolean {
+    return this.role === 'seed-sender' || this.role === 'seed-receiver';
+  }
+
+  info(): PeerInfo {
+    return { id: this.id, name: this.name, role: this.role };
+  }
+
+  send(message: ServerMessage | Record<string, unknown>): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  renew(): void {
+    this.id = newPeerId();
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  error(code: string, message: string, ref?: string): void {
+    this.send({ type: 'error', code, message, ...(ref ? { ref } : {}) });
+  }
+}
+
+function newPeerId(): string {
+  return randomBytes(6).toString('base64url');
+}

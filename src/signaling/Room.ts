@@ -1,0 +1,35 @@
+import type { PeerInfo } from './messages.js';
+import type { Connection } from './Connection.js';
+
+/** A seed-protocol offer held until a receiver (browser or recorder) exists to take it. */
+interface PendingSeedOffer {
+  offer: unknown;
+  candidates: unknown[];
+}
+
+/** Members of one room; messages are only ever routed between members of the same room. */
+export class Room {
+  readonly members = new Map<string, Connection>();
+  seedSender?: Connection;
+  seedReceiver?: Connection;
+  pendingSeedOffer?: PendingSeedOffer;
+
+  constructor(readonly name: string) {}
+
+  get isEmpty(): boolean {
+    return this.members.size === 0;
+  }
+
+  peers(except?: Connection): PeerInfo[] {
+    return [...this.members.values()].filter((c) => c !== except).map((c) => c.info());
+  }
+
+  /** Room-protocol members (not seed sockets, which do not understand room messages). */
+  roomProtocolMembers(except?: Connection): Connection[] {
+    return [...this.members.values()].filter((c) => c !== except && !c.isSeed);
+  }
+
+  recorder(): Connection | undefined {
+    return [...this.members.values()].find((c) => c.role === 'recorder');
+  }
+}

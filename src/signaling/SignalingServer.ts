@@ -1,0 +1,206 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Connection } from './Connection.js';
+import type { ClientMessage, IceServer, RelayedMessage } from './messages.js';
+import { parseClientMessage } from './parseMessage.js';
+import { Room } from './Room.js';
+import type { RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
+
+/** The lecture's pages know no rooms: their sender/receiver pair lives in this room. */
+export const SEED_ROOM = 'default';
+
+/**
+ * Routes signaling between peers of a room. Speaks two protocols on the same socket type:
+ * the lecture's seed protocol (sender/receiver, unmodified) and the room protocol (join, `to`/`from`).
+ */
+export class SignalingServer extends EventEmitter<SignalingServerEvents> {
+  private readonly wss: WebSocketServer;
+  private readonly rooms = new Map<string, Room>();
+  private readonly connections = new Set<Connection>();
+  private readonly iceServers: IceServer[];
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(options: SignalingServerOptions = {}) {
+    super();
+    this.iceServers = options.iceServers ?? [];
+    // Our own size check answers with an error and keeps the socket; ws's maxPayload would close it, so set it far above.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+    this.wss.on('connection', (ws) => this.onConnection(ws));
+    this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 15_000).unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  listRooms(): RoomSummary[] {
+    return [...this.rooms.values()].map((r) => ({
+      room: r.name,
+      participants: r.peers(),
+      recording: r.recorder() !== undefined,
+    }));
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const conn = new Connection(ws);
+    this.connections.add(conn);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return conn.error('BAD_JSON', 'binary frames are not accepted; send JSON text');
+      const parsed = parseClientMessage(data as Buffer);
+      if (!parsed.ok) return conn.error(parsed.code, parsed.message, parsed.ref);
+      try {
+        this.dispatch(conn, parsed.message);
+      } catch (err) {
+        // A bug in one handler must not take the server (and every room) down.
+        conn.error('INTERNAL', `internal error: ${(err as Error).message}`);
+      }
+    });
+    const gone = () => {
+      this.connections.delete(conn);
+      this.leave(conn);
+    };
+    ws.on('close', gone);
+    ws.on('error', gone);
+  }
+
+  private dispatch(conn: Connection, msg: ClientMessage): void {
+    switch (msg.type) {
+      case 'join':
+        if (conn.room) return conn.error('ALREADY_JOINED', `already in room ${conn.room.name}; send leave first`, 'join');
+        conn.name = msg.name;
+        conn.role = msg.role ?? 'participant';
+        this.enter(conn, msg.room);
+        conn.send({ type: 'joined', id: conn.id, room: msg.room, peers: conn.room!.peers(conn), iceServers: this.iceServers });
+        if (conn.role === 'recorder') this.replaySeedOffer(conn.room!);
+        return;
+      case 'leave':
+        if (!conn.room) return conn.error('NOT_IN_ROOM', 'not in a room', 'leave');
+        {
+          const room = conn.room.name;
+          this.leave(conn);
+          conn.send({ type: 'left', room });
+        }
+        return;
+      case 'sender':
+      case 'receiver':
+        return this.seedRegister(conn, msg.type);
+      default:
+        return this.relay(conn, msg);
+    }
+  }
+
+  private enter(conn: Connection, roomName: string): void {
+    let room = this.rooms.get(roomName);
+    if (!room) this.rooms.set(roomName, (room = new Room(roomName)));
+    conn.renew();
+    conn.room = room;
+    room.members.set(conn.id, conn);
+    for (const other of room.roomProtocolMembers(conn)) other.send({ type: 'peerJoined', peer: conn.info() });
+    this.emit('peerJoined', room.name, conn.info());
+  }
+
+  private leave(conn: Connection): void {
+    const room = conn.room;
+    if (!room) return;
+    conn.room = undefined;
+    room.members.delete(conn.id);
+    if (room.seedSender === conn) {
+      room.seedSender = undefined;
+      room.pendingSeedOffer = undefined;
+    }
+    if (room.seedReceiver === conn) room.seedReceiver = undefined;
+    for (const other of room.roomProtocolMembers()) other.send({ type: 'peerLeft', id: conn.id });
+    this.emit('peerLeft', room.name, conn.info());
+    if (room.isEmpty) this.rooms.delete(room.name);
+  }
+
+  /** Seed protocol: the latest `sender` / `receiver` socket of room `default` wins, as in the lecture's server. */
+  private seedRegister(conn: Connection, kind: 'sender' | 'receiver'): void {
+    if (conn.room && !conn.isSeed) return conn.error('ALREADY_JOINED', `already in room ${conn.room.name}`, kind);
+    if (conn.room) this.leave(conn);
+    conn.name = `seed-${kind}`;
+    conn.role = kind === 'sender' ? 'seed-sender' : 'seed-receiver';
+    this.enter(conn, SEED_ROOM);
+    const room = conn.room!;
+    if (kind === 'sender') {
+      room.seedSender = conn;
+      room.pendingSeedOffer = undefined;
+    } else {
+      room.seedReceiver = conn;
+      this.replaySeedOffer(room);
+    }
+  }
+
+  private relay(conn: Connection, msg: RelayedMessage): void {
+    const room = conn.room;
+    if (!room) return conn.error('NOT_IN_ROOM', `${msg.type}: join a room (or send sender/receiver) first`, msg.type);
+    if (msg.to === undefined) {
+      if (!conn.isSeed) return conn.error('INVALID_FIELD', `${msg.type}: "to" (a peer id) is required`, msg.type);
+      return this.relaySeed(conn, room, msg);
+    }
+    const target = room.members.get(msg.to);
+    if (!target || target === conn) return conn.error('UNKNOWN_PEER', `${msg.type}: no peer ${msg.to} in room ${room.name}`, msg.type);
+    if (target.isSeed) return this.sendToSeed(target, msg);
+    const { to: _to, ...rest } = msg;
+    target.send({ ...rest, from: conn.id });
+  }
+
+  /** Seed sockets get exactly the lecture's message shapes. */
+  private sendToSeed(target: Connection, msg: RelayedMessage): void {
+    if (msg.type === 'iceCandidate') target.send({ type: 'iceCandidate', candidate: msg.candidate });
+    else target.send({ type: msg.type, sdp: msg.sdp });
+  }
+
+  private relaySeed(conn: Connection, room: Room, msg: RelayedMessage): void {
+    if (conn === room.seedSender) {
+      if (msg.type === 'createAnswer') return conn.error('INVALID_FIELD', 'createAnswer: the sender does not answer', msg.type);
+      // Held so a receiver (or the recorder) that arrives later can still take the sender's stream.
+      if (msg.type === 'createOffer') room.pendingSeedOffer = { offer: msg.sdp, candidates: [] };
+      else room.pendingSeedOffer?.candidates.push(msg.candidate);
+      const target = room.seedReceiver ?? room.recorder();
+      if (!target) return;
+      if (target.isSeed) return this.sendToSeed(target, msg);
+      target.send({ ...msg, from: conn.id, session: 'seed' });
+    } else if (conn === room.seedReceiver) {
+      if (msg.type === 'createOffer') return conn.error('INVALID_FIELD', 'createOffer: the receiver does not offer', msg.type);
+      if (room.seedSender) this.sendToSeed(room.seedSender, msg);
+    }
+    // A replaced seed socket (an older sender/receiver) is ignored, like in the lecture's server.
+  }
+
+  /** The recorder takes the receiver's place when no browser receiver is present. */
+  private replaySeedOffer(room: Room): void {
+    const pending = room.pendingSeedOffer;
+    const sender = room.seedSender;
+    if (!pending || !sender) return;
+    const target = room.seedReceiver ?? room.recorder();
+    if (!target) return;
+    if (target.isSeed) {
+      target.send({ type: 'createOffer', sdp: pending.offer });
+      for (const candidate of pending.candidates) target.send({ type: 'iceCandidate', candidate });
+    } else {
+      target.send({ type: 'createOffer', sdp: pending.offer, from: sender.id, session: 'seed' });
+      for (const candidate of pending.candidates) target.send({ type: 'iceCandidate', candidate, from: sender.id, session: 'seed' });
+    }
+  }
+
+  /** The usual ws heartbeat: a connection that missed a whole interval's ping is cut, and its `close` leaves the room. */
+  private pingAll(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) conn.terminate();
+      else {
+        conn.alive = false;
+        conn.ping();
+      }
+    }
+  }
+}

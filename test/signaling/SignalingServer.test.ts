@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/http/HttpServer.js';
+import type { RunningServer } from '../../src/http/HttpServerTypes.js';
+import { TestClient } from './wsClient.js';
+
+const OFFER = { type: 'offer', sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n' };
+const ANSWER = { type: 'answer', sdp: 'v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n' };
+const CANDIDATE = { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+
+let server: RunningServer;
+const clients: TestClient[] = [];
+async function client(): Promise<TestClient> {
+  const c = await TestClient.connect(server.wsUrl + '/ws');
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  server = await startServer({ port: 0, iceServers: [{ urls: 'stun:127.0.0.1:3478' }] });
+});
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await server.close();
+});
+
+describe('room protocol', () => {
+  it('joins, lists peers, announces joins/leaves and hands out ICE servers', async () => {
+    const a = await client();
+    const joinedA = await a.join('r1', 'Alice');
+    expect(joinedA).toMatchObject({ room: 'r1', peers: [], iceServers: [{ urls: 'stun:127.0.0.1:3478' }] });
+    const b = await client();
+    const joinedB = await b.join('r1', 'Bob');
+    expect(joinedB.peers).toEqual([{ id: joinedA.id, name: 'Alice', role: 'participant' }]);
+    expect((await a.type('peerJoined')).peer).toEqual({ id: joinedB.id, name: 'Bob', role: 'participant' });
+    b.send({ type: 'leave' });
+    expect(await b.type('left')).toEqual({ type: 'left', room: 'r1' });
+    expect(await a.type('peerLeft')).toEqual({ type: 'peerLeft', id: joinedB.id });
+    // Rejoin gets a fresh id.
+    const rejoined = await b.join('r1', 'Bob');
+    expect(rejoined.id).not.toBe(joinedB.id);
+    expect((await a.type('peerJoined')).peer.id).toBe(rejoined.id);
+  });
+
+  it('relays offer/answer/candidates with `from` and rejects unknown `to`', async () => {
+    const a = await client();
+    const b = await client();
+    const ja = await a.join('r2', 'A');
+    const jb = await b.join('r2', 'B');
+    a.send({ type: 'createOffer', to: jb.id, session: 's1', sdp: OFFER });
+    expect(await b.type('createOffer')).toEqual({ type: 'createOffer', from: ja.id, session: 's1', sdp: OFFER });
+    b.send({ type: 'createAnswer', to: ja.id, session: 's1', sdp: ANSWER });
+    expect(await a.type('createAnswer')).toEqual({ type: 'createAnswer', from: jb.id, session: 's1', sdp: ANSWER });
+    b.send({ type: 'iceCandidate', to: ja.id, session: 's1', candidate: CANDIDATE });
+    expect(await a.type('iceCandidate')).toEqual({ type: 'iceCandidate', from: jb.id, session: 's1', candidate: CANDIDATE });
+    a.send({ type: 'createOffer', to: 'nobody', sdp: OFFER });
+    expect(await a.type('error')).toMatchObject({ code: 'UNKNOWN_PEER' });
+    a.send({ type: 'createOffer', sdp: OFFER });
+    expect(await a.type('error')).toMatchObject({ code: 'INVALID_FIELD' });
+  });
+
+  it('keeps rooms isolated', async () => {
+    const a = await client();
+    const b = await client();
+    const ja = await a.join('iso-a', 'A');
+    await b.join('iso-b', 'B');
+    b.send({ type: 'createOffer', to: ja.id, sdp: OFFER });
+    expect(await b.type('error')).toMatchObject({ code: 'UNKNOWN_PEER' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.messages.filter((m) => m.type !== 'error')).toEqual([]);
+    const rooms = server.signaling.listRooms().filter((r) => r.room.startsWith('iso-'));
+    expect(rooms.map((r) => [r.room, r.participants.map((p) => p.name)])).toEqual([['iso-a', ['A']], ['iso-b', ['B']]]);
+  });
+
+  it('answers every kind of malformed message with a coded error and keeps serving', async () => {
+    const c = await client();
+    const bad: Array<[unknown, string]> = [
+      ['not json', 'BAD_JSON'],
+      ['{"type":', 'BAD_JSON'],
+      ['[]', 'INVALID_FIELD'],
+      ['null', 'INVALID_FIELD'],
+      ['42', 'INVALID_FIELD'],
+      [{ type: 'nope' }, 'UNKNOWN_TYPE'],
+      [{ type: 42 }, 'UNKNOWN_TYPE'],
+      [{}, 'UNKNOWN_TYPE'],
+      [{ type: 'join' }, 'INVALID_FIELD'],
+      [{ type: 'join', room: '../etc', name: 'x' }, 'INVALID_FIELD'],
+      [{ type: 'join', room: 'a'.repeat(65), name: 'x' }, 'INVALID_FIELD'],
+      [{ type: 'join', room: 'ok', name: '<script>' }, 'INVALID_FIELD'],
+      [{ type: 'join', room: 'ok', name: 'x', role: 'admin' }, 'INVALID_FIELD'],
+      [{ type: 'createOffer', to: 'x', sdp: 'string' }, 'INVALID_FIELD'],
+      [{ type: 'createOffer', to: 'x', sdp: { type: 'answer', sdp: 'v=0' } }, 'INVALID_FIELD'],
+      [{ type: 'iceCandidate', to: 'x', candidate: { candidate: 5 } }, 'INVALID_FIELD'],
+      [{ type: 'iceCandidate', to: '../../x', candidate: null }, 'INVALID_FIELD'],
+      [{ type: 'createAnswer', to: 'x', sdp: ANSWER }, 'NOT_IN_ROOM'],
+      [{ type: 'leave' }, 'NOT_IN_ROOM'],
+      ['x'.repeat(70_000), 'MESSAGE_TOO_LARGE'],
+    ];
+    for (let round = 0; round < 15; round++) {
+      for (const [msg] of bad) c.send(msg);
+    }
+    c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    for (let round = 0; round < 15; round++) {
+      for (const [, code] of bad) expect((await c.type('error')).code).toBe(code);
+    }
+    expect((await c.type('error')).code).toBe('BAD_JSON');
+    // The same socket still works, and so do others.
+    expect((await c.join('after-barrage', 'Survivor')).room).toBe('after-barrage');
+    const d = await client();
+    expect((await d.join('after-barrage', 'Other')).peers).toHaveLength(1);
+    const res = await fetch(server.url + '/healthz');
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a second join without leave', async () => {
+    const c = await client();
+    await c.join('twice', 'A');
+    c.send({ type: 'join', room: 'twice', name: 'A' });
+    expect(await c.type('error')).toMatchObject({ code: 'ALREADY_JOINED', ref: 'join' });
+  });
+});
+
+describe('seed protocol', () => {
+  it('pairs the lecture sender and receiver with exactly the lecture message shapes', async () => {
+    const receiver = await client();
+    const sender = await client();
+    receiver.send({ type: 'receiver' });
+    sender.send({ type: 'sender' });
+    await new Promise((r) => setTimeout(r, 100));
+    sender.send({ type: 'createOffer', sdp: OFFER });
+    expect(await receiver.type('createOffer')).toEqual({ type: 'createOffer', sdp: OFFER });
+    receiver.send({ type: 'createAnswer', sdp: ANSWER });
+    expect(await sender.type('createAnswer')).toEqual({ type: 'createAnswer', sdp: ANSWER });
+    sender.send({ type: 'iceCandidate', candidate: CANDIDATE });
+    expect(await receiver.type('iceCandidate')).toEqual({ type: 'iceCandidate', candidate: CANDIDATE });
+    receiver.send({ type: 'iceCandidate', candidate: CANDIDATE });
+    expect(await sender.type('iceCandidate')).toEqual({ type: 'iceCandidate', candidate: CANDIDATE });
+    receiver.close();
+    sender.close();
+    await new Promise((r) => setTimeout(r, 100));
+  });
+
+  it('hands a waiting seed offer to a recorder that joins room default later', async () => {
+    const sender = await client();
+    sender.send({ type: 'sender' });
+    sender.send({ type: 'createOffer', sdp: OFFER });
+    sender.send({ type: 'iceCandidate', candidate: CANDIDATE });
+    await new Promise((r) => setTimeout(r, 100));
+    const recorder = await client();
+    const joined = await recorder.join('default', 'recorder', 'recorder');
+    const seedPeer = joined.peers.find((p: any) => p.role === 'seed-sender');
+    expect(seedPeer).toBeDefined();
+    expect(await recorder.type('createOffer')).toEqual({ type: 'createOffer', sdp: OFFER, from: seedPeer.id, session: 'seed' });
+    expect(await recorder.type('iceCandidate')).toEqual({ type: 'iceCandidate', candidate: CANDIDATE, from: seedPeer.id, session: 'seed' });
+    recorder.send({ type: 'createAnswer', to: seedPeer.id, session: 'seed', sdp: ANSWER });
+    expect(await sender.type('createAnswer')).toEqual({ type: 'createAnswer', sdp: ANSWER });
+    recorder.send({ type: 'iceCandidate', to: seedPeer.id, session: 'seed', candidate: CANDIDATE });
+    expect(await sender.type('iceCandidate')).toEqual({ type: 'iceCandidate', candidate: CANDIDATE });
+    sender.close();
+    recorder.close();
+  });
+});
