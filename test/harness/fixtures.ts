@@ -84,8 +84,12 @@ function cached(prefix: string, ext: string, params: unknown, generate: (out: st
     }
     return path;
   })();
+  // Only dedupes concurrent calls; later calls re-check the disk (the cache may have been wiped).
   inFlight.set(path, job);
-  job.catch(() => inFlight.delete(path));
+  job.then(
+    () => inFlight.delete(path),
+    () => inFlight.delete(path),
+  );
   return job;
 }
 

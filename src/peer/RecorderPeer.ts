@@ -1,0 +1,164 @@
+import { EventEmitter } from 'node:events';
+import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
+import type { Logger } from '../logger.js';
+import type { PeerInfo } from '../signaling/messages.js';
+import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.js';
+import { peerConnectionConfig } from './peerConnectionConfig.js';
+import type { RecorderPeerEvents, RecorderPeerOptions, RemoteTrack } from './RecorderPeerTypes.js';
+
+type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
+
+/** One receive-only PC per (remote peer, session): the remote side offers, we answer. */
+interface InboundConnection {
+  pc: RTCPeerConnection;
+  peer: PeerInfo;
+  session: string | undefined;
+  /** Candidates that arrived while the offer was still being applied. */
+  pending: Candidate[] | undefined;
+  /** Offers are applied one after another: a renegotiation must not overtake the first offer. */
+  chain: Promise<void>;
+}
+
+/**
+ * The recorder as a WebRTC peer: joins a room with role `recorder` through the same signaling as browsers, answers every
+ * participant's offer with a receive-only werift RTCPeerConnection and reports each incoming track.
+ */
+export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
+  private readonly peers = new Map<string, PeerInfo>();
+  private readonly connections = new Map<string, InboundConnection>();
+  private closed = false;
+
+  private constructor(
+    private readonly signaling: SignalingClient,
+    readonly joined: JoinedInfo,
+    private readonly options: RecorderPeerOptions,
+    private readonly logger: Logger,
+  ) {
+    super();
+    // Known before start() so offers replayed right after `joined` (seed sender) find their peer.
+    for (const peer of joined.peers) if (this.isRecordable(peer)) this.peers.set(peer.id, peer);
+    signaling.on('peerJoined', (peer) => this.addPeer(peer));
+    signaling.on('peerLeft', (id) => this.removePeer(id));
+    signaling.on('offer', (from, session, sdp) => this.onOffer(from, session, sdp.sdp));
+    signaling.on('candidate', (from, session, candidate) => this.onCandidate(from, session, candidate));
+    signaling.on('serverError', (code, message) => logger.warn({ code, message }, 'signaling error'));
+    signaling.on('close', () => {
+      if (!this.closed) this.emit('disconnected');
+    });
+  }
+
+  /** Connects and joins; rejects with SERVER_UNREACHABLE / BAD_ROOM_NAME when that fails. */
+  static async join(options: RecorderPeerOptions, logger: Logger): Promise<RecorderPeer> {
+    const signaling = await SignalingClient.connect(options.serverUrl);
+    let joined: JoinedInfo;
+    try {
+      joined = await signaling.join(options.room, options.name ?? 'recorder', 'recorder');
+    } catch (err) {
+      signaling.close();
+      throw err;
+    }
+    return new RecorderPeer(signaling, joined, options, logger);
+  }
+
+  /** Everybody already in the room when we joined; call once listeners are attached. */
+  start(): void {
+    for (const peer of this.peers.values()) this.emit('participantJoined', peer);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.signaling.close();
+    await Promise.all([...this.connections.values()].map((c) => c.pc.close().catch(() => {})));
+    this.connections.clear();
+  }
+
+  private isRecordable(peer: PeerInfo): boolean {
+    return peer.role === 'participant' || peer.role === 'seed-sender';
+  }
+
+  private addPeer(peer: PeerInfo): void {
+    if (!this.isRecordable(peer) || this.peers.has(peer.id)) return;
+    this.peers.set(peer.id, peer);
+    this.emit('participantJoined', peer);
+  }
+
+  private removePeer(id: string): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    for (const [key, conn] of this.connections) {
+      if (conn.peer.id !== id) continue;
+      this.connections.delete(key);
+      void conn.pc.close().catch(() => {});
+    }
+    this.emit('participantLeft', peer);
+  }
+
+  private onOffer(from: string, session: string | undefined, sdp: string): void {
+    const peer = this.peers.get(from);
+    if (!peer) return this.logger.warn({ from }, 'offer from unknown peer ignored');
+    const key = `${from}/${session ?? ''}`;
+    let conn = this.connections.get(key);
+    if (!conn) {
+      conn = this.createConnection(peer, session);
+      this.connections.set(key, conn);
+    }
+    const c = conn;
+    c.chain = c.chain.then(() => this.answer(c, sdp)).catch((err) => this.logger.error({ err: (err as Error).message, from }, 'negotiation failed'));
+  }
+
+  private createConnection(peer: PeerInfo, session: string | undefined): InboundConnection {
+    const iceServers = [...this.joined.iceServers, ...(this.options.iceServers ?? [])];
+    const pc = new RTCPeerConnection(peerConnectionConfig({ iceServers, iceAddress: this.options.iceAddress }));
+    const conn: InboundConnection = { pc, peer, session, pending: [], chain: Promise.resolve() };
+    pc.connectionStateChange.subscribe((state) => this.logger.debug({ peer: peer.name, state }, 'connection state'));
+    pc.onTrack.subscribe((track) => void this.onTrack(conn, track));
+    return conn;
+  }
+
+  private async answer(conn: InboundConnection, sdp: string): Promise<void> {
+    await conn.pc.setRemoteDescription({ type: 'offer', sdp });
+    const pending = conn.pending ?? [];
+    conn.pending = undefined;
+    for (const c of pending) await this.addCandidate(conn, c);
+    await conn.pc.setLocalDescription(await conn.pc.createAnswer());
+    // Gathering is complete once setLocalDescription resolves, so the answer carries our candidates; we never trickle.
+    const local = conn.pc.localDescription!;
+    this.signaling.sendAnswer(conn.peer.id, conn.session, { type: 'answer', sdp: local.sdp });
+  }
+
+  private onCandidate(from: string, session: string | undefined, candidate: Candidate | null): void {
+    const conn = this.connections.get(`${from}/${session ?? ''}`);
+    if (!conn || !candidate?.candidate) return;
+    if (conn.pending) conn.pending.push(candidate);
+    else void this.addCandidate(conn, candidate);
+  }
+
+  private async addCandidate(conn: InboundConnection, candidate: Candidate): Promise<void> {
+    await conn.pc
+      .addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined })
+      .catch((err: Error) => this.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  }
+
+  private async onTrack(conn: InboundConnection, track: MediaStreamTrack): Promise<void> {
+    const transceiver = conn.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+    if (!transceiver) return;
+    // Chrome's offers carry a=ssrc, so codec and ssrc are known now; otherwise (simulcast rid) wait for the first packet.
+    if (!track.codec || track.ssrc === undefined) await track.onReceiveRtp.asPromise(10_000).catch(() => undefined);
+    if (!track.codec || track.ssrc === undefined) {
+      return this.logger.warn({ peer: conn.peer.name, mid: transceiver.mid }, 'track without codec/ssrc ignored');
+    }
+    const ssrc = track.ssrc;
+    const remote: RemoteTrack = {
+      participant: conn.peer,
+      kind: track.kind as 'audio' | 'video',
+      codec: { name: track.codec.name.toLowerCase(), clockRate: track.codec.clockRate, payloadType: track.codec.payloadType ?? 0 },
+      ssrc,
+      mid: transceiver.mid ?? String(conn.pc.getTransceivers().indexOf(transceiver)),
+      remoteTrackId: transceiver.receiver.remoteTrackId,
+      track,
+      requestKeyframe: () => transceiver.receiver.sendRtcpPLI(ssrc),
+    };
+    this.emit('track', remote);
+  }
+}

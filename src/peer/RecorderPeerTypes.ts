@@ -1,0 +1,44 @@
+import type { MediaStreamTrack } from 'werift';
+import type { IceServer, PeerInfo } from '../signaling/messages.js';
+
+export interface RecorderPeerOptions {
+  /** ws://host:port of the signaling server. */
+  serverUrl: string;
+  room: string;
+  /** Shown to other peers (the recorder is not a tile; pages show "● Recording"). */
+  name?: string;
+  /** Pin the single address the recorder advertises and binds for ICE (e.g. 127.0.0.1 in tests). */
+  iceAddress?: string;
+  /** Extra STUN/TURN servers on top of those the server hands out in `joined`. */
+  iceServers?: IceServer[];
+}
+
+export interface RemoteCodec {
+  /** Lower-case codec name: opus, vp8, h264. */
+  name: string;
+  clockRate: number;
+  payloadType: number;
+}
+
+/** One incoming track of one participant, as the recording layer sees it. */
+export interface RemoteTrack {
+  participant: PeerInfo;
+  kind: 'audio' | 'video';
+  codec: RemoteCodec;
+  ssrc: number;
+  /** Media section id: unique per peer connection, stable across renegotiations. */
+  mid: string;
+  /** The browser's MediaStreamTrack id. */
+  remoteTrackId?: string;
+  track: MediaStreamTrack;
+  /** Sends an RTCP PLI to the sender. */
+  requestKeyframe(): Promise<void>;
+}
+
+export interface RecorderPeerEvents {
+  participantJoined: [peer: PeerInfo];
+  participantLeft: [peer: PeerInfo];
+  track: [track: RemoteTrack];
+  /** The signaling connection dropped; no new media will arrive. */
+  disconnected: [];
+}

@@ -1,0 +1,57 @@
+import {
+  RTCRtpCodecParameters,
+  useAbsSendTime,
+  useAudioLevelIndication,
+  useFIR,
+  useH264,
+  useNACK,
+  useOPUS,
+  usePLI,
+  useREMB,
+  useSdesMid,
+  useTransportWideCC,
+  useTWCC,
+  useVP8,
+  type PeerConfig,
+} from 'werift';
+import type { IceServer } from '../signaling/messages.js';
+
+const videoFeedback = () => [useNACK(), usePLI(), useFIR(), useREMB(), useTWCC()];
+
+/**
+ * What the recorder accepts: Opus, VP8 and H.264 (when a browser offers only that), with NACK/PLI/FIR and transport-cc
+ * so browsers retransmit, send keyframes on request and do not starve their bitrate.
+ * RTX entries need explicit payload types: werift ties each to its codec through `apt=`.
+ */
+export function peerConnectionConfig(opts: { iceServers: IceServer[]; iceAddress?: string }): Partial<PeerConfig> {
+  const ice: Partial<PeerConfig> = opts.iceAddress
+    ? {
+        // Only the pinned address, bound and advertised; interface scanning off so no unusable candidates appear.
+        iceUseIpv4: false,
+        iceUseIpv6: false,
+        iceAdditionalHostAddresses: [opts.iceAddress],
+        iceInterfaceAddresses: { udp4: opts.iceAddress },
+      }
+    : {
+        // werift skips loopback when scanning interfaces; add it so same-host browsers (and loopback-only hosts) work.
+        iceAdditionalHostAddresses: ['127.0.0.1'],
+      };
+  return {
+    ...ice,
+    // werift's default is a public STUN server: never contact anything the operator did not configure.
+    iceServers: opts.iceServers.map((s) => ({ urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls, username: s.username, credential: s.credential })),
+    codecs: {
+      audio: [useOPUS({ rtcpFeedback: [useTWCC()] })],
+      video: [
+        useVP8({ payloadType: 96, rtcpFeedback: videoFeedback() }),
+        new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' }),
+        useH264({ payloadType: 102, rtcpFeedback: videoFeedback() }),
+        new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 103, parameters: 'apt=102' }),
+      ],
+    },
+    headerExtensions: {
+      audio: [useSdesMid(), useAbsSendTime(), useTransportWideCC(), useAudioLevelIndication()],
+      video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
+    },
+  };
+}

@@ -1,0 +1,53 @@
+export type RecordingState = 'recording' | 'finalizing' | 'done' | 'failed' | 'recovered';
+
+/** One RTCP sender report: ties the sender's RTP clock to its NTP wall clock, so tracks can be aligned later. */
+export interface RtpNtpMapping {
+  rtpTimestamp: number;
+  /** Sender NTP time as Unix epoch milliseconds. */
+  ntpTimeMs: number;
+  /** Our wall clock (epoch ms) when the report arrived. */
+  receivedAtMs: number;
+}
+
+export interface TrackEntry {
+  /** File-safe id, unique in the recording: `<participantId>-<trackId>` (+ `-<n>` for later segments). */
+  id: string;
+  participantId: string;
+  participantName: string;
+  kind: 'audio' | 'video';
+  codec: string;
+  clockRate: number;
+  ssrc: number;
+  /** Relative to the recording directory. */
+  file: string;
+  firstPacketAtMs?: number;
+  lastPacketAtMs?: number;
+  endedAtMs?: number;
+  /** First and latest sender reports. */
+  firstSenderReport?: RtpNtpMapping;
+  lastSenderReport?: RtpNtpMapping;
+  firstRtpTimestamp?: number;
+  packetsReceived: number;
+  packetsLost: number;
+  keyframesRequested: number;
+  bytesWritten: number;
+}
+
+export interface ParticipantEntry {
+  id: string;
+  name: string;
+  joinedAtMs: number;
+  leftAtMs?: number;
+}
+
+export interface Manifest {
+  version: 1;
+  id: string;
+  room: string;
+  state: RecordingState;
+  startedAt: string;
+  stoppedAt?: string;
+  error?: string;
+  participants: ParticipantEntry[];
+  tracks: TrackEntry[];
+}

@@ -1,0 +1,202 @@
+import { existsSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { RtcRecordError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { RecorderPeer } from '../peer/RecorderPeer.js';
+import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import { ROOM_NAME, type PeerInfo } from '../signaling/messages.js';
+import type { Manifest, TrackEntry } from './ManifestTypes.js';
+import { ManifestWriter } from './ManifestWriter.js';
+import { newRecordingId } from './recordingId.js';
+import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderTypes.js';
+import { isRecordableCodec, trackFileExtension, WebmTrackSink } from './sinks/WebmTrackSink.js';
+import { createRecordingDir, DEFAULT_OUTPUT_ROOT } from './storage.js';
+
+interface ActiveTrack {
+  sink: WebmTrackSink;
+  entry: TrackEntry;
+}
+
+/**
+ * Records one room: joins as a recorder peer and writes every participant's tracks to `recordings/<room>/<id>/tracks/`,
+ * with a manifest.json kept current on disk while recording (so a crash leaves a usable one).
+ */
+export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
+  private readonly active = new Map<WebmTrackSink, ActiveTrack>();
+  private readonly manifestWriter: ManifestWriter;
+  private readonly refreshTimer: NodeJS.Timeout;
+  private stopping?: Promise<Manifest>;
+
+  private constructor(
+    private readonly peer: RecorderPeer,
+    readonly dir: string,
+    manifest: Manifest,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.manifestWriter = new ManifestWriter(dir, manifest);
+    peer.on('participantJoined', (p) => this.onParticipantJoined(p));
+    peer.on('participantLeft', (p) => void this.onParticipantLeft(p));
+    peer.on('track', (t) => this.onTrack(t));
+    peer.on('disconnected', () => logger.warn('signaling connection lost; media already flowing keeps being recorded'));
+    // Packet counters change constantly; refreshing them on a timer keeps the manifest current without per-packet work.
+    this.refreshTimer = setInterval(() => this.refreshEntries(), 2000).unref();
+    peer.start();
+  }
+
+  static async start(options: RoomRecorderOptions, logger: Logger): Promise<RoomRecorder> {
+    if (!ROOM_NAME.test(options.room)) {
+      throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(options.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
+    }
+    const root = options.outputRoot ?? DEFAULT_OUTPUT_ROOT;
+    const id = newRecordingId();
+    const peer = await RecorderPeer.join(
+      { serverUrl: options.serverUrl, room: options.room, iceAddress: options.iceAddress, iceServers: options.iceServers },
+      logger,
+    );
+    let dir: string;
+    try {
+      dir = createRecordingDir(root, options.room, id);
+    } catch (err) {
+      await peer.close();
+      throw err;
+    }
+    const manifest: Manifest = {
+      version: 1,
+      id,
+      room: options.room,
+      state: 'recording',
+      startedAt: new Date().toISOString(),
+      participants: [],
+      tracks: [],
+    };
+    return new RoomRecorder(peer, dir, manifest, logger);
+  }
+
+  get manifest(): Manifest {
+    return this.manifestWriter.manifest;
+  }
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  /** Stops receiving, finalizes every track file and writes the final manifest. Idempotent. */
+  stop(): Promise<Manifest> {
+    this.stopping ??= (async () => {
+      clearInterval(this.refreshTimer);
+      await this.peer.close();
+      await Promise.all([...this.active.keys()].map((sink) => this.endTrack(sink)));
+      const m = this.manifest;
+      m.stoppedAt = new Date().toISOString();
+      for (const p of m.participants) p.leftAtMs ??= Date.now();
+      m.state = 'done';
+      this.manifestWriter.writeNow();
+      if (this.manifestWriter.error) {
+        m.state = 'failed';
+        m.error = this.manifestWriter.error.message;
+      }
+      return m;
+    })();
+    return this.stopping;
+  }
+
+  private onParticipantJoined(peer: PeerInfo): void {
+    this.manifest.participants.push({ id: peer.id, name: peer.name, joinedAtMs: Date.now() });
+    this.manifestWriter.touch();
+    this.emit('participantJoined', peer);
+  }
+
+  private async onParticipantLeft(peer: PeerInfo): Promise<void> {
+    const entry = this.manifest.participants.find((p) => p.id === peer.id && p.leftAtMs === undefined);
+    if (entry) entry.leftAtMs = Date.now();
+    const sinks = [...this.active.values()].filter((a) => a.entry.participantId === peer.id).map((a) => a.sink);
+    await Promise.all(sinks.map((s) => this.endTrack(s)));
+    this.manifestWriter.touch();
+    this.emit('participantLeft', peer);
+  }
+
+  private onTrack(track: RemoteTrack): void {
+    if (this.stopping) return;
+    const { participant, kind, codec } = track;
+    if (!isRecordableCodec(codec.name)) {
+      this.logger.warn({ participant: participant.name, codec: codec.name }, 'codec not recordable; track skipped');
+      return;
+    }
+    const base = `${safeFileName(participant.name)}-${participant.id}-${track.mid}`;
+    let id = base;
+    for (let n = 2; existsSync(join(this.dir, 'tracks', `${id}.${trackFileExtension(codec.name)}`)); n++) id = `${base}-${n}`;
+    const file = `tracks/${id}.${trackFileExtension(codec.name)}`;
+    let sink: WebmTrackSink;
+    try {
+      sink = new WebmTrackSink(track, join(this.dir, file), this.logger);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, file }, 'cannot open track file');
+      this.emit('error', err as Error);
+      return;
+    }
+    const entry: TrackEntry = {
+      id,
+      participantId: participant.id,
+      participantName: participant.name,
+      kind,
+      codec: codec.name,
+      clockRate: codec.clockRate,
+      ssrc: track.ssrc,
+      file,
+      packetsReceived: 0,
+      packetsLost: 0,
+      keyframesRequested: 0,
+      bytesWritten: 0,
+    };
+    this.manifest.tracks.push(entry);
+    this.active.set(sink, { sink, entry });
+    sink.on('update', () => {
+      this.refreshEntry(sink, entry);
+      this.manifestWriter.touch();
+    });
+    sink.on('error', (err) => this.emit('error', err));
+    this.manifestWriter.touch();
+    this.logger.info({ participant: participant.name, kind, codec: codec.name, file }, 'recording track');
+    this.emit('trackStarted', entry);
+  }
+
+  private async endTrack(sink: WebmTrackSink): Promise<void> {
+    const active = this.active.get(sink);
+    if (!active) return;
+    this.active.delete(sink);
+    await sink.stop();
+    this.refreshEntry(sink, active.entry);
+    active.entry.endedAtMs = Date.now();
+    this.manifestWriter.touch();
+  }
+
+  private refreshEntries(): void {
+    for (const { sink, entry } of this.active.values()) this.refreshEntry(sink, entry);
+    this.manifestWriter.touch();
+  }
+
+  private refreshEntry(sink: WebmTrackSink, entry: TrackEntry): void {
+    entry.packetsReceived = sink.stats.packetsReceived;
+    entry.packetsLost = sink.stats.packetsLost;
+    entry.firstPacketAtMs = sink.stats.firstPacketAtMs;
+    entry.lastPacketAtMs = sink.stats.lastPacketAtMs;
+    entry.firstRtpTimestamp = sink.firstRtpTimestamp;
+    entry.firstSenderReport = sink.firstSenderReport;
+    entry.lastSenderReport = sink.lastSenderReport;
+    entry.keyframesRequested = sink.keyframesRequested;
+    entry.bytesWritten = sink.bytesWritten;
+  }
+}
+
+/** Participant names are free text; file names get a conservative ASCII form of them. */
+function safeFileName(name: string): string {
+  return (
+    name
+      .normalize('NFKD')
+      .replace(/[^A-Za-z0-9_-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 32) || 'participant'
+  );
+}

@@ -1,0 +1,20 @@
+import type { PeerInfo, IceServer } from '../signaling/messages.js';
+import type { TrackEntry } from './ManifestTypes.js';
+
+export interface RoomRecorderOptions {
+  /** ws://host:port of the signaling server. */
+  serverUrl: string;
+  room: string;
+  /** Output root (default `recordings`); nothing is written outside it. */
+  outputRoot?: string;
+  iceAddress?: string;
+  iceServers?: IceServer[];
+}
+
+export interface RoomRecorderEvents {
+  participantJoined: [peer: PeerInfo];
+  participantLeft: [peer: PeerInfo];
+  trackStarted: [track: TrackEntry];
+  /** A non-fatal failure (one track's file); the rest of the recording goes on. */
+  error: [err: Error];
+}
