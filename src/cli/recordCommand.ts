@@ -1,0 +1,77 @@
+import { resolve } from 'node:path';
+import { RtcRecordError } from '../errors.js';
+import { startServer } from '../http/HttpServer.js';
+import type { RunningServer } from '../http/HttpServerTypes.js';
+import { createLogger } from '../logger.js';
+import { resolveFfmpeg } from '../media/ffmpeg/ffmpegBinary.js';
+import { RoomRecorder } from '../recording/RoomRecorder.js';
+import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
+import { iceServersFromEnv } from './iceServerOption.js';
+
+export interface RecordOptions {
+  room: string;
+  server?: string;
+  out: string;
+  duration?: number;
+  json?: boolean;
+  port: number;
+  host: string;
+  iceAddress?: string;
+  iceServer: IceServer[];
+  logLevel: string;
+}
+
+/**
+ * `rtc-record --room x`: record a room until SIGINT/SIGTERM or --duration. Without --server it starts the embedded
+ * server first. The last stdout line is the recording directory (or a JSON summary with --json).
+ */
+export async function recordCommand(opts: RecordOptions): Promise<void> {
+  const logger = createLogger({ level: opts.logLevel });
+  if (!ROOM_NAME.test(opts.room)) {
+    throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(opts.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
+  }
+  // Fail before joining anything when a tool the recording needs is missing.
+  resolveFfmpeg();
+  const iceServers = [...opts.iceServer, ...iceServersFromEnv()];
+  let server: RunningServer | undefined;
+  let serverUrl = opts.server;
+  if (!serverUrl) {
+    server = await startServer({ port: opts.port, host: opts.host, iceServers });
+    serverUrl = server.wsUrl;
+    console.log(`rtc-record server listening on ${server.url}`);
+    console.log(`join the room: ${server.url}/room/${encodeURIComponent(opts.room)}`);
+  } else if (!/^wss?:\/\//.test(serverUrl)) {
+    throw new RtcRecordError('SERVER_UNREACHABLE', `--server must be a ws:// or wss:// URL, got ${serverUrl}`);
+  }
+
+  let recorder: RoomRecorder;
+  try {
+    recorder = await RoomRecorder.start(
+      { serverUrl, room: opts.room, outputRoot: resolve(opts.out), iceAddress: opts.iceAddress, iceServers },
+      logger,
+    );
+  } catch (err) {
+    await server?.close();
+    throw err;
+  }
+  console.log(`recording room ${opts.room} into ${recorder.dir}`);
+  recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec}) → ${t.file}`));
+  recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));
+
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (opts.duration !== undefined) setTimeout(stop, opts.duration * 1000).unref();
+  });
+  console.log('stopping…');
+  const manifest = await recorder.stop();
+  await server?.close();
+  if (opts.json) {
+    console.log(JSON.stringify({ dir: recorder.dir, ...manifest }));
+  } else {
+    console.log(`${manifest.tracks.length} track(s), state ${manifest.state}`);
+    console.log(recorder.dir);
+  }
+  if (manifest.state === 'failed') process.exitCode = 1;
+}
