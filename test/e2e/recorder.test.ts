@@ -1,0 +1,208 @@
+// The recorder peer end to end: real Chromium participants in our room page, our server, the real CLI (werift peer)
+// and ffmpeg to check what was written: tones, colours, durations, manifest, SIGKILL survival, the lecture's Sender.
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/http/HttpServer.js';
+import type { RunningServer } from '../../src/http/HttpServerTypes.js';
+import type { Manifest, TrackEntry } from '../../src/recording/ManifestTypes.js';
+import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
+import { launchParticipant, type Participant } from '../harness/browser.js';
+import { CliProcess } from '../harness/cli.js';
+import { audioFixture, videoFixture } from '../harness/fixtures.js';
+import { waitFor } from '../harness/util.js';
+
+const TONES = { Alice: 440, Bob: 880, Carol: 660 } as const;
+const COLORS = { Alice: 'red', Bob: 'blue', Carol: 'lime' } as const;
+const ALL_TONES = Object.values(TONES);
+const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
+type Name = keyof typeof TONES;
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function server(): Promise<RunningServer> {
+  const s = await startServer({ port: 0 });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function recorder(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
+  const cli = new CliProcess(['--ice-address', '127.0.0.1', ...args], env);
+  cleanups.push(() => cli.kill('SIGKILL'));
+  return cli;
+}
+
+async function participant(s: RunningServer, room: string, name: Name): Promise<Participant> {
+  const p = await launchParticipant({
+    name,
+    video: await videoFixture({ kind: 'color', color: COLORS[name] }),
+    audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
+    url: `${s.url}/room/${room}?name=${name}&autojoin=1`,
+  });
+  cleanups.push(() => p.close());
+  return p;
+}
+
+async function connected(p: Participant): Promise<number> {
+  await waitFor(async () => (await p.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 20_000, description: `${p.name} connected` });
+  return Date.now();
+}
+
+function readManifest(dir: string): Manifest {
+  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+}
+
+async function expectTone(file: string, tone: number): Promise<void> {
+  const pcm = await decodeAudioPcm(file);
+  const { present } = tonePresence(pcm, 48_000, ALL_TONES);
+  expect(present, `${file} tones`).toEqual([tone]);
+}
+
+async function expectColor(file: string, color: string): Promise<void> {
+  const dur = await streamDuration(file, 'video');
+  for (const t of [dur * 0.25, dur * 0.75]) {
+    const rgb = await sampleColor(file, { timeSec: t, x: 140, y: 100, w: 40, h: 40 });
+    expect(nearestNamedColor(rgb, PALETTE).name, `${file} at ${t.toFixed(1)} s`).toBe(color);
+  }
+}
+
+describe('rtc-record --room', () => {
+  it('records every participant per track: leave/rejoin makes a new segment, late joiners are picked up', async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-rec-'));
+    const cli = recorder(['--room', 'rec', '--server', s.wsUrl, '--out', out, '--json']);
+    await cli.waitForLine(/^recording room rec into /);
+    // The recorder is not a tile, but pages show "● Recording".
+    const [alice, bob] = await Promise.all([participant(s, 'rec', 'Alice'), participant(s, 'rec', 'Bob')]);
+    const [aliceIn, bobIn] = await Promise.all([connected(alice), connected(bob)]);
+    expect(await alice.page.getByTestId('recording').isVisible()).toBe(true);
+    expect(await alice.page.locator('[data-testid=tile]').count()).toBe(1);
+
+    await new Promise((r) => setTimeout(r, 9000));
+    await bob.page.getByTestId('leave').click();
+    const bobOut = Date.now();
+    const carol = await participant(s, 'rec', 'Carol');
+    const carolIn = await connected(carol);
+    await bob.page.getByTestId('join').click();
+    const bobIn2 = await connected(bob);
+    await new Promise((r) => setTimeout(r, 9000));
+    cli.kill('SIGINT');
+    const stopAt = Date.now();
+    expect((await cli.exited).code).toBe(0);
+
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    expect(summary.dir.startsWith(out)).toBe(true);
+    const manifest = readManifest(summary.dir);
+    expect(manifest).toMatchObject({ room: 'rec', state: 'done', id: summary.id });
+    expect(manifest.participants.map((p) => p.name).sort()).toEqual(['Alice', 'Bob', 'Bob', 'Carol']);
+    expect(manifest.tracks).toHaveLength(8);
+    expect(readdirSync(join(summary.dir, 'tracks')).sort()).toEqual(manifest.tracks.map((t) => t.file.slice('tracks/'.length)).sort());
+
+    const bobIds = manifest.participants.filter((p) => p.name === 'Bob').map((p) => p.id);
+    expect(new Set(bobIds).size).toBe(2);
+    const presence: Record<string, number> = {
+      [manifest.participants.find((p) => p.name === 'Alice')!.id]: stopAt - aliceIn,
+      [bobIds[0]!]: bobOut - bobIn,
+      [bobIds[1]!]: stopAt - bobIn2,
+      [manifest.participants.find((p) => p.name === 'Carol')!.id]: stopAt - carolIn,
+    };
+
+    for (const track of manifest.tracks) {
+      const file = join(summary.dir, track.file);
+      const name = track.participantName as Name;
+      expect(await decodeErrors(file), track.file).toEqual([]);
+      checkManifestTrack(track);
+      const seconds = await streamDuration(file, track.kind);
+      const expected = presence[track.participantId]! / 1000;
+      expect(Math.abs(seconds - expected) / expected, `${track.file}: ${seconds.toFixed(2)} s vs present ${expected.toFixed(2)} s`).toBeLessThan(0.05);
+      if (track.kind === 'audio') await expectTone(file, TONES[name]);
+      else await expectColor(file, COLORS[name]);
+    }
+  });
+
+  it('leaves decodable track files when killed with SIGKILL mid-recording', async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-kill-'));
+    const cli = recorder(['--room', 'kill', '--server', s.wsUrl, '--out', out]);
+    const dirLine = await cli.waitForLine(/^recording room kill into /);
+    const dir = dirLine.replace(/^recording room kill into /, '');
+    const alice = await participant(s, 'kill', 'Alice');
+    const since = await connected(alice);
+    await new Promise((r) => setTimeout(r, 8000));
+    cli.kill('SIGKILL');
+    const killedAfter = (Date.now() - since) / 1000;
+    await cli.exited;
+
+    const manifest = readManifest(dir);
+    expect(manifest.state).toBe('recording'); // never finalized…
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const track of manifest.tracks) {
+      const file = join(dir, track.file);
+      expect(await decodeErrors(file), track.file).toEqual([]);
+      const seconds = await streamDuration(file, track.kind);
+      // …yet everything but the last second or so is there.
+      expect(seconds, track.file).toBeGreaterThan(killedAfter - 1.5);
+      if (track.kind === 'audio') await expectTone(file, TONES.Alice);
+      else await expectColor(file, COLORS.Alice);
+    }
+  });
+
+  it("records the lecture's unmodified Sender page in room default", async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-seed-'));
+    const cli = recorder(['--room', 'default', '--server', s.wsUrl, '--out', out]);
+    await cli.waitForLine(/^recording room default into /);
+    const sender = await launchParticipant({
+      name: 'seed-sender',
+      video: await videoFixture({ kind: 'color', color: 'blue' }),
+      url: `${s.url}/seed/sender`,
+    });
+    cleanups.push(() => sender.close());
+    await sender.page.getByTestId('send').click();
+    await waitFor(() => sender.page.evaluate(() => (window as unknown as { pc?: RTCPeerConnection }).pc?.connectionState === 'connected'), {
+      timeoutMs: 20_000,
+      description: 'seed sender connected to the recorder',
+    });
+    await new Promise((r) => setTimeout(r, 6000));
+    cli.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    const dir = cli.stdout.at(-1)!;
+    const manifest = readManifest(dir);
+    expect(manifest.tracks).toHaveLength(1);
+    const [track] = manifest.tracks;
+    expect(track).toMatchObject({ kind: 'video', codec: 'vp8', participantName: 'seed-sender' });
+    const file = join(dir, track!.file);
+    expect(await decodeErrors(file)).toEqual([]);
+    expect(await streamDuration(file, 'video')).toBeGreaterThan(4.5);
+    await expectColor(file, 'blue');
+  });
+});
+
+describe('rtc-record failures', () => {
+  it('exits non-zero with a clear message when the server is unreachable or the room name is bad', async () => {
+    const unreachable = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9']);
+    expect((await unreachable.exited).code).not.toBe(0);
+    expect(unreachable.stderr.join('\n')).toMatch(/SERVER_UNREACHABLE.*127\.0\.0\.1:9/);
+
+    const bad = recorder(['--room', '../etc']);
+    expect((await bad.exited).code).not.toBe(0);
+    expect(bad.stderr.join('\n')).toMatch(/BAD_ROOM_NAME/);
+
+    const noFfmpeg = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9'], { FFMPEG_PATH: '/nonexistent/ffmpeg' });
+    expect((await noFfmpeg.exited).code).not.toBe(0);
+    expect(noFfmpeg.stderr.join('\n')).toMatch(/FFMPEG_NOT_FOUND/);
+  });
+});
+
+function checkManifestTrack(track: TrackEntry): void {
+  expect(track.packetsReceived, track.file).toBeGreaterThan(100);
+  expect(track.packetsLost).toBeGreaterThanOrEqual(0);
+  expect(track.firstPacketAtMs).toBeGreaterThan(0);
+  expect(track.codec).toBe(track.kind === 'audio' ? 'opus' : 'vp8');
+  expect(track.firstSenderReport?.ntpTimeMs, `${track.file} sender report`).toBeGreaterThan(0);
+  if (track.kind === 'video') expect(track.keyframesRequested).toBeGreaterThanOrEqual(1);
+}

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/rtc-record.js', import.meta.url));
+
+/** The real `rtc-record` CLI (built dist/) as a child process, with its output collected line by line. */
+export class CliProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.collect(this.child.stdout!, this.stdout);
+    this.collect(this.child.stderr!, this.stderr);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    // Never outlive the test run.
+    const guard = setTimeout(() => this.child.kill('SIGKILL'), 10 * 60_000);
+    guard.unref();
+    void this.exited.then(() => clearTimeout(guard));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Resolves with the first stdout line matching `re`. */
+  async waitForLine(re: RegExp, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.stdout.find((l) => re.test(l));
+      if (line) return line;
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no line matching ${re} (exit ${this.child.exitCode}); stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private collect(stream: NodeJS.ReadableStream, into: string[]): void {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      into.push(...lines);
+    });
+    stream.on('end', () => {
+      if (buf) into.push(buf);
+    });
+  }
+}
