@@ -53,7 +53,9 @@ async function join() {
   const wantAudio = ui.useAudio.checked;
   setStatus('connecting');
   if (wantVideo || wantAudio) {
-    state.local = await navigator.mediaDevices.getUserMedia({ video: wantVideo, audio: wantAudio });
+    // ?agc=0 turns the browser's voice processing off (echo cancellation, noise suppression, AGC): tests compare levels.
+    const raw = params.get('agc') === '0' ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false } : true;
+    state.local = await navigator.mediaDevices.getUserMedia({ video: wantVideo, audio: wantAudio && raw });
     ui.localVideo.srcObject = state.local;
   }
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
@@ -112,18 +114,13 @@ async function onMessage(msg) {
       removePeer(msg.id);
       break;
     case 'createOffer':
-      await onOffer(msg);
+      await fromPeer(msg.from, () => onOffer(msg));
       break;
-    case 'createAnswer': {
-      const peer = state.peers.get(msg.from);
-      if (peer?.send && msg.session === peer.sendSession) {
-        await peer.send.setRemoteDescription(msg.sdp);
-        await flushCandidates(peer, peer.send);
-      }
+    case 'createAnswer':
+      await fromPeer(msg.from, () => onAnswer(msg));
       break;
-    }
     case 'iceCandidate':
-      await onCandidate(msg);
+      await fromPeer(msg.from, () => onCandidate(msg));
       break;
     case 'error':
       console.warn('signaling error', msg.code, msg.message);
@@ -219,6 +216,29 @@ async function onOffer(msg) {
   send({ type: 'createAnswer', to: peer.info.id, session: msg.session, sdp: pc.localDescription.toJSON() });
 }
 
+async function onAnswer(msg) {
+  const peer = state.peers.get(msg.from);
+  if (peer?.send && msg.session === peer.sendSession) {
+    await peer.send.setRemoteDescription(msg.sdp);
+    await flushCandidates(peer, peer.send);
+  }
+}
+
+/**
+ * Runs one negotiation step for a message from peer `peerId`. A failure there (bad or stale SDP, possibly from a
+ * misbehaving client) concerns that one peer: it is shown on its tile and logged, never as a page-wide error, which
+ * would report the page as broken while its other connections are fine.
+ */
+async function fromPeer(peerId, step) {
+  try {
+    await step();
+  } catch (err) {
+    console.warn(`negotiation with peer ${peerId} failed:`, err);
+    const label = state.peers.get(peerId)?.tile?.querySelector('.state');
+    if (label) label.textContent = 'negotiation failed';
+  }
+}
+
 async function onCandidate(msg) {
   const peer = state.peers.get(msg.from);
   if (!peer || !msg.candidate) return;
@@ -255,11 +275,14 @@ function createTile(info) {
 function attachTrack(peer, e) {
   if (!peer.tile) return;
   const video = peer.tile.querySelector('video');
-  const stream = video.srcObject instanceof MediaStream ? video.srcObject : new MediaStream();
-  stream.addTrack(e.track);
-  video.srcObject = stream;
-  // Autoplay with sound can be refused without a user gesture; fall back to muted rather than a frozen tile.
-  video.play().catch(() => {
+  // Assign srcObject once and add later tracks to that stream (the element picks them up). Re-assigning it, even to the
+  // same stream, restarts loading and rejects the pending play() with an AbortError.
+  if (!(video.srcObject instanceof MediaStream)) video.srcObject = new MediaStream();
+  video.srcObject.addTrack(e.track);
+  video.play().catch((err) => {
+    // Autoplay with sound can be refused without a user gesture (NotAllowedError): fall back to muted rather than a
+    // frozen tile. Any other rejection (an AbortError from a newer play()) must not mute the peer.
+    if (err?.name !== 'NotAllowedError') return;
     video.muted = true;
     video.play().catch(() => {});
   });
