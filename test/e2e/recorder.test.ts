@@ -182,6 +182,63 @@ describe('rtc-record --room', () => {
   });
 });
 
+describe('rtc-record --room with unusual participants', () => {
+  it('records audio-only, video-only H.264 participants and a camera added later by renegotiation', async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-mixed-'));
+    const cli = recorder(['--room', 'odd', '--server', s.wsUrl, '--out', out, '--json']);
+    await cli.waitForLine(/^recording room odd into /);
+    const launch = async (name: Name, query: string) => {
+      const p = await launchParticipant({
+        name,
+        video: await videoFixture({ kind: 'color', color: COLORS[name] }),
+        audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
+        url: `${s.url}/room/odd?name=${name}&autojoin=1&${query}`,
+      });
+      cleanups.push(() => p.close());
+      return p;
+    };
+    // Alice: audio only. Bob: video only, offering nothing but H.264. Carol: audio+video, then a second camera.
+    const [alice, bob, carol] = await Promise.all([launch('Alice', 'video=0'), launch('Bob', 'audio=0&codec=h264'), launch('Carol', '')]);
+    await Promise.all([connected(alice), connected(bob), connected(carol)]);
+    await new Promise((r) => setTimeout(r, 2000));
+    await carol.page.evaluate(() => {
+      // A "second camera": a canvas painted solid white, published to everyone on the existing connections.
+      const canvas = Object.assign(document.createElement('canvas'), { width: 320, height: 240 });
+      const ctx = canvas.getContext('2d')!;
+      setInterval(() => {
+        ctx.fillStyle = '#ffffff';
+        ctx.fillRect(0, 0, 320, 240);
+      }, 66);
+      (window as unknown as { rtcRoom: { publish(s: MediaStream): void } }).rtcRoom.publish(canvas.captureStream(15));
+    });
+    await new Promise((r) => setTimeout(r, 6000));
+    cli.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    const byName = (n: string) => summary.tracks.filter((t) => t.participantName === n).map((t) => `${t.kind}/${t.codec}`).sort();
+    expect(byName('Alice')).toEqual(['audio/opus']);
+    expect(byName('Bob')).toEqual(['video/h264']);
+    expect(byName('Carol')).toEqual(['audio/opus', 'video/vp8', 'video/vp8']);
+    for (const track of summary.tracks) {
+      const file = join(summary.dir, track.file);
+      expect(await decodeErrors(file), track.file).toEqual([]);
+      if (track.codec === 'h264') expect(track.file.endsWith('.mkv')).toBe(true);
+      if (track.kind === 'audio') await expectTone(file, TONES[track.participantName as Name]);
+    }
+    await expectColor(join(summary.dir, summary.tracks.find((t) => t.participantName === 'Bob')!.file), COLORS.Bob);
+    const carolVideo = summary.tracks.filter((t) => t.participantName === 'Carol' && t.kind === 'video');
+    const colours = await Promise.all(
+      carolVideo.map(async (t) => {
+        const file = join(summary.dir, t.file);
+        const rgb = await sampleColor(file, { timeSec: (await streamDuration(file, 'video')) / 2, x: 140, y: 100, w: 40, h: 40 });
+        return nearestNamedColor(rgb, PALETTE).name;
+      }),
+    );
+    expect(colours.sort()).toEqual(['lime', 'white']);
+  });
+});
+
 describe('rtc-record failures', () => {
   it('exits non-zero with a clear message when the server is unreachable or the room name is bad', async () => {
     const unreachable = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9']);

@@ -11,8 +11,8 @@ const ui = {
   useVideo: $('use-video'), useAudio: $('use-audio'), localVideo: $('local-video'),
 };
 
-/** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, screen?: MediaStream, peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map() };
+/** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
+const state = { iceServers: [], peers: new Map(), extras: [] };
 let sessionCounter = 0;
 
 /**
@@ -86,8 +86,8 @@ function leave() {
 
 function teardown() {
   for (const id of [...state.peers.keys()]) removePeer(id);
-  state.screen?.getTracks().forEach((t) => t.stop());
-  state.screen = undefined;
+  state.extras.forEach((s) => s.getTracks().forEach((t) => t.stop()));
+  state.extras = [];
   ui.join.disabled = false;
   ui.leave.disabled = true;
   ui.share.disabled = true;
@@ -169,8 +169,8 @@ function newPc(peer) {
 }
 
 function startSending(peer) {
-  const tracks = [...(state.local?.getTracks() ?? []), ...(state.screen?.getTracks() ?? [])];
-  if (tracks.length === 0) return;
+  const streams = [state.local, ...state.extras].filter(Boolean);
+  if (!streams.some((s) => s.getTracks().length > 0)) return;
   const pc = newPc(peer);
   peer.send = pc;
   peer.sendSession = `${state.id}-${++sessionCounter}`;
@@ -187,8 +187,7 @@ function startSending(peer) {
       showError(err);
     }
   };
-  for (const track of state.local?.getTracks() ?? []) pc.addTrack(track, state.local);
-  for (const track of state.screen?.getTracks() ?? []) pc.addTrack(track, state.screen);
+  for (const stream of streams) addTracks(pc, stream);
 }
 
 async function onOffer(msg) {
@@ -297,16 +296,35 @@ function refreshStatus() {
 }
 
 async function shareScreen() {
-  if (state.screen) return;
-  state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
-  for (const peer of state.peers.values()) {
-    if (peer.send) for (const track of state.screen.getTracks()) peer.send.addTrack(track, state.screen);
-  }
+  publish(await navigator.mediaDevices.getDisplayMedia({ video: true }));
 }
 
-// Read-only hooks for tests and debugging: what this page receives, straight from getStats().
+/** Sends an extra stream (screen share, second camera) to everyone: each send PC renegotiates on its own session. */
+function publish(stream) {
+  state.extras.push(stream);
+  for (const peer of state.peers.values()) if (peer.send) addTracks(peer.send, stream);
+}
+
+function addTracks(pc, stream) {
+  for (const track of stream.getTracks()) preferCodec(pc, pc.addTrack(track, stream));
+}
+
+/** `?codec=h264` (or vp8, vp9) puts that video codec first; for h264 it is the only one offered (plus rtx). */
+function preferCodec(pc, sender) {
+  const codec = params.get('codec')?.toLowerCase();
+  if (!codec || sender.track?.kind !== 'video' || !RTCRtpSender.getCapabilities) return;
+  const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
+  const caps = RTCRtpSender.getCapabilities('video').codecs;
+  const wanted = caps.filter((c) => c.mimeType.toLowerCase() === `video/${codec}`);
+  if (!transceiver || wanted.length === 0) return;
+  const rest = codec === 'h264' ? caps.filter((c) => /rtx/i.test(c.mimeType)) : caps.filter((c) => !wanted.includes(c));
+  transceiver.setCodecPreferences([...wanted, ...rest]);
+}
+
+// Hooks for tests and debugging: what this page receives (straight from getStats()), and publish() for an extra stream.
 window.rtcRoom = {
   get id() { return state.id; },
+  publish,
   peers: () => [...state.peers.values()].map((p) => ({ ...p.info, recvState: p.recv?.connectionState, sendState: p.send?.connectionState })),
   async inboundStats() {
     const out = [];

@@ -11,6 +11,7 @@ import {
 } from 'werift/nonstandard';
 import { RtcRecordError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { FrameMerger } from '../../media/rtp/FrameMerger.js';
 import { RtpStreamStats } from '../../media/rtp/RtpStreamStats.js';
 import { RtpTimeStage } from '../../media/rtp/RtpTimeStage.js';
 import { ntpToUnixMs } from '../../media/rtp/senderReport.js';
@@ -85,7 +86,8 @@ export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
       time.input(out);
     });
     time.pipe(depacketizer.input);
-    depacketizer.pipe(kind === 'video' ? this.webm.inputVideo : this.webm.inputAudio);
+    if (kind === 'video') depacketizer.pipe(new FrameMerger(codec === 'h264').pipe(this.webm.inputVideo).input);
+    else depacketizer.pipe(this.webm.inputAudio);
     this.webm.pipe(async (out) => this.write(out));
 
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
