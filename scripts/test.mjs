@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// `npm test`: build, run the whole suite inside a loopback-only network namespace, then print one plain closing line
+// ("tests: N passed, N failed, N skipped") that any CI log reader understands. Extra args go to vitest.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const report = join(root, '.cache', 'vitest-report.json');
+mkdirSync(dirname(report), { recursive: true });
+rmSync(report, { force: true });
+
+const build = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const run = spawnSync(
+  process.execPath,
+  [join(root, 'scripts', 'in-netns.mjs'), 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' },
+);
+
+try {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+} catch {
+  console.log('tests: 0 passed, 1 failed (no report: the run did not complete)');
+}
+process.exit(run.status ?? 1);
