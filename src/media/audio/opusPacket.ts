@@ -1,0 +1,37 @@
+/**
+ * Opus packet duration from its TOC byte (RFC 6716 §3.1), without decoding. Used to place packets on the timeline and
+ * to reject late or malformed ones before they reach the decoder.
+ */
+
+// Frame length in 48 kHz samples per TOC config (SILK 10/20/40/60 ms, Hybrid 10/20 ms, CELT 2.5/5/10/20 ms).
+const FRAME_SAMPLES_48K = new Uint16Array([
+  480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 1920, 2880, // SILK NB/MB/WB
+  480, 960, 480, 960, // Hybrid SWB/FB
+  120, 240, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960, // CELT NB/WB/SWB/FB
+]);
+
+/** An Opus packet never holds more than 120 ms. */
+const MAX_PACKET_SAMPLES_48K = 5760;
+
+/** Samples (per channel, at `sampleRate`) that `packet` decodes to; 0 when the packet is empty or malformed. */
+export function opusPacketSamples(packet: Uint8Array, sampleRate = 48_000): number {
+  if (packet.length === 0) return 0;
+  const toc = packet[0]!;
+  const frame = FRAME_SAMPLES_48K[toc >> 3]!;
+  let frames: number;
+  switch (toc & 3) {
+    case 0:
+      frames = 1;
+      break;
+    case 1:
+    case 2:
+      frames = 2;
+      break;
+    default:
+      if (packet.length < 2) return 0;
+      frames = packet[1]! & 0x3f;
+  }
+  const total = frames * frame;
+  if (total === 0 || total > MAX_PACKET_SAMPLES_48K) return 0;
+  return (total * sampleRate) / 48_000;
+}
