@@ -17,6 +17,15 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'FORBIDDEN'
   | 'UNAUTHORIZED'
+  | 'BAD_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  | 'BAD_RECORDING_ID'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'ALREADY_RECORDING'
+  | 'RECORDING_ACTIVE'
+  | 'TOO_MANY_RECORDINGS'
+  | 'SHUTTING_DOWN'
+  | 'RECORDINGS_DISABLED'
   | 'INTERNAL';
 
 export class RtcRecordError extends Error {

@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { startServer } from '../http/HttpServer.js';
+import { SCOPES } from '../http/auth.js';
 import type { IceServer } from '../signaling/messages.js';
-import { iceServersFromEnv, parseIceServer } from './iceServerOption.js';
+import { parseIceServer } from './iceServerOption.js';
+import { listCommand, type ListOptions } from './listCommand.js';
+import { serveCommand, type ServeOptions } from './serveCommand.js';
+import { parseScopes, parseTtl, tokenCommand, type TokenOptions } from './tokenCommand.js';
 import { recordCommand, type RecordOptions } from './recordCommand.js';
 import { DEFAULT_OUTPUT_ROOT } from '../recording/storage.js';
 
@@ -25,6 +28,39 @@ function parsePort(value: string): number {
   return port;
 }
 
+function parseSize(value: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  const width = Number(m?.[1]);
+  const height = Number(m?.[2]);
+  if (!m || width % 2 || height % 2 || width < 64 || height < 64 || width > 3840 || height > 2160) {
+    throw new InvalidArgumentError('size must be WxH with even numbers from 64x64 to 3840x2160, e.g. 1280x720');
+  }
+  return { width, height };
+}
+
+function parseFps(value: string): number {
+  const fps = Number(value);
+  if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new InvalidArgumentError('fps must be an integer 1-60');
+  return fps;
+}
+
+function parseLayout(value: string): 'grid' | 'speaker' {
+  if (value !== 'grid' && value !== 'speaker') throw new InvalidArgumentError('layout must be grid or speaker');
+  return value;
+}
+
+function parseMaxRecordings(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('max-recordings must be an integer 1-256');
+  return n;
+}
+
+function parseMaxSpeakers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('max-speakers must be an integer 1-16');
+  return n;
+}
+
 export function buildProgram(): Command {
   const program = new Command('rtc-record')
     .description('Record WebRTC rooms: a werift peer that joins through our signaling server and writes per-track files')
@@ -39,6 +75,12 @@ export function buildProgram(): Command {
     .option('--ice-address <ip>', 'the one address the recorder binds and advertises for ICE')
     .option('--ice-server <url>', 'STUN/TURN server (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn')
+    .option('--size <WxH>', 'mixed recording.mp4 size', parseSize, { width: 1280, height: 720 })
+    .option('--fps <n>', 'mixed recording.mp4 frame rate', parseFps, 30)
+    .option('--layout <layout>', 'mixed video layout: grid | speaker (active speaker large)', parseLayout, 'grid')
+    .option('--max-speakers <n>', 'voices in the mixed audio at most (the loudest)', parseMaxSpeakers, 3)
+    .option('--no-video', 'mixed recording is audio only (recording.m4a)')
+    .option('--no-composite', 'no mixed recording: per-track files only')
     .action(async (opts: Partial<RecordOptions>) => {
       if (!opts.room) {
         program.help({ error: true });
@@ -47,23 +89,48 @@ export function buildProgram(): Command {
       await recordCommand(opts as RecordOptions);
     });
 
+  // Subcommands share option names with the recording command (--out, --room, --json, --port): without this, the
+  // top-level command would take them.
+  program.enablePositionalOptions();
+
   program
     .command('serve')
-    .description('start the signaling server and room pages (HTTP + WebSocket on one port)')
+    .description('signaling server, room pages, recordings API and page (HTTP + WebSocket on one port)')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--ice-server <url>', 'STUN/TURN server handed to peers (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
-    .action(async (opts: { port: number; host: string; iceServer: IceServer[] }) => {
-      const server = await startServer({ port: opts.port, host: opts.host, iceServers: [...opts.iceServer, ...iceServersFromEnv()] });
-      console.log(`rtc-record server listening on ${server.url}`);
-      console.log(`open ${server.url}/room/demo to join a room`);
-      const stop = () => {
-        console.log('shutting down');
-        void server.close().then(() => process.exit(0));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    .option('-o, --out <dir>', 'recordings root; nothing is read, written or deleted outside it', DEFAULT_OUTPUT_ROOT)
+    .option('--auto-record', 'record every room while at least one participant is in it')
+    .option('--secret <secret>', 'require signed tokens to join rooms and control recordings (env RTC_RECORD_SECRET)')
+    .option('--webhook <url>', 'POST recording/participant events as JSON to this URL')
+    .option('--webhook-secret <secret>', 'HMAC key of the webhook signature header (default: --secret)')
+    .option('--ice-address <ip>', 'the address recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
+    .option('--max-recordings <n>', 'simultaneous recordings at most', parseMaxRecordings, 16)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info')
+    .option('--size <WxH>', 'mixed recording.mp4 size', parseSize, { width: 1280, height: 720 })
+    .option('--fps <n>', 'mixed recording.mp4 frame rate', parseFps, 30)
+    .option('--layout <layout>', 'default mixed video layout: grid | speaker', parseLayout, 'grid')
+    .option('--max-speakers <n>', 'voices in the mixed audio at most (the loudest)', parseMaxSpeakers, 3)
+    .option('--no-video', 'mixed recordings are audio only (recording.m4a)')
+    .option('--no-composite', 'no mixed recording: per-track files only')
+    .action((opts: ServeOptions) => serveCommand(opts));
+
+  program
+    .command('list')
+    .description('list the recordings under the output root (read from disk; no server needed)')
+    .option('-o, --out <dir>', 'recordings root', DEFAULT_OUTPUT_ROOT)
+    .option('-r, --room <room>', 'only this room')
+    .option('--json', 'print JSON')
+    .action((opts: ListOptions) => listCommand(opts));
+
+  program
+    .command('token')
+    .description('mint a signed token for a server started with --secret (pages take ?token=, the API Authorization: Bearer)')
+    .requiredOption('-r, --room <room>', 'the room it is for, or * for every room')
+    .option('--secret <secret>', 'the server secret (env RTC_RECORD_SECRET)')
+    .option('--scope <list>', `comma-separated: ${SCOPES.join(',')}`, parseScopes, [...SCOPES])
+    .option('--ttl <duration>', 'validity: seconds, or 30m, 12h, 7d', parseTtl, 86_400)
+    .action((opts: TokenOptions) => tokenCommand(opts));
 
   return program;
 }

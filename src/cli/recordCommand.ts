@@ -19,6 +19,14 @@ export interface RecordOptions {
   iceAddress?: string;
   iceServer: IceServer[];
   logLevel: string;
+  size: { width: number; height: number };
+  fps: number;
+  layout: 'grid' | 'speaker';
+  maxSpeakers: number;
+  /** false with --no-video: audio-only recording.m4a. */
+  video: boolean;
+  /** false with --no-composite: tracks only. */
+  composite: boolean;
 }
 
 /**
@@ -47,7 +55,20 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   let recorder: RoomRecorder;
   try {
     recorder = await RoomRecorder.start(
-      { serverUrl, room: opts.room, outputRoot: resolve(opts.out), iceAddress: opts.iceAddress, iceServers },
+      {
+        serverUrl,
+        room: opts.room,
+        outputRoot: resolve(opts.out),
+        iceAddress: opts.iceAddress,
+        iceServers,
+        composite: opts.composite !== false && {
+          ...(opts.size ?? {}),
+          fps: opts.fps,
+          layout: opts.layout,
+          maxSpeakers: opts.maxSpeakers,
+          video: opts.video !== false,
+        },
+      },
       logger,
     );
   } catch (err) {
@@ -57,6 +78,8 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   console.log(`recording room ${opts.room} into ${recorder.dir}`);
   recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec}) → ${t.file}`));
   recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));
+  // Non-fatal (one track's file, the mixed recording): reported, the rest goes on.
+  recorder.on('error', (err) => console.error(`rtc-record: ${(err as { code?: string }).code ? `[${(err as { code?: string }).code}] ` : ''}${err.message}`));
 
   await new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
@@ -71,6 +94,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     console.log(JSON.stringify({ dir: recorder.dir, ...manifest }));
   } else {
     console.log(`${manifest.tracks.length} track(s), state ${manifest.state}`);
+    if (manifest.composite) console.log(`mixed: ${manifest.composite.file} (${manifest.composite.state})`);
     console.log(recorder.dir);
   }
   if (manifest.state === 'failed') process.exitCode = 1;

@@ -1,17 +1,56 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ROOM_NAME } from '../signaling/messages.js';
+import { RtcRecordError } from '../errors.js';
+import { logger as defaultLogger, type Logger } from '../logger.js';
+import { RecordingService } from '../recording/RecordingService.js';
+import { WebhookNotifier } from '../recording/webhooks.js';
+import { ROOM_NAME, type Role } from '../signaling/messages.js';
 import { SignalingServer } from '../signaling/SignalingServer.js';
+import type { JoinRefusal } from '../signaling/SignalingServerTypes.js';
+import { handleRecordingsApi } from './api/recordingsApi.js';
+import { listRooms, session } from './api/roomsApi.js';
+import { Access, ANY_ROOM, mintToken, requestToken } from './auth.js';
 import type { HttpServerOptions, RunningServer } from './HttpServerTypes.js';
+import { Metrics } from './metrics.js';
+import { sendError, sendJson } from './respond.js';
 import { loadStaticFiles, type StaticFile } from './staticFiles.js';
 
-const PAGES = ['index.html', 'room.html', 'room.js', 'room.css', 'seed-sender.html', 'seed-receiver.html'];
+const PAGES = [
+  'index.html',
+  'room.html',
+  'room.js',
+  'room.css',
+  'room-recording.js',
+  'recordings.html',
+  'recordings.js',
+  'seed-sender.html',
+  'seed-receiver.html',
+];
+/** Longer URLs are refused (414) before any parsing: no legitimate route needs more. */
+const MAX_URL_LENGTH = 4096;
 
-/** One port for everything: pages over HTTP and signaling over WebSocket upgrades (any path, as the seed pages use `/`). */
+interface Context {
+  files: Map<string, StaticFile>;
+  signaling: SignalingServer;
+  service?: RecordingService;
+  metrics: Metrics;
+  secret?: string;
+  logger: Logger;
+}
+
+/** One port for everything: pages and the JSON API over HTTP, signaling over WebSocket upgrades (any path). */
 export async function startServer(options: HttpServerOptions = {}): Promise<RunningServer> {
-  const signaling = new SignalingServer({ iceServers: options.iceServers });
+  const logger = options.logger ?? defaultLogger;
+  const secret = options.secret || undefined;
+  const signaling = new SignalingServer({ iceServers: options.iceServers, authorizeJoin: secret ? joinPolicy(secret) : undefined });
   const files = loadStaticFiles(PAGES);
-  const server = createServer((req, res) => route(req, res, files, signaling));
+  const ctx: Context = { files, signaling, metrics: undefined as unknown as Metrics, secret, logger };
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000 }, (req, res) => {
+    route(req, res, ctx).catch((err) => {
+      if (!(err instanceof RtcRecordError)) logger.error({ err: (err as Error).message, url: req.url }, 'request failed');
+      sendError(res, err);
+    });
+  });
   server.on('upgrade', (req, socket, head) => signaling.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => socket.destroy());
 
@@ -22,47 +61,116 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
   });
   const port = (server.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
+
+  let service: RecordingService | undefined;
+  let webhooks: WebhookNotifier | undefined;
+  const rec = options.recordings;
+  if (rec) {
+    // Recorders join through this very server, over loopback when it listens there (or on every address).
+    const internalHost = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : hostPart;
+    service = new RecordingService({
+      outputRoot: rec.outputRoot,
+      serverUrl: () => {
+        const url = `ws://${internalHost}:${port}/ws`;
+        return secret ? `${url}?token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url;
+      },
+      iceAddress: rec.iceAddress ?? (isLoopback(host) ? '127.0.0.1' : undefined),
+      iceServers: options.iceServers,
+      composite: rec.composite,
+      autoRecord: rec.autoRecord,
+      autoStopGraceMs: rec.autoStopGraceMs,
+      maxConcurrent: rec.maxConcurrent,
+      rooms: signaling,
+      recoveryIntervalMs: rec.recover === false ? 0 : undefined,
+      logger,
+    });
+    if (rec.webhook) {
+      webhooks = new WebhookNotifier({ ...rec.webhook, logger });
+      webhooks.attach(service);
+    }
+    if (rec.recover !== false) void service.recover();
+    service.startAutoRecording();
+  }
+  ctx.service = service;
+  ctx.metrics = new Metrics(signaling, service, webhooks);
+
+  let closing: Promise<void> | undefined;
+  const close = (flushWebhooks: boolean) =>
+    (closing ??= (async () => {
+      await service?.shutdown();
+      await webhooks?.close(flushWebhooks ? 5000 : 0);
+      await new Promise<void>((resolve) => {
+        signaling.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    })());
   return {
     url: `http://${hostPart}:${port}`,
     wsUrl: `ws://${hostPart}:${port}`,
     port,
     signaling,
-    close: () =>
-      new Promise<void>((resolve) => {
-        signaling.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    recordings: service,
+    webhooks,
+    close: () => close(false),
+    shutdown: () => close(true),
   };
 }
 
-function route(req: IncomingMessage, res: ServerResponse, files: Map<string, StaticFile>, signaling: SignalingServer): void {
+async function route(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  if ((req.url ?? '').length > MAX_URL_LENGTH) return sendJson(res, 414, { error: 'URI_TOO_LONG', message: `URLs are limited to ${MAX_URL_LENGTH} bytes` });
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED' });
-  if (path === '/') return sendFile(res, files.get('index.html')!);
-  if (path === '/api/rooms') return sendJson(res, 200, { rooms: signaling.listRooms() });
-  if (path === '/healthz') return sendJson(res, 200, { ok: true });
-  if (path === '/seed/sender') return sendFile(res, files.get('seed-sender.html')!);
-  if (path === '/seed/receiver') return sendFile(res, files.get('seed-receiver.html')!);
+  const access = Access.fromToken(ctx.secret, requestToken(req, url));
+  if (await handleRecordingsApi(req, res, url, { service: ctx.service, access })) return;
+
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'use GET' }, { allow: 'GET, HEAD' });
+  if (path === '/') return sendFile(res, ctx.files.get('index.html')!);
+  if (path === '/api/rooms') return listRooms(res, ctx.signaling, ctx.service, access);
+  if (path === '/api/session') return session(res, ctx.service, access);
+  if (path === '/healthz') return sendJson(res, 200, { ok: true, accepting: ctx.service?.accepting ?? true });
+  if (path === '/metrics') {
+    access.requireEverywhere('view');
+    const { contentType, body } = await ctx.metrics.render();
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  if (path === '/recordings' || path === '/recordings/') return sendFile(res, ctx.files.get('recordings.html')!);
+  if (path === '/seed/sender') return sendFile(res, ctx.files.get('seed-sender.html')!);
+  if (path === '/seed/receiver') return sendFile(res, ctx.files.get('seed-receiver.html')!);
   const room = /^\/room\/([^/]+)\/?$/.exec(path);
   if (room) {
-    const name = decodeURIComponent(room[1]!);
+    let name: string;
+    try {
+      name = decodeURIComponent(room[1]!);
+    } catch {
+      name = '';
+    }
     if (!ROOM_NAME.test(name)) return sendJson(res, 400, { error: 'BAD_ROOM_NAME', message: 'room must be 1-64 chars of A-Z a-z 0-9 _ -' });
-    return sendFile(res, files.get('room.html')!);
+    return sendFile(res, ctx.files.get('room.html')!);
   }
   const asset = /^\/static\/([a-z-]+\.(?:js|css))$/.exec(path);
-  if (asset && files.has(asset[1]!)) return sendFile(res, files.get(asset[1]!)!);
+  if (asset && ctx.files.has(asset[1]!)) return sendFile(res, ctx.files.get(asset[1]!)!);
   sendJson(res, 404, { error: 'NOT_FOUND' });
+}
+
+/** With a secret, joining needs a token for the room (`join`; `record` for the recorder role). */
+function joinPolicy(secret: string) {
+  return (token: string | undefined, room: string, role: Role): JoinRefusal | undefined => {
+    const access = Access.fromToken(secret, token);
+    const scope = role === 'recorder' ? 'record' : 'join';
+    if (access.can(scope, room)) return undefined;
+    if (access.tokenError) return { code: 'UNAUTHORIZED', message: `joining needs a token: ${access.tokenError}` };
+    return { code: 'FORBIDDEN', message: `this token does not grant ${scope} on room ${room}` };
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function sendFile(res: ServerResponse, file: StaticFile): void {
   res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
-  res.end(file.body);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  res.end(res.req.method === 'HEAD' ? undefined : file.body);
 }

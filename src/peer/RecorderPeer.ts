@@ -27,6 +27,13 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private readonly peers = new Map<string, PeerInfo>();
   private readonly connections = new Map<string, InboundConnection>();
   private closed = false;
+  /** Who was there at join time, announced by start(). */
+  private readonly initial: PeerInfo[] = [];
+  /**
+   * Events before start() are held: the owner may still be preparing (creating directories, starting the composite)
+   * while offers from participants already in the room are answered and their tracks arrive.
+   */
+  private held: Array<() => void> | undefined = [];
 
   private constructor(
     private readonly signaling: SignalingClient,
@@ -37,13 +44,14 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     super();
     // Known before start() so offers replayed right after `joined` (seed sender) find their peer.
     for (const peer of joined.peers) if (this.isRecordable(peer)) this.peers.set(peer.id, peer);
+    this.initial.push(...this.peers.values());
     signaling.on('peerJoined', (peer) => this.addPeer(peer));
     signaling.on('peerLeft', (id) => this.removePeer(id));
     signaling.on('offer', (from, session, sdp) => this.onOffer(from, session, sdp.sdp));
     signaling.on('candidate', (from, session, candidate) => this.onCandidate(from, session, candidate));
     signaling.on('serverError', (code, message) => logger.warn({ code, message }, 'signaling error'));
     signaling.on('close', () => {
-      if (!this.closed) this.emit('disconnected');
+      if (!this.closed) this.deliver(() => this.emit('disconnected'));
     });
   }
 
@@ -62,7 +70,15 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
 
   /** Everybody already in the room when we joined; call once listeners are attached. */
   start(): void {
-    for (const peer of this.peers.values()) this.emit('participantJoined', peer);
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const peer of this.initial) this.emit('participantJoined', peer);
+    for (const event of held) event();
+  }
+
+  private deliver(event: () => void): void {
+    if (this.held) this.held.push(event);
+    else event();
   }
 
   async close(): Promise<void> {
@@ -79,7 +95,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private addPeer(peer: PeerInfo): void {
     if (!this.isRecordable(peer) || this.peers.has(peer.id)) return;
     this.peers.set(peer.id, peer);
-    this.emit('participantJoined', peer);
+    this.deliver(() => this.emit('participantJoined', peer));
   }
 
   private removePeer(id: string): void {
@@ -91,7 +107,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
       this.connections.delete(key);
       void conn.pc.close().catch(() => {});
     }
-    this.emit('participantLeft', peer);
+    this.deliver(() => this.emit('participantLeft', peer));
   }
 
   private onOffer(from: string, session: string | undefined, sdp: string): void {
@@ -159,6 +175,6 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
       track,
       requestKeyframe: () => transceiver.receiver.sendRtcpPLI(ssrc),
     };
-    this.emit('track', remote);
+    this.deliver(() => this.emit('track', remote));
   }
 }

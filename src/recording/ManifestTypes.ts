@@ -1,3 +1,6 @@
+import type { SpeakerChange } from '../media/audio/RoomAudioMixerTypes.js';
+import type { CompositeInfo } from './CompositeRecorderTypes.js';
+
 export type RecordingState = 'recording' | 'finalizing' | 'done' | 'failed' | 'recovered';
 
 /** One RTCP sender report: ties the sender's RTP clock to its NTP wall clock, so tracks can be aligned later. */
@@ -50,4 +53,8 @@ export interface Manifest {
   error?: string;
   participants: ParticipantEntry[];
   tracks: TrackEntry[];
+  /** The mixed recording (absent with --no-composite). */
+  composite?: CompositeInfo;
+  /** Who was in the audio mix when (the room audio mixer's speakersChanged, composite timeline ms). */
+  speakerTimeline?: SpeakerChange[];
 }

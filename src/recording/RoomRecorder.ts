@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { RecorderPeer } from '../peer/RecorderPeer.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import { ROOM_NAME, type PeerInfo } from '../signaling/messages.js';
+import { CompositeRecorder } from './CompositeRecorder.js';
 import type { Manifest, TrackEntry } from './ManifestTypes.js';
 import { ManifestWriter } from './ManifestWriter.js';
 import { newRecordingId } from './recordingId.js';
@@ -33,9 +34,11 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     readonly dir: string,
     manifest: Manifest,
     private readonly logger: Logger,
+    private readonly composite?: CompositeRecorder,
   ) {
     super();
     this.manifestWriter = new ManifestWriter(dir, manifest);
+    if (composite) this.attachComposite(composite);
     peer.on('participantJoined', (p) => this.onParticipantJoined(p));
     peer.on('participantLeft', (p) => void this.onParticipantLeft(p));
     peer.on('track', (t) => this.onTrack(t));
@@ -71,7 +74,28 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       participants: [],
       tracks: [],
     };
-    return new RoomRecorder(peer, dir, manifest, logger);
+    let composite: CompositeRecorder | undefined;
+    try {
+      if (options.composite) composite = await CompositeRecorder.start({ ...options.composite, dir }, logger);
+    } catch (err) {
+      await peer.close();
+      throw err;
+    }
+    return new RoomRecorder(peer, dir, manifest, logger, composite);
+  }
+
+  /** The mixed recording follows the room (registered before the peer starts, so nobody is missed). */
+  private attachComposite(composite: CompositeRecorder): void {
+    this.peer.on('participantJoined', (p) => composite.addParticipant(p));
+    this.peer.on('participantLeft', (p) => composite.removeParticipant(p));
+    this.peer.on('track', (t) => composite.addTrack(t));
+    composite.on('update', () => {
+      Object.assign(this.manifest, composite.manifestFields());
+      this.manifestWriter.touch();
+    });
+    composite.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
   }
 
   get manifest(): Manifest {
@@ -86,9 +110,15 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
   stop(): Promise<Manifest> {
     this.stopping ??= (async () => {
       clearInterval(this.refreshTimer);
+      // Started first: the composite ends at this instant (its duration is the wall-clock recording time).
+      const composite = this.composite?.stop();
       await this.peer.close();
       await Promise.all([...this.active.keys()].map((sink) => this.endTrack(sink)));
       const m = this.manifest;
+      if (composite) {
+        await composite;
+        Object.assign(m, this.composite!.manifestFields());
+      }
       m.stoppedAt = new Date().toISOString();
       for (const p of m.participants) p.leftAtMs ??= Date.now();
       m.state = 'done';

@@ -1,4 +1,5 @@
 import type { PeerInfo, IceServer } from '../signaling/messages.js';
+import type { CompositeSettings } from './CompositeRecorderTypes.js';
 import type { TrackEntry } from './ManifestTypes.js';
 
 export interface RoomRecorderOptions {
@@ -9,6 +10,8 @@ export interface RoomRecorderOptions {
   outputRoot?: string;
   iceAddress?: string;
   iceServers?: IceServer[];
+  /** The mixed recording.mp4 (or .m4a); false/omitted: per-track files only. */
+  composite?: CompositeSettings | false;
 }
 
 export interface RoomRecorderEvents {

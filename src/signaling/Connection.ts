@@ -11,15 +11,20 @@ export class Connection {
   name = '';
   role: Role = 'participant';
   alive = true;
+  joinedAt = Date.now();
 
-  constructor(private readonly ws: WebSocket) {}
+  /** `token` is the one the socket connected with (`?token=` on the upgrade URL), checked on every join. */
+  constructor(
+    private readonly ws: WebSocket,
+    readonly token?: string,
+  ) {}
 
   get isSeed(): boolean {
     return this.role === 'seed-sender' || this.role === 'seed-receiver';
   }
 
   info(): PeerInfo {
-    return { id: this.id, name: this.name, role: this.role };
+    return { id: this.id, name: this.name, role: this.role, joinedAt: this.joinedAt };
   }
 
   send(message: ServerMessage | Record<string, unknown>): void {
@@ -28,6 +33,7 @@ export class Connection {
 
   renew(): void {
     this.id = newPeerId();
+    this.joinedAt = Date.now();
   }
 
   ping(): void {

@@ -27,8 +27,13 @@ export interface SignalingClientEvents {
 export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   private constructor(private readonly ws: WebSocket) {
     super();
-    ws.on('message', (data) => this.onMessage(data.toString()));
-    ws.on('close', () => this.emit('close'));
+    // Emitted on a later turn, in order: whoever awaits join() attaches its listeners in the continuation, and must still
+    // see messages that arrived in the same network read as `joined` (an offer from a participant already in the room).
+    ws.on('message', (data) => {
+      const text = data.toString();
+      setImmediate(() => this.onMessage(text));
+    });
+    ws.on('close', () => setImmediate(() => this.emit('close')));
     ws.on('error', () => {}); // `close` follows and is what callers act on.
   }
 

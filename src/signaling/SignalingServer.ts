@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from './Connection.js';
-import type { ClientMessage, IceServer, RelayedMessage } from './messages.js';
+import type { ClientMessage, IceServer, RelayedMessage, Role } from './messages.js';
 import { parseClientMessage } from './parseMessage.js';
 import { Room } from './Room.js';
 import type { RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
@@ -21,13 +21,15 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   private readonly connections = new Set<Connection>();
   private readonly iceServers: IceServer[];
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly authorizeJoin: SignalingServerOptions['authorizeJoin'];
 
   constructor(options: SignalingServerOptions = {}) {
     super();
     this.iceServers = options.iceServers ?? [];
+    this.authorizeJoin = options.authorizeJoin;
     // Our own size check answers with an error and keeps the socket; ws's maxPayload would close it, so set it far above.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-    this.wss.on('connection', (ws) => this.onConnection(ws));
+    this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, upgradeToken(req)));
     this.heartbeat = setInterval(() => this.pingAll(), options.heartbeatMs ?? 15_000).unref();
   }
 
@@ -49,8 +51,8 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     this.wss.close();
   }
 
-  private onConnection(ws: WebSocket): void {
-    const conn = new Connection(ws);
+  private onConnection(ws: WebSocket, token: string | undefined): void {
+    const conn = new Connection(ws, token);
     this.connections.add(conn);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => {
@@ -76,10 +78,18 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     switch (msg.type) {
       case 'join':
         if (conn.room) return conn.error('ALREADY_JOINED', `already in room ${conn.room.name}; send leave first`, 'join');
+        if (this.refuseJoin(conn, msg.room, msg.role ?? 'participant', 'join')) return;
         conn.name = msg.name;
         conn.role = msg.role ?? 'participant';
         this.enter(conn, msg.room);
-        conn.send({ type: 'joined', id: conn.id, room: msg.room, peers: conn.room!.peers(conn), iceServers: this.iceServers });
+        conn.send({
+          type: 'joined',
+          id: conn.id,
+          room: msg.room,
+          peers: conn.room!.peers(conn),
+          iceServers: this.iceServers,
+          serverTime: Date.now(),
+        });
         if (conn.role === 'recorder') this.replaySeedOffer(conn.room!);
         return;
       case 'leave':
@@ -126,6 +136,7 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   /** Seed protocol: the latest `sender` / `receiver` socket of room `default` wins, as in the lecture's server. */
   private seedRegister(conn: Connection, kind: 'sender' | 'receiver'): void {
     if (conn.room && !conn.isSeed) return conn.error('ALREADY_JOINED', `already in room ${conn.room.name}`, kind);
+    if (this.refuseJoin(conn, SEED_ROOM, kind === 'sender' ? 'seed-sender' : 'seed-receiver', kind)) return;
     if (conn.room) this.leave(conn);
     conn.name = `seed-${kind}`;
     conn.role = kind === 'sender' ? 'seed-sender' : 'seed-receiver';
@@ -193,6 +204,14 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     }
   }
 
+  /** True (and the client told why) when the socket's token does not allow this join. */
+  private refuseJoin(conn: Connection, room: string, role: Role, ref: string): boolean {
+    const refusal = this.authorizeJoin?.(conn.token, room, role);
+    if (!refusal) return false;
+    conn.error(refusal.code, refusal.message, ref);
+    return true;
+  }
+
   /** The usual ws heartbeat: a connection that missed a whole interval's ping is cut, and its `close` leaves the room. */
   private pingAll(): void {
     for (const conn of this.connections) {
@@ -202,5 +221,14 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
         conn.ping();
       }
     }
+  }
+}
+
+/** Browsers cannot set headers on a WebSocket, so the token rides on the upgrade URL (`/ws?token=…`). */
+function upgradeToken(req: IncomingMessage): string | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -55,6 +55,8 @@ export interface PeerInfo {
   id: string;
   name: string;
   role: Role;
+  /** Server wall clock (epoch ms) when this peer joined: pages show how long a recorder has been recording. */
+  joinedAt?: number;
 }
 
 export interface IceServer {
@@ -64,7 +66,7 @@ export interface IceServer {
 }
 
 export type ServerMessage =
-  | { type: 'joined'; id: string; room: string; peers: PeerInfo[]; iceServers: IceServer[] }
+  | { type: 'joined'; id: string; room: string; peers: PeerInfo[]; iceServers: IceServer[]; serverTime: number }
   | { type: 'left'; room: string }
   | { type: 'peerJoined'; peer: PeerInfo }
   | { type: 'peerLeft'; id: string }

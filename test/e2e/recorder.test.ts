@@ -124,6 +124,29 @@ describe('rtc-record --room', () => {
     }
   });
 
+  it('starts its own server when run without --server, prints the join URL and stops after --duration', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rtc-embedded-'));
+    const cli = recorder(['--room', 'demo', '--port', '0', '--out', out, '--duration', '12', '--no-composite']);
+    const url = (await cli.waitForLine(/^join the room: http:\/\/127\.0\.0\.1:\d+\/room\/demo$/)).replace('join the room: ', '');
+    const p = await launchParticipant({
+      name: 'Alice',
+      video: await videoFixture({ kind: 'color', color: COLORS.Alice }),
+      audio: await audioFixture({ freq: TONES.Alice, seconds: 4 }),
+      url: `${url}?name=Alice&autojoin=1`,
+    });
+    cleanups.push(() => p.close());
+    await connected(p);
+    expect((await cli.exited).code).toBe(0);
+    const dir = cli.stdout.at(-1)!;
+    expect(dir.startsWith(out + '/demo/')).toBe(true);
+    const manifest = readManifest(dir);
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const t of manifest.tracks) {
+      if (t.kind === 'audio') await expectTone(join(dir, t.file), TONES.Alice);
+      else await expectColor(join(dir, t.file), COLORS.Alice);
+    }
+  });
+
   it('leaves decodable track files when killed with SIGKILL mid-recording', async () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-kill-'));
@@ -149,6 +172,37 @@ describe('rtc-record --room', () => {
       if (track.kind === 'audio') await expectTone(file, TONES.Alice);
       else await expectColor(file, COLORS.Alice);
     }
+  });
+
+  it("keeps what it had of a participant whose browser tab crashed, and goes on recording the others", async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-crash-'));
+    const cli = recorder(['--room', 'crash', '--server', s.wsUrl, '--out', out, '--json']);
+    await cli.waitForLine(/^recording room crash into /);
+    const [alice, bob] = await Promise.all([participant(s, 'crash', 'Alice'), participant(s, 'crash', 'Bob')]);
+    await Promise.all([connected(alice), connected(bob)]);
+    await new Promise((r) => setTimeout(r, 6000));
+    await bob.page.goto('chrome://crash').catch(() => undefined);
+    const crashedAt = Date.now();
+    await waitFor(() => cli.stdout.some((l) => l === '- Bob left'), { timeoutMs: 20_000, description: 'the recorder notices the crash' });
+    await new Promise((r) => setTimeout(r, 4000));
+    cli.kill('SIGINT');
+    const stoppedAt = Date.now();
+    expect((await cli.exited).code).toBe(0);
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    const bobTracks = summary.tracks.filter((t) => t.participantName === 'Bob');
+    expect(bobTracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const t of bobTracks) {
+      const file = join(summary.dir, t.file);
+      expect(await decodeErrors(file)).toEqual([]);
+      expect(t.endedAtMs!).toBeLessThan(stoppedAt - 2000);
+      expect(await streamDuration(file, t.kind)).toBeGreaterThan(5);
+      if (t.kind === 'audio') await expectTone(file, TONES.Bob);
+    }
+    const aliceVideo = summary.tracks.find((t) => t.participantName === 'Alice' && t.kind === 'video')!;
+    // Alice was recorded past Bob's crash, up to the stop.
+    expect(aliceVideo.lastPacketAtMs!).toBeGreaterThan(crashedAt + 3000);
+    await expectColor(join(summary.dir, aliceVideo.file), COLORS.Alice);
   });
 
   it("records the lecture's unmodified Sender page in room default", async () => {

@@ -10,8 +10,16 @@ export class CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * `wrap` runs the CLI through another command that ends by exec'ing it (e.g. `unshare -m sh -c '…; exec "$@"'`), so
+   * the pid, signals and exit status are still the CLI's own.
+   */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap?: { command: string; prefix: string[] }) {
+    const argv = [process.execPath, BIN, ...args];
+    this.child = spawn(wrap ? wrap.command : argv[0]!, wrap ? [...wrap.prefix, ...argv] : argv.slice(1), {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.collect(this.child.stdout!, this.stdout);
     this.collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));

@@ -27,11 +27,13 @@ describe('room protocol', () => {
   it('joins, lists peers, announces joins/leaves and hands out ICE servers', async () => {
     const a = await client();
     const joinedA = await a.join('r1', 'Alice');
-    expect(joinedA).toMatchObject({ room: 'r1', peers: [], iceServers: [{ urls: 'stun:127.0.0.1:3478' }] });
+    expect(joinedA).toMatchObject({ room: 'r1', peers: [], iceServers: [{ urls: 'stun:127.0.0.1:3478' }], serverTime: expect.any(Number) });
     const b = await client();
     const joinedB = await b.join('r1', 'Bob');
-    expect(joinedB.peers).toEqual([{ id: joinedA.id, name: 'Alice', role: 'participant' }]);
-    expect((await a.type('peerJoined')).peer).toEqual({ id: joinedB.id, name: 'Bob', role: 'participant' });
+    // joinedAt (server clock) lets pages show how long a recorder has been recording.
+    expect(joinedB.peers).toEqual([{ id: joinedA.id, name: 'Alice', role: 'participant', joinedAt: expect.any(Number) }]);
+    expect((await a.type('peerJoined')).peer).toEqual({ id: joinedB.id, name: 'Bob', role: 'participant', joinedAt: expect.any(Number) });
+    expect(joinedB.peers[0].joinedAt).toBeLessThanOrEqual(joinedB.serverTime);
     b.send({ type: 'leave' });
     expect(await b.type('left')).toEqual({ type: 'left', room: 'r1' });
     expect(await a.type('peerLeft')).toEqual({ type: 'peerLeft', id: joinedB.id });

@@ -58,7 +58,9 @@ async function join() {
     state.local = await navigator.mediaDevices.getUserMedia({ video: wantVideo, audio: wantAudio && raw });
     ui.localVideo.srcObject = state.local;
   }
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  // With --secret, joining needs the page's ?token= (browsers cannot set headers on a WebSocket).
+  const token = params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : '';
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${token}`);
   state.ws = ws;
   ws.onopen = () => ws.send(JSON.stringify({ type: 'join', room: roomName, name }));
   ws.onmessage = (event) => onMessage(JSON.parse(event.data)).catch(showError);

@@ -1,0 +1,144 @@
+/**
+ * Pre-encoded media the synthetic participants send and the ffmpeg floor reads: encoded once with ffmpeg and cached in
+ * .cache/bench/fixtures/ (keyed by a hash of the parameters, written to a temp file and renamed).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runFfmpeg } from '../src/media/ffmpeg/index.js';
+import { FIXTURE_DIR } from './paths.js';
+
+/** Bump when the generated content changes so stale cache entries are not reused. */
+const FIXTURE_VERSION = 1;
+
+export interface VideoFixtureSpec {
+  width: number;
+  height: number;
+  fps: number;
+  /** Constant bitrate target (kbit/s); ~1500 for 720p30 like a browser camera. */
+  kbps: number;
+  /** Keyframe interval in seconds (the recorder's PLIs jump to the next keyframe in the file). */
+  keyframeSeconds: number;
+  /** Length of the loop. */
+  seconds: number;
+  /** Distinguishes participants' pictures (hue rotation of the test pattern). */
+  variant: number;
+}
+
+export interface AudioFixtureSpec {
+  freqHz: number;
+  /** Peak amplitude 0..1; participants get different levels so "loudest N" is well defined. */
+  amplitude: number;
+  seconds: number;
+  /** Speech-like tone bursts. */
+  onMs: number;
+  offMs: number;
+}
+
+export interface Fixture<S> {
+  spec: S;
+  path: string;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+function cached(prefix: string, ext: string, params: unknown, generate: (out: string) => Promise<void>): Promise<string> {
+  const hash = createHash('sha1').update(JSON.stringify({ v: FIXTURE_VERSION, params })).digest('hex').slice(0, 10);
+  const path = join(FIXTURE_DIR, `${prefix}-${hash}.${ext}`);
+  const pending = inFlight.get(path);
+  if (pending) return pending;
+  const job = (async () => {
+    if (existsSync(path)) return path;
+    await mkdir(FIXTURE_DIR, { recursive: true });
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await generate(tmp);
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    return path;
+  })();
+  inFlight.set(path, job);
+  void job.finally(() => inFlight.delete(path)).catch(() => {});
+  return job;
+}
+
+/** VP8 in IVF at a constant bitrate, realtime encoder settings (no alt-ref, no lag) like a browser's. */
+export function videoFixture(spec: VideoFixtureSpec): Promise<Fixture<VideoFixtureSpec>> {
+  const { width, height, fps, kbps, keyframeSeconds, seconds, variant } = spec;
+  if (width % 2 || height % 2) throw new Error(`video fixture size must be even, got ${width}x${height}`);
+  const gop = Math.max(1, Math.round(fps * keyframeSeconds));
+  // Temporal noise keeps the encoder busy like camera sensor noise does, so the CBR target is actually reached.
+  const source = `testsrc2=size=${width}x${height}:rate=${fps},hue=h=${(variant * 67) % 360},noise=alls=6:allf=t`;
+  const name = `vp8-${width}x${height}-${fps}-${kbps}k-v${variant}`;
+  return cached(name, 'ivf', spec, (out) =>
+    runFfmpeg(
+      [
+        '-loglevel', 'error', '-y',
+        '-f', 'lavfi', '-i', source,
+        '-t', String(seconds),
+        '-c:v', 'libvpx', '-b:v', `${kbps}k`, '-minrate', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
+        '-g', String(gop), '-keyint_min', String(gop),
+        '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0', '-error-resilient', '1',
+        '-pix_fmt', 'yuv420p', '-f', 'ivf', out,
+      ],
+      { label: `fixture ${name}`, timeoutMs: 10 * 60_000 },
+    ).then(() => undefined),
+  ).then((path) => ({ spec, path }));
+}
+
+/** Opus (20 ms frames, VoIP mode, 32 kbit/s) in Ogg: tone bursts at one frequency, on/off like syllables. */
+export function audioFixture(spec: AudioFixtureSpec): Promise<Fixture<AudioFixtureSpec>> {
+  const { freqHz, amplitude, seconds, onMs, offMs } = spec;
+  const period = (onMs + offMs) / 1000;
+  const expr = `if(lt(mod(t\\,${period})\\,${onMs / 1000})\\,${amplitude}*sin(2*PI*${freqHz}*t)\\,0)`;
+  const name = `opus-${freqHz}hz-a${Math.round(amplitude * 100)}`;
+  return cached(name, 'ogg', spec, (out) =>
+    runFfmpeg(
+      [
+        '-loglevel', 'error', '-y',
+        '-f', 'lavfi', '-i', `aevalsrc=${expr}:s=48000:c=mono:d=${seconds}`,
+        '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', '-frame_duration', '20', '-vbr', 'on',
+        '-f', 'ogg', out,
+      ],
+      { label: `fixture ${name}`, timeoutMs: 5 * 60_000 },
+    ).then(() => undefined),
+  ).then((path) => ({ spec, path }));
+}
+
+export interface ParticipantMediaSpec {
+  name: string;
+  video?: Fixture<VideoFixtureSpec>;
+  audio?: Fixture<AudioFixtureSpec>;
+}
+
+export interface ParticipantSetSpec {
+  count: number;
+  video?: Omit<VideoFixtureSpec, 'variant'> & { variants: number };
+  audio?: { seconds: number };
+}
+
+/** Distinct tone per participant: spaced so no two are harmonics of each other within the set. */
+export function participantTone(i: number): { freqHz: number; amplitude: number } {
+  return { freqHz: 310 + 83 * i, amplitude: Math.max(0.08, 0.6 - 0.025 * i) };
+}
+
+/**
+ * Fixtures for `count` participants: a distinct tone each, and `variants` distinct pictures shared round-robin (encoding
+ * 20 different 720p clips would cost minutes for no measurable difference). Encodes sequentially: the machine has 2 cores.
+ */
+export async function participantFixtures(set: ParticipantSetSpec): Promise<ParticipantMediaSpec[]> {
+  const videos: Fixture<VideoFixtureSpec>[] = [];
+  if (set.video) {
+    const { variants, ...rest } = set.video;
+    for (let v = 0; v < Math.min(variants, set.count); v++) videos.push(await videoFixture({ ...rest, variant: v }));
+  }
+  const out: ParticipantMediaSpec[] = [];
+  for (let i = 0; i < set.count; i++) {
+    const audio = set.audio ? await audioFixture({ ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70 }) : undefined;
+    out.push({ name: `bench p${String(i + 1).padStart(2, '0')}`, video: videos.length ? videos[i % videos.length] : undefined, audio });
+  }
+  return out;
+}

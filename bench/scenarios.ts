@@ -1,0 +1,123 @@
+/** What the benchmark runs and what it must achieve (GitHub issue "Benchmark"). */
+import type { ParticipantSetSpec } from './fixtures.js';
+
+/**
+ * The composite's output settings. The recorder gets size/fps as flags; the encoder settings are not CLI flags, so the
+ * floor copies them from the compositor's encoder defaults (src/media/encoder/Mp4Encoder.ts: x264 ultrafast +
+ * zerolatency, 2500 kbit/s, maxrate 1.2×, bufsize 2×, a keyframe a second; AAC 96 kbit/s). Keep them equal.
+ */
+export const COMPOSITE_OUTPUT = {
+  width: 1280,
+  height: 720,
+  fps: 30,
+  x264Preset: 'ultrafast',
+  x264Tune: 'zerolatency',
+  videoKbps: 2500,
+  maxrateKbps: 3000,
+  keyframeSeconds: 1,
+  audioKbps: 96,
+} as const;
+
+/** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
+const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
+
+export type MetricKey =
+  | 'cores'
+  | 'ratioToFloor'
+  | 'rtf'
+  | 'lostPackets'
+  | 'stopToReadySec'
+  | 'rssGrowthPct'
+  | 'peakRssMB'
+  | 'steadyRssMB'
+  | 'generatorCores'
+  | 'machineBusyCores'
+  | 'otherCores';
+
+export interface Goal {
+  metric: MetricKey;
+  op: '<=' | '>=';
+  value: number;
+  /** As shown in the table, e.g. "≤ 1.0 core". */
+  label: string;
+}
+
+export type OutputKind = 'mp4' | 'm4a' | 'tracks';
+
+export interface Scenario {
+  name: 'composite' | 'audio' | 'tracks' | 'long';
+  title: string;
+  participants: ParticipantSetSpec;
+  output: OutputKind;
+  /** The ffmpeg-only floor doing the same transcoding work, when there is one. */
+  floor?: 'composite' | 'audio';
+  /** Media seconds measured (steady window); undefined = the --seconds option. */
+  seconds?: number;
+  /** Only with --long. */
+  long?: boolean;
+  goals: Goal[];
+  /** Extra flags for the recorder; `unavailable` when this CLI cannot do the scenario yet. */
+  recorderFlags(features: { composite: boolean; noVideo: boolean }): { flags: string[] } | { unavailable: string };
+}
+
+const compositeFlags = (features: { composite: boolean }) =>
+  features.composite
+    ? { flags: ['--size', `${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}`, '--fps', String(COMPOSITE_OUTPUT.fps)] }
+    : { unavailable: 'not available: this rtc-record has no live composite yet (no --no-composite/--size/--fps in --help)' };
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'composite',
+    title: 'composite, 4 participants 720p30 + loudest-3 audio',
+    participants: { count: 4, video: CAMERA_720P, audio: { seconds: 20 } },
+    output: 'mp4',
+    floor: 'composite',
+    goals: [
+      { metric: 'cores', op: '<=', value: 1.0, label: '≤ 1.0 core' },
+      { metric: 'ratioToFloor', op: '<=', value: 1.3, label: '≤ 1.3× floor' },
+      { metric: 'rtf', op: '>=', value: 0.995, label: '≥ 1.0 (±0.5 %)' },
+      { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
+    ],
+    recorderFlags: compositeFlags,
+  },
+  {
+    name: 'audio',
+    title: 'audio-only mix, 10 participants (--no-video)',
+    participants: { count: 10, audio: { seconds: 20 } },
+    output: 'm4a',
+    floor: 'audio',
+    goals: [{ metric: 'cores', op: '<=', value: 0.1, label: '≤ 0.1 core' }],
+    recorderFlags: (f) => (f.noVideo ? { flags: ['--no-video'] } : { unavailable: 'not available: this rtc-record has no --no-video audio mix yet' }),
+  },
+  {
+    name: 'tracks',
+    title: 'tracks only (no transcode), 20 participants × audio+video = 40 tracks',
+    participants: { count: 20, video: CAMERA_720P, audio: { seconds: 20 } },
+    output: 'tracks',
+    goals: [
+      { metric: 'cores', op: '<=', value: 1.0, label: '≤ 1.0 core' },
+      { metric: 'rtf', op: '>=', value: 0.99, label: 'real time (≥ 0.99)' },
+      { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
+    ],
+    // Today's CLI records tracks only and does not know --no-composite; once the composite lands, ask for tracks only.
+    recorderFlags: (f) => ({ flags: f.composite ? ['--no-composite'] : [] }),
+  },
+  {
+    name: 'long',
+    title: '10-minute composite (--long), 4 participants 720p30',
+    participants: { count: 4, video: CAMERA_720P, audio: { seconds: 20 } },
+    output: 'mp4',
+    seconds: 600,
+    long: true,
+    goals: [
+      { metric: 'stopToReadySec', op: '<=', value: 2, label: 'stop → MP4 ready ≤ 2 s' },
+      { metric: 'rssGrowthPct', op: '<=', value: 10, label: 'RSS growth ≤ 10 % after 1st min' },
+    ],
+    recorderFlags: compositeFlags,
+  },
+];
+
+export function goalMet(goal: Goal, value: number | undefined): boolean {
+  if (value === undefined || !Number.isFinite(value)) return false;
+  return goal.op === '<=' ? value <= goal.value : value >= goal.value;
+}

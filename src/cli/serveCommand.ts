@@ -1,0 +1,94 @@
+import { resolve } from 'node:path';
+import { startServer } from '../http/HttpServer.js';
+import { createLogger } from '../logger.js';
+import { resolveFfmpeg } from '../media/ffmpeg/index.js';
+import { parseWebhookUrl } from '../recording/webhooks.js';
+import type { IceServer } from '../signaling/messages.js';
+import { iceServersFromEnv } from './iceServerOption.js';
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  iceServer: IceServer[];
+  out: string;
+  autoRecord?: boolean;
+  secret?: string;
+  webhook?: string;
+  webhookSecret?: string;
+  iceAddress?: string;
+  maxRecordings: number;
+  logLevel: string;
+  size: { width: number; height: number };
+  fps: number;
+  layout: 'grid' | 'speaker';
+  maxSpeakers: number;
+  /** false with --no-video. */
+  video: boolean;
+  /** false with --no-composite. */
+  composite: boolean;
+}
+
+/**
+ * `rtc-record serve`: signaling, room pages, the recordings API and page. SIGTERM/SIGINT stop taking new recordings,
+ * finalize the running ones and exit 0; a second signal exits at once.
+ */
+export async function serveCommand(opts: ServeOptions): Promise<void> {
+  const logger = createLogger({ level: opts.logLevel });
+  const secret = opts.secret ?? (process.env.RTC_RECORD_SECRET || undefined);
+  const webhook = opts.webhook ? parseWebhookUrl(opts.webhook) : undefined;
+  try {
+    resolveFfmpeg();
+  } catch (err) {
+    // Rooms work without ffmpeg; recordings will fail with FFMPEG_NOT_FOUND and say so.
+    logger.warn({ err: (err as Error).message }, 'ffmpeg not found: recordings will fail');
+  }
+  const outputRoot = resolve(opts.out);
+  const server = await startServer({
+    port: opts.port,
+    host: opts.host,
+    iceServers: [...opts.iceServer, ...iceServersFromEnv()],
+    secret,
+    logger,
+    recordings: {
+      outputRoot,
+      autoRecord: opts.autoRecord === true,
+      iceAddress: opts.iceAddress,
+      maxConcurrent: opts.maxRecordings,
+      composite: opts.composite !== false && {
+        ...opts.size,
+        fps: opts.fps,
+        layout: opts.layout,
+        maxSpeakers: opts.maxSpeakers,
+        video: opts.video !== false,
+      },
+      webhook: webhook ? { url: webhook, secret: opts.webhookSecret ?? secret } : undefined,
+    },
+  });
+  console.log(`rtc-record server listening on ${server.url}`);
+  console.log(`open ${server.url}/room/demo to join a room`);
+  console.log(`recordings: ${server.url}/recordings (files under ${outputRoot})${opts.autoRecord ? '; every occupied room is recorded' : ''}`);
+  if (secret) console.log('tokens required: mint one with `rtc-record token --room <room> --secret …` and add ?token=… to page URLs');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.log(`${signal} again: exiting without finalizing`);
+      process.exit(1);
+    }
+    stopping = true;
+    const n = server.recordings?.activeRecordings().length ?? 0;
+    console.log(`shutting down: finalizing ${n} recording(s)…`);
+    server.shutdown().then(
+      () => {
+        console.log('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        console.error(`rtc-record: shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,136 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { ProgressTracker } from '../recording/progress.js';
+import type { RecordingService } from '../recording/RecordingService.js';
+import type { WebhookNotifier } from '../recording/webhooks.js';
+import type { SignalingServer } from '../signaling/SignalingServer.js';
+
+/**
+ * `GET /metrics` (Prometheus text format). Values are read when scraped (rooms from the signaling server, live figures
+ * from each running recording's manifest), so nothing is counted on the media path. A registry per server, so tests can
+ * run several servers in one process.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly trackers = new Map<string, ProgressTracker>();
+  /** Totals only ever grow, even if a finished recording's final size differs from its last live figure. */
+  private readonly high = { bytes: 0, received: 0, lost: 0 };
+
+  constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'rtc_record_' });
+
+    new Gauge({
+      name: 'rtc_record_rooms',
+      help: 'Rooms with at least one member',
+      registers,
+      collect() {
+        this.set(signaling.listRooms().length);
+      },
+    });
+    new Gauge({
+      name: 'rtc_record_participants',
+      help: 'Participants in all rooms (recorders not counted)',
+      registers,
+      collect() {
+        const rooms = signaling.listRooms();
+        this.set(rooms.reduce((n, r) => n + r.participants.filter((p) => p.role === 'participant' || p.role === 'seed-sender').length, 0));
+      },
+    });
+    if (!service) return;
+
+    const live = () => this.sampleLive(service);
+    const high = this.high;
+    new Gauge({
+      name: 'rtc_record_active_recordings',
+      help: 'Recordings running (including finalizing)',
+      registers,
+      collect() {
+        this.set(service.activeRecordings().length);
+      },
+    });
+    const totals = (key: 'bytes' | 'received' | 'lost', finished: () => number) =>
+      function (this: Counter) {
+        const sum = finished() + live().reduce((s, p) => s + p[key], 0);
+        high[key] = Math.max(high[key], sum);
+        this.reset();
+        this.inc(high[key]);
+      };
+    new Counter({
+      name: 'rtc_record_bytes_written_total',
+      help: 'Bytes written to recordings (track files and mixed files)',
+      registers,
+      collect: totals('bytes', () => service.finished.bytesWritten),
+    });
+    new Counter({
+      name: 'rtc_record_packets_received_total',
+      help: 'RTP packets received by recorders',
+      registers,
+      collect: totals('received', () => service.finished.packetsReceived),
+    });
+    new Counter({
+      name: 'rtc_record_packets_lost_total',
+      help: 'RTP packets lost before reaching recorders',
+      registers,
+      collect: totals('lost', () => service.finished.packetsLost),
+    });
+    new Gauge({
+      name: 'rtc_record_encoder_fps',
+      help: 'Mixed video frames encoded per second, per recording',
+      labelNames: ['room', 'recording'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of live()) if (p.fps !== undefined) this.set({ room: p.room, recording: p.id }, p.fps);
+      },
+    });
+    new Gauge({
+      name: 'rtc_record_encoder_speed',
+      help: 'Mixed video encoding speed relative to real time (1 = keeping up), per recording',
+      labelNames: ['room', 'recording'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of live()) if (p.speed !== undefined) this.set({ room: p.room, recording: p.id }, p.speed);
+      },
+    });
+    new Counter({
+      name: 'rtc_record_ffmpeg_restarts_total',
+      help: 'ffmpeg processes restarted after dying (composite decoders)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(service.ffmpegRestarts);
+      },
+    });
+    const ended = new Counter({ name: 'rtc_record_recordings_ended_total', help: 'Recordings ended, by final state', labelNames: ['state'], registers });
+    service.on('recordingFinished', (m) => ended.inc({ state: m.state }));
+    service.on('recordingFailed', (e) => ended.inc({ state: e.id ? 'failed' : 'failed_to_start' }));
+    if (webhooks) {
+      const deliveries = new Counter({ name: 'rtc_record_webhook_deliveries_total', help: 'Webhook events by outcome', labelNames: ['result'], registers });
+      webhooks.on('delivered', () => deliveries.inc({ result: 'delivered' }));
+      webhooks.on('attemptFailed', () => deliveries.inc({ result: 'attempt_failed' }));
+      webhooks.on('dropped', () => deliveries.inc({ result: 'dropped' }));
+    }
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    this.cache = undefined;
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private cache?: Array<{ id: string; room: string; bytes: number; received: number; lost: number; fps?: number; speed?: number }>;
+
+  /** One sample per scrape, shared by every metric of that scrape. */
+  private sampleLive(service: RecordingService) {
+    if (this.cache) return this.cache;
+    const active = service.activeRecordings();
+    for (const id of this.trackers.keys()) if (!active.some((a) => a.id === id)) this.trackers.delete(id);
+    this.cache = active.map((a) => {
+      let tracker = this.trackers.get(a.id);
+      if (!tracker) this.trackers.set(a.id, (tracker = new ProgressTracker(a.dir)));
+      const p = tracker.sample(a.manifest);
+      return { id: a.id, room: a.room, bytes: p.bytesWritten, received: p.packetsReceived, lost: p.packetsLost, fps: p.encoderFps, speed: p.encoderSpeed };
+    });
+    return this.cache;
+  }
+}

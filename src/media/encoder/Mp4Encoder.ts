@@ -1,0 +1,138 @@
+import { EventEmitter } from 'node:events';
+import { logger as defaultLogger, type Logger } from '../../logger.js';
+import { FfmpegProcess, runFfmpeg, type FfmpegExit } from '../ffmpeg/FfmpegProcess.js';
+import { ivfFrameHeader, ivfRawHeader } from '../video/IvfWriter.js';
+import type { Mp4EncoderEvents, Mp4EncoderOptions } from './Mp4EncoderTypes.js';
+
+/** Fragmented MP4: a playable file at every fragment boundary (~1 s), so a crash loses only the last ~1–2 s. */
+export const FRAGMENTED_MOVFLAGS = '+frag_keyframe+empty_moov+default_base_moof';
+
+/**
+ * The one encoder of a composite recording: raw yuv420p frames on stdin (frame n = n / fps — the caller feeds frames by
+ * number on its own clock, IVF-framed with that pts) and s16le PCM on fd 3 (stdin when audio-only), x264 + AAC into a fragmented MP4.
+ */
+export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
+  videoFramesWritten = 0;
+  videoFramesDropped = 0;
+  audioSamplesWritten = 0;
+
+  private readonly proc: FfmpegProcess;
+  private readonly log: Logger;
+  private readonly audioIndex: number | undefined;
+  private readonly maxQueuedBytes: number;
+  private ivfStarted = false;
+
+  constructor(readonly options: Mp4EncoderOptions) {
+    super();
+    const { video, audio, path } = options;
+    this.log = (options.logger ?? defaultLogger).child({ encoder: path });
+    const audioIn = [
+      '-f', 's16le', '-ar', String(audio.sampleRate), '-ac', String(audio.channels), '-thread_queue_size', '1024',
+      '-i', video ? 'pipe:3' : 'pipe:0',
+    ];
+    const audioOut = ['-c:a', 'aac', '-b:a', `${audio.bitrateKbps ?? 96}k`, '-ar', String(audio.sampleRate)];
+    let args: string[];
+    if (video) {
+      const kbps = video.bitrateKbps ?? 2500;
+      const frameBytes = (video.width * video.height * 3) / 2;
+      this.maxQueuedBytes = frameBytes * (options.maxQueuedFrames ?? Math.ceil(video.fps / 2));
+      // Raw I420 pictures in IVF framing: each carries its pts, so a frame we had to skip (encoder starved of CPU) is a
+      // gap ffmpeg fills by repeating the previous picture (-fps_mode cfr), and the timeline never shrinks.
+      args = [
+        '-f', 'ivf', '-thread_queue_size', '64', '-i', 'pipe:0',
+        ...audioIn,
+        '-map', '0:v:0', '-map', '1:a:0',
+        '-c:v', 'libx264', '-preset', video.preset ?? 'ultrafast', '-tune', 'zerolatency',
+        '-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps * 2}k`,
+        // One keyframe a second: fragments (and so crash losses) are ~1 s.
+        '-g', String(video.fps), '-keyint_min', String(video.fps), '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+        '-fps_mode', 'cfr', '-r', String(video.fps),
+        ...audioOut,
+      ];
+      this.audioIndex = 0;
+    } else {
+      this.maxQueuedBytes = Infinity;
+      args = [...audioIn, '-map', '0:a:0', ...audioOut, '-frag_duration', '1000000'];
+      this.audioIndex = undefined;
+    }
+    // Audio-only has no keyframe structure to cut at: fragments by duration instead.
+    const movflags = video ? FRAGMENTED_MOVFLAGS : '+empty_moov+default_base_moof';
+    args.push('-f', 'mp4', '-movflags', movflags, '-flush_packets', '1', '-y', path);
+    this.proc = new FfmpegProcess(args, { label: `encode ${path}`, logger: options.logger, progress: true, extraInputs: video ? 1 : 0 });
+    this.proc.on('progress', (p) => this.emit('progress', p));
+    this.proc.on('error', (err) => this.emit('error', err));
+    this.proc.on('exit', (e) => this.emit('exit', e));
+  }
+
+  get running(): boolean {
+    return this.proc.running;
+  }
+
+  /** For diagnostics: bytes waiting for ffmpeg on the video pipe, and its last progress report. */
+  get debugState(): { videoQueuedBytes: number; encodedSec: number | null; speed: number | null } {
+    const p = this.proc.lastProgress;
+    return { videoQueuedBytes: this.proc.stdin.writableLength, encodedSec: p?.time ?? null, speed: p?.speed ?? null };
+  }
+
+  get stderrTail(): string[] {
+    return this.proc.stderrTail();
+  }
+
+  /**
+   * True while ffmpeg is behind by more than `maxQueuedFrames`: the caller should skip this frame (not even compose
+   * it). A skipped frame shows as a repeat of the previous one; the duration is unaffected.
+   */
+  get videoBacklogged(): boolean {
+    return this.proc.stdin.writableLength > this.maxQueuedBytes;
+  }
+
+  /** Counts a frame the caller skipped because of `videoBacklogged`. */
+  skipVideo(): void {
+    this.videoFramesDropped++;
+    if (this.videoFramesDropped === 1 || this.videoFramesDropped % 300 === 0) {
+      this.log.warn({ skipped: this.videoFramesDropped }, 'encoder behind (CPU starved?): repeating frames instead of new ones');
+    }
+  }
+
+  /**
+   * Composed frame number `index` (shown at index / fps s), exactly width*height*1.5 bytes. The caller must not touch
+   * `frame` until `onWritten` is called (then it may reuse it).
+   */
+  writeVideo(frame: Buffer, index: number, onWritten?: () => void): boolean {
+    const video = this.options.video;
+    if (!video || !this.proc.running) return false;
+    if (!this.ivfStarted) {
+      this.proc.write(ivfRawHeader(video.width, video.height));
+      this.ivfStarted = true;
+    }
+    this.proc.write(ivfFrameHeader(frame.length, (index * 1000) / video.fps));
+    if (onWritten) this.proc.stdin.write(frame, () => onWritten());
+    else this.proc.write(frame);
+    this.videoFramesWritten++;
+    return true;
+  }
+
+  /** Interleaved s16le samples. */
+  writeAudio(pcm: Int16Array): boolean {
+    if (!this.proc.running) return false;
+    this.audioSamplesWritten += pcm.length / this.options.audio.channels;
+    // Copied: the pipe holds on to what it is given until written, and callers may reuse their array.
+    return this.proc.write(Buffer.from(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)), this.audioIndex);
+  }
+
+  /** EOF on the inputs; ffmpeg writes the last fragment and exits (SIGINT/SIGKILL after graceMs). */
+  stop(graceMs = 10_000): Promise<FfmpegExit> {
+    return this.proc.stop({ graceMs });
+  }
+}
+
+/**
+ * Rewrites a (fragmented, possibly truncated) MP4 as a regular one with the moov first (`-c copy +faststart`).
+ * Rejects with FFMPEG_DIED when nothing usable could be written.
+ */
+export async function remuxFaststart(input: string, output: string, opts: { logger?: Logger; timeoutMs?: number } = {}): Promise<void> {
+  await runFfmpeg(
+    ['-v', 'error', '-err_detect', 'ignore_err', '-i', input, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', '-y', output],
+    { logger: opts.logger ?? defaultLogger, label: `remux ${input}`, timeoutMs: opts.timeoutMs ?? 120_000 },
+  );
+}

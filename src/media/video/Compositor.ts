@@ -1,0 +1,151 @@
+import { RtcRecordError } from '../../errors.js';
+import type { Rect, TileContent } from './CompositorTypes.js';
+import type { TextMask } from './TextRendererTypes.js';
+import type { YuvFrame } from './VideoTileDecoderTypes.js';
+
+const BLACK_Y = 16;
+const NEUTRAL_C = 128;
+
+/**
+ * Builds composite frames in one reused yuv420p canvas. Tile pictures come decoded at tile size, so drawing one is a
+ * row copy per line and plane (Buffer.copy); only pictures of another size (briefly, after a re-layout) are scaled
+ * here (nearest neighbour, fitted with bars). Names are pre-rendered masks blended on a darkened box.
+ */
+export class Compositor {
+  private frame: Buffer;
+  private readonly ySize: number;
+  private readonly cSize: number;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
+    if (width % 2 || height % 2 || width <= 0 || height <= 0) {
+      throw new RtcRecordError('INVALID_FIELD', `canvas size must be positive and even, got ${width}x${height}`);
+    }
+    this.ySize = width * height;
+    this.cSize = this.ySize / 4;
+    this.frame = Buffer.alloc(this.ySize + 2 * this.cSize);
+  }
+
+  /** Bytes of one frame (yuv420p). */
+  get frameBytes(): number {
+    return this.ySize + 2 * this.cSize;
+  }
+
+  /**
+   * Composes one frame (background black) into `into` (frameBytes long, e.g. from a pool) or a new buffer, and returns
+   * it; the caller owns it (e.g. hands it to a pipe).
+   */
+  compose(tiles: readonly TileContent[], into?: Buffer): Buffer {
+    if (into && into.length !== this.frameBytes) throw new RtcRecordError('INVALID_FIELD', `frame buffer must be ${this.frameBytes} bytes`);
+    this.frame = into ?? Buffer.allocUnsafe(this.frameBytes);
+    this.frame.fill(BLACK_Y, 0, this.ySize);
+    this.frame.fill(NEUTRAL_C, this.ySize);
+    for (const t of tiles) {
+      const r = this.clip(t.rect);
+      if (!r) continue;
+      if (t.picture) this.drawPicture(r, t.picture);
+      if (t.label) this.drawLabel(r, t.label);
+    }
+    return this.frame;
+  }
+
+  private clip(r: Rect): Rect | undefined {
+    const x = Math.max(0, r.x & ~1);
+    const y = Math.max(0, r.y & ~1);
+    const w = Math.min(r.w & ~1, this.width - x);
+    const h = Math.min(r.h & ~1, this.height - y);
+    return w > 0 && h > 0 ? { x, y, w, h } : undefined;
+  }
+
+  private drawPicture(r: Rect, pic: YuvFrame): void {
+    if (pic.width === r.w && pic.height === r.h) return this.copyPicture(r, pic);
+    // Fit with bars, keeping the picture's aspect ratio.
+    const s = Math.min(r.w / pic.width, r.h / pic.height);
+    const w = Math.max(2, Math.floor((pic.width * s) / 2) * 2);
+    const h = Math.max(2, Math.floor((pic.height * s) / 2) * 2);
+    this.scalePicture({ x: r.x + (((r.w - w) / 2) & ~1), y: r.y + (((r.h - h) / 2) & ~1), w, h }, pic);
+  }
+
+  private copyPicture(r: Rect, pic: YuvFrame): void {
+    const W = this.width;
+    const src = pic.data;
+    const pw = pic.width;
+    for (let row = 0; row < r.h; row++) src.copy(this.frame, (r.y + row) * W + r.x, row * pw, row * pw + r.w);
+    const cw = pw / 2;
+    const rcw = r.w / 2;
+    const srcU = pw * pic.height;
+    const srcV = srcU + (srcU >> 2);
+    const cx = r.x / 2;
+    const cy = r.y / 2;
+    const CW = W / 2;
+    for (let row = 0; row < r.h / 2; row++) {
+      const so = row * cw;
+      const d = (cy + row) * CW + cx;
+      src.copy(this.frame, this.ySize + d, srcU + so, srcU + so + rcw);
+      src.copy(this.frame, this.ySize + this.cSize + d, srcV + so, srcV + so + rcw);
+    }
+  }
+
+  private scalePicture(r: Rect, pic: YuvFrame): void {
+    const W = this.width;
+    const src = pic.data;
+    const out = this.frame;
+    const xs = new Int32Array(r.w);
+    for (let x = 0; x < r.w; x++) xs[x] = Math.min(pic.width - 1, Math.floor((x * pic.width) / r.w));
+    for (let y = 0; y < r.h; y++) {
+      const sy = Math.min(pic.height - 1, Math.floor((y * pic.height) / r.h)) * pic.width;
+      const d = (r.y + y) * W + r.x;
+      for (let x = 0; x < r.w; x++) out[d + x] = src[sy + xs[x]!]!;
+    }
+    const pcw = pic.width / 2;
+    const pch = pic.height / 2;
+    const srcU = pic.width * pic.height;
+    const srcV = srcU + (srcU >> 2);
+    const CW = W / 2;
+    for (let y = 0; y < r.h / 2; y++) {
+      const sy = Math.min(pch - 1, Math.floor((y * pch) / (r.h / 2))) * pcw;
+      const d = (r.y / 2 + y) * CW + r.x / 2;
+      for (let x = 0; x < r.w / 2; x++) {
+        const sx = xs[x * 2]! >> 1;
+        out[this.ySize + d + x] = src[srcU + sy + sx]!;
+        out[this.ySize + this.cSize + d + x] = src[srcV + sy + sx]!;
+      }
+    }
+  }
+
+  /** Bottom-left of the tile: darkened, colourless box with the white name blended in. */
+  private drawLabel(r: Rect, m: TextMask): void {
+    const margin = Math.max(2, Math.floor(m.height / 6) & ~1);
+    const w = Math.min(m.width, r.w - 2 * margin) & ~1;
+    const h = Math.min(m.height, r.h - 2 * margin) & ~1;
+    if (w <= 0 || h <= 0) return;
+    const x0 = r.x + margin;
+    const y0 = r.y + r.h - margin - h;
+    const W = this.width;
+    const out = this.frame;
+    for (let y = 0; y < h; y++) {
+      const d = (y0 + y) * W + x0;
+      const s = y * m.width;
+      for (let x = 0; x < w; x++) {
+        const a = m.alpha[s + x]!;
+        const base = 16 + ((out[d + x]! - 16) >> 2);
+        out[d + x] = base + (((235 - base) * a) >> 8);
+      }
+    }
+    const CW = W / 2;
+    for (let y = 0; y < h / 2; y++) {
+      const d = (y0 / 2 + y) * CW + x0 / 2;
+      out.fill(NEUTRAL_C, this.ySize + d, this.ySize + d + w / 2);
+      out.fill(NEUTRAL_C, this.ySize + this.cSize + d, this.ySize + this.cSize + d + w / 2);
+    }
+  }
+}
+
+/** A tile-sized copy of `pic` drawn the same way the compositor would (used for tests and placeholders). */
+export function fitPicture(pic: YuvFrame, width: number, height: number): YuvFrame {
+  if (pic.width === width && pic.height === height) return pic;
+  const c = new Compositor(width, height);
+  return { data: c.compose([{ rect: { x: 0, y: 0, w: width, h: height }, picture: pic }]), width, height };
+}
