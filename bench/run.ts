@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { ffmpegVersion } from '../src/media/ffmpeg/index.js';
 import { participantFixtures, type ParticipantMediaSpec } from './fixtures.js';
 import { runFloor } from './floor.js';
+import { waitForQuiet } from './measure/procTree.js';
 import { measurementSelfCheck, type SelfCheckResult } from './measure/selfCheck.js';
 import { runOurs } from './ours.js';
 import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
@@ -29,6 +30,7 @@ const USAGE = `usage: npm run bench [-- options]
   --warmup N      seconds between "all media flowing" and the start of the measurement window (default 5)
   --nice=N        run the measured processes at this nice value (e.g. --nice=-10, needs root) so a busy shared machine
                   disturbs real-time behaviour less; CPU-seconds are measured the same either way
+  --wait-quiet N  before each measured run, wait up to N s for the machine to be quiet (< 0.4 core busy); default 0
   --participants N  override every scenario's participant count (exploration; goals are defined for the defaults)`;
 
 interface Options {
@@ -39,6 +41,7 @@ interface Options {
   keep: boolean;
   participants?: number;
   nice?: number;
+  waitQuiet: number;
 }
 
 function parseOptions(): Options {
@@ -48,6 +51,7 @@ function parseOptions(): Options {
       warmup: { type: 'string' },
       participants: { type: 'string' },
       nice: { type: 'string' },
+      'wait-quiet': { type: 'string' },
       only: { type: 'string', multiple: true },
       long: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -73,7 +77,7 @@ function parseOptions(): Options {
     nice = Number(values.nice);
     if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${values.nice}`);
   }
-  return { nice, seconds: positive('seconds', values.seconds, 35, 5), warmup: positive('warmup', values.warmup, 5, 0), only, long: values.long!, keep: values.keep!, participants };
+  return { nice, waitQuiet: positive('wait-quiet', values['wait-quiet'], 0, 0), seconds: positive('seconds', values.seconds, 35, 5), warmup: positive('warmup', values.warmup, 5, 0), only, long: values.long!, keep: values.keep!, participants };
 }
 
 function git(args: string[]): string | undefined {
@@ -123,7 +127,7 @@ async function main(): Promise<number> {
 
   const selected = SCENARIOS.filter((s) => (opts.only.length > 0 ? opts.only.includes(s.name) : !s.long || opts.long));
   // Hard cap on the whole run: every step below is bounded too, this is the last resort.
-  const budgetSec = 180 + selected.reduce((a, s) => a + (s.seconds ?? opts.seconds) * 2 + 300, 0);
+  const budgetSec = 180 + selected.reduce((a, s) => a + (s.seconds ?? opts.seconds) * 2 + 300 + 2 * opts.waitQuiet, 0);
   setTimeout(() => {
     console.error(`bench: run exceeded its ${budgetSec} s budget; aborting`);
     onInterrupt('SIGTERM');
@@ -165,7 +169,13 @@ async function main(): Promise<number> {
         seconds,
       };
       log(`── ${s.title}: ${seconds} s measured${opts.participants !== undefined ? ` (participants overridden: ${m.length})` : ''}`);
+      const quiet = async () => {
+        if (opts.waitQuiet <= 0) return;
+        const q = await waitForQuiet(opts.waitQuiet);
+        log(`${q.quiet ? 'machine quiet' : 'machine still busy'} (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSec.toFixed(0)} s`);
+      };
       if (s.floor) {
+        await quiet();
         log(`floor: ffmpeg -re doing the same ${s.floor === 'composite' ? 'decode + xstack + x264 + amix + AAC' : 'amix + AAC'} work…`);
         try {
           r.floor = await runFloor(s.floor, m, {
@@ -187,6 +197,7 @@ async function main(): Promise<number> {
         log(`ours: ${flags.unavailable}`);
       } else {
         r.recorderFlags = flags.flags;
+        await quiet();
         log(`ours: rtc-record ${flags.flags.join(' ')} with ${m.length} synthetic participants…`);
         try {
           r.ours = await runOurs({

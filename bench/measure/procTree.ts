@@ -252,3 +252,19 @@ export function readCpuPressureUs(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Waits (at most maxWaitSec) until the machine is quiet: whole-machine CPU below `belowCores` over a 2 s sample.
+ * Returns how long it waited and the load it last saw.
+ */
+export async function waitForQuiet(maxWaitSec: number, belowCores = 0.4): Promise<{ waitedSec: number; busyCores: number; quiet: boolean }> {
+  const start = Date.now();
+  for (;;) {
+    const a = readSystemCpu();
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = readSystemCpu();
+    const busyCores = (b.busySec - a.busySec) / ((b.atMs - a.atMs) / 1000);
+    const waitedSec = (Date.now() - start) / 1000;
+    if (busyCores < belowCores || waitedSec >= maxWaitSec) return { waitedSec, busyCores, quiet: busyCores < belowCores };
+  }
+}

@@ -33,7 +33,8 @@ interface Context {
   files: Map<string, StaticFile>;
   signaling: SignalingServer;
   service?: RecordingService;
-  metrics: Metrics;
+  /** Set right after listening (it needs the service, which needs the port). */
+  metrics?: Metrics;
   secret?: string;
   logger: Logger;
 }
@@ -44,7 +45,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
   const secret = options.secret || undefined;
   const signaling = new SignalingServer({ iceServers: options.iceServers, authorizeJoin: secret ? joinPolicy(secret) : undefined });
   const files = loadStaticFiles(PAGES);
-  const ctx: Context = { files, signaling, metrics: undefined as unknown as Metrics, secret, logger };
+  const ctx: Context = { files, signaling, secret, logger };
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000 }, (req, res) => {
     route(req, res, ctx).catch((err) => {
       if (!(err instanceof RtcRecordError)) logger.error({ err: (err as Error).message, url: req.url }, 'request failed');
@@ -129,7 +130,7 @@ async function route(req: IncomingMessage, res: ServerResponse, ctx: Context): P
   if (path === '/api/rooms') return listRooms(res, ctx.signaling, ctx.service, access);
   if (path === '/api/session') return session(res, ctx.service, access);
   if (path === '/healthz') return sendJson(res, 200, { ok: true, accepting: ctx.service?.accepting ?? true });
-  if (path === '/metrics') {
+  if (path === '/metrics' && ctx.metrics) {
     access.requireEverywhere('view');
     const { contentType, body } = await ctx.metrics.render();
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });

@@ -4,6 +4,16 @@ import type { RecordingService } from '../recording/RecordingService.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
 
+interface LiveSample {
+  id: string;
+  room: string;
+  bytes: number;
+  received: number;
+  lost: number;
+  fps?: number;
+  speed?: number;
+}
+
 /**
  * `GET /metrics` (Prometheus text format). Values are read when scraped (rooms from the signaling server, live figures
  * from each running recording's manifest), so nothing is counted on the media path. A registry per server, so tests can
@@ -14,6 +24,8 @@ export class Metrics {
   private readonly trackers = new Map<string, ProgressTracker>();
   /** Totals only ever grow, even if a finished recording's final size differs from its last live figure. */
   private readonly high = { bytes: 0, received: 0, lost: 0 };
+  /** Live figures of the running recordings, sampled once per scrape and shared by every metric of it. */
+  private cache?: LiveSample[];
 
   constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier) {
     const registers = [this.registry];
@@ -118,10 +130,7 @@ export class Metrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  private cache?: Array<{ id: string; room: string; bytes: number; received: number; lost: number; fps?: number; speed?: number }>;
-
-  /** One sample per scrape, shared by every metric of that scrape. */
-  private sampleLive(service: RecordingService) {
+  private sampleLive(service: RecordingService): LiveSample[] {
     if (this.cache) return this.cache;
     const active = service.activeRecordings();
     for (const id of this.trackers.keys()) if (!active.some((a) => a.id === id)) this.trackers.delete(id);

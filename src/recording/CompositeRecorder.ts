@@ -489,8 +489,9 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       const tAudio = this.audioFrames * AUDIO_FRAME_MS;
       if (Math.min(tVideo, tAudio) >= pos) return;
       if (tAudio <= tVideo) this.emitAudio();
-      // The last frame is always written: it fixes where the video ends.
-      else this.emitVideo(tVideo, final && tVideo + 1000 / this.fps >= pos);
+      // The final flush (the last latencyMs) skips nothing: at end of stream ffmpeg's cfr repeats the last frame as
+      // often as the median of the last three gaps, so gaps there would lengthen the video past the recording.
+      else this.emitVideo(tVideo, final);
     }
   }
 
@@ -648,7 +649,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       this.info.state = 'finalizing';
       this.info.durationMs = Math.round(endMs);
       this.emit('update');
-      const exit = await this.encoder.stop();
+      // Normally ffmpeg is done at once; on a starved machine let it catch up rather than cut the end off.
+      const exit = await this.encoder.stop(20_000);
       this.text.dispose();
       if (exit.forced) this.logger.warn('encoder had to be killed; finalizing what it wrote');
       try {

@@ -54,6 +54,7 @@ export class ProgressTracker {
         this.fps = Math.max(0, ((frames - this.last.frames) * 1000) / (now - this.last.atMs));
         this.last = { frames, atMs: now };
       } else if (!this.last) this.last = { frames, atMs: now };
+      // Taken as is should the composite ever report its encoder's own speed; otherwise derived from the frame rate.
       const speed = (composite as { speed?: unknown }).speed;
       if (this.fps !== undefined) progress.encoderFps = this.fps;
       if (typeof speed === 'number') progress.encoderSpeed = speed;

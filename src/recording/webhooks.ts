@@ -64,7 +64,8 @@ export class WebhookNotifier extends EventEmitter<WebhookNotifierEvents> {
   private readonly queue: WebhookEvent[] = [];
   private running = false;
   private closed = false;
-  private wake?: () => void;
+  /** Ends the current backoff pause early (on close). */
+  private interrupt?: () => void;
   private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly options: WebhookOptions) {
@@ -93,7 +94,6 @@ export class WebhookNotifier extends EventEmitter<WebhookNotifierEvents> {
     }
     this.queue.push({ id: randomUUID(), type, time: new Date().toISOString(), data });
     if (!this.running) void this.run();
-    this.wake?.();
   }
 
   /** Delivers what is queued (waiting at most `timeoutMs`), then stops. */
@@ -103,7 +103,7 @@ export class WebhookNotifier extends EventEmitter<WebhookNotifierEvents> {
     this.closed = true;
     this.queue.length = 0;
     for (const c of this.inFlight) c.abort();
-    this.wake?.();
+    this.interrupt?.();
   }
 
   get pending(): number {
@@ -168,15 +168,13 @@ export class WebhookNotifier extends EventEmitter<WebhookNotifierEvents> {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref();
-      function done() {
-        clearTimeout(t);
+      const done = () => {
+        clearTimeout(timer);
+        this.interrupt = undefined;
         resolve();
-      }
-      this.wake = () => {
-        if (this.closed) done();
       };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
     });
   }
 }

@@ -63,7 +63,7 @@ function deadPid(): number {
 
 describe('recovery', () => {
   it('tells abandoned recordings from live ones', async () => {
-    const root = tempRoot('rtc-rec-');
+    const root = tempRoot('rtc-recov-');
     const dead = await crashedRecording(root, { owner: deadPid() });
     const mine = await crashedRecording(root, { owner: process.pid });
     const unknown = await crashedRecording(root);
@@ -78,7 +78,7 @@ describe('recovery', () => {
   });
 
   it('repairs the composite and the tracks and marks the recording recovered', async () => {
-    const root = tempRoot('rtc-rec-');
+    const root = tempRoot('rtc-recov-');
     const { id, dir } = await crashedRecording(root, { owner: deadPid(), composite: true });
     const track = join(dir, 'tracks', 'Alice-a1-0.webm');
     expect((await probe(track)).durationSec).toBeNull();
@@ -107,7 +107,7 @@ describe('recovery', () => {
   });
 
   it('leaves recordings alone whose owner is alive', async () => {
-    const root = tempRoot('rtc-rec-');
+    const root = tempRoot('rtc-recov-');
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)']);
     try {
       const { dir } = await crashedRecording(root, { owner: other.pid! });

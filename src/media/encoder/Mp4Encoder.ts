@@ -61,7 +61,11 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
     this.proc = new FfmpegProcess(args, { label: `encode ${path}`, logger: options.logger, progress: true, extraInputs: video ? 1 : 0 });
     this.proc.on('progress', (p) => this.emit('progress', p));
     this.proc.on('error', (err) => this.emit('error', err));
-    this.proc.on('exit', (e) => this.emit('exit', e));
+    this.proc.on('exit', (e) => {
+      const p = this.proc.lastProgress;
+      this.log.debug({ frames: p?.frame, sec: p?.time, written: this.videoFramesWritten, skipped: this.videoFramesDropped }, 'encoder done');
+      this.emit('exit', e);
+    });
   }
 
   get running(): boolean {
@@ -80,7 +84,9 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
 
   /**
    * True while ffmpeg is behind by more than `maxQueuedFrames`: the caller should skip this frame (not even compose
-   * it). A skipped frame shows as a repeat of the previous one; the duration is unaffected.
+   * it). A skipped frame is filled by ffmpeg (-fps_mode cfr) with a neighbouring picture; the duration is unaffected —
+   * provided the last few frames before stop() are written without gaps: at end of stream ffmpeg repeats the last
+   * frame as often as the median of the last three gaps.
    */
   get videoBacklogged(): boolean {
     return this.proc.stdin.writableLength > this.maxQueuedBytes;
