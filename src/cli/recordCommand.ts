@@ -7,6 +7,7 @@ import { resolveFfmpeg } from '../media/ffmpeg/ffmpegBinary.js';
 import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
 import { iceServersFromEnv } from './iceServerOption.js';
+import { startStatusLine } from './statusLine.js';
 
 export interface RecordOptions {
   room: string;
@@ -76,6 +77,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     throw err;
   }
   console.log(`recording room ${opts.room} into ${recorder.dir}`);
+  const status = startStatusLine(recorder);
   recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec}) → ${t.file}`));
   recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));
   // Non-fatal (one track's file, the mixed recording): reported, the rest goes on.
@@ -87,6 +89,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     process.once('SIGTERM', stop);
     if (opts.duration !== undefined) setTimeout(stop, opts.duration * 1000).unref();
   });
+  status.stop();
   console.log('stopping…');
   const manifest = await recorder.stop();
   await server?.close();
