@@ -215,7 +215,7 @@ async function main(): Promise<number> {
           log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
           for (const w of o.warnings) log(`ours: warning: ${w}`);
           if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
-          if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine or with --nice=-10`);
+          if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine (--wait-quiet) or with --nice=-10`);
           if (o.exitCode !== 0) r.error = `rtc-record exited with code ${o.exitCode}`;
         } catch (err) {
           r.error = (err as Error).message;
