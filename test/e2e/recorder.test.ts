@@ -31,7 +31,8 @@ async function server(): Promise<RunningServer> {
 }
 
 function recorder(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
-  const cli = new CliProcess(['--ice-address', '127.0.0.1', ...args], env);
+  // Per-track behaviour is what these tests check; the mixed MP4 has its own tests (composite*.test.ts).
+  const cli = new CliProcess(['--ice-address', '127.0.0.1', '--no-composite', ...args], env);
   cleanups.push(() => cli.kill('SIGKILL'));
   return cli;
 }
@@ -126,7 +127,7 @@ describe('rtc-record --room', () => {
 
   it('starts its own server when run without --server, prints the join URL and stops after --duration', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rtc-embedded-'));
-    const cli = recorder(['--room', 'demo', '--port', '0', '--out', out, '--duration', '12', '--no-composite']);
+    const cli = recorder(['--room', 'demo', '--port', '0', '--out', out, '--duration', '12']);
     const url = (await cli.waitForLine(/^join the room: http:\/\/127\.0\.0\.1:\d+\/room\/demo$/)).replace('join the room: ', '');
     const p = await launchParticipant({
       name: 'Alice',
