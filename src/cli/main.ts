@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { SCOPES } from '../http/auth.js';
 import type { IceServer } from '../signaling/messages.js';
+import { addCompositeOptions } from './compositeOptions.js';
 import { parseIceServer } from './iceServerOption.js';
 import { listCommand, type ListOptions } from './listCommand.js';
 import { serveCommand, type ServeOptions } from './serveCommand.js';
@@ -22,43 +23,16 @@ function parseDuration(value: string): number {
   return seconds;
 }
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('port must be 0-65535');
-  return port;
-}
-
-function parseSize(value: string): { width: number; height: number } {
-  const m = /^(\d+)x(\d+)$/.exec(value);
-  const width = Number(m?.[1]);
-  const height = Number(m?.[2]);
-  if (!m || width % 2 || height % 2 || width < 64 || height < 64 || width > 3840 || height > 2160) {
-    throw new InvalidArgumentError('size must be WxH with even numbers from 64x64 to 3840x2160, e.g. 1280x720');
-  }
-  return { width, height };
-}
-
-function parseFps(value: string): number {
-  const fps = Number(value);
-  if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new InvalidArgumentError('fps must be an integer 1-60');
-  return fps;
-}
-
-function parseLayout(value: string): 'grid' | 'speaker' {
-  if (value !== 'grid' && value !== 'speaker') throw new InvalidArgumentError('layout must be grid or speaker');
-  return value;
-}
-
 function parseMaxRecordings(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('max-recordings must be an integer 1-256');
   return n;
 }
 
-function parseMaxSpeakers(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('max-speakers must be an integer 1-16');
-  return n;
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('port must be 0-65535');
+  return port;
 }
 
 export function buildProgram(): Command {
@@ -74,26 +48,20 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address of the embedded server (without --server)', '127.0.0.1')
     .option('--ice-address <ip>', 'the one address the recorder binds and advertises for ICE')
     .option('--ice-server <url>', 'STUN/TURN server (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn')
-    .option('--size <WxH>', 'mixed recording.mp4 size', parseSize, { width: 1280, height: 720 })
-    .option('--fps <n>', 'mixed recording.mp4 frame rate', parseFps, 30)
-    .option('--layout <layout>', 'mixed video layout: grid | speaker (active speaker large)', parseLayout, 'grid')
-    .option('--max-speakers <n>', 'voices in the mixed audio at most (the loudest)', parseMaxSpeakers, 3)
-    .option('--no-video', 'mixed recording is audio only (recording.m4a)')
-    .option('--no-composite', 'no mixed recording: per-track files only')
-    .action(async (opts: Partial<RecordOptions>) => {
-      if (!opts.room) {
-        program.help({ error: true });
-        return;
-      }
-      await recordCommand(opts as RecordOptions);
-    });
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn');
+  addCompositeOptions(program).action(async (opts: Partial<RecordOptions>) => {
+    if (!opts.room) {
+      program.help({ error: true });
+      return;
+    }
+    await recordCommand(opts as RecordOptions);
+  });
 
   // Subcommands share option names with the recording command (--out, --room, --json, --port): without this, the
   // top-level command would take them.
   program.enablePositionalOptions();
 
-  program
+  const serve = program
     .command('serve')
     .description('signaling server, room pages, recordings API and page (HTTP + WebSocket on one port)')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
@@ -106,14 +74,8 @@ export function buildProgram(): Command {
     .option('--webhook-secret <secret>', 'HMAC key of the webhook signature header (default: --secret)')
     .option('--ice-address <ip>', 'the address recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
     .option('--max-recordings <n>', 'simultaneous recordings at most', parseMaxRecordings, 16)
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info')
-    .option('--size <WxH>', 'mixed recording.mp4 size', parseSize, { width: 1280, height: 720 })
-    .option('--fps <n>', 'mixed recording.mp4 frame rate', parseFps, 30)
-    .option('--layout <layout>', 'default mixed video layout: grid | speaker', parseLayout, 'grid')
-    .option('--max-speakers <n>', 'voices in the mixed audio at most (the loudest)', parseMaxSpeakers, 3)
-    .option('--no-video', 'mixed recordings are audio only (recording.m4a)')
-    .option('--no-composite', 'no mixed recording: per-track files only')
-    .action((opts: ServeOptions) => serveCommand(opts));
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
+  addCompositeOptions(serve).action((opts: ServeOptions) => serveCommand(opts));
 
   program
     .command('list')

@@ -6,10 +6,11 @@ import { createLogger } from '../logger.js';
 import { resolveFfmpeg } from '../media/ffmpeg/ffmpegBinary.js';
 import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
+import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
 import { startStatusLine } from './statusLine.js';
 
-export interface RecordOptions {
+export interface RecordOptions extends CompositeCliOptions {
   room: string;
   server?: string;
   out: string;
@@ -20,14 +21,6 @@ export interface RecordOptions {
   iceAddress?: string;
   iceServer: IceServer[];
   logLevel: string;
-  size: { width: number; height: number };
-  fps: number;
-  layout: 'grid' | 'speaker';
-  maxSpeakers: number;
-  /** false with --no-video: audio-only recording.m4a. */
-  video: boolean;
-  /** false with --no-composite: tracks only. */
-  composite: boolean;
 }
 
 /**
@@ -62,13 +55,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
         outputRoot: resolve(opts.out),
         iceAddress: opts.iceAddress,
         iceServers,
-        composite: opts.composite !== false && {
-          ...(opts.size ?? {}),
-          fps: opts.fps,
-          layout: opts.layout,
-          maxSpeakers: opts.maxSpeakers,
-          video: opts.video !== false,
-        },
+        composite: compositeSettings(opts),
       },
       logger,
     );

@@ -4,9 +4,10 @@ import { createLogger } from '../logger.js';
 import { resolveFfmpeg } from '../media/ffmpeg/index.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
 import type { IceServer } from '../signaling/messages.js';
+import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
 
-export interface ServeOptions {
+export interface ServeOptions extends CompositeCliOptions {
   port: number;
   host: string;
   iceServer: IceServer[];
@@ -18,14 +19,6 @@ export interface ServeOptions {
   iceAddress?: string;
   maxRecordings: number;
   logLevel: string;
-  size: { width: number; height: number };
-  fps: number;
-  layout: 'grid' | 'speaker';
-  maxSpeakers: number;
-  /** false with --no-video. */
-  video: boolean;
-  /** false with --no-composite. */
-  composite: boolean;
 }
 
 /**
@@ -54,13 +47,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       autoRecord: opts.autoRecord === true,
       iceAddress: opts.iceAddress,
       maxConcurrent: opts.maxRecordings,
-      composite: opts.composite !== false && {
-        ...opts.size,
-        fps: opts.fps,
-        layout: opts.layout,
-        maxSpeakers: opts.maxSpeakers,
-        video: opts.video !== false,
-      },
+      composite: compositeSettings(opts),
       webhook: webhook ? { url: webhook, secret: opts.webhookSecret ?? secret } : undefined,
     },
   });
