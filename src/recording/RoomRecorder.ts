@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { RtcRecordError } from '../errors.js';
@@ -197,8 +197,16 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     if (!active) return;
     this.active.delete(sink);
     await sink.stop();
-    this.refreshEntry(sink, active.entry);
-    active.entry.endedAtMs = Date.now();
+    if (sink.framesWritten === 0) {
+      // Negotiated but nothing playable arrived (no media, or video without a keyframe): a header-only file plays
+      // nowhere, so it goes.
+      rmSync(sink.path, { force: true });
+      this.manifest.tracks.splice(this.manifest.tracks.indexOf(active.entry), 1);
+      this.logger.warn({ participant: active.entry.participantName, kind: active.entry.kind }, 'track received no media; file removed');
+    } else {
+      this.refreshEntry(sink, active.entry);
+      active.entry.endedAtMs = Date.now();
+    }
     this.manifestWriter.touch();
   }
 

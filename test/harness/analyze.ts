@@ -80,7 +80,12 @@ export async function probe(file: string): Promise<ProbeResult> {
 
 /** Error lines from a full decode (`ffmpeg -v error -i f -f null -`); [] means it decodes cleanly. */
 export async function decodeErrors(file: string): Promise<string[]> {
-  const res = await runFfmpeg(['-v', 'error', '-i', file, '-f', 'null', '-'], { check: false, timeoutMs: 120_000 });
+  // Frames keep their own timestamps (our tracks are variable frame rate): converting them to a guessed constant rate
+  // would make the null muxer report rounding collisions that are not in the file.
+  const res = await runFfmpeg(['-v', 'error', '-i', file, '-fps_mode', 'passthrough', '-enc_time_base', '-1', '-f', 'null', '-'], {
+    check: false,
+    timeoutMs: 120_000,
+  });
   const lines = res.stderr.split('\n').filter((l) => l.trim() !== '');
   if (res.code !== 0 && lines.length === 0) lines.push(`ffmpeg exited with code ${res.code}`);
   return lines;

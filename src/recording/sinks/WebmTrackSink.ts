@@ -47,6 +47,8 @@ export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
   readonly stats = new RtpStreamStats();
   keyframesRequested = 0;
   bytesWritten = 0;
+  /** Media blocks (frames) in the file; 0 means nothing playable was written (e.g. video that never got a keyframe). */
+  framesWritten = 0;
   firstRtpTimestamp?: number;
   firstSenderReport?: RtpNtpMapping;
   lastSenderReport?: RtpNtpMapping;
@@ -141,6 +143,7 @@ export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
       if (out.saveToFile) {
         writeSync(this.fd, out.saveToFile);
         this.bytesWritten += out.saveToFile.length;
+        if (out.kind === 'block') this.framesWritten++;
       } else if (out.eol) {
         // Clean stop: patch the real duration into the header placeholder (cues were appended just before).
         const { durationElement } = out.eol;
