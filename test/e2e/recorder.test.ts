@@ -10,6 +10,7 @@ import type { Manifest, TrackEntry } from '../../src/recording/ManifestTypes.js'
 import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
+import { startTurnServer } from '../harness/turn.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
 
@@ -24,8 +25,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(): Promise<RunningServer> {
-  const s = await startServer({ port: 0 });
+async function server(options: Parameters<typeof startServer>[0] = {}): Promise<RunningServer> {
+  const s = await startServer({ port: 0, ...options });
   cleanups.push(() => s.close());
   return s;
 }
@@ -37,12 +38,12 @@ function recorder(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
   return cli;
 }
 
-async function participant(s: RunningServer, room: string, name: Name): Promise<Participant> {
+async function participant(s: RunningServer, room: string, name: Name, query = ''): Promise<Participant> {
   const p = await launchParticipant({
     name,
     video: await videoFixture({ kind: 'color', color: COLORS[name] }),
     audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
-    url: `${s.url}/room/${room}?name=${name}&autojoin=1`,
+    url: `${s.url}/room/${room}?name=${name}&autojoin=1${query}`,
   });
   cleanups.push(() => p.close());
   return p;
@@ -204,6 +205,32 @@ describe('rtc-record --room', () => {
     // Alice was recorded past Bob's crash, up to the stop.
     expect(aliceVideo.lastPacketAtMs!).toBeGreaterThan(crashedAt + 3000);
     await expectColor(join(summary.dir, aliceVideo.file), COLORS.Alice);
+  });
+
+  it('records a participant that may only use TURN relay candidates (server ICE config reaches the recorder)', async () => {
+    const turn = await startTurnServer();
+    cleanups.push(() => turn.stop());
+    const s = await server({ iceServers: [{ urls: turn.urls, username: turn.username, credential: turn.credential }] });
+    const out = mkdtempSync(join(tmpdir(), 'rtc-relay-'));
+    const cli = recorder(['--room', 'relay', '--server', s.wsUrl, '--out', out]);
+    await cli.waitForLine(/^recording room relay into /);
+    const alice = await participant(s, 'relay', 'Alice', '&relay=1');
+    await connected(alice);
+    const pairs = await alice.page.evaluate(() => (window as unknown as { rtcRoom: { selectedCandidateTypes(): Promise<Array<{ local: string }>> } }).rtcRoom.selectedCandidateTypes());
+    expect(pairs.length).toBeGreaterThan(0);
+    expect(pairs.every((p) => p.local === 'relay')).toBe(true);
+    await new Promise((r) => setTimeout(r, 6000));
+    cli.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    const dir = cli.stdout.at(-1)!;
+    const manifest = readManifest(dir);
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const t of manifest.tracks) {
+      const file = join(dir, t.file);
+      expect(await streamDuration(file, t.kind)).toBeGreaterThan(4);
+      if (t.kind === 'audio') await expectTone(file, TONES.Alice);
+      else await expectColor(file, COLORS.Alice);
+    }
   });
 
   it("records the lecture's unmodified Sender page in room default", async () => {
