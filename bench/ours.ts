@@ -41,6 +41,11 @@ export interface OursResult {
   rssEndMB?: number;
   rssGrowthPct?: number;
   rssTimeline: { t: number; mb: number }[];
+  /**
+   * Per second (t = seconds since the participants started joining): recorder cores, load generator cores, whole-machine busy cores, UDP
+   * datagrams the kernel dropped (receive buffers full) — shows when and why a run went wrong.
+   */
+  timeline: { t: number; rec: number; gen: number; busy: number; drops: number }[];
   rtf: number;
   rtfNote: string;
   lostPackets: number;
@@ -116,6 +121,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
   opts.onProcess?.(() => recorder.kill('SIGKILL'));
   const sampler = new TreeSampler(recorder.pid).start();
   const udpStart = readUdpCounters();
+  let timelineTimer: NodeJS.Timeout | undefined;
   let generator: LoadGenerator | undefined;
   try {
     const { match, line: startLine } = await recorder.waitForLine(/^recording room \S+ into (.+)$/, 30_000);
@@ -133,6 +139,22 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     opts.onProcess?.(() => void gen.close());
     const genSampler = new TreeSampler(generator.pid).start();
     const joinStart = Date.now();
+    const timeline: OursResult['timeline'] = [];
+    let prevTick = { sys: readSystemCpu(), udp: readUdpCounters(), rec: sampler.last, gen: genSampler.last };
+    timelineTimer = setInterval(() => {
+      const tick = { sys: readSystemCpu(), udp: readUdpCounters(), rec: sampler.sampleNow(), gen: genSampler.sampleNow() };
+      const dt = (tick.sys.atMs - prevTick.sys.atMs) / 1000;
+      const c = (a: Sample | undefined, b: Sample | undefined) => (a && b && b.atMs > a.atMs ? cores(a, b) : 0);
+      const r2 = (v: number) => Math.round(v * 100) / 100;
+      timeline.push({
+        t: Math.round((tick.sys.atMs - joinStart) / 1000),
+        rec: r2(c(prevTick.rec, tick.rec)),
+        gen: r2(c(prevTick.gen, tick.gen)),
+        busy: r2(dt > 0 ? (tick.sys.busySec - prevTick.sys.busySec) / dt : 0),
+        drops: (tick.udp.RcvbufErrors ?? 0) - (prevTick.udp.RcvbufErrors ?? 0),
+      });
+      prevTick = tick;
+    }, 1000);
     await generator.wait('joined', 60_000);
     const flowing = await generator.wait('flowing', 90_000);
     const joinToFlowingSec = (flowing.allFlowingAtMs - joinStart) / 1000;
@@ -184,6 +206,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       exitInfo = await recorder.exited;
     }
     sampler.stop();
+    clearInterval(timelineTimer);
     outFile ??= findOutput(dir, opts.output);
     if (outFile && moovAt === undefined && mp4Status(outFile).moov) moovAt = exitInfo.atMs;
     const stopToExitSec = (exitInfo.atMs - stopAt) / 1000;
@@ -290,6 +313,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       rssEndMB,
       rssGrowthPct,
       rssTimeline,
+      timeline,
       rtf,
       rtfNote,
       // Per track the larger of the recorder's own count (sequence gaps) and what never arrived at all (a tail or a
@@ -324,6 +348,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     };
   } finally {
     sampler.stop();
+    clearInterval(timelineTimer);
     await generator?.close();
     if (recorder.running) {
       recorder.kill('SIGKILL');
