@@ -2,11 +2,8 @@
  * Pre-encoded media the synthetic participants send and the ffmpeg floor reads: encoded once with ffmpeg and cached in
  * .cache/bench/fixtures/ (keyed by a hash of the parameters, written to a temp file and renamed).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { runFfmpeg } from '../src/media/ffmpeg/index.js';
+import { fileCache } from '../test/harness/fileCache.js';
 import { FIXTURE_DIR } from './paths.js';
 
 /** Bump when the generated content changes so stale cache entries are not reused. */
@@ -41,29 +38,7 @@ export interface Fixture<S> {
   path: string;
 }
 
-const inFlight = new Map<string, Promise<string>>();
-
-function cached(prefix: string, ext: string, params: unknown, generate: (out: string) => Promise<void>): Promise<string> {
-  const hash = createHash('sha1').update(JSON.stringify({ v: FIXTURE_VERSION, params })).digest('hex').slice(0, 10);
-  const path = join(FIXTURE_DIR, `${prefix}-${hash}.${ext}`);
-  const pending = inFlight.get(path);
-  if (pending) return pending;
-  const job = (async () => {
-    if (existsSync(path)) return path;
-    await mkdir(FIXTURE_DIR, { recursive: true });
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await generate(tmp);
-      await rename(tmp, path);
-    } finally {
-      await rm(tmp, { force: true });
-    }
-    return path;
-  })();
-  inFlight.set(path, job);
-  void job.finally(() => inFlight.delete(path)).catch(() => {});
-  return job;
-}
+const cached = fileCache(FIXTURE_DIR, FIXTURE_VERSION);
 
 /** VP8 in IVF at a constant bitrate, realtime encoder settings (no alt-ref, no lag) like a browser's. */
 export function videoFixture(spec: VideoFixtureSpec): Promise<Fixture<VideoFixtureSpec>> {

@@ -3,12 +3,10 @@
 // Chromium (--use-file-for-fake-video-capture / --use-file-for-fake-audio-capture) loops these
 // files forever. Video is raw .y4m (I420), so keep it small: 320x240@15 is ~1.7 MB per second.
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { fileCache } from './fileCache.js';
 
 const execFileP = promisify(execFile);
 
@@ -58,40 +56,7 @@ function rgbHex([r, g, b]: Rgb): string {
 // ---------------------------------------------------------------------------------------------
 // Cache plumbing
 
-const inFlight = new Map<string, Promise<string>>();
-
-/**
- * Returns FIXTURE_DIR/<prefix>-<hash of params>.<ext>, running `generate(tmpPath)` only if it is
- * not there yet. Writes to a temp file and renames, so concurrent runs never see partial files.
- */
-function cached(prefix: string, ext: string, params: unknown, generate: (out: string) => Promise<void>): Promise<string> {
-  const hash = createHash('sha1')
-    .update(JSON.stringify({ v: FIXTURE_VERSION, params }))
-    .digest('hex')
-    .slice(0, 10);
-  const path = join(FIXTURE_DIR, `${prefix}-${hash}.${ext}`);
-  const pending = inFlight.get(path);
-  if (pending) return pending;
-  const job = (async () => {
-    if (existsSync(path)) return path;
-    await mkdir(FIXTURE_DIR, { recursive: true });
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await generate(tmp);
-      await rename(tmp, path);
-    } finally {
-      await rm(tmp, { force: true });
-    }
-    return path;
-  })();
-  // Only dedupes concurrent calls; later calls re-check the disk (the cache may have been wiped).
-  inFlight.set(path, job);
-  job.then(
-    () => inFlight.delete(path),
-    () => inFlight.delete(path),
-  );
-  return job;
-}
+const cached = fileCache(FIXTURE_DIR, FIXTURE_VERSION);
 
 async function ffmpeg(args: string[]): Promise<void> {
   try {
