@@ -19,7 +19,9 @@ export class CliProcess {
     /** SIGKILL after this long whatever happens, so no run can leave a recorder behind. */
     maxLifetimeMs: number,
   ) {
-    this.child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
+    // BENCH_CPU_PROF_DIR=dir: the recorder writes a V8 CPU profile there on exit (open it in Chrome DevTools).
+    const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+    this.child = spawn(process.execPath, [...profile, CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
     collect(this.child.stdout!, this.stdout);
     collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) =>
