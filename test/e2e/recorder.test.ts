@@ -10,6 +10,7 @@ import type { Manifest, TrackEntry } from '../../src/recording/ManifestTypes.js'
 import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
+import { roomParticipant } from '../harness/roomPage.js';
 import { startTurnServer } from '../harness/turn.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
@@ -39,12 +40,7 @@ function recorder(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
 }
 
 async function participant(s: RunningServer, room: string, name: Name, query = ''): Promise<Participant> {
-  const p = await launchParticipant({
-    name,
-    video: await videoFixture({ kind: 'color', color: COLORS[name] }),
-    audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
-    url: `${s.url}/room/${room}?name=${name}&autojoin=1${query}`,
-  });
+  const p = await roomParticipant(s.url, room, name, { color: COLORS[name], freq: TONES[name], query });
   cleanups.push(() => p.close());
   return p;
 }
@@ -270,18 +266,12 @@ describe('rtc-record --room with unusual participants', () => {
     const out = mkdtempSync(join(tmpdir(), 'rtc-mixed-'));
     const cli = recorder(['--room', 'odd', '--server', s.wsUrl, '--out', out, '--json']);
     await cli.waitForLine(/^recording room odd into /);
-    const launch = async (name: Name, query: string) => {
-      const p = await launchParticipant({
-        name,
-        video: await videoFixture({ kind: 'color', color: COLORS[name] }),
-        audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
-        url: `${s.url}/room/odd?name=${name}&autojoin=1&${query}`,
-      });
-      cleanups.push(() => p.close());
-      return p;
-    };
     // Alice: audio only. Bob: video only, offering nothing but H.264. Carol: audio+video, then a second camera.
-    const [alice, bob, carol] = await Promise.all([launch('Alice', 'video=0'), launch('Bob', 'audio=0&codec=h264'), launch('Carol', '')]);
+    const [alice, bob, carol] = await Promise.all([
+      participant(s, 'odd', 'Alice', '&video=0'),
+      participant(s, 'odd', 'Bob', '&audio=0&codec=h264'),
+      participant(s, 'odd', 'Carol'),
+    ]);
     await Promise.all([connected(alice), connected(bob), connected(carol)]);
     await new Promise((r) => setTimeout(r, 2000));
     await carol.page.evaluate(() => {

@@ -13,9 +13,9 @@ import { listRecordingsOnDisk } from '../../src/recording/recordingList.js';
 import type { RecordingSummary } from '../../src/recording/RecordingServiceTypes.js';
 import { signBody } from '../../src/recording/webhooks.js';
 import { decodeErrors, streamDuration } from '../harness/analyze.js';
-import { launchParticipant, type Participant } from '../harness/browser.js';
+import type { Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
-import { audioFixture, videoFixture } from '../harness/fixtures.js';
+import { roomParticipant } from '../harness/roomPage.js';
 import { waitFor } from '../harness/util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -49,12 +49,7 @@ const COLORS = { Alice: 'red', Bob: 'blue', Carol: 'lime' } as const;
 const TONES = { Alice: 440, Bob: 880, Carol: 660 } as const;
 
 async function participant(s: Serve, room: string, name: keyof typeof COLORS, query = ''): Promise<Participant> {
-  const p = await launchParticipant({
-    name,
-    video: await videoFixture({ kind: 'color', color: COLORS[name] }),
-    audio: await audioFixture({ freq: TONES[name], seconds: 4 }),
-    url: `${s.url}/room/${room}?name=${name}&autojoin=1${query}`,
-  });
+  const p = await roomParticipant(s.url, room, name, { color: COLORS[name], freq: TONES[name], query });
   cleanups.push(() => p.close());
   await waitFor(async () => (await p.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: `${name} connected` }).catch(async (err) => {
     const peers = JSON.stringify(await p.page.evaluate(() => (window as unknown as { rtcRoom: { peers(): unknown } }).rtcRoom.peers()));
