@@ -23,6 +23,7 @@ const PAGES = [
   'room-recording.js',
   'recordings.html',
   'recordings.js',
+  'api-client.js',
   'seed-sender.html',
   'seed-receiver.html',
 ];

@@ -1,6 +1,8 @@
 // Recordings page: the list from GET /api/recordings (refreshed every few seconds), an inline player, download links
 // (the MP4 first, then each track file) and delete. `?token=` is passed on to every request and link.
 
+import { createApi } from '/static/api-client.js';
+
 const token = new URLSearchParams(location.search).get('token');
 const $ = (id) => document.getElementById(id);
 const ui = { rows: $('recordings'), error: $('error'), status: $('status'), player: $('player'), playerBox: $('player-box'), nowPlaying: $('now-playing') };
@@ -9,13 +11,7 @@ let session = { auth: false, scopes: ['view', 'delete'] };
 const withToken = (href) => (token ? href + (href.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : href);
 if (token) $('home').href = withToken('/');
 
-async function api(path, init = {}) {
-  const res = await fetch(path, { ...init, headers: { ...(init.headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } });
-  if (res.status === 204) return {};
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.message ?? `HTTP ${res.status}`);
-  return body;
-}
+const api = createApi(token);
 
 function showError(err) {
   ui.error.hidden = !err;

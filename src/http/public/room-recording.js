@@ -1,6 +1,8 @@
 // Recording controls of the room page: Record / Stop (when the server runs recordings and the page's token allows it)
 // and the "● REC mm:ss" indicator, timed from when the recorder peer joined (server clock, corrected for skew).
 
+import { createApi } from '/static/api-client.js';
+
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
 const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -13,16 +15,7 @@ let busy = false;
 
 if (token) ui.link.href = `/recordings?token=${encodeURIComponent(token)}`;
 
-function api(path, init = {}) {
-  const headers = { ...(init.headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
-  return fetch(path, { ...init, headers });
-}
-
-async function json(res) {
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.message ?? `HTTP ${res.status}`);
-  return body;
-}
+const api = createApi(token);
 
 function showError(err) {
   ui.error.hidden = !err;
@@ -72,21 +65,21 @@ async function act(fn) {
 }
 
 ui.record.addEventListener('click', () =>
-  act(() => api('/api/recordings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room: roomName }) }).then(json)),
+  act(() => api('/api/recordings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room: roomName }) })),
 );
 
 ui.stop.addEventListener('click', () =>
   act(async () => {
-    const { recordings } = await json(await api(`/api/recordings?room=${encodeURIComponent(roomName)}&state=recording`));
+    const { recordings } = await api(`/api/recordings?room=${encodeURIComponent(roomName)}&state=recording`);
     if (!recordings.length) throw new Error('this recording is not run by this server');
-    await json(await api(`/api/recordings/${recordings[0].id}/stop`, { method: 'POST' }));
+    await api(`/api/recordings/${recordings[0].id}/stop`, { method: 'POST' });
   }),
 );
 
 async function loadSession() {
   try {
     const before = Date.now();
-    session = await json(await api('/api/session'));
+    session = await api('/api/session');
     clockOffset = session.serverTime - (before + Date.now()) / 2;
     if (session.tokenError && session.auth) showError(`recording controls: ${session.tokenError}`);
   } catch {
