@@ -21,6 +21,8 @@ export class CliProcess {
   ) {
     // BENCH_CPU_PROF_DIR=dir: the recorder writes a V8 CPU profile there on exit (open it in Chrome DevTools).
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
+    // BENCH_NODE_FLAGS="--trace-gc …": extra node flags for the recorder (with --keep, its output is in recorder.log).
+    profile.push(...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
     this.child = spawn(process.execPath, [...profile, CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
     collect(this.child.stdout!, this.stdout);
     collect(this.child.stderr!, this.stderr);

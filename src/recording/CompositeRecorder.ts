@@ -42,6 +42,13 @@ const RELAYOUT_CHECK_MS = 200;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 400;
 const MAX_QUEUED_PICTURES = 60;
 
+type QueuedPicture = DecodedFrame & { from: VideoTileDecoder };
+
+/** A picture leaves its queue for good: its buffer goes back to the decoder's pool. */
+function releasePicture(p: QueuedPicture): void {
+  p.from.release(p.data);
+}
+
 interface VideoSource {
   key: string;
   remote: RemoteTrack;
@@ -49,7 +56,7 @@ interface VideoSource {
   decoder?: VideoTileDecoder;
   /** The previous size's decoder, kept until the new one outputs (re-layout without a gap). */
   retiring?: VideoTileDecoder;
-  frames: Array<DecodedFrame & { from: VideoTileDecoder }>;
+  frames: QueuedPicture[];
   lastKeyframeRequest: number;
   /** Our clock when the last RTP packet arrived (stall detection). */
   lastPacketAt: number;
@@ -392,7 +399,12 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       void v.retiring.stop();
       const old = v.retiring;
       v.retiring = undefined;
-      v.frames = v.frames.filter((q) => q.from !== old || q.ptsMs < f.ptsMs);
+      const kept: QueuedPicture[] = [];
+      for (const q of v.frames) {
+        if (q.from === old && q.ptsMs >= f.ptsMs) releasePicture(q);
+        else kept.push(q);
+      }
+      v.frames = kept;
     } else if (from !== v.decoder && from !== v.retiring) return;
     const q = v.frames;
     const item = { ...f, from };
@@ -402,7 +414,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       while (i > 0 && q[i - 1]!.ptsMs > f.ptsMs) i--;
       q.splice(i, 0, item);
     }
-    if (q.length > MAX_QUEUED_PICTURES) q.splice(0, q.length - MAX_QUEUED_PICTURES);
+    if (q.length > MAX_QUEUED_PICTURES) for (const old of q.splice(0, q.length - MAX_QUEUED_PICTURES)) releasePicture(old);
   }
 
   private onVideoLoss(v: VideoSource): void {
@@ -550,7 +562,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   private pictureAt(v: VideoSource, t: number): YuvFrame | undefined {
     const target = t + 500 / this.fps;
     const q = v.frames;
-    while (q.length >= 2 && q[1]!.ptsMs <= target) q.shift();
+    while (q.length >= 2 && q[1]!.ptsMs <= target) releasePicture(q.shift()!);
     const f = q[0];
     if (!f || f.ptsMs > target) return undefined;
     const silentFor = t - (v.lastPacketAt - this.originMs);
@@ -561,8 +573,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   /** Pictures of tracks not on screen must not pile up. */
   private trimPictures(v: VideoSource, t: number): void {
     const q = v.frames;
-    while (q.length >= 2 && q[1]!.ptsMs <= t) q.shift();
-    if (v.ended && q.length && q[q.length - 1]!.ptsMs < t - this.stallMs) q.length = 0;
+    while (q.length >= 2 && q[1]!.ptsMs <= t) releasePicture(q.shift()!);
+    if (v.ended && q.length && q[q.length - 1]!.ptsMs < t - this.stallMs) for (const old of q.splice(0)) releasePicture(old);
   }
 
   private placeholder(name: string, w: number, h: number): YuvFrame | undefined {

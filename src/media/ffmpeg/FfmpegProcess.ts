@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
@@ -36,8 +37,11 @@ export interface FfmpegProcessOptions {
   binaryPath?: string;
   /** Prepend `-progress pipe:2 -nostats` so progress arrives as parseable blocks. */
   progress?: boolean;
-  /** Pipe stdout (raw frames/PCM out); default 'ignore' so an unread pipe can't stall ffmpeg. */
-  stdout?: 'pipe' | 'ignore';
+  /**
+   * Pipe stdout (raw frames/PCM out); default 'ignore' so an unread pipe can't stall ffmpeg. A socket (see
+   * openReadSocket) becomes the child's stdout as is and is closed here once the child has its copy.
+   */
+  stdout?: 'pipe' | 'ignore' | Socket;
   /** Number of extra writable pipes at fd 3, 4, … (use as `-i pipe:3` …) for multi-input feeds. */
   extraInputs?: number;
   cwd?: string;
@@ -109,10 +113,11 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
       stdio: ['pipe', opts.stdout ?? 'ignore', 'pipe', ...Array<'pipe'>(extra).fill('pipe')],
       windowsHide: true,
     });
+    if (typeof opts.stdout === 'object') opts.stdout.destroy();
     this.log.debug({ pid: this.child.pid, cmd: this.binaryPath, args: this.args }, 'ffmpeg spawned');
 
     this.stdin = this.child.stdin!;
-    this.stdout = this.child.stdout ?? null;
+    this.stdout = typeof opts.stdout === 'object' ? null : (this.child.stdout ?? null);
     this.extraInputs = Array.from({ length: extra }, (_, i) => this.child.stdio[3 + i] as Writable);
     for (const w of [this.stdin, ...this.extraInputs]) w.on('error', (err) => this.onPipeError(err));
     this.stdout?.on('error', (err) => this.log.debug({ err }, 'ffmpeg stdout error'));

@@ -2,10 +2,13 @@ import { EventEmitter } from 'node:events';
 import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
 import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.js';
+import { openReadSocket } from '../ffmpeg/readSocket.js';
 import { ivfFileHeader, ivfFrameHeader, vp8KeyframeSize } from './IvfWriter.js';
 import type { DecodedFrame, VideoTileDecoderEvents, VideoTileDecoderOptions } from './VideoTileDecoderTypes.js';
 
 const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(-?\d+)/;
+/** Released pictures kept per decoder; more than a few only means a consumer released a burst at once. */
+const MAX_FREE_PICTURES = 12;
 
 /**
  * One ffmpeg process decoding one video track to tile-sized yuv420p frames: depacketized VP8 frames go in as IVF on
@@ -15,6 +18,10 @@ const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(-?\d+)/;
  *
  * A different tile size needs a new instance (scaling is part of ffmpeg's graph); input resolution changes mid-stream
  * are handled by ffmpeg itself (the graph is reconfigured, the output size stays).
+ *
+ * Pictures are read straight into pooled buffers (see openReadSocket): hand each one back with release() once it is
+ * no longer needed, or the pool simply allocates more. ffmpeg starts a moment after construction (the socket pair is
+ * set up first); frames pushed meanwhile are queued.
  */
 export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
   readonly width: number;
@@ -23,20 +30,28 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
   framesOut = 0;
   framesDropped = 0;
 
-  private readonly proc: FfmpegProcess;
+  private proc?: FfmpegProcess;
+  private readonly started: Promise<void>;
+  private readonly args: string[];
   private readonly frameBytes: number;
   private readonly log: Logger;
   private readonly maxQueued: number;
-  private started = false;
+  /** Written before ffmpeg was up (IVF header and frames). */
+  private early: Uint8Array[] | undefined = [];
+  private earlyBytes = 0;
+  private ivfStarted = false;
   private waitingForKeyframe = true;
   private lastPts = -1;
   /** pts of pictures ffmpeg reported (IVF) or of frames pushed (H.264), oldest first, awaiting their bytes. */
   private readonly ptsQueue: number[] = [];
   /** Complete pictures whose pts has not been reported yet. */
   private readonly pending: Buffer[] = [];
-  private assembling?: Buffer;
+  /** Released pictures, reused for the next reads. */
+  private readonly free: Buffer[] = [];
+  private assembling: Buffer | undefined;
   private filled = 0;
   private stopped = false;
+  private outputClosed: Promise<void> = Promise.resolve();
 
   constructor(readonly options: VideoTileDecoderOptions) {
     super();
@@ -53,32 +68,52 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
       `scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
       `pad=w=${width}:h=${height}:x=floor((ow-iw)/4)*2:y=floor((oh-ih)/4)*2:color=black,setsar=1,format=yuv420p`;
     const input = codec === 'vp8' ? ['-f', 'ivf'] : ['-f', 'h264'];
-    this.proc = new FfmpegProcess(
-      [
-        '-loglevel', 'info', '-nostats',
-        '-threads', '1',
-        '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
-        ...input, '-i', 'pipe:0',
-        '-an', '-vf', codec === 'vp8' ? `${fit},showinfo=checksum=0` : fit,
-        '-fps_mode', 'passthrough', '-copyts',
-        '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1',
-      ],
-      { label: `decode ${options.label}`, logger: options.logger, stdout: 'pipe', stderrTailLines: 20 },
-    );
-    if (codec === 'vp8') {
-      this.proc.on('stderr', (line) => {
+    this.args = [
+      '-loglevel', 'info', '-nostats',
+      // One thread each for decoding and filtering: a tile is small, and idle worker threads only add overhead
+      // (a 720p VP8 tile cost ~30 % more CPU with the default filter threads).
+      '-threads', '1', '-filter_threads', '1',
+      '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
+      ...input, '-i', 'pipe:0',
+      '-an', '-vf', codec === 'vp8' ? `${fit},showinfo=checksum=0` : fit,
+      '-fps_mode', 'passthrough', '-copyts',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1',
+    ];
+    this.started = this.start().catch((err: unknown) => {
+      this.early = undefined;
+      if (!this.stopped) {
+        this.emit('error', err instanceof RtcRecordError ? err : new RtcRecordError('FFMPEG_DIED', `decode ${options.label}: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+  }
+
+  private async start(): Promise<void> {
+    const { childEnd, reader } = await openReadSocket({ buffer: () => this.readTarget(), onRead: (n) => this.onRead(n) });
+    reader.on('error', (err) => this.log.debug({ err }, 'decoder output socket error'));
+    // EOF arrives when ffmpeg exits; pictures still in the socket are read first.
+    this.outputClosed = new Promise((resolve) => reader.once('close', () => resolve()));
+    if (this.stopped && !this.early?.length) {
+      childEnd.destroy();
+      reader.destroy();
+      return;
+    }
+    const proc = new FfmpegProcess(this.args, { label: `decode ${this.options.label}`, logger: this.options.logger, stdout: childEnd, stderrTailLines: 20 });
+    this.proc = proc;
+    if (this.options.codec === 'vp8') {
+      proc.on('stderr', (line) => {
         const m = SHOWINFO.exec(line);
         if (m) this.onPts(Number(m[1]));
       });
     }
-    this.proc.stdout!.on('data', (b: Buffer) => this.onData(b));
-    this.proc.on('error', (err) => {
+    proc.on('error', (err) => {
       if (!this.stopped) this.emit('error', err);
     });
+    for (const chunk of this.early ?? []) proc.write(chunk);
+    this.early = undefined;
   }
 
   get running(): boolean {
-    return this.proc.running && !this.stopped;
+    return !this.stopped && (this.proc?.running ?? this.early !== undefined);
   }
 
   /**
@@ -95,8 +130,9 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
       }
       this.waitingForKeyframe = false;
     }
-    if (this.proc.stdin.writableLength > this.maxQueued) {
-      this.log.warn({ queued: this.proc.stdin.writableLength }, 'decoder falling behind; dropping until next keyframe');
+    const queued = this.proc ? this.proc.stdin.writableLength : this.earlyBytes;
+    if (queued > this.maxQueued) {
+      this.log.warn({ queued }, 'decoder falling behind; dropping until next keyframe');
       this.framesDropped++;
       this.waitingForKeyframe = true;
       this.emit('needKeyframe');
@@ -105,17 +141,16 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     const pts = Math.max(Math.round(ptsMs), this.lastPts + 1);
     this.lastPts = pts;
     if (this.options.codec === 'vp8') {
-      if (!this.started) {
+      if (!this.ivfStarted) {
         const size = vp8KeyframeSize(data) ?? { width: 640, height: 480 };
-        this.proc.write(ivfFileHeader('VP80', size.width, size.height));
-        this.started = true;
+        this.write(ivfFileHeader('VP80', size.width, size.height));
+        this.ivfStarted = true;
       }
-      this.proc.write(ivfFrameHeader(data.length, pts));
+      this.write(ivfFrameHeader(data.length, pts));
     } else {
-      this.started = true;
       this.ptsQueue.push(pts);
     }
-    this.proc.write(data);
+    this.write(data);
     this.framesIn++;
   }
 
@@ -125,21 +160,34 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     this.waitingForKeyframe = true;
   }
 
-  private onData(b: Buffer): void {
-    // Copy straight into the picture being assembled: one copy per byte, no concatenation.
-    let off = 0;
-    while (off < b.length) {
-      this.assembling ??= Buffer.allocUnsafe(this.frameBytes);
-      const n = b.copy(this.assembling, this.filled, off, Math.min(b.length, off + this.frameBytes - this.filled));
-      off += n;
-      this.filled += n;
-      if (this.filled === this.frameBytes) {
-        this.pending.push(this.assembling);
-        this.assembling = undefined;
-        this.filled = 0;
-        this.drain();
-      }
+  /** Gives a picture's buffer back for reuse; the caller must not touch it afterwards. */
+  release(data: Buffer): void {
+    if (data.length === this.frameBytes && this.free.length < MAX_FREE_PICTURES) this.free.push(data);
+  }
+
+  private write(chunk: Uint8Array): void {
+    if (this.proc) {
+      this.proc.write(chunk);
+    } else if (this.early) {
+      // Callers may reuse their buffers once push() returns.
+      this.early.push(Uint8Array.prototype.slice.call(chunk));
+      this.earlyBytes += chunk.length;
     }
+  }
+
+  /** The rest of the picture being assembled: every read lands in its final place, no copy. */
+  private readTarget(): Uint8Array {
+    this.assembling ??= this.free.pop() ?? Buffer.allocUnsafe(this.frameBytes);
+    return this.assembling.subarray(this.filled);
+  }
+
+  private onRead(n: number): void {
+    this.filled += n;
+    if (this.filled < this.frameBytes) return;
+    this.pending.push(this.assembling!);
+    this.assembling = undefined;
+    this.filled = 0;
+    this.drain();
   }
 
   private onPts(pts: number): void {
@@ -161,6 +209,10 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
   async stop(graceMs = 1000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.proc.stop({ graceMs });
+    await this.started;
+    await this.proc?.stop({ graceMs });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.outputClosed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
   }
 }
