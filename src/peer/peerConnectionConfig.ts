@@ -41,7 +41,9 @@ export function peerConnectionConfig(opts: { iceServers: IceServer[]; iceAddress
     // werift's default is a public STUN server: never contact anything the operator did not configure.
     iceServers: opts.iceServers.map((s) => ({ urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls, username: s.username, credential: s.credential })),
     codecs: {
-      audio: [useOPUS({ rtcpFeedback: [useTWCC()] })],
+      // No transport-cc on audio: browsers estimate bandwidth from the video packets alone (as they did before
+      // audio joined TWCC), and each audio packet then costs us no TWCC bookkeeping and no feedback to send.
+      audio: [useOPUS()],
       video: [
         useVP8({ payloadType: 96, rtcpFeedback: videoFeedback() }),
         new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' }),
@@ -50,7 +52,7 @@ export function peerConnectionConfig(opts: { iceServers: IceServer[]; iceAddress
       ],
     },
     headerExtensions: {
-      audio: [useSdesMid(), useAbsSendTime(), useTransportWideCC(), useAudioLevelIndication()],
+      audio: [useSdesMid(), useAudioLevelIndication()],
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },
   };

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RtpHeader, RtpPacket } from 'werift';
+import { Vp8RtpPayload } from 'werift/nonstandard';
+import { describe, expect, it } from 'vitest';
+
+// patches/werift+*.patch (applied by `npm ci` through patch-package) replaces werift's string-based bit reader, which
+// cost ~0.02 core and most of the RTP path's garbage with 4 × 720p30 senders. These tests pin both that the patch is
+// applied and that the parsers it touches still read every header bit right.
+
+const weriftLib = join('node_modules', 'werift', 'lib');
+
+describe('werift patch (patch-package)', () => {
+  it('is applied to the ESM bundles we load', () => {
+    for (const file of ['index.mjs', join('nonstandard', 'index.mjs')]) {
+      expect(readFileSync(join(weriftLib, file), 'utf8'), file).toContain('rtc-record patch');
+    }
+  });
+
+  it('parses every combination of the RTP header bits', () => {
+    for (const [padding, extension, marker] of [
+      [false, false, false],
+      [true, false, true],
+      [false, true, false],
+      [true, true, true],
+    ] as const) {
+      for (const payloadType of [0, 96, 111, 127]) {
+        for (const csrcs of [[], [1, 2, 3]]) {
+          const header = new RtpHeader({ payloadType, marker, sequenceNumber: 65535, timestamp: 0xfffffffe, ssrc: 0x12345678, csrc: csrcs, padding, paddingSize: padding ? 4 : 0, extension, extensions: extension ? [{ id: 1, payload: Buffer.from([7]) }] : [], extensionProfile: 0xbede });
+          const parsed = RtpPacket.deSerialize(new RtpPacket(header, Buffer.from([1, 2, 3, 4])).serialize()).header;
+          expect([parsed.version, parsed.padding, parsed.extension, parsed.marker, parsed.payloadType, parsed.csrcLength]).toEqual([2, padding, extension, marker, payloadType, csrcs.length]);
+          expect(parsed.csrc).toEqual(csrcs);
+        }
+      }
+    }
+  });
+
+  it('reads the VP8 payload descriptor (15-bit picture id, start bit, partition)', () => {
+    // X=1 N=0 S=1 PID=0 | I=1 | M=1 + 15-bit PictureID 0x1abc | VP8 payload header (P=0: keyframe).
+    const key = Vp8RtpPayload.deSerialize(Buffer.from([0x90, 0x80, 0x80 | 0x1a, 0xbc, 0x10, 0x02, 0x00]));
+    expect([key.xBit, key.nBit, key.sBit, key.pid, key.iBit, key.mBit, key.pictureId]).toEqual([1, 0, 1, 0, 1, 1, 0x1abc]);
+    expect(key.isKeyframe).toBe(true);
+    // N=1 PID=3, 7-bit PictureID 0x55, an inter frame.
+    const inter = Vp8RtpPayload.deSerialize(Buffer.from([0xa3, 0x80, 0x55, 0x01]));
+    expect([inter.nBit, inter.sBit, inter.pid, inter.mBit, inter.pictureId, inter.isKeyframe]).toEqual([1, 0, 3, 0, 0x55, false]);
+  });
+
+  it('rejects a value that is not a byte instead of misreading it', () => {
+    expect(() => Vp8RtpPayload.deSerialize(Buffer.alloc(0))).toThrow(RangeError);
+  });
+});
