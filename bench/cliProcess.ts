@@ -1,5 +1,6 @@
 /** The real `rtc-record` CLI (built dist/, through bin/rtc-record.js) as a child process, its output timestamped. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { CliFeatures } from './scenarios.js';
 import { CLI_BIN } from './paths.js';
 
 export interface Line {
@@ -85,12 +86,12 @@ function collect(stream: NodeJS.ReadableStream, into: Line[]): void {
   });
 }
 
-/** What the CLI supports, from its --help: the composite adds --no-composite / --no-video. */
-export async function cliFeatures(): Promise<{ composite: boolean; noVideo: boolean; help: string }> {
+/** What the CLI supports, from its --help: the composite adds --no-composite / --no-video, mixed-only --no-tracks. */
+export async function cliFeatures(): Promise<CliFeatures & { help: string }> {
   const p = new CliProcess(['--help'], 30_000);
   await p.exited;
   const help = p.stdout.map((l) => l.text).join('\n');
-  return { composite: help.includes('--no-composite'), noVideo: help.includes('--no-video'), help };
+  return { composite: help.includes('--no-composite'), noVideo: help.includes('--no-video'), noTracks: help.includes('--no-tracks'), help };
 }
 
 /** `rtc-record serve` on a free loopback port: the signaling server the recorder and the participants join through. */

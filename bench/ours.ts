@@ -396,7 +396,7 @@ async function trackPackets(participants: ParticipantStats[], manifest: Manifest
       };
       if (probeFiles && entries.length > 0) {
         let fileSec = 0;
-        for (const e of entries) fileSec += (await probe(join(dir, e.file)))?.durationSec ?? 0;
+        for (const e of entries) if (e.file) fileSec += (await probe(join(dir, e.file)))?.durationSec ?? 0;
         t.fileSec = fileSec;
         t.rtf = sentSpanSec > 0 ? fileSec / sentSpanSec : undefined;
       }

@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   log(`self-check ${selfCheck.pass ? 'ok' : 'FAILED'}: ${selfCheck.note}`);
 
   const features = await cliFeatures();
-  log(`rtc-record features: composite ${features.composite ? 'yes' : 'no'}, --no-video ${features.noVideo ? 'yes' : 'no'}`);
+  log(`rtc-record features: composite ${features.composite ? 'yes' : 'no'}, --no-video ${features.noVideo ? 'yes' : 'no'}, --no-tracks ${features.noTracks ? 'yes' : 'no'}`);
 
   const media = new Map<Scenario['name'], ParticipantMediaSpec[]>();
   for (const s of selected) {
@@ -259,7 +259,7 @@ async function main(): Promise<number> {
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);
   for (const n of notes) console.log(n);
 
-  const json = { version: 1, pass, machine, options: opts, selfCheck, cliFeatures: { composite: features.composite, noVideo: features.noVideo }, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, rows: allRows };
+  const json = { version: 1, pass, machine, options: opts, selfCheck, cliFeatures: { composite: features.composite, noVideo: features.noVideo, noTracks: features.noTracks }, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, rows: allRows };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const text = `${JSON.stringify(json, null, 2)}\n`;
   const dated = join(RESULTS_DIR, `${machine.date.slice(0, 19).replace(/:/g, '-')}Z.json`);

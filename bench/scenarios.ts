@@ -57,12 +57,24 @@ export interface Scenario {
   long?: boolean;
   goals: Goal[];
   /** Extra flags for the recorder; `unavailable` when this CLI cannot do the scenario yet. */
-  recorderFlags(features: { composite: boolean; noVideo: boolean }): { flags: string[] } | { unavailable: string };
+  recorderFlags(features: CliFeatures): { flags: string[] } | { unavailable: string };
 }
 
-const compositeFlags = (features: { composite: boolean }) =>
+export interface CliFeatures {
+  composite: boolean;
+  noVideo: boolean;
+  noTracks: boolean;
+}
+
+/**
+ * The mixed scenarios record the mixed output only (`--no-tracks`), as the floor does: per-track files are the
+ * tracks scenario's job (with them on, the composite costs ~0.05 core more for 4 participants).
+ */
+const mixedOnly = (f: CliFeatures) => (f.noTracks ? ['--no-tracks'] : []);
+
+const compositeFlags = (features: CliFeatures) =>
   features.composite
-    ? { flags: ['--size', `${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}`, '--fps', String(COMPOSITE_OUTPUT.fps)] }
+    ? { flags: ['--size', `${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}`, '--fps', String(COMPOSITE_OUTPUT.fps), ...mixedOnly(features)] }
     : { unavailable: 'not available: this rtc-record has no live composite yet (no --no-composite/--size/--fps in --help)' };
 
 export const SCENARIOS: Scenario[] = [
@@ -87,7 +99,7 @@ export const SCENARIOS: Scenario[] = [
     output: 'm4a',
     floor: 'audio',
     goals: [{ metric: 'cores', op: '<=', value: 0.1, label: '≤ 0.1 core' }],
-    recorderFlags: (f) => (f.noVideo ? { flags: ['--no-video'] } : { unavailable: 'not available: this rtc-record has no --no-video audio mix yet' }),
+    recorderFlags: (f) => (f.noVideo ? { flags: ['--no-video', ...mixedOnly(f)] } : { unavailable: 'not available: this rtc-record has no --no-video audio mix yet' }),
   },
   {
     name: 'tracks',

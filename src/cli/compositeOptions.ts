@@ -11,6 +11,8 @@ export interface CompositeCliOptions {
   video: boolean;
   /** false with --no-composite: tracks only. */
   composite: boolean;
+  /** false with --no-tracks: the mixed recording only. */
+  tracks: boolean;
 }
 
 function parseSize(value: string): { width: number; height: number } {
@@ -47,7 +49,8 @@ export function addCompositeOptions(command: Command): Command {
     .option('--layout <layout>', 'mixed video layout: grid | speaker (active speaker large)', parseLayout, 'grid')
     .option('--max-speakers <n>', 'voices in the mixed audio at most (the loudest)', parseMaxSpeakers, 3)
     .option('--no-video', 'mixed recording is audio only (recording.m4a)')
-    .option('--no-composite', 'no mixed recording: per-track files only');
+    .option('--no-composite', 'no mixed recording: per-track files only')
+    .option('--no-tracks', 'no per-track files: the mixed recording only (tracks still counted in manifest.json)');
 }
 
 /** What RoomRecorder takes: `false` for tracks only. */

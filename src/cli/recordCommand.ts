@@ -56,6 +56,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
         iceAddress: opts.iceAddress,
         iceServers,
         composite: compositeSettings(opts),
+        tracks: opts.tracks !== false,
       },
       logger,
     );
@@ -65,7 +66,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   }
   console.log(`recording room ${opts.room} into ${recorder.dir}`);
   const status = startStatusLine(recorder);
-  recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec}) → ${t.file}`));
+  recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec})${t.file ? ` → ${t.file}` : ''}`));
   recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));
   // Non-fatal (one track's file, the mixed recording): reported, the rest goes on.
   recorder.on('error', (err) => console.error(`rtc-record: ${(err as { code?: string }).code ? `[${(err as { code?: string }).code}] ` : ''}${err.message}`));

@@ -48,6 +48,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       iceAddress: opts.iceAddress,
       maxConcurrent: opts.maxRecordings,
       composite: compositeSettings(opts),
+      tracks: opts.tracks !== false,
       webhook: webhook ? { url: webhook, secret: opts.webhookSecret ?? secret } : undefined,
     },
   });

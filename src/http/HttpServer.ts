@@ -79,6 +79,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
       iceAddress: rec.iceAddress ?? (isLoopback(host) ? '127.0.0.1' : undefined),
       iceServers: options.iceServers,
       composite: rec.composite,
+      tracks: rec.tracks,
       autoRecord: rec.autoRecord,
       autoStopGraceMs: rec.autoStopGraceMs,
       maxConcurrent: rec.maxConcurrent,

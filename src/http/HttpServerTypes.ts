@@ -23,6 +23,8 @@ export interface RecordingsOptions {
   autoRecord?: boolean;
   /** Defaults for each recording's mixed file; false: per-track files only. */
   composite?: CompositeSettings | false;
+  /** Per-track files by default (true unless false). */
+  tracks?: boolean;
   /** ICE address of the recorder peers; default 127.0.0.1 when the server listens on loopback. */
   iceAddress?: string;
   maxConcurrent?: number;

@@ -21,8 +21,8 @@ export interface TrackEntry {
   codec: string;
   clockRate: number;
   ssrc: number;
-  /** Relative to the recording directory. */
-  file: string;
+  /** Relative to the recording directory; absent when per-track files are off (`--no-tracks`). */
+  file?: string;
   firstPacketAtMs?: number;
   lastPacketAtMs?: number;
   endedAtMs?: number;

@@ -109,6 +109,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         iceAddress: this.options.iceAddress,
         iceServers: this.options.iceServers,
         composite: this.compositeSettings(opts),
+        tracks: opts.tracks ?? this.options.tracks ?? true,
       },
       this.logger.child({ room }),
     );

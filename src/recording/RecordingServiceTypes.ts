@@ -37,6 +37,8 @@ export interface StartRecordingOptions {
   video?: boolean;
   /** false: per-track files only. */
   composite?: boolean;
+  /** false: no per-track files, the mixed recording only. */
+  tracks?: boolean;
 }
 
 /** The part of the signaling server the service watches (room presence), so recording/ does not import the server. */
@@ -64,6 +66,8 @@ export interface RecordingServiceOptions {
   iceServers?: IceServer[];
   /** Defaults for the mixed recording (size, fps, layout…); false: per-track files only. */
   composite?: CompositeSettings | false;
+  /** Per-track files by default (true unless false). */
+  tracks?: boolean;
   /** Record every room while at least one participant is in it. Needs `rooms`. */
   autoRecord?: boolean;
   /** An auto recording stops this long after its room empties (a page reload must not split it). Default 3000. */

@@ -11,11 +11,13 @@ import type { Manifest, TrackEntry } from './ManifestTypes.js';
 import { ManifestWriter } from './ManifestWriter.js';
 import { newRecordingId } from './recordingId.js';
 import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderTypes.js';
+import { TrackObserver } from './sinks/TrackObserver.js';
 import { isRecordableCodec, trackFileExtension, WebmTrackSink } from './sinks/WebmTrackSink.js';
 import { createRecordingDir, DEFAULT_OUTPUT_ROOT } from './storage.js';
 
 interface ActiveTrack {
-  sink: WebmTrackSink;
+  /** A WebmTrackSink; with per-track files off, an observer that only keeps the manifest's figures. */
+  sink: TrackObserver;
   entry: TrackEntry;
 }
 
@@ -24,7 +26,7 @@ interface ActiveTrack {
  * with a manifest.json kept current on disk while recording (so a crash leaves a usable one).
  */
 export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
-  private readonly active = new Map<WebmTrackSink, ActiveTrack>();
+  private readonly active = new Map<TrackObserver, ActiveTrack>();
   private readonly manifestWriter: ManifestWriter;
   private readonly refreshTimer: NodeJS.Timeout;
   private stopping?: Promise<Manifest>;
@@ -34,6 +36,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     readonly dir: string,
     manifest: Manifest,
     private readonly logger: Logger,
+    private readonly writeTracks: boolean,
     private readonly composite?: CompositeRecorder,
   ) {
     super();
@@ -51,6 +54,10 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
   static async start(options: RoomRecorderOptions, logger: Logger): Promise<RoomRecorder> {
     if (!ROOM_NAME.test(options.room)) {
       throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(options.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
+    }
+    const writeTracks = options.tracks !== false;
+    if (!writeTracks && !options.composite) {
+      throw new RtcRecordError('INVALID_FIELD', 'nothing to record: per-track files and the mixed recording are both off');
     }
     const root = options.outputRoot ?? DEFAULT_OUTPUT_ROOT;
     const id = newRecordingId();
@@ -81,7 +88,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       await peer.close();
       throw err;
     }
-    return new RoomRecorder(peer, dir, manifest, logger, composite);
+    return new RoomRecorder(peer, dir, manifest, logger, writeTracks, composite);
   }
 
   /** The mixed recording follows the room (registered before the peer starts, so nobody is missed). */
@@ -155,16 +162,22 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       return;
     }
     const base = `${safeFileName(participant.name)}-${participant.id}-${track.mid}`;
+    const ext = trackFileExtension(codec.name);
     let id = base;
-    for (let n = 2; existsSync(join(this.dir, 'tracks', `${id}.${trackFileExtension(codec.name)}`)); n++) id = `${base}-${n}`;
-    const file = `tracks/${id}.${trackFileExtension(codec.name)}`;
-    let sink: WebmTrackSink;
-    try {
-      sink = new WebmTrackSink(track, join(this.dir, file), this.logger);
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message, file }, 'cannot open track file');
-      this.emit('error', err as Error);
-      return;
+    for (let n = 2; this.manifest.tracks.some((t) => t.id === id) || existsSync(join(this.dir, 'tracks', `${id}.${ext}`)); n++) id = `${base}-${n}`;
+    let sink: TrackObserver;
+    let file: string | undefined;
+    if (this.writeTracks) {
+      file = `tracks/${id}.${ext}`;
+      try {
+        sink = new WebmTrackSink(track, join(this.dir, file), this.logger);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, file }, 'cannot open track file');
+        this.emit('error', err as Error);
+        return;
+      }
+    } else {
+      sink = new TrackObserver(track);
     }
     const entry: TrackEntry = {
       id,
@@ -188,19 +201,19 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     });
     sink.on('error', (err) => this.emit('error', err));
     this.manifestWriter.touch();
-    this.logger.info({ participant: participant.name, kind, codec: codec.name, file }, 'recording track');
+    this.logger.info({ participant: participant.name, kind, codec: codec.name, file: file ?? '(no file: --no-tracks)' }, 'recording track');
     this.emit('trackStarted', entry);
   }
 
-  private async endTrack(sink: WebmTrackSink): Promise<void> {
+  private async endTrack(sink: TrackObserver): Promise<void> {
     const active = this.active.get(sink);
     if (!active) return;
     this.active.delete(sink);
     await sink.stop();
-    if (sink.framesWritten === 0) {
+    if (!sink.hasMedia) {
       // Negotiated but nothing playable arrived (no media, or video without a keyframe): a header-only file plays
       // nowhere, so it goes.
-      rmSync(sink.path, { force: true });
+      if (sink instanceof WebmTrackSink) rmSync(sink.path, { force: true });
       this.manifest.tracks.splice(this.manifest.tracks.indexOf(active.entry), 1);
       this.logger.warn({ participant: active.entry.participantName, kind: active.entry.kind }, 'track received no media; file removed');
     } else {
@@ -215,7 +228,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     this.manifestWriter.touch();
   }
 
-  private refreshEntry(sink: WebmTrackSink, entry: TrackEntry): void {
+  private refreshEntry(sink: TrackObserver, entry: TrackEntry): void {
     entry.packetsReceived = sink.stats.packetsReceived;
     entry.packetsLost = sink.stats.packetsLost;
     entry.firstPacketAtMs = sink.stats.firstPacketAtMs;

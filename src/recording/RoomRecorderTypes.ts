@@ -12,6 +12,8 @@ export interface RoomRecorderOptions {
   iceServers?: IceServer[];
   /** The mixed recording.mp4 (or .m4a); false/omitted: per-track files only. */
   composite?: CompositeSettings | false;
+  /** Per-track files (default true); false: the mixed recording only, tracks still counted in the manifest. */
+  tracks?: boolean;
 }
 
 export interface RoomRecorderEvents {

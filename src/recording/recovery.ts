@@ -51,6 +51,7 @@ export async function recoverRecording(dir: string, manifest: Manifest, logger: 
   }
 
   for (const track of manifest.tracks) {
+    if (!track.file) continue;
     const file = join(dir, track.file);
     try {
       const st = lstatSync(file);

@@ -12,7 +12,7 @@ import { decodeAudioPcm, toneLevels } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
 import { audioFixture } from '../harness/fixtures.js';
-import { waitFor } from '../harness/util.js';
+import { waitFor, trackPath } from '../harness/util.js';
 
 const FREQS = [440, 600, 760, 920, 1080] as const;
 const LOUD = 0.5;
@@ -76,7 +76,7 @@ describe('mixed audio (composite)', () => {
     for (const track of manifest.tracks.filter((t) => t.kind === 'audio')) {
       const freq = Number(track.participantName.slice(1));
       const offsetMs = track.firstPacketAtMs! - origin;
-      const levels = toneLevels(await decodeAudioPcm(join(summary.dir, track.file)), 48_000, [freq], { windowMs: WINDOW_MS, hopMs: WINDOW_MS / 2 });
+      const levels = toneLevels(await decodeAudioPcm(trackPath(summary.dir, track)), 48_000, [freq], { windowMs: WINDOW_MS, hopMs: WINDOW_MS / 2 });
       const byWindow = new Map<number, number>();
       for (const w of levels) {
         const idx = Math.round((w.startSec * 1000 + offsetMs) / WINDOW_MS);

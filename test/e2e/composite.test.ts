@@ -22,11 +22,12 @@ import {
   probe,
   sampleColor,
   streamDuration,
+  tonePresence,
 } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
-import { waitFor } from '../harness/util.js';
+import { waitFor, trackPath } from '../harness/util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'magenta', 'yellow', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
@@ -355,8 +356,10 @@ describe('mixed recording (composite)', () => {
     const t = (Math.max(sharedAt, blueVideos[1]!.firstPacketAtMs!) - manifest.composite!.startedAtMs) / 1000 + 3;
     // Before: a 2x1 grid. After: the share (Chromium's fake screen, 1280x720: neither red nor blue) 1280x576 on top,
     // both cameras in the strip below.
-    expect(await colorAt(file, t - 5, 320, 360)).toBe('red');
-    expect(await colorAt(file, t - 5, 960, 360)).toBe('blue');
+    // Just before the click (1.4 s after Blue connected: its first picture may take a moment under load).
+    const before = (sharedAt - manifest.composite!.startedAtMs) / 1000 - 0.6;
+    expect(await colorAt(file, before, 320, 360)).toBe('red');
+    expect(await colorAt(file, before, 960, 360)).toBe('blue');
     expect(['red', 'blue']).not.toContain(await colorAt(file, t, 640, 288));
     expect([await colorAt(file, t, 512, 648), await colorAt(file, t, 768, 648)]).toEqual(['red', 'blue']);
   });
@@ -417,6 +420,30 @@ describe('mixed recording (composite)', () => {
     await expectWellFormed(file, (stopWall - manifest.composite!.startedAtMs) / 1000, false);
     expect((await probe(file)).streams.map((x) => x.type)).toEqual(['audio']);
   });
+  it('--no-tracks: only the mixed recording is written; the manifest still counts every track', async () => {
+    const s = await server();
+    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
+    const cli = recorder(['--room', 'mixonly', '--server', s.wsUrl, '--out', out, '--json', '--no-tracks']);
+    await cli.waitForLine(/^recording room mixonly into /);
+    await connected(await joinRoom(s, 'mixonly', 'Red', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }));
+    await sleep(5000);
+    cli.kill('SIGINT');
+    const stopWall = Date.now();
+    expect((await cli.exited).code).toBe(0);
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    const manifest = readManifest(summary.dir);
+    expect(readdirSync(join(summary.dir, 'tracks'))).toEqual([]);
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const t of manifest.tracks) {
+      expect(t.file, t.id).toBeUndefined();
+      expect(t.packetsReceived, t.id).toBeGreaterThan(50);
+    }
+    const file = join(summary.dir, 'recording.mp4');
+    await expectWellFormed(file, (stopWall - manifest.composite!.startedAtMs) / 1000);
+    expect(await colorAt(file, 3, 640, 300)).toBe('red');
+    const tone = tonePresence(await decodeAudioPcm(file), 48_000, [660, 440]);
+    expect(tone.present, JSON.stringify(tone.details)).toEqual([660]);
+  });
 });
 
 function median(v: number[]): number {
@@ -468,7 +495,7 @@ async function sentFlashBeepEvents(dir: string, beepHz: number): Promise<FlashEv
   const firstNtp = (kind: 'audio' | 'video'): { file: string; ntp: number } => {
     const t = m.tracks.find((x) => x.kind === kind)!;
     const sr = t.lastSenderReport!;
-    return { file: join(dir, t.file), ntp: sr.ntpTimeMs + ((t.firstRtpTimestamp! - sr.rtpTimestamp) / t.clockRate) * 1000 };
+    return { file: trackPath(dir, t), ntp: sr.ntpTimeMs + ((t.firstRtpTimestamp! - sr.rtpTimestamp) / t.clockRate) * 1000 };
   };
   const a = firstNtp('audio');
   const v = firstNtp('video');

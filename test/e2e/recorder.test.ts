@@ -13,7 +13,7 @@ import { CliProcess } from '../harness/cli.js';
 import { roomParticipant } from '../harness/roomPage.js';
 import { startTurnServer } from '../harness/turn.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
-import { waitFor } from '../harness/util.js';
+import { waitFor, trackPath } from '../harness/util.js';
 
 const TONES = { Alice: 440, Bob: 880, Carol: 660 } as const;
 const COLORS = { Alice: 'red', Bob: 'blue', Carol: 'lime' } as const;
@@ -98,7 +98,7 @@ describe('rtc-record --room', () => {
     expect(manifest).toMatchObject({ room: 'rec', state: 'done', id: summary.id });
     expect(manifest.participants.map((p) => p.name).sort()).toEqual(['Alice', 'Bob', 'Bob', 'Carol']);
     expect(manifest.tracks).toHaveLength(8);
-    expect(readdirSync(join(summary.dir, 'tracks')).sort()).toEqual(manifest.tracks.map((t) => t.file.slice('tracks/'.length)).sort());
+    expect(readdirSync(join(summary.dir, 'tracks')).sort()).toEqual(manifest.tracks.map((t) => t.file!.slice('tracks/'.length)).sort());
 
     const bobIds = manifest.participants.filter((p) => p.name === 'Bob').map((p) => p.id);
     expect(new Set(bobIds).size).toBe(2);
@@ -110,7 +110,7 @@ describe('rtc-record --room', () => {
     };
 
     for (const track of manifest.tracks) {
-      const file = join(summary.dir, track.file);
+      const file = trackPath(summary.dir, track);
       const name = track.participantName as Name;
       expect(await decodeErrors(file), track.file).toEqual([]);
       checkManifestTrack(track);
@@ -140,8 +140,8 @@ describe('rtc-record --room', () => {
     const manifest = readManifest(dir);
     expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const t of manifest.tracks) {
-      if (t.kind === 'audio') await expectTone(join(dir, t.file), TONES.Alice);
-      else await expectColor(join(dir, t.file), COLORS.Alice);
+      if (t.kind === 'audio') await expectTone(trackPath(dir, t), TONES.Alice);
+      else await expectColor(trackPath(dir, t), COLORS.Alice);
     }
   });
 
@@ -162,7 +162,7 @@ describe('rtc-record --room', () => {
     expect(manifest.state).toBe('recording'); // never finalized…
     expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const track of manifest.tracks) {
-      const file = join(dir, track.file);
+      const file = trackPath(dir, track);
       expect(await decodeErrors(file), track.file).toEqual([]);
       const seconds = await streamDuration(file, track.kind);
       // …yet everything but the last second or so is there.
@@ -191,7 +191,7 @@ describe('rtc-record --room', () => {
     const bobTracks = summary.tracks.filter((t) => t.participantName === 'Bob');
     expect(bobTracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const t of bobTracks) {
-      const file = join(summary.dir, t.file);
+      const file = trackPath(summary.dir, t);
       expect(await decodeErrors(file)).toEqual([]);
       expect(t.endedAtMs!).toBeLessThan(stoppedAt - 2000);
       expect(await streamDuration(file, t.kind)).toBeGreaterThan(5);
@@ -200,7 +200,7 @@ describe('rtc-record --room', () => {
     const aliceVideo = summary.tracks.find((t) => t.participantName === 'Alice' && t.kind === 'video')!;
     // Alice was recorded past Bob's crash, up to the stop.
     expect(aliceVideo.lastPacketAtMs!).toBeGreaterThan(crashedAt + 3000);
-    await expectColor(join(summary.dir, aliceVideo.file), COLORS.Alice);
+    await expectColor(trackPath(summary.dir, aliceVideo), COLORS.Alice);
   });
 
   it('records a participant that may only use TURN relay candidates (server ICE config reaches the recorder)', async () => {
@@ -222,7 +222,7 @@ describe('rtc-record --room', () => {
     const manifest = readManifest(dir);
     expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const t of manifest.tracks) {
-      const file = join(dir, t.file);
+      const file = trackPath(dir, t);
       expect(await streamDuration(file, t.kind)).toBeGreaterThan(4);
       if (t.kind === 'audio') await expectTone(file, TONES.Alice);
       else await expectColor(file, COLORS.Alice);
@@ -253,7 +253,7 @@ describe('rtc-record --room', () => {
     expect(manifest.tracks).toHaveLength(1);
     const [track] = manifest.tracks;
     expect(track).toMatchObject({ kind: 'video', codec: 'vp8', participantName: 'seed-sender' });
-    const file = join(dir, track!.file);
+    const file = trackPath(dir, track!);
     expect(await decodeErrors(file)).toEqual([]);
     expect(await streamDuration(file, 'video')).toBeGreaterThan(4.5);
     await expectColor(file, 'blue');
@@ -293,16 +293,16 @@ describe('rtc-record --room with unusual participants', () => {
     expect(byName('Bob')).toEqual(['video/h264']);
     expect(byName('Carol')).toEqual(['audio/opus', 'video/vp8', 'video/vp8']);
     for (const track of summary.tracks) {
-      const file = join(summary.dir, track.file);
+      const file = trackPath(summary.dir, track);
       expect(await decodeErrors(file), track.file).toEqual([]);
-      if (track.codec === 'h264') expect(track.file.endsWith('.mkv')).toBe(true);
+      if (track.codec === 'h264') expect(track.file!.endsWith('.mkv')).toBe(true);
       if (track.kind === 'audio') await expectTone(file, TONES[track.participantName as Name]);
     }
-    await expectColor(join(summary.dir, summary.tracks.find((t) => t.participantName === 'Bob')!.file), COLORS.Bob);
+    await expectColor(trackPath(summary.dir, summary.tracks.find((t) => t.participantName === 'Bob')!), COLORS.Bob);
     const carolVideo = summary.tracks.filter((t) => t.participantName === 'Carol' && t.kind === 'video');
     const colours = await Promise.all(
       carolVideo.map(async (t) => {
-        const file = join(summary.dir, t.file);
+        const file = trackPath(summary.dir, t);
         const rgb = await sampleColor(file, { timeSec: (await streamDuration(file, 'video')) / 2, x: 140, y: 100, w: 40, h: 40 });
         return nearestNamedColor(rgb, PALETTE).name;
       }),

@@ -16,7 +16,7 @@ import { decodeErrors, streamDuration } from '../harness/analyze.js';
 import type { Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
 import { roomParticipant } from '../harness/roomPage.js';
-import { waitFor } from '../harness/util.js';
+import { waitFor, trackPath } from '../harness/util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,8 +87,8 @@ const elapsedSeconds = async (p: Participant) => {
 async function expectPlayableFiles(dir: string, manifest: Manifest, names: string[]): Promise<void> {
   expect(manifest.tracks.map((t) => `${t.participantName}/${t.kind}`).sort()).toEqual(names.flatMap((n) => [`${n}/audio`, `${n}/video`]).sort());
   for (const t of manifest.tracks) {
-    expect(await decodeErrors(join(dir, t.file)), t.file).toEqual([]);
-    expect(await streamDuration(join(dir, t.file), t.kind), t.file).toBeGreaterThan(2);
+    expect(await decodeErrors(trackPath(dir, t)), t.file).toEqual([]);
+    expect(await streamDuration(trackPath(dir, t), t.kind), t.file).toBeGreaterThan(2);
   }
   if (manifest.composite?.state === 'done') {
     expect(manifest.composite.file).toMatch(/^recording\.(mp4|m4a)$/);
@@ -196,7 +196,7 @@ describe('rtc-record serve: API, webhooks, metrics', () => {
     expect(manifest).toMatchObject({ id, room: 'api', state: 'done' });
     await expectPlayableFiles(join(s.out, 'api', id), manifest, ['Alice']);
     const video = manifest.tracks.find((t) => t.kind === 'video')!;
-    const whole = readFileSync(join(s.out, 'api', id, video.file));
+    const whole = readFileSync(join(s.out, 'api', id, video.file!));
     const slice = await fetch(`${s.url}/recordings/${id}/files/${video.file}`, { headers: { range: 'bytes=1000-1999' } });
     expect(slice.status).toBe(206);
     expect(Buffer.from(await slice.arrayBuffer()).equals(whole.subarray(1000, 2000))).toBe(true);
@@ -281,7 +281,7 @@ describe('crash recovery', () => {
     const manifest = (await api<Manifest & { recoveredAt?: string }>(again, `/api/recordings/${body.id}`)).body;
     expect(manifest).toMatchObject({ state: 'recovered', stoppedAt: expect.any(String), recoveredAt: expect.any(String) });
     await expectPlayableFiles(dir, manifest, ['Alice']);
-    for (const t of manifest.tracks) expect(await streamDuration(join(dir, t.file), t.kind)).toBeGreaterThan(5);
+    for (const t of manifest.tracks) expect(await streamDuration(trackPath(dir, t), t.kind)).toBeGreaterThan(5);
     // What the composite had written survived as a regular MP4 (when there was a composite at all).
     if (manifest.composite) {
       expect(existsSync(join(dir, 'recording.part.mp4'))).toBe(false);

@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -60,4 +61,10 @@ export async function waitFor<T>(
   const what = description ?? 'condition';
   const cause = lastError instanceof Error ? `: last error: ${lastError.message}` : '';
   throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${cause}`, { cause: lastError });
+}
+
+/** Absolute path of a manifest track's file; throws (fails the test) when the track has none (`--no-tracks`). */
+export function trackPath(dir: string, track: { id: string; file?: string }): string {
+  if (!track.file) throw new Error(`track ${track.id} has no file`);
+  return join(dir, track.file);
 }

@@ -12,7 +12,7 @@ import { readJsonBody, sendJson } from '../respond.js';
 
 // The recordings API (JSON) and file downloads:
 //   GET    /api/recordings[?room=]        list (newest first)
-//   POST   /api/recordings                {room, layout?, maxSpeakers?, video?, composite?} → 201 {id, …}
+//   POST   /api/recordings                {room, layout?, maxSpeakers?, video?, composite?, tracks?} → 201 {id, …}
 //   GET    /api/recordings/:id            its manifest
 //   POST   /api/recordings/:id/stop       stop; answers once finalized
 //   DELETE /api/recordings/:id            delete a finished recording
@@ -25,6 +25,7 @@ const startBody = z
     maxSpeakers: z.number().int().min(1).max(16).optional(),
     video: z.boolean().optional(),
     composite: z.boolean().optional(),
+    tracks: z.boolean().optional(),
   })
   .strict();
 

@@ -1,6 +1,5 @@
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
-import { RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
+import type { RtpPacket } from 'werift';
 import {
   DepacketizeCallback,
   DurationPosition,
@@ -12,11 +11,9 @@ import {
 import { RtcRecordError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { FrameMerger } from '../../media/rtp/FrameMerger.js';
-import { RtpStreamStats } from '../../media/rtp/RtpStreamStats.js';
 import { RtpTimeStage } from '../../media/rtp/RtpTimeStage.js';
-import { ntpToUnixMs } from '../../media/rtp/senderReport.js';
 import type { RemoteTrack } from '../../peer/RecorderPeerTypes.js';
-import type { RtpNtpMapping } from '../ManifestTypes.js';
+import { TrackObserver } from './TrackObserver.js';
 
 /** werift's container codec names for the RTP codecs we accept. */
 const WEBM_CODEC = { opus: 'OPUS', vp8: 'VP8', vp9: 'VP9', h264: 'MPEG4/ISO/AVC' } as const;
@@ -31,44 +28,30 @@ export function trackFileExtension(codec: string): string {
   return codec === 'h264' ? 'mkv' : 'webm';
 }
 
-export interface WebmTrackSinkEvents {
-  /** Something worth putting in the manifest changed (first packet, keyframe request, sender report…). */
-  update: [];
-  /** Writing failed (disk full, unwritable); what was written stays on disk. */
-  error: [err: RtcRecordError];
-}
-
 /**
  * Writes one remote track to its own WebM/Matroska file without transcoding, live: every cluster/block is written to the
  * file as it is produced, so a SIGKILL loses only what was still in the jitter buffer. Chain (werift processors):
  * RTP → jitter buffer → media time from RTP timestamps → depacketizer → WebM muxer → file.
  */
-export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
-  readonly stats = new RtpStreamStats();
-  keyframesRequested = 0;
-  bytesWritten = 0;
+export class WebmTrackSink extends TrackObserver {
   /** Media blocks (frames) in the file; 0 means nothing playable was written (e.g. video that never got a keyframe). */
   framesWritten = 0;
-  firstRtpTimestamp?: number;
-  firstSenderReport?: RtpNtpMapping;
-  lastSenderReport?: RtpNtpMapping;
   failed?: RtcRecordError;
 
   private readonly fd: number;
   private readonly source = new RtpSourceCallback();
   private readonly webm: WebmCallback;
-  private readonly unsubscribe: Array<() => void> = [];
   private keyframeTimer?: NodeJS.Timeout;
   private closed = false;
   private eolDone!: () => void;
   private readonly eol = new Promise<void>((resolve) => (this.eolDone = resolve));
 
   constructor(
-    private readonly remote: RemoteTrack,
+    remote: RemoteTrack,
     readonly path: string,
     private readonly logger: Logger,
   ) {
-    super();
+    super(remote);
     const codec = remote.codec.name;
     if (!isRecordableCodec(codec)) throw new RtcRecordError('INVALID_FIELD', `codec ${codec} cannot be recorded`);
     const { kind, codec: { clockRate } } = remote;
@@ -91,36 +74,20 @@ export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
     if (kind === 'video') depacketizer.pipe(new FrameMerger(codec === 'h264').pipe(this.webm.inputVideo).input);
     else depacketizer.pipe(this.webm.inputAudio);
     this.webm.pipe(async (out) => this.write(out));
-
-    const rtpSub = remote.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
-    const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(rtcp));
-    this.unsubscribe.push(() => rtpSub.unSubscribe(), () => rtcpSub.unSubscribe());
   }
 
   get keyframeReceived(): boolean {
     return this.webm.videoKeyframeReceived;
   }
 
-  private onRtp(rtp: RtpPacket): void {
-    if (this.closed) return;
-    const first = this.stats.packetsReceived === 0;
-    this.stats.onPacket(rtp.header.sequenceNumber, rtp.payload.length);
-    if (first) {
-      this.firstRtpTimestamp = rtp.header.timestamp;
-      // Ask for a keyframe only now: a PLI sent before media flows is silently lost by the browser.
-      if (this.remote.kind === 'video') this.keyframeLoop();
-      this.emit('update');
-    }
-    this.source.input(rtp.clone());
+  override get hasMedia(): boolean {
+    return this.framesWritten > 0;
   }
 
-  private onRtcp(rtcp: RtcpPacket): void {
-    if (rtcp.type !== RtcpSrPacket.type) return;
-    const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
-    const mapping: RtpNtpMapping = { rtpTimestamp, ntpTimeMs: Math.round(ntpToUnixMs(ntpTimestamp)), receivedAtMs: Date.now() };
-    this.firstSenderReport ??= mapping;
-    this.lastSenderReport = mapping;
-    this.emit('update');
+  protected override onPacket(rtp: RtpPacket, first: boolean): void {
+    // Ask for a keyframe only once media flows: a PLI sent before is silently lost by the browser.
+    if (first && this.remote.kind === 'video') this.keyframeLoop();
+    this.source.input(rtp.clone());
   }
 
   /** PLI now, then once a second until the first keyframe has reached the file. */
@@ -162,11 +129,12 @@ export class WebmTrackSink extends EventEmitter<WebmTrackSinkEvents> {
   }
 
   /** Flushes the chain, writes cues and duration, closes the file. Safe to call twice. */
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     if (this.closed) return;
     clearTimeout(this.keyframeTimer);
-    this.unsubscribe.forEach((u) => u());
-    if (this.stats.packetsReceived > 0) {
+    const packets = this.stats.packetsReceived;
+    await super.stop();
+    if (packets > 0) {
       this.source.stop();
       // No eol arrives when nothing was muxed yet (e.g. video that never got a keyframe): don't wait for it forever.
       await Promise.race([this.eol, new Promise((r) => setTimeout(r, 2000).unref())]);
