@@ -33,6 +33,7 @@ export { finalizeComposite };
 
 const SAMPLE_RATE = 48_000;
 const AUDIO_FRAME_MS = 20;
+const AUDIO_ONLY_TICK_MS = 100;
 /** A voice above this (dBFS) counts as speaking (layout "most recently active", speaker layout). */
 const ACTIVE_DB = -50;
 /** Speaker layout: a new speaker must be the loudest this long (and 3 dB above the current one) to take the big tile. */
@@ -469,8 +470,11 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const pos = nowMs() - this.originMs - this.latencyMs;
     const nextVideo = this.compositor ? (this.videoFrames * 1000) / this.fps : Infinity;
     const nextAudio = this.audioFrames * AUDIO_FRAME_MS;
-    const wait = Math.max(1, Math.min(nextVideo, nextAudio) - pos);
-    this.timer = setTimeout(() => this.tick(), Math.min(wait, 50));
+    // Audio only: wake once per AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather
+    // than for every 20 ms frame; with video, for every frame.
+    const batchMs = this.compositor ? 0 : AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
+    const wait = Math.max(1, Math.min(nextVideo, nextAudio + batchMs) - pos);
+    this.timer = setTimeout(() => this.tick(), Math.min(wait, 50 + batchMs));
   }
 
   private tick(): void {

@@ -21,11 +21,15 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
   private readonly audioIndex: number | undefined;
   private readonly maxQueuedBytes: number;
   private ivfStarted = false;
+  private readonly audioBatchBytes: number;
+  private audioBatch: Buffer[] = [];
+  private audioBatched = 0;
 
   constructor(readonly options: Mp4EncoderOptions) {
     super();
     const { video, audio, path } = options;
     this.log = (options.logger ?? defaultLogger).child({ encoder: path });
+    this.audioBatchBytes = Math.round(((audio.batchMs ?? 100) * audio.sampleRate * audio.channels * 2) / 1000);
     const audioIn = [
       '-f', 's16le', '-ar', String(audio.sampleRate), '-ac', String(audio.channels), '-thread_queue_size', '1024',
       '-i', video ? 'pipe:3' : 'pipe:0',
@@ -118,16 +122,27 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
     return true;
   }
 
-  /** Interleaved s16le samples. */
+  /** Interleaved s16le samples; passed on in batches of `audio.batchMs`. */
   writeAudio(pcm: Int16Array): boolean {
     if (!this.proc.running) return false;
     this.audioSamplesWritten += pcm.length / this.options.audio.channels;
-    // Copied: the pipe holds on to what it is given until written, and callers may reuse their array.
-    return this.proc.write(Buffer.from(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)), this.audioIndex);
+    // Copied: callers may reuse their array.
+    this.audioBatch.push(Buffer.from(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)));
+    this.audioBatched += pcm.byteLength;
+    return this.audioBatched >= this.audioBatchBytes ? this.flushAudio() : true;
+  }
+
+  private flushAudio(): boolean {
+    if (!this.audioBatch.length) return true;
+    const chunk = this.audioBatch.length === 1 ? this.audioBatch[0]! : Buffer.concat(this.audioBatch, this.audioBatched);
+    this.audioBatch = [];
+    this.audioBatched = 0;
+    return this.proc.write(chunk, this.audioIndex);
   }
 
   /** EOF on the inputs; ffmpeg writes the last fragment and exits (SIGINT/SIGKILL after graceMs). */
   stop(graceMs = 10_000): Promise<FfmpegExit> {
+    if (this.proc.running) this.flushAudio();
     return this.proc.stop({ graceMs });
   }
 }

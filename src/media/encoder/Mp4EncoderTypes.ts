@@ -18,6 +18,11 @@ export interface Mp4AudioSettings {
   channels: 1 | 2;
   /** Default 96. */
   bitrateKbps?: number;
+  /**
+   * PCM is handed to ffmpeg in chunks of at least this many ms (default 100): every pipe write wakes ffmpeg's whole
+   * transcode loop, and 20 ms writes cost twice the CPU of the encoding itself. A SIGKILL loses at most this much more.
+   */
+  batchMs?: number;
 }
 
 export interface Mp4EncoderOptions {
