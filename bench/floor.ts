@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { cores, coresByComm, median, TreeSampler } from './measure/procTree.js';
 import { probe, type ProbeInfo } from './measure/output.js';
+import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
 import { COMPOSITE_OUTPUT } from './scenarios.js';
 
 export interface Grid {
@@ -45,14 +46,11 @@ export function floorArgs(kind: 'composite' | 'audio', media: ParticipantMediaSp
     const layout = videos.map((_, i) => `${(i % g.cols) * g.tileWidth}_${Math.floor(i / g.cols) * g.tileHeight}`).join('|');
     const stacked = videos.length > 1 ? `${videos.map((_, i) => `[v${i}]`).join('')}xstack=inputs=${videos.length}:layout=${layout}:fill=black,` : '[v0]';
     filters.push(`${stacked}pad=${o.width}:${o.height}:0:0:black,format=yuv420p[vout]`);
-    const gop = String(o.fps * o.keyframeSeconds);
-    maps.push('-map', '[vout]', '-c:v', 'libx264', '-preset', o.x264Preset, '-tune', o.x264Tune, '-b:v', `${o.videoKbps}k`,
-      '-maxrate', `${o.maxrateKbps}k`, '-bufsize', `${o.videoKbps * 2}k`, '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
-      '-pix_fmt', 'yuv420p', '-r', String(o.fps));
+    maps.push('-map', '[vout]', ...videoEncoderArgs(o), '-r', String(o.fps));
   }
   const a0 = videos.length;
   filters.push(`${audios.map((_, i) => `[${a0 + i}:a]`).join('')}amix=inputs=${audios.length}:duration=longest,aresample=48000[aout]`);
-  maps.push('-map', '[aout]', '-c:a', 'aac', '-b:a', `${o.audioKbps}k`, '-ar', '48000');
+  maps.push('-map', '[aout]', ...audioEncoderArgs({ sampleRate: 48_000, channels: 1 }));
   return ['-nostdin', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', filters.join(';'), ...maps, '-t', String(seconds), out];
 }
 

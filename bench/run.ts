@@ -20,6 +20,7 @@ import { runOurs } from './ours.js';
 import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { cliFeatures, startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
+import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
 import { COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench [-- options]
@@ -253,7 +254,7 @@ async function main(): Promise<number> {
   console.log('');
   const notes = [
     `ours = rtc-record process tree (node + every ffmpeg child, exited ones included), steady window of ${opts.seconds} s (long: 600 s) after a ${opts.warmup} s warm-up; floor = one ffmpeg -re doing the same transcoding from the same files; ratio = ours / floor.`,
-    `composite floor settings: ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps}, x264 ${COMPOSITE_OUTPUT.x264Preset}/${COMPOSITE_OUTPUT.x264Tune} ${COMPOSITE_OUTPUT.videoKbps} kbit/s, AAC ${COMPOSITE_OUTPUT.audioKbps} kbit/s.`,
+    `floor encoder settings (the recorder's own): ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
     `machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, ffmpeg ${machine.ffmpeg}, ${machine.date}${machine.git.commit ? `, commit ${machine.git.commit}${machine.git.dirty ? ' (dirty)' : ''}` : ''}.`,
   ];
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);
