@@ -130,13 +130,13 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
   writeVideo(frame: Buffer, index: number, onWritten?: () => void): boolean {
     const video = this.options.video;
     if (!video || !this.proc.running) return false;
+    const chunks: Uint8Array[] = [];
     if (!this.ivfStarted) {
-      this.proc.write(ivfRawHeader(video.width, video.height));
+      chunks.push(ivfRawHeader(video.width, video.height));
       this.ivfStarted = true;
     }
-    this.proc.write(ivfFrameHeader(frame.length, (index * 1000) / video.fps));
-    if (onWritten) this.proc.stdin.write(frame, () => onWritten());
-    else this.proc.write(frame);
+    chunks.push(ivfFrameHeader(frame.length, (index * 1000) / video.fps), frame);
+    this.proc.writeAll(chunks, undefined, onWritten);
     this.videoFramesWritten++;
     return true;
   }

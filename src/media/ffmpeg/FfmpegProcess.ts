@@ -153,6 +153,22 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     return w.write(chunk);
   }
 
+  /**
+   * Writes several chunks (e.g. a frame header and its payload) with one system call (writev): every write to a pipe
+   * may wake ffmpeg, and those wake-ups cost more than the bytes. `onWritten` runs once all are written.
+   */
+  writeAll(chunks: readonly Uint8Array[], index?: number, onWritten?: () => void): boolean {
+    const w = index === undefined ? this.stdin : this.extraInputs[index];
+    if (!w || !w.writable || !this.running) return false;
+    w.cork();
+    let ok = true;
+    chunks.forEach((c, i) => {
+      ok = (i === chunks.length - 1 && onWritten ? w.write(c, () => onWritten()) : w.write(c)) && ok;
+    });
+    w.uncork();
+    return ok;
+  }
+
   get inputOpen(): boolean {
     return this.running && this.stdin.writable;
   }

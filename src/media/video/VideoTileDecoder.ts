@@ -108,7 +108,7 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     proc.on('error', (err) => {
       if (!this.stopped) this.emit('error', err);
     });
-    for (const chunk of this.early ?? []) proc.write(chunk);
+    if (this.early?.length) proc.writeAll(this.early);
     this.early = undefined;
   }
 
@@ -140,17 +140,19 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     }
     const pts = Math.max(Math.round(ptsMs), this.lastPts + 1);
     this.lastPts = pts;
+    const chunks: Uint8Array[] = [];
     if (this.options.codec === 'vp8') {
       if (!this.ivfStarted) {
         const size = vp8KeyframeSize(data) ?? { width: 640, height: 480 };
-        this.write(ivfFileHeader('VP80', size.width, size.height));
+        chunks.push(ivfFileHeader('VP80', size.width, size.height));
         this.ivfStarted = true;
       }
-      this.write(ivfFrameHeader(data.length, pts));
+      chunks.push(ivfFrameHeader(data.length, pts));
     } else {
       this.ptsQueue.push(pts);
     }
-    this.write(data);
+    chunks.push(data);
+    this.write(chunks);
     this.framesIn++;
   }
 
@@ -165,13 +167,15 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     if (data.length === this.frameBytes && this.free.length < MAX_FREE_PICTURES) this.free.push(data);
   }
 
-  private write(chunk: Uint8Array): void {
+  private write(chunks: Uint8Array[]): void {
     if (this.proc) {
-      this.proc.write(chunk);
+      this.proc.writeAll(chunks);
     } else if (this.early) {
       // Callers may reuse their buffers once push() returns.
-      this.early.push(Uint8Array.prototype.slice.call(chunk));
-      this.earlyBytes += chunk.length;
+      for (const c of chunks) {
+        this.early.push(Uint8Array.prototype.slice.call(c));
+        this.earlyBytes += c.length;
+      }
     }
   }
 
