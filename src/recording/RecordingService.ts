@@ -96,6 +96,9 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       const id = existing.recorder?.id;
       throw new RtcRecordError('ALREADY_RECORDING', `room ${room} is already being recorded${id ? ` (${id})` : ''}`);
     }
+    const composite = this.compositeSettings(opts);
+    const tracks = opts.tracks ?? this.options.tracks ?? true;
+    if (!composite && !tracks) throw new RtcRecordError('INVALID_FIELD', 'nothing to record: per-track files and the mixed recording are both off');
     const max = this.options.maxConcurrent ?? 16;
     if (this.active.size >= max) throw new RtcRecordError('TOO_MANY_RECORDINGS', `${max} recordings are running already`);
 
@@ -108,8 +111,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         outputRoot: this.root,
         iceAddress: this.options.iceAddress,
         iceServers: this.options.iceServers,
-        composite: this.compositeSettings(opts),
-        tracks: opts.tracks ?? this.options.tracks ?? true,
+        composite,
+        tracks,
       },
       this.logger.child({ room }),
     );

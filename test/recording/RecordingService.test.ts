@@ -56,6 +56,16 @@ describe('RecordingService', () => {
     await svc.start('b', { composite: false });
     expect(started[0]!.options.composite).toEqual({ width: 320, height: 240, fps: 15, layout: 'speaker', maxSpeakers: 2, video: false });
     expect(started[1]!.options.composite).toBe(false);
+    expect(started.map((s) => s.options.tracks)).toEqual([true, true]);
+  });
+
+  it('mixed only (tracks: false) by default or per recording; refuses a recording of nothing', async () => {
+    const { svc, started } = service({ tracks: false });
+    await svc.start('a');
+    await svc.start('b', { tracks: true });
+    expect(started.map((s) => s.options.tracks)).toEqual([false, true]);
+    await expect(svc.start('c', { composite: false })).rejects.toMatchObject({ code: 'INVALID_FIELD' });
+    expect(svc.list().some((r) => r.room === 'c')).toBe(false);
   });
 
   it('caps simultaneous recordings', async () => {
