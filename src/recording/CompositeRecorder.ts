@@ -470,11 +470,11 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const pos = nowMs() - this.originMs - this.latencyMs;
     const nextVideo = this.compositor ? (this.videoFrames * 1000) / this.fps : Infinity;
     const nextAudio = this.audioFrames * AUDIO_FRAME_MS;
-    // Audio only: wake once per AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather
-    // than for every 20 ms frame; with video, for every frame.
-    const batchMs = this.compositor ? 0 : AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
-    const wait = Math.max(1, Math.min(nextVideo, nextAudio + batchMs) - pos);
-    this.timer = setTimeout(() => this.tick(), Math.min(wait, 50 + batchMs));
+    // Wake for each video frame (audio frames due by then are produced in the same tick); audio only, once per
+    // AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather than for every 20 ms frame.
+    const due = this.compositor ? nextVideo : nextAudio + AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
+    const wait = Math.max(1, due - pos);
+    this.timer = setTimeout(() => this.tick(), Math.min(wait, AUDIO_ONLY_TICK_MS));
   }
 
   private tick(): void {

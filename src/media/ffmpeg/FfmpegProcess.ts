@@ -48,6 +48,11 @@ export interface FfmpegProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** How many stderr lines to keep for error messages (default 50). */
   stderrTailLines?: number;
+  /**
+   * Sees every stderr line first; returning true consumes it (not logged, kept, parsed or emitted). For per-frame
+   * report lines (showinfo) that would otherwise go through all of that dozens of times a second.
+   */
+  stderrFilter?: (line: string) => boolean;
 }
 
 export interface StopOptions {
@@ -87,6 +92,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   private readonly log: Logger;
   private readonly tail: string[] = [];
   private readonly tailMax: number;
+  private readonly stderrFilter?: (line: string) => boolean;
   private readonly parser = new ProgressParser();
   private stopping: Promise<FfmpegExit> | null = null;
   private forced = false;
@@ -104,6 +110,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.label = opts.label ?? tool;
     this.log = (opts.logger ?? defaultLogger).child({ ffmpeg: this.label });
     this.tailMax = opts.stderrTailLines ?? 50;
+    this.stderrFilter = opts.stderrFilter;
     this.exited = new Promise((r) => (this.resolveExited = r));
 
     const extra = opts.extraInputs ?? 0;
@@ -236,6 +243,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   }
 
   private onStderrLine(raw: string): void {
+    if (this.stderrFilter?.(raw)) return;
     const line = raw.trimEnd();
     if (!line) return;
     const { isProgress, progress } = this.parser.feed(line);

@@ -40,14 +40,22 @@ export class Compositor {
   compose(tiles: readonly TileContent[], into?: Buffer): Buffer {
     if (into && into.length !== this.frameBytes) throw new RtcRecordError('INVALID_FIELD', `frame buffer must be ${this.frameBytes} bytes`);
     this.frame = into ?? Buffer.allocUnsafe(this.frameBytes);
-    this.frame.fill(BLACK_Y, 0, this.ySize);
-    this.frame.fill(NEUTRAL_C, this.ySize);
-    for (const t of tiles) {
-      const r = this.clip(t.rect);
-      if (!r) continue;
+    const rects = tiles.map((t) => this.clip(t.rect));
+    // Layout tiles never overlap: when tile-sized pictures cover the canvas (a full grid), no background shows.
+    const covered = tiles.reduce((sum, t, i) => {
+      const r = rects[i];
+      return r && t.picture && t.picture.width === r.w && t.picture.height === r.h ? sum + r.w * r.h : sum;
+    }, 0);
+    if (covered < this.ySize) {
+      this.frame.fill(BLACK_Y, 0, this.ySize);
+      this.frame.fill(NEUTRAL_C, this.ySize);
+    }
+    tiles.forEach((t, i) => {
+      const r = rects[i];
+      if (!r) return;
       if (t.picture) this.drawPicture(r, t.picture);
       if (t.label) this.drawLabel(r, t.label);
-    }
+    });
     return this.frame;
   }
 

@@ -97,14 +97,20 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
       reader.destroy();
       return;
     }
-    const proc = new FfmpegProcess(this.args, { label: `decode ${this.options.label}`, logger: this.options.logger, stdout: childEnd, stderrTailLines: 20 });
-    this.proc = proc;
-    if (this.options.codec === 'vp8') {
-      proc.on('stderr', (line) => {
+    const proc = new FfmpegProcess(this.args, {
+      label: `decode ${this.options.label}`,
+      logger: this.options.logger,
+      stdout: childEnd,
+      stderrTailLines: 20,
+      // showinfo writes two lines per picture: take the pts from the first, drop both.
+      stderrFilter: (line) => {
+        if (!line.startsWith('[Parsed_showinfo')) return false;
         const m = SHOWINFO.exec(line);
         if (m) this.onPts(Number(m[1]));
-      });
-    }
+        return true;
+      },
+    });
+    this.proc = proc;
     proc.on('error', (err) => {
       if (!this.stopped) this.emit('error', err);
     });

@@ -49,6 +49,28 @@ function meanYuv(f: YuvFrame, x: number, y: number, w: number, h: number): [numb
   return [Y / n, (U * 4) / n, (V * 4) / n];
 }
 
+describe('Compositor', () => {
+  it('draws into a reused (dirty) buffer: a full grid overwrites everything, uncovered parts become black', () => {
+    const c = new Compositor(64, 32);
+    const dirty = () => Buffer.alloc(c.frameBytes, 200);
+    const red = { data: solidYuv(32, 32, 255, 0, 0), width: 32, height: 32 };
+    const blue = { data: solidYuv(32, 32, 0, 0, 255), width: 32, height: 32 };
+    const full = c.compose(
+      [
+        { rect: { x: 0, y: 0, w: 32, h: 32 }, picture: red },
+        { rect: { x: 32, y: 0, w: 32, h: 32 }, picture: blue },
+      ],
+      dirty(),
+    );
+    const frame = { data: full, width: 64, height: 32 };
+    expect(meanYuv(frame, 0, 0, 32, 32)).toEqual(meanYuv(red, 0, 0, 32, 32));
+    expect(meanYuv(frame, 32, 0, 32, 32)).toEqual(meanYuv(blue, 0, 0, 32, 32));
+    const half = { data: c.compose([{ rect: { x: 0, y: 0, w: 32, h: 32 }, picture: red }], dirty()), width: 64, height: 32 };
+    expect(meanYuv(half, 0, 0, 32, 32)).toEqual(meanYuv(red, 0, 0, 32, 32));
+    expect(meanYuv(half, 32, 0, 32, 32)).toEqual([16, 128, 128]);
+  });
+});
+
 describe('VideoTileDecoder', () => {
   it('decodes VP8 to tile-sized fitted pictures with their pts, across an input resolution change', async () => {
     const red = await vp8Ivf('red', '320x240', 1);
@@ -77,6 +99,25 @@ describe('VideoTileDecoder', () => {
     expect(meanYuv(first, 600, 100, 40, 100)[0]).toBeLessThan(20);
     const last = out.at(-1)!;
     expect(meanYuv(last, 300, 160, 40, 40)[1]).toBeGreaterThan(200); // blue: high U, still 640x360
+  });
+});
+
+describe('VideoTileDecoder picture pool', () => {
+  it('reuses released pictures: each arrives complete, no new buffer per picture', async () => {
+    const red = await vp8Ivf('red', '320x240', 2);
+    const dec = new VideoTileDecoder({ codec: 'vp8', width: 320, height: 240, label: 'pool' });
+    const buffers = new Set<ArrayBufferLike>();
+    const reds: number[] = [];
+    dec.on('frame', (f) => {
+      buffers.add(f.data.buffer);
+      reds.push(meanYuv(f, 100, 100, 40, 40)[2]); // V is high for red
+      dec.release(f.data);
+    });
+    red.forEach((f, i) => dec.push(f.data, f.key, i * 67));
+    await dec.stop(5000);
+    expect(reds).toHaveLength(red.length);
+    for (const v of reds) expect(v).toBeGreaterThan(200);
+    expect(buffers.size).toBeLessThanOrEqual(3);
   });
 });
 
