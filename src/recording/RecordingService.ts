@@ -18,7 +18,7 @@ import type {
   StartRecorder,
 } from './RecordingServiceTypes.js';
 import { isAbandoned, OWNER_FILE, recoverRecording, writeOwner } from './recovery.js';
-import { RoomRecorder } from './RoomRecorder.js';
+import { assertSomethingToRecord, RoomRecorder } from './RoomRecorder.js';
 
 interface Active {
   room: string;
@@ -98,7 +98,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     }
     const composite = this.compositeSettings(opts);
     const tracks = opts.tracks ?? this.options.tracks ?? true;
-    if (!composite && !tracks) throw new RtcRecordError('INVALID_FIELD', 'nothing to record: per-track files and the mixed recording are both off');
+    assertSomethingToRecord(composite, tracks);
     const max = this.options.maxConcurrent ?? 16;
     if (this.active.size >= max) throw new RtcRecordError('TOO_MANY_RECORDINGS', `${max} recordings are running already`);
 

@@ -56,9 +56,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(options.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
     }
     const writeTracks = options.tracks !== false;
-    if (!writeTracks && !options.composite) {
-      throw new RtcRecordError('INVALID_FIELD', 'nothing to record: per-track files and the mixed recording are both off');
-    }
+    assertSomethingToRecord(options.composite, writeTracks);
     const root = options.outputRoot ?? DEFAULT_OUTPUT_ROOT;
     const id = newRecordingId();
     const peer = await RecorderPeer.join(
@@ -239,6 +237,11 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     entry.keyframesRequested = sink.keyframesRequested;
     entry.bytesWritten = sink.bytesWritten;
   }
+}
+
+/** Per-track files off and no mixed recording: refused up front (INVALID_FIELD) rather than joining to write nothing. */
+export function assertSomethingToRecord(composite: RoomRecorderOptions['composite'], tracks: boolean): void {
+  if (!composite && !tracks) throw new RtcRecordError('INVALID_FIELD', 'nothing to record: per-track files and the mixed recording are both off');
 }
 
 /** Participant names are free text; file names get a conservative ASCII form of them. */

@@ -155,9 +155,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
    * dropped) or when backpressure says wait for 'drain' — check `inputOpen` to tell them apart.
    */
   write(chunk: Uint8Array | string, index?: number): boolean {
-    const w = index === undefined ? this.stdin : this.extraInputs[index];
-    if (!w || !w.writable || !this.running) return false;
-    return w.write(chunk);
+    return this.openInput(index)?.write(chunk) ?? false;
   }
 
   /**
@@ -165,8 +163,8 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
    * may wake ffmpeg, and those wake-ups cost more than the bytes. `onWritten` runs once all are written.
    */
   writeAll(chunks: readonly Uint8Array[], index?: number, onWritten?: () => void): boolean {
-    const w = index === undefined ? this.stdin : this.extraInputs[index];
-    if (!w || !w.writable || !this.running) return false;
+    const w = this.openInput(index);
+    if (!w) return false;
     w.cork();
     let ok = true;
     chunks.forEach((c, i) => {
@@ -174,6 +172,12 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     });
     w.uncork();
     return ok;
+  }
+
+  /** stdin (or extra input `index`) while it can still be written to. */
+  private openInput(index?: number): Writable | undefined {
+    const w = index === undefined ? this.stdin : this.extraInputs[index];
+    return w && w.writable && this.running ? w : undefined;
   }
 
   get inputOpen(): boolean {
