@@ -30,7 +30,9 @@ export interface ScenarioResult {
   unavailable?: string;
   error?: string;
   ours?: OursResult;
+  /** The floor: the mean CPU of the runs before and after ours (`floorRuns`); other figures from the first. */
   floor?: FloorResult;
+  floorRuns?: FloorResult[];
   floorError?: string;
   rows: Row[];
   pass: boolean;

@@ -24,7 +24,7 @@ import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Enco
 import { COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench [-- options]
-  --seconds N     media seconds measured per scenario (default 35; --long's scenario is always 600)
+  --seconds N     media seconds measured per scenario (default 30; --long's scenario is always 600)
   --only LIST     run only these scenarios (comma-separated or repeated): ${SCENARIOS.map((s) => s.name).join(', ')}
   --long          also run the 10-minute composite (stop → MP4 ready, memory growth)
   --keep          keep the recordings and floor outputs under .cache/bench/runs/
@@ -78,7 +78,7 @@ function parseOptions(): Options {
     nice = Number(values.nice);
     if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${values.nice}`);
   }
-  return { nice, waitQuiet: positive('wait-quiet', values['wait-quiet'], 0, 0), seconds: positive('seconds', values.seconds, 35, 5), warmup: positive('warmup', values.warmup, 5, 0), only, long: values.long!, keep: values.keep!, participants };
+  return { nice, waitQuiet: positive('wait-quiet', values['wait-quiet'], 0, 0), seconds: positive('seconds', values.seconds, 30, 5), warmup: positive('warmup', values.warmup, 5, 0), only, long: values.long!, keep: values.keep!, participants };
 }
 
 function git(args: string[]): string | undefined {
@@ -175,23 +175,29 @@ async function main(): Promise<number> {
         const q = await waitForQuiet(opts.waitQuiet);
         log(`${q.quiet ? 'machine quiet' : 'machine still busy'} (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSec.toFixed(0)} s`);
       };
-      if (s.floor) {
+      // The floor runs before and after ours and counts as the mean of both: this shared machine's speed drifts by
+      // 20 % and more within minutes, and bracketing ours cancels most of that drift out of the ratio.
+      const floorRun = async (which: string) => {
+        if (!s.floor) return;
         await quiet();
-        log(`floor: ffmpeg -re doing the same ${s.floor === 'composite' ? 'decode + xstack + x264 + amix + AAC' : 'amix + AAC'} work…`);
+        log(`floor (${which}): ffmpeg -re doing the same ${s.floor === 'composite' ? 'decode + xstack + x264 + amix + AAC' : 'amix + AAC'} work…`);
         try {
-          r.floor = await runFloor(s.floor, m, {
+          const run = await runFloor(s.floor, m, {
             warmupSec: opts.warmup,
             seconds,
             workDir,
             onStart: (p) => cleanups.add(() => void p.stop({ graceMs: 1000 })),
           });
-          if (r.floor.error) r.floorError = r.floor.error;
-          log(`floor: ${r.floor.cores.toFixed(2)} cores, rtf ${r.floor.rtf.toFixed(3)}${r.floor.error ? `, ERROR ${r.floor.error}` : ''}`);
+          if (run.error) r.floorError = run.error;
+          log(`floor (${which}): ${run.cores.toFixed(2)} cores, rtf ${run.rtf.toFixed(3)}${run.error ? `, ERROR ${run.error}` : ''}`);
+          r.floorRuns = [...(r.floorRuns ?? []), run];
+          r.floor = { ...r.floorRuns[0]!, cores: r.floorRuns.reduce((sum, x) => sum + x.cores, 0) / r.floorRuns.length };
         } catch (err) {
           r.floorError = (err as Error).message;
           log(`floor failed: ${r.floorError}`);
         }
-      }
+      };
+      await floorRun('before');
       const flags = s.recorderFlags(features);
       if ('unavailable' in flags) {
         r.unavailable = flags.unavailable;
@@ -223,6 +229,7 @@ async function main(): Promise<number> {
           log(`ours failed: ${r.error}`);
         }
       }
+      if (r.ours) await floorRun('after');
       const rows = buildRows(s, r);
       results.push({ ...r, rows, pass: rows.every((row) => !row.result.startsWith('FAIL')) });
       if (r.ours?.noisy) noisy.push(`${s.name}: ${r.ours.noisy}`);
@@ -253,7 +260,7 @@ async function main(): Promise<number> {
   console.log(textTable(allRows));
   console.log('');
   const notes = [
-    `ours = rtc-record process tree (node + every ffmpeg child, exited ones included), steady window of ${opts.seconds} s (long: 600 s) after a ${opts.warmup} s warm-up; floor = one ffmpeg -re doing the same transcoding from the same files; ratio = ours / floor.`,
+    `ours = rtc-record process tree (node + every ffmpeg child, exited ones included), steady window of ${opts.seconds} s (long: 600 s) after a ${opts.warmup} s warm-up; floor = one ffmpeg -re doing the same transcoding from the same files, run before and after ours (CPU: the mean${results.filter((x) => x.floorRuns?.length).map((x) => `; ${x.name} ${x.floorRuns!.map((f) => f.cores.toFixed(2)).join(' / ')}`).join('')}); ratio = ours / floor.`,
     `floor encoder settings (the recorder's own): ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
     `machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, ffmpeg ${machine.ffmpeg}, ${machine.date}${machine.git.commit ? `, commit ${machine.git.commit}${machine.git.dirty ? ' (dirty)' : ''}` : ''}.`,
   ];
