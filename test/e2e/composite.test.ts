@@ -404,47 +404,44 @@ describe('mixed recording (composite)', () => {
   });
 
   it('--no-video: an audio-only recording.m4a of the wall-clock length', async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'aud', '--server', s.wsUrl, '--out', out, '--json', '--no-video']);
-    await cli.waitForLine(/^recording room aud into /);
-    await connected(await joinRoom(s, 'aud', 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }));
-    await sleep(5000);
-    cli.kill('SIGINT');
-    const stopWall = Date.now();
-    expect((await cli.exited).code).toBe(0);
-    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
-    const manifest = readManifest(summary.dir);
+    const { dir, manifest, wallSec } = await recordToneParticipant('aud', ['--no-video']);
     expect(manifest.composite).toMatchObject({ file: 'recording.m4a', format: 'm4a', state: 'done' });
-    const file = join(summary.dir, 'recording.m4a');
-    await expectWellFormed(file, (stopWall - manifest.composite!.startedAtMs) / 1000, false);
+    const file = join(dir, 'recording.m4a');
+    await expectWellFormed(file, wallSec, false);
     expect((await probe(file)).streams.map((x) => x.type)).toEqual(['audio']);
   });
+
   it('--no-tracks: only the mixed recording is written; the manifest still counts every track', async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'mixonly', '--server', s.wsUrl, '--out', out, '--json', '--no-tracks']);
-    await cli.waitForLine(/^recording room mixonly into /);
-    await connected(await joinRoom(s, 'mixonly', 'Red', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }));
-    await sleep(5000);
-    cli.kill('SIGINT');
-    const stopWall = Date.now();
-    expect((await cli.exited).code).toBe(0);
-    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
-    const manifest = readManifest(summary.dir);
-    expect(readdirSync(join(summary.dir, 'tracks'))).toEqual([]);
+    const { dir, manifest, wallSec } = await recordToneParticipant('mixonly', ['--no-tracks']);
+    expect(readdirSync(join(dir, 'tracks'))).toEqual([]);
     expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const t of manifest.tracks) {
       expect(t.file, t.id).toBeUndefined();
       expect(t.packetsReceived, t.id).toBeGreaterThan(50);
     }
-    const file = join(summary.dir, 'recording.mp4');
-    await expectWellFormed(file, (stopWall - manifest.composite!.startedAtMs) / 1000);
+    const file = join(dir, 'recording.mp4');
+    await expectWellFormed(file, wallSec);
     expect(await colorAt(file, 3, 640, 300)).toBe('red');
     const tone = tonePresence(await decodeAudioPcm(file), 48_000, [660, 440]);
     expect(tone.present, JSON.stringify(tone.details)).toEqual([660]);
   });
 });
+
+/** Records one red participant sending a 660 Hz tone for ~5 s with `flags`; the wall time is from the composite's start. */
+async function recordToneParticipant(room: string, flags: string[]): Promise<{ dir: string; manifest: Manifest; wallSec: number }> {
+  const s = await server();
+  const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
+  const cli = recorder(['--room', room, '--server', s.wsUrl, '--out', out, '--json', ...flags]);
+  await cli.waitForLine(new RegExp(`^recording room ${room} into `));
+  await connected(await joinRoom(s, room, 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }));
+  await sleep(5000);
+  cli.kill('SIGINT');
+  const stopWall = Date.now();
+  expect((await cli.exited).code).toBe(0);
+  const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+  const manifest = readManifest(summary.dir);
+  return { dir: summary.dir, manifest, wallSec: (stopWall - manifest.composite!.startedAtMs) / 1000 };
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
