@@ -5,6 +5,7 @@ import { RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
 import { DepacketizeCallback, JitterBufferCallback } from 'werift/nonstandard';
 import { RtcRecordError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { opusPacketSamples } from '../media/audio/opusPacket.js';
 import { RoomAudioMixer } from '../media/audio/RoomAudioMixer.js';
 import type { SpeakerChange } from '../media/audio/RoomAudioMixerTypes.js';
 import { Mp4Encoder } from '../media/encoder/Mp4Encoder.js';
@@ -239,7 +240,9 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {} };
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
       if (source.ended) return;
-      clock.observe(rtp.header.timestamp, nowMs());
+      // A packet leaves the sender once its last sample is captured: observing its end keeps long packets (60 ms,
+      // see audioPacketTime) from reading as 60 ms of extra network delay while the clock settles.
+      clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
       if (rtp.payload.length === 0) return;
       // Copied: the mixer keeps packets until their time comes.
       this.mixer.pushOpus(trackId, Buffer.from(rtp.payload), clock.toTimeline(rtp.header.timestamp));
