@@ -4,7 +4,6 @@
  */
 import { runFfmpeg } from '../src/media/ffmpeg/index.js';
 import { fileCache } from '../test/harness/fileCache.js';
-import type { AudioFrameMs } from './loadgen/media.js';
 import { FIXTURE_DIR } from './paths.js';
 
 /** Bump when the generated content changes so stale cache entries are not reused. */
@@ -32,10 +31,7 @@ export interface AudioFixtureSpec {
   /** Speech-like tone bursts. */
   onMs: number;
   offMs: number;
-  /** Opus frame (= packet) duration. */
-  frameMs: AudioFrameMs;
 }
-
 
 export interface Fixture<S> {
   spec: S;
@@ -68,18 +64,18 @@ export function videoFixture(spec: VideoFixtureSpec): Promise<Fixture<VideoFixtu
   ).then((path) => ({ spec, path }));
 }
 
-/** Opus (VoIP mode, 32 kbit/s) in Ogg: tone bursts at one frequency, on/off like syllables. */
+/** Opus (20 ms frames, VoIP mode, 32 kbit/s) in Ogg: tone bursts at one frequency, on/off like syllables. */
 export function audioFixture(spec: AudioFixtureSpec): Promise<Fixture<AudioFixtureSpec>> {
-  const { freqHz, amplitude, seconds, onMs, offMs, frameMs } = spec;
+  const { freqHz, amplitude, seconds, onMs, offMs } = spec;
   const period = (onMs + offMs) / 1000;
   const expr = `if(lt(mod(t\\,${period})\\,${onMs / 1000})\\,${amplitude}*sin(2*PI*${freqHz}*t)\\,0)`;
-  const name = `opus-${freqHz}hz-a${Math.round(amplitude * 100)}-${frameMs}ms`;
+  const name = `opus-${freqHz}hz-a${Math.round(amplitude * 100)}`;
   return cached(name, 'ogg', spec, (out) =>
     runFfmpeg(
       [
         '-loglevel', 'error', '-y',
         '-f', 'lavfi', '-i', `aevalsrc=${expr}:s=48000:c=mono:d=${seconds}`,
-        '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', '-frame_duration', String(frameMs), '-vbr', 'on',
+        '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', '-frame_duration', '20', '-vbr', 'on',
         '-f', 'ogg', out,
       ],
       { label: `fixture ${name}`, timeoutMs: 5 * 60_000 },
@@ -90,8 +86,7 @@ export function audioFixture(spec: AudioFixtureSpec): Promise<Fixture<AudioFixtu
 export interface ParticipantMediaSpec {
   name: string;
   video?: Fixture<VideoFixtureSpec>;
-  /** The same sound in each packet duration; a participant sends the one the recorder's answer asks for. */
-  audio?: Record<AudioFrameMs, Fixture<AudioFixtureSpec>>;
+  audio?: Fixture<AudioFixtureSpec>;
 }
 
 export interface ParticipantSetSpec {
@@ -117,11 +112,7 @@ export async function participantFixtures(set: ParticipantSetSpec): Promise<Part
   }
   const out: ParticipantMediaSpec[] = [];
   for (let i = 0; i < set.count; i++) {
-    let audio: ParticipantMediaSpec['audio'];
-    if (set.audio) {
-      const spec = { ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70 };
-      audio = { 20: await audioFixture({ ...spec, frameMs: 20 }), 60: await audioFixture({ ...spec, frameMs: 60 }) };
-    }
+    const audio = set.audio ? await audioFixture({ ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70 }) : undefined;
     out.push({ name: `bench p${String(i + 1).padStart(2, '0')}`, video: videos.length ? videos[i % videos.length] : undefined, audio });
   }
   return out;

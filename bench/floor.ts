@@ -10,12 +10,7 @@ import type { ParticipantMediaSpec } from './fixtures.js';
 import { cores, coresByComm, median, TreeSampler } from './measure/procTree.js';
 import { probe, type ProbeInfo } from './measure/output.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
-import { AUDIO_PACKET_TIME_MS } from '../src/peer/audioPacketTime.js';
-import { frameMsForPtime } from './loadgen/media.js';
 import { COMPOSITE_OUTPUT } from './scenarios.js';
-
-/** The floor decodes the Opus packets the recorder receives: those its answer asks for. */
-const RECEIVED_FRAME_MS = frameMsForPtime(AUDIO_PACKET_TIME_MS);
 
 export interface Grid {
   cols: number;
@@ -37,7 +32,7 @@ export function floorArgs(kind: 'composite' | 'audio', media: ParticipantMediaSp
   const loop = ['-re', '-stream_loop', '-1'];
   const videos = kind === 'composite' ? media.filter((m) => m.video) : [];
   const audios = media.filter((m) => m.audio);
-  const inputs = [...videos.flatMap((m) => [...loop, '-i', m.video!.path]), ...audios.flatMap((m) => [...loop, '-i', m.audio![RECEIVED_FRAME_MS].path])];
+  const inputs = [...videos.flatMap((m) => [...loop, '-i', m.video!.path]), ...audios.flatMap((m) => [...loop, '-i', m.audio!.path])];
   const filters: string[] = [];
   const maps: string[] = [];
   if (videos.length > 0) {

@@ -130,7 +130,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     generator = new LoadGenerator({
       serverUrl: opts.serverUrl,
       room: opts.room,
-      participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPaths: m.audio && { 20: m.audio[20].path, 60: m.audio[60].path } })),
+      participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
       joinIntervalMs: 250,
       connectTimeoutMs: 60_000,
       maxLifetimeMs: lifetimeMs,
@@ -382,7 +382,7 @@ async function trackPackets(participants: ParticipantStats[], manifest: Manifest
     for (const s of p.streams) {
       const entries = manifest?.tracks.filter((t) => t.ssrc === s.ssrc) ?? [];
       const received = entries.reduce((a, t) => a + t.packetsReceived, 0);
-      const frameSec = s.framesSent > 0 ? s.mediaSeconds / s.framesSent : 0;
+      const frameSec = s.kind === 'audio' ? 0.02 : s.framesSent > 0 ? s.mediaSeconds / s.framesSent : 0;
       const sentSpanSec = s.firstSentAtMs !== undefined && s.lastSentAtMs !== undefined ? (s.lastSentAtMs - s.firstSentAtMs) / 1000 + frameSec : 0;
       const t: TrackPackets = {
         participant: p.name,

@@ -27,7 +27,7 @@ async function start(config: GeneratorConfig): Promise<void> {
   const audios = new Map<string, AudioClip>();
   for (const p of config.participants) {
     if (p.videoPath && !videos.has(p.videoPath)) videos.set(p.videoPath, loadIvf(p.videoPath));
-    for (const path of Object.values(p.audioPaths ?? {})) if (!audios.has(path)) audios.set(path, loadOggOpus(path));
+    if (p.audioPath && !audios.has(p.audioPath)) audios.set(p.audioPath, loadOggOpus(p.audioPath));
   }
   config.participants.forEach((p, i) => {
     participants.push(
@@ -36,7 +36,7 @@ async function start(config: GeneratorConfig): Promise<void> {
         room: config.room,
         name: p.name,
         video: p.videoPath ? videos.get(p.videoPath) : undefined,
-        audio: p.audioPaths ? new Map(Object.entries(p.audioPaths).map(([ms, path]) => [Number(ms), audios.get(path)!])) : undefined,
+        audio: p.audioPath ? audios.get(p.audioPath) : undefined,
         startOffset: i,
         scheduler,
       }),

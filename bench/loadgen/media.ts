@@ -32,15 +32,6 @@ export interface AudioPacket {
   samples: number;
 }
 
-/** Packet durations the fixtures come in: a browser's default (20) and what the recorder asks for (a=ptime:60). */
-export const AUDIO_FRAME_MS = [20, 60] as const;
-export type AudioFrameMs = (typeof AUDIO_FRAME_MS)[number];
-
-/** What a browser sends for an answer's `a=ptime` (Chrome: the smallest frame size ≥ ptime), among our variants. */
-export function frameMsForPtime(ptime: number | undefined): AudioFrameMs {
-  return AUDIO_FRAME_MS.find((f) => f >= (ptime ?? 20)) ?? AUDIO_FRAME_MS[AUDIO_FRAME_MS.length - 1]!;
-}
-
 export interface AudioClip {
   path: string;
   packets: AudioPacket[];

@@ -24,8 +24,7 @@ import {
 import { peerConnectionConfig } from '../../src/peer/peerConnectionConfig.js';
 import type { PeerInfo } from '../../src/signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../../src/signaling/SignalingClient.js';
-import { audioPacketTime } from '../../src/peer/audioPacketTime.js';
-import { frameMsForPtime, VP8_MAX_CHUNK, vp8Descriptor, type AudioClip, type VideoClip } from './media.js';
+import { VP8_MAX_CHUNK, vp8Descriptor, type AudioClip, type VideoClip } from './media.js';
 import type { ParticipantStats, SchedulerStats, StreamStats } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -306,8 +305,7 @@ export interface ParticipantOptions {
   room: string;
   name: string;
   video?: VideoClip;
-  /** The sound by packet duration (ms): sent in the one the recorder's answer asks for (a=ptime), like Chrome. */
-  audio?: Map<number, AudioClip>;
+  audio?: AudioClip;
   /** Which keyframe / packet of the clips to start at (spreads participants sharing a clip). */
   startOffset: number;
   scheduler: MediaScheduler;
@@ -326,7 +324,6 @@ export class SyntheticParticipant {
   private videoOut?: VideoOut;
   private audioOut?: AudioOut;
   private closed = false;
-  private answerPtime?: number;
   /** Connection state changes (epoch ms:state), for diagnosis. */
   readonly states: string[] = [];
   /** RTCP receiver reports about our streams: proof the recorder receives (and what it says it lost). */
@@ -348,7 +345,6 @@ export class SyntheticParticipant {
     this.id = joined.id;
     signaling.on('answer', (from, session, sdp) => {
       if (session !== this.session || !this.pc) return;
-      this.answerPtime = audioPacketTime(sdp.sdp);
       this.pc.setRemoteDescription(sdp).catch((err: Error) => this.rejectFlowing(new Error(`${this.opts.name}: bad answer from ${from}: ${err.message}`)));
     });
     signaling.on('candidate', (_from, session, candidate) => {
@@ -402,9 +398,8 @@ export class SyntheticParticipant {
       if (state === 'connected' && this.connectedAtMs === undefined) {
         this.connectedAtMs = Date.now();
         const at = performance.now();
-        const clip = audio?.get(frameMsForPtime(this.answerPtime));
-        if (clip && audioSender) {
-          this.audioOut = new AudioOut(clip, audioSender, startOffset * 7);
+        if (audio && audioSender) {
+          this.audioOut = new AudioOut(audio, audioSender, startOffset * 7);
           this.audioOut.start(at + ((startOffset * 3) % 20));
           scheduler.add(this.audioOut);
         }

@@ -4,8 +4,8 @@ export interface GeneratorParticipant {
   name: string;
   /** IVF (VP8) file; absent = audio-only participant. */
   videoPath?: string;
-  /** Ogg Opus files by packet duration (ms); absent = video-only participant. */
-  audioPaths?: Record<number, string>;
+  /** Ogg Opus file; absent = video-only participant. */
+  audioPath?: string;
 }
 
 export interface GeneratorConfig {

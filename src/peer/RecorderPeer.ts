@@ -3,7 +3,6 @@ import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
 import type { PeerInfo } from '../signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.js';
-import { withAudioPacketTime } from './audioPacketTime.js';
 import { peerConnectionConfig } from './peerConnectionConfig.js';
 import type { RecorderPeerEvents, RecorderPeerOptions, RemoteTrack } from './RecorderPeerTypes.js';
 
@@ -141,7 +140,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     await conn.pc.setLocalDescription(await conn.pc.createAnswer());
     // Gathering is complete once setLocalDescription resolves, so the answer carries our candidates; we never trickle.
     const local = conn.pc.localDescription!;
-    this.signaling.sendAnswer(conn.peer.id, conn.session, { type: 'answer', sdp: withAudioPacketTime(local.sdp) });
+    this.signaling.sendAnswer(conn.peer.id, conn.session, { type: 'answer', sdp: local.sdp });
   }
 
   private onCandidate(from: string, session: string | undefined, candidate: Candidate | null): void {

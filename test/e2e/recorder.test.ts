@@ -119,12 +119,6 @@ describe('rtc-record --room', () => {
       expect(Math.abs(seconds - expected) / expected, `${track.file}: ${seconds.toFixed(2)} s vs present ${expected.toFixed(2)} s`).toBeLessThan(0.05);
       if (track.kind === 'audio') await expectTone(file, TONES[name]);
       else await expectColor(file, COLORS[name]);
-      if (track.kind === 'audio') {
-        // Our answer asks for 60 ms audio packets (a=ptime:60): Chromium sends ~16.7 a second, not 50.
-        const perSecond = track.packetsReceived / ((track.lastPacketAtMs! - track.firstPacketAtMs!) / 1000);
-        expect(perSecond, `${track.file}: audio packets per second`).toBeGreaterThan(14);
-        expect(perSecond, `${track.file}: audio packets per second`).toBeLessThan(19);
-      }
     }
   });
 
