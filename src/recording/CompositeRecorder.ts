@@ -240,8 +240,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {} };
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
       if (source.ended) return;
-      // A packet leaves the sender once its last sample is captured: observing its end keeps long packets (60 ms,
-      // see audioPacketTime) from reading as 60 ms of extra network delay while the clock settles.
+      // A packet leaves the sender once its last sample is captured: observing its end keeps the packet duration
+      // from reading as network delay while the clock settles (60 ms packets put the first lip-sync seconds 60 ms off).
       clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
       if (rtp.payload.length === 0) return;
       // Copied: the mixer keeps packets until their time comes.

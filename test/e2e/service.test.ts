@@ -178,8 +178,7 @@ describe('rtc-record serve: API, webhooks, metrics', () => {
     expect(m2.rtc_record_participants).toBe(1);
     expect(m2.rtc_record_active_recordings).toBe(1);
     expect(m2.rtc_record_bytes_written_total).toBeGreaterThan(m1.rtc_record_bytes_written_total!);
-    // ~17 audio (60 ms packets) + ~17 video packets a second; manifests refresh every 2 s: at least a second's worth.
-    expect(m2.rtc_record_packets_received_total).toBeGreaterThan(m1.rtc_record_packets_received_total! + 30);
+    expect(m2.rtc_record_packets_received_total).toBeGreaterThan(m1.rtc_record_packets_received_total! + 100);
     expect(m2.rtc_record_packets_lost_total).toBeGreaterThanOrEqual(0);
     expect(m2.rtc_record_ffmpeg_restarts_total).toBe(0);
     const live = (await list(s))[0]!;
