@@ -1,6 +1,5 @@
 /** The real `rtc-record` CLI (built dist/, through bin/rtc-record.js) as a child process, its output timestamped. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { CliFeatures } from './scenarios.js';
 import { CLI_BIN } from './paths.js';
 
 export interface Line {
@@ -84,14 +83,6 @@ function collect(stream: NodeJS.ReadableStream, into: Line[]): void {
   stream.on('end', () => {
     if (buf) into.push({ atMs: Date.now(), text: buf });
   });
-}
-
-/** What the CLI supports, from its --help: the composite adds --no-composite / --no-video, mixed-only --no-tracks. */
-export async function cliFeatures(): Promise<CliFeatures & { help: string }> {
-  const p = new CliProcess(['--help'], 30_000);
-  await p.exited;
-  const help = p.stdout.map((l) => l.text).join('\n');
-  return { composite: help.includes('--no-composite'), noVideo: help.includes('--no-video'), noTracks: help.includes('--no-tracks'), help };
 }
 
 /** `rtc-record serve` on a free loopback port: the signaling server the recorder and the participants join through. */

@@ -26,8 +26,6 @@ export interface ScenarioResult {
   tracks: number;
   seconds: number;
   recorderFlags?: string[];
-  /** Set when the recorder cannot do this scenario yet (counts as missed). */
-  unavailable?: string;
   error?: string;
   ours?: OursResult;
   /** The floor: the mean CPU of the runs before and after ours (`floorRuns`); other figures from the first. */
@@ -103,9 +101,9 @@ function formatOurs(key: MetricKey, v: number | undefined, ours: OursResult | un
 /** The rows of one scenario: its goals first, then informational figures. */
 export function buildRows(s: Scenario, r: Omit<ScenarioResult, 'rows' | 'pass'>): Row[] {
   const rows: Row[] = [];
-  const ours = r.unavailable || r.error ? undefined : r.ours;
+  const ours = r.error ? undefined : r.ours;
   const floor = r.floor;
-  const missing = r.unavailable ?? (r.error ? `error: ${r.error}` : undefined);
+  const missing = r.error ? `error: ${r.error}` : undefined;
   // More than 1 % of the packets never recorded: the recorder did not get the workload, so no figure of this run can
   // show the goal is met (less media is less work).
   const undelivered = ours !== undefined && ours.packets.sent > 0 && ours.lostPackets / ours.packets.sent > 0.01;

@@ -18,7 +18,7 @@ import { waitForQuiet } from './measure/procTree.js';
 import { measurementSelfCheck, type SelfCheckResult } from './measure/selfCheck.js';
 import { runOurs } from './ours.js';
 import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
-import { cliFeatures, startSignalingServer } from './cliProcess.js';
+import { startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
 import { COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
@@ -141,8 +141,6 @@ async function main(): Promise<number> {
   const selfCheck: SelfCheckResult = await measurementSelfCheck();
   log(`self-check ${selfCheck.pass ? 'ok' : 'FAILED'}: ${selfCheck.note}`);
 
-  const features = await cliFeatures();
-  log(`rtc-record features: composite ${features.composite ? 'yes' : 'no'}, --no-video ${features.noVideo ? 'yes' : 'no'}, --no-tracks ${features.noTracks ? 'yes' : 'no'}`);
 
   const media = new Map<Scenario['name'], ParticipantMediaSpec[]>();
   for (const s of selected) {
@@ -198,36 +196,30 @@ async function main(): Promise<number> {
         }
       };
       await floorRun('before');
-      const flags = s.recorderFlags(features);
-      if ('unavailable' in flags) {
-        r.unavailable = flags.unavailable;
-        log(`ours: ${flags.unavailable}`);
-      } else {
-        r.recorderFlags = flags.flags;
-        await quiet();
-        log(`ours: rtc-record ${flags.flags.join(' ')} with ${m.length} synthetic participants…`);
-        try {
-          r.ours = await runOurs({
-            serverUrl: server.wsUrl,
-            room: `bench-${s.name}`,
-            media: m,
-            flags: flags.flags,
-            output: s.output,
-            warmupSec: opts.warmup,
-            seconds,
-            outRoot: join(workDir, 'recordings'),
-            onProcess: (kill) => cleanups.add(kill),
-          });
-          const o = r.ours;
-          log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
-          for (const w of o.warnings) log(`ours: warning: ${w}`);
-          if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
-          if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine (--wait-quiet) or with --nice=-10`);
-          if (o.exitCode !== 0) r.error = `rtc-record exited with code ${o.exitCode}`;
-        } catch (err) {
-          r.error = (err as Error).message;
-          log(`ours failed: ${r.error}`);
-        }
+      r.recorderFlags = s.recorderFlags;
+      await quiet();
+      log(`ours: rtc-record ${s.recorderFlags.join(' ')} with ${m.length} synthetic participants…`);
+      try {
+        r.ours = await runOurs({
+          serverUrl: server.wsUrl,
+          room: `bench-${s.name}`,
+          media: m,
+          flags: s.recorderFlags,
+          output: s.output,
+          warmupSec: opts.warmup,
+          seconds,
+          outRoot: join(workDir, 'recordings'),
+          onProcess: (kill) => cleanups.add(kill),
+        });
+        const o = r.ours;
+        log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
+        for (const w of o.warnings) log(`ours: warning: ${w}`);
+        if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
+        if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine (--wait-quiet) or with --nice=-10`);
+        if (o.exitCode !== 0) r.error = `rtc-record exited with code ${o.exitCode}`;
+      } catch (err) {
+        r.error = (err as Error).message;
+        log(`ours failed: ${r.error}`);
       }
       if (r.ours) await floorRun('after');
       const rows = buildRows(s, r);
@@ -267,7 +259,7 @@ async function main(): Promise<number> {
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);
   for (const n of notes) console.log(n);
 
-  const json = { version: 1, pass, machine, options: opts, selfCheck, cliFeatures: { composite: features.composite, noVideo: features.noVideo, noTracks: features.noTracks }, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, rows: allRows };
+  const json = { version: 1, pass, machine, options: opts, selfCheck, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, rows: allRows };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const text = `${JSON.stringify(json, null, 2)}\n`;
   const dated = join(RESULTS_DIR, `${machine.date.slice(0, 19).replace(/:/g, '-')}Z.json`);

@@ -50,26 +50,15 @@ export interface Scenario {
   /** Only with --long. */
   long?: boolean;
   goals: Goal[];
-  /** Extra flags for the recorder; `unavailable` when this CLI cannot do the scenario yet. */
-  recorderFlags(features: CliFeatures): { flags: string[] } | { unavailable: string };
-}
-
-export interface CliFeatures {
-  composite: boolean;
-  noVideo: boolean;
-  noTracks: boolean;
+  /** Extra flags for the recorder. */
+  recorderFlags: string[];
 }
 
 /**
  * The mixed scenarios record the mixed output only (`--no-tracks`), as the floor does: per-track files are the
  * tracks scenario's job (with them on, the composite costs ~0.05 core more for 4 participants).
  */
-const mixedOnly = (f: CliFeatures) => (f.noTracks ? ['--no-tracks'] : []);
-
-const compositeFlags = (features: CliFeatures) =>
-  features.composite
-    ? { flags: ['--size', `${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}`, '--fps', String(COMPOSITE_OUTPUT.fps), ...mixedOnly(features)] }
-    : { unavailable: 'not available: this rtc-record has no live composite yet (no --no-composite/--size/--fps in --help)' };
+const COMPOSITE_FLAGS = ['--size', `${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}`, '--fps', String(COMPOSITE_OUTPUT.fps), '--no-tracks'];
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -84,7 +73,7 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'rtf', op: '>=', value: 0.995, label: '≥ 1.0 (±0.5 %)' },
       { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
     ],
-    recorderFlags: compositeFlags,
+    recorderFlags: COMPOSITE_FLAGS,
   },
   {
     name: 'audio',
@@ -93,7 +82,7 @@ export const SCENARIOS: Scenario[] = [
     output: 'm4a',
     floor: 'audio',
     goals: [{ metric: 'cores', op: '<=', value: 0.1, label: '≤ 0.1 core' }],
-    recorderFlags: (f) => (f.noVideo ? { flags: ['--no-video', ...mixedOnly(f)] } : { unavailable: 'not available: this rtc-record has no --no-video audio mix yet' }),
+    recorderFlags: ['--no-video', '--no-tracks'],
   },
   {
     name: 'tracks',
@@ -105,8 +94,7 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'rtf', op: '>=', value: 0.99, label: 'real time (≥ 0.99)' },
       { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
     ],
-    // Today's CLI records tracks only and does not know --no-composite; once the composite lands, ask for tracks only.
-    recorderFlags: (f) => ({ flags: f.composite ? ['--no-composite'] : [] }),
+    recorderFlags: ['--no-composite'],
   },
   {
     name: 'long',
@@ -119,7 +107,7 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'stopToReadySec', op: '<=', value: 2, label: 'stop → MP4 ready ≤ 2 s' },
       { metric: 'rssGrowthPct', op: '<=', value: 10, label: 'RSS growth ≤ 10 % after 1st min' },
     ],
-    recorderFlags: compositeFlags,
+    recorderFlags: COMPOSITE_FLAGS,
   },
 ];
 
