@@ -37,7 +37,7 @@ export async function openReadSocket(target: SocketReadTarget): Promise<ReadSock
     const accepted = once(server, 'connection') as Promise<[net.Socket]>;
     const reader = net.connect({ path, onread: { buffer: () => target.buffer(), callback: (n) => (target.onRead(n), true) } });
     const [[childEnd]] = await Promise.all([accepted, once(reader, 'connect')]);
-    // Only the child writes; our copy of its end must never read (it would steal bytes) nor keep the pair alive.
+    // This end only goes to spawn (which duplicates its fd) and is closed right after: no reading on it meanwhile.
     childEnd.pause();
     return { childEnd, reader };
   } finally {
