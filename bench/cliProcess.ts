@@ -1,6 +1,6 @@
 /** The real `rtc-record` CLI (built dist/, through bin/rtc-record.js) as a child process, its output timestamped. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI_BIN } from './paths.js';
+import { CLI_BIN, CLI_NODE_FLAGS } from './paths.js';
 
 export interface Line {
   atMs: number;
@@ -23,7 +23,7 @@ export class CliProcess {
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
     // BENCH_NODE_FLAGS="--trace-gc …": extra node flags for the recorder (with --keep, its output is in recorder.log).
     profile.push(...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
-    this.child = spawn(process.execPath, [...profile, CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
+    this.child = spawn(process.execPath, [...CLI_NODE_FLAGS, ...profile, CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
     collect(this.child.stdout!, this.stdout);
     collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) =>

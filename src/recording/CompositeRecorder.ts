@@ -244,8 +244,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       // from reading as network delay while the clock settles (60 ms packets put the first lip-sync seconds 60 ms off).
       clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
       if (rtp.payload.length === 0) return;
-      // Copied: the mixer keeps packets until their time comes.
-      this.mixer.pushOpus(trackId, Buffer.from(rtp.payload), clock.toTimeline(rtp.header.timestamp));
+      // The mixer's timeline copies what it queues (packets wait until their time comes).
+      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp));
     });
     const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp));
     source.dispose = () => {

@@ -15,7 +15,8 @@ export class CliProcess {
    * the pid, signals and exit status are still the CLI's own.
    */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap?: { command: string; prefix: string[] }) {
-    const argv = [process.execPath, BIN, ...args];
+    // Executed directly, like the installed command: its #! line brings the node flags users run with.
+    const argv = [BIN, ...args];
     this.child = spawn(wrap ? wrap.command : argv[0]!, wrap ? [...wrap.prefix, ...argv] : argv.slice(1), {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -47,10 +47,10 @@ export interface RoomAudioMixerEvents {
 export interface RoomAudioMixerApi {
   addTrack(trackId: string, participant: MixerParticipant): void;
   /**
-   * One Opus packet placed on the recording timeline (ms, already mapped by the caller from RTP/sender reports).
-   * `audioLevelDbov` is the RFC 6464 level (0 = loudest, 127 = silence) when the sender included it.
+   * One Opus packet placed on the recording timeline (ms, already mapped by the caller from RTP/sender reports). The
+   * packet is copied: the caller may reuse its buffer.
    */
-  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number, audioLevelDbov?: number): void;
+  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number): void;
   /** The track ended (participant left): its buffered audio still plays out, then it is dropped. */
   removeTrack(trackId: string): void;
   /** Mixes the next `frameMs` of the timeline (consecutive calls cover consecutive frames, starting at 0). */

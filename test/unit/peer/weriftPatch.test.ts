@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RtpHeader, RtpPacket } from 'werift';
-import { Vp8RtpPayload } from 'werift/nonstandard';
+import { Event, RtpHeader, RtpPacket } from 'werift';
+import { Event as NonstandardEvent, Vp8RtpPayload } from 'werift/nonstandard';
 import { describe, expect, it } from 'vitest';
 
 // patches/werift+*.patch (applied by `npm ci` through patch-package) replaces werift's string-based bit reader, which
@@ -43,6 +43,39 @@ describe('werift patch (patch-package)', () => {
     // N=1 PID=3, 7-bit PictureID 0x55, an inter frame.
     const inter = Vp8RtpPayload.deSerialize(Buffer.from([0xa3, 0x80, 0x55, 0x01]));
     expect([inter.nBit, inter.sBit, inter.pid, inter.mBit, inter.pictureId, inter.isKeyframe]).toEqual([1, 0, 3, 0, 0x55, false]);
+  });
+
+  it('reads CSRCs and several one-byte and two-byte header extensions in place', () => {
+    for (const extensionProfile of [0xbede, 0x1000] as const) {
+      const extensions = [
+        { id: 1, payload: Buffer.from([0x85]) },
+        { id: 3, payload: Buffer.from([0x01, 0x02]) },
+        { id: 5, payload: Buffer.from('abc') },
+      ];
+      const header = new RtpHeader({ payloadType: 111, sequenceNumber: 7, timestamp: 960, ssrc: 42, csrc: [0xdeadbeef, 5], extension: true, extensions, extensionProfile });
+      const parsed = RtpPacket.deSerialize(new RtpPacket(header, Buffer.from([9, 9])).serialize());
+      expect(parsed.header.csrc).toEqual([0xdeadbeef, 5]);
+      expect(parsed.header.extensionProfile).toBe(extensionProfile);
+      expect(parsed.header.extensions.map((e) => [e.id, [...e.payload]])).toEqual(extensions.map((e) => [e.id, [...e.payload]]));
+      expect([...parsed.payload]).toEqual([9, 9]);
+    }
+  });
+
+  it('still runs synchronous and queued (async) event subscribers, in both bundles', async () => {
+    for (const E of [Event, NonstandardEvent]) {
+      const event = new E<[number]>();
+      const seen: string[] = [];
+      event.subscribe((v) => seen.push(`sync ${v}`));
+      event.execute(1);
+      expect(seen).toEqual(['sync 1']);
+      event.queuingSubscribe(async (v) => {
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(`queued ${v}`);
+      });
+      event.execute(2);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(['sync 1', 'sync 2', 'queued 2']);
+    }
   });
 
   it('rejects a value that is not a byte instead of misreading it', () => {
