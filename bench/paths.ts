@@ -21,10 +21,12 @@ export const FIXTURE_DIR = join(CACHE_DIR, 'fixtures');
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 /** The CLI under test, exactly as users run it. */
 export const CLI_BIN = join(REPO_ROOT, 'bin', 'rtc-record.js');
-/**
- * The node flags of the CLI's `#!/usr/bin/env -S node …` line: the bench runs it with this node (process.execPath) plus
- * profiling flags, and still with the runtime settings users get.
- */
-export const CLI_NODE_FLAGS = (readFileSync(CLI_BIN, 'utf8').split('\n', 1)[0]!.match(/^#!\S*env -S node(.*)$/)?.[1] ?? '').split(/\s+/).filter(Boolean);
+/** The node flags of a CLI's `#!/usr/bin/env -S node …` line: the runtime settings users of that checkout get. */
+export function shebangNodeFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
+  return (first.match(/^#!\S*env -S node(.*)$/)?.[1] ?? '').split(/\s+/).filter(Boolean);
+}
+/** The bench runs the CLI with this node (process.execPath) plus profiling flags, and still with its #! flags. */
+export const CLI_NODE_FLAGS = shebangNodeFlags(CLI_BIN);
 /** Compiled bench scripts run as their own processes (load generator, self-check load). */
 export const BUILD_BENCH_DIR = dirname(fileURLToPath(import.meta.url));
