@@ -4,7 +4,7 @@
  * Two recorders measured side by side, at the same time, each in its own room with its own load generator: A is this
  * checkout's CLI, B another checkout's (`--b-bin /other/bin/rtc-record.js`) or the same with other node flags. The
  * shared machine's speed drifts ±30 % within minutes, but both sides see the same drift, so B/A shows changes of a few
- * per cent that sequential runs cannot (an A/A run reads 0.99–1.01). Prints per-round and mean CPU; not a goal check.
+ * per cent that sequential runs cannot (an A/A run's mean reads 0.99–1.06). Prints per-round and mean CPU; not a goal check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -57,6 +57,7 @@ async function main(): Promise<number> {
   ];
   for (const s of sides) console.log(`${s.name}: node ${s.nodeFlags.join(' ')} ${s.bin}`);
 
+  let finished = false;
   const media = await participantFixtures(scenario.participants);
   const server = await startSignalingServer();
   const lifetimeMs = (seconds + 180) * 1000;
@@ -75,21 +76,32 @@ async function main(): Promise<number> {
       const out = join(CACHE_DIR, 'ab', room);
       mkdirSync(out, { recursive: true });
       const child = spawn(process.execPath, [...side.nodeFlags, side.bin, '--room', room, '--server', server.wsUrl, '--out', out, '--ice-address', '127.0.0.1', ...scenario.recorderFlags], {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, RTC_RECORD_LOG_LEVEL: 'warn' },
       });
       side.child = child;
+      // Its last stderr lines (status lines included), shown if it exits before the end.
+      const tail: string[] = [];
+      child.stderr!.on('data', (d: Buffer) => {
+        tail.push(...d.toString().split('\n').filter(Boolean));
+        tail.splice(0, Math.max(0, tail.length - 20));
+      });
+      child.once('exit', (code, signal) => {
+        if (!finished) console.error(`${side.name}: the recorder exited (${code ?? signal}); its last lines:\n${tail.join('\n')}`);
+      });
       setTimeout(() => child.kill('SIGKILL'), lifetimeMs).unref();
       await new Promise<void>((resolve, reject) => {
         let seen = '';
         const timer = setTimeout(() => reject(new Error(`${side.name}: the recorder did not start within 30 s`)), 30_000);
-        child.stdout!.on('data', (d: Buffer) => {
+        const onData = (d: Buffer) => {
           seen += d.toString();
           if (/recording room/.test(seen)) {
             clearTimeout(timer);
+            child.stdout!.off('data', onData).resume();
             resolve();
           }
-        });
+        };
+        child.stdout!.on('data', onData);
         child.once('exit', (code) => reject(new Error(`${side.name}: the recorder exited (${code})`)));
       });
       side.sampler = new TreeSampler(child.pid!, 1000).start();
@@ -118,10 +130,12 @@ async function main(): Promise<number> {
       });
       console.log(`round ${round}: ${parts.join('   ')}   B/A ${(sides[1]!.cores.at(-1)! / sides[0]!.cores.at(-1)!).toFixed(3)}`);
     }
+    finished = true;
     const [a, b] = sides.map((s) => mean(s.cores)) as [number, number];
     console.log(`mean (cores): A ${a.toFixed(3)}  B ${b.toFixed(3)}  B/A ${(b / a).toFixed(3)}`);
     return 0;
   } finally {
+    finished = true;
     clearTimeout(guard);
     for (const s of sides) s.child?.kill('SIGINT');
     await Promise.all(sides.map((s) => s.generator?.close()));
