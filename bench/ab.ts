@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- <scenario> [--seconds N] [--rounds N] [--b-bin PATH] [--a-node-flags "…"] [--b-node-flags "…"]`
+ * `npm run bench:ab -- <scenario> [--seconds N] [--rounds N] [--b-bin PATH] [--a-node-flags=F1,F2] [--b-node-flags=F1,F2]`
  *
  * Two recorders measured side by side, at the same time, each in its own room with its own load generator: A is this
  * checkout's CLI, B another checkout's (`--b-bin /other/bin/rtc-record.js`) or the same with other node flags. The
@@ -43,13 +43,14 @@ async function main(): Promise<number> {
   });
   const scenario = SCENARIOS.find((s) => s.name === positionals[0] && !s.long);
   if (!scenario) {
-    console.error(`usage: npm run bench:ab -- <${SCENARIOS.filter((s) => !s.long).map((s) => s.name).join('|')}> [--seconds 45] [--rounds 3] [--b-bin PATH] [--a-node-flags "…"] [--b-node-flags "…"]`);
+    console.error(`usage: npm run bench:ab -- <${SCENARIOS.filter((s) => !s.long).map((s) => s.name).join('|')}> [--seconds 45] [--rounds 3] [--b-bin PATH] [--a-node-flags=F1,F2] [--b-node-flags=F1,F2]`);
     return 2;
   }
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   if (!(seconds >= 5 && seconds <= 600) || !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) throw new Error('--seconds 5…600, --rounds 1…20');
-  const flags = (bin: string, extra?: string) => (extra !== undefined ? extra.split(/\s+/).filter(Boolean) : shebangNodeFlags(bin));
+  // Comma- or space-separated: `npm run` re-splits arguments on spaces.
+  const flags = (bin: string, extra?: string) => (extra !== undefined ? extra.split(/[\s,]+/).filter(Boolean) : shebangNodeFlags(bin));
   const bBin = values['b-bin'] ?? CLI_BIN;
   const sides: Side[] = [
     { name: 'A', bin: CLI_BIN, nodeFlags: flags(CLI_BIN, values['a-node-flags']), cores: [] },
