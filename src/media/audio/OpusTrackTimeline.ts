@@ -1,3 +1,4 @@
+import { PacketBytes, type PacketSlot } from './PacketBytes.js';
 import { opusPacketSamples } from './opusPacket.js';
 import { OpusTrackDecoder } from './OpusTrackDecoder.js';
 import { PcmRing } from './PcmRing.js';
@@ -40,10 +41,9 @@ export interface OpusTrackStats {
   bufferedSamples: number;
 }
 
-interface QueuedPacket {
+interface QueuedPacket extends PacketSlot {
   start: number;
   samples: number;
-  data: Uint8Array;
 }
 
 /**
@@ -63,6 +63,7 @@ export class OpusTrackTimeline {
   private readonly decoder: OpusTrackDecoder;
   private readonly ring: PcmRing;
   private readonly queue: QueuedPacket[] = [];
+  private readonly bytes = new PacketBytes();
   /** Where the last decoded packet ended (timeline samples); undefined before the first one. */
   private nextExpected?: number;
   private lastPacketSamples = 0;
@@ -113,8 +114,8 @@ export class OpusTrackTimeline {
     if (start + samples <= readIndex) return this.drop('late');
     if (start - readIndex > this.opts.maxAheadSamples) return this.drop('tooFarAhead');
     if (this.queue.length >= this.opts.maxQueuedPackets) return this.drop('overflow');
-    // Copy: the caller's packet is typically a view into a datagram buffer we must not pin or see changed.
-    const entry: QueuedPacket = { start, samples, data: new Uint8Array(data) }; // (Buffer#slice would not copy)
+    // Copied: the caller's packet is typically a view into a datagram buffer we must not pin or see changed.
+    const entry: QueuedPacket = { start, samples, offset: this.bytes.add(data, this.queue), length: data.length };
     let i = this.queue.length;
     while (i > 0 && this.queue[i - 1]!.start > start) i--;
     if (i === this.queue.length) this.queue.push(entry);
@@ -136,6 +137,7 @@ export class OpusTrackTimeline {
 
   free(): void {
     this.queue.length = 0;
+    this.bytes.clear();
     this.decoder.free();
   }
 
@@ -170,7 +172,7 @@ export class OpusTrackTimeline {
         skip = expected - p.start;
       }
     }
-    const pcm = this.decoder.decode(p.data);
+    const pcm = this.decoder.decode(this.bytes.view(p));
     this.counters.decoded++;
     if (pcm.length > skip) this.ring.write(at + skip, pcm, skip);
     this.nextExpected = at + Math.max(pcm.length, p.samples);
