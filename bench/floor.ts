@@ -10,6 +10,7 @@ import type { ParticipantMediaSpec } from './fixtures.js';
 import { cores, coresByComm, median, TreeSampler } from './measure/procTree.js';
 import { probe, type ProbeInfo } from './measure/output.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
+import { tileFitFilter } from '../src/media/video/VideoTileDecoder.js';
 import { COMPOSITE_OUTPUT } from './scenarios.js';
 
 export interface Grid {
@@ -38,10 +39,8 @@ export function floorArgs(kind: 'composite' | 'audio', media: ParticipantMediaSp
   if (videos.length > 0) {
     const g = gridFor(videos.length, o.width, o.height);
     videos.forEach((_, i) => {
-      filters.push(
-        `[${i}:v]scale=${g.tileWidth}:${g.tileHeight}:force_original_aspect_ratio=decrease,` +
-          `pad=${g.tileWidth}:${g.tileHeight}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${o.fps}[v${i}]`,
-      );
+      // The recorder's own tile fit (scaler included): the floor must do the same work, not more.
+      filters.push(`[${i}:v]${tileFitFilter(g.tileWidth, g.tileHeight)},fps=${o.fps}[v${i}]`);
     });
     const layout = videos.map((_, i) => `${(i % g.cols) * g.tileWidth}_${Math.floor(i / g.cols) * g.tileHeight}`).join('|');
     const stacked = videos.length > 1 ? `${videos.map((_, i) => `[v${i}]`).join('')}xstack=inputs=${videos.length}:layout=${layout}:fill=black,` : '[v0]';

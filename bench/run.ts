@@ -21,6 +21,7 @@ import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
+import { tileFitFilter } from '../src/media/video/VideoTileDecoder.js';
 import { COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench [-- options]
@@ -253,7 +254,7 @@ async function main(): Promise<number> {
   console.log('');
   const notes = [
     `ours = rtc-record process tree (node + every ffmpeg child, exited ones included), steady window of ${opts.seconds} s (long: 600 s) after a ${opts.warmup} s warm-up; floor = one ffmpeg -re doing the same transcoding from the same files, run before and after ours (CPU: the mean${results.filter((x) => x.floorRuns?.length).map((x) => `; ${x.name} ${x.floorRuns!.map((f) => f.cores.toFixed(2)).join(' / ')}`).join('')}); ratio = ours / floor.`,
-    `floor encoder settings (the recorder's own): ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
+    `floor settings (the recorder's own): 2x2 tiles ${tileFitFilter(COMPOSITE_OUTPUT.width / 2, COMPOSITE_OUTPUT.height / 2)}; ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
     `machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, ffmpeg ${machine.ffmpeg}, ${machine.date}${machine.git.commit ? `, commit ${machine.git.commit}${machine.git.dirty ? ' (dirty)' : ''}` : ''}.`,
   ];
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);

@@ -11,6 +11,17 @@ const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(-?\d+)/;
 const MAX_FREE_PICTURES = 12;
 
 /**
+ * The filter that fits a decoded picture into its tile (aspect kept, centred on black, yuv420p). Exported so the bench's
+ * ffmpeg-only floor scales exactly as the decoders do.
+ */
+export function tileFitFilter(width: number, height: number): string {
+  return (
+    `scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
+    `pad=w=${width}:h=${height}:x=floor((ow-iw)/4)*2:y=floor((oh-ih)/4)*2:color=black,setsar=1,format=yuv420p`
+  );
+}
+
+/**
  * One ffmpeg process decoding one video track to tile-sized yuv420p frames: depacketized VP8 frames go in as IVF on
  * stdin (H.264 as Annex-B), scaled + padded raw pictures come out on stdout. Each output picture is paired with the pts
  * it went in with — from ffmpeg's showinfo log for IVF, in order for H.264 (which carries no pts) — so the compositor
@@ -64,9 +75,7 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     this.frameBytes = (width * height * 3) / 2;
     this.log = (options.logger ?? defaultLogger).child({ decoder: options.label });
     this.maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
-    const fit =
-      `scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
-      `pad=w=${width}:h=${height}:x=floor((ow-iw)/4)*2:y=floor((oh-ih)/4)*2:color=black,setsar=1,format=yuv420p`;
+    const fit = tileFitFilter(width, height);
     const input = codec === 'vp8' ? ['-f', 'ivf'] : ['-f', 'h264'];
     this.args = [
       '-loglevel', 'info', '-nostats',
