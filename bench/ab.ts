@@ -6,7 +6,6 @@
  * shared machine's speed drifts ±30 % within minutes, but both sides see the same drift, so B/A shows changes of a few
  * per cent that sequential runs cannot (an A/A run's mean reads 0.99–1.06). Prints per-round and mean CPU; not a goal check.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +13,7 @@ import { participantFixtures } from './fixtures.js';
 import { LoadGenerator } from './loadgen/client.js';
 import { cores, coresByComm, TreeSampler } from './measure/procTree.js';
 import { CACHE_DIR, CLI_BIN, shebangNodeFlags } from './paths.js';
-import { startSignalingServer } from './cliProcess.js';
+import { CliProcess, startSignalingServer } from './cliProcess.js';
 import { SCENARIOS } from './scenarios.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +23,7 @@ interface Side {
   name: 'A' | 'B';
   bin: string;
   nodeFlags: string[];
-  child?: ChildProcess;
+  recorder?: CliProcess;
   generator?: LoadGenerator;
   sampler?: TreeSampler;
   cores: number[];
@@ -63,7 +62,7 @@ async function main(): Promise<number> {
   const server = await startSignalingServer();
   const lifetimeMs = (seconds + 180) * 1000;
   const killAll = () => {
-    for (const s of sides) s.child?.kill('SIGKILL');
+    for (const s of sides) s.recorder?.kill('SIGKILL');
     server.process.kill('SIGKILL');
   };
   const guard = setTimeout(() => {
@@ -76,36 +75,14 @@ async function main(): Promise<number> {
       const room = `ab-${side.name.toLowerCase()}-${Date.now()}`;
       const out = join(CACHE_DIR, 'ab', room);
       mkdirSync(out, { recursive: true });
-      const child = spawn(process.execPath, [...side.nodeFlags, side.bin, '--room', room, '--server', server.wsUrl, '--out', out, '--ice-address', '127.0.0.1', ...scenario.recorderFlags], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, RTC_RECORD_LOG_LEVEL: 'warn' },
+      const args = ['--room', room, '--server', server.wsUrl, '--out', out, '--ice-address', '127.0.0.1', ...scenario.recorderFlags];
+      const recorder = new CliProcess(args, lifetimeMs, { bin: side.bin, nodeFlags: side.nodeFlags });
+      side.recorder = recorder;
+      void recorder.exited.then(({ code, signal }) => {
+        if (!finished) console.error(`${side.name}: the recorder exited (${code ?? signal}); ${recorder.outputTail(20)}`);
       });
-      side.child = child;
-      // Its last stderr lines (status lines included), shown if it exits before the end.
-      const tail: string[] = [];
-      child.stderr!.on('data', (d: Buffer) => {
-        tail.push(...d.toString().split('\n').filter(Boolean));
-        tail.splice(0, Math.max(0, tail.length - 20));
-      });
-      child.once('exit', (code, signal) => {
-        if (!finished) console.error(`${side.name}: the recorder exited (${code ?? signal}); its last lines:\n${tail.join('\n')}`);
-      });
-      setTimeout(() => child.kill('SIGKILL'), lifetimeMs).unref();
-      await new Promise<void>((resolve, reject) => {
-        let seen = '';
-        const timer = setTimeout(() => reject(new Error(`${side.name}: the recorder did not start within 30 s`)), 30_000);
-        const onData = (d: Buffer) => {
-          seen += d.toString();
-          if (/recording room/.test(seen)) {
-            clearTimeout(timer);
-            child.stdout!.off('data', onData).resume();
-            resolve();
-          }
-        };
-        child.stdout!.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`${side.name}: the recorder exited (${code})`)));
-      });
-      side.sampler = new TreeSampler(child.pid!, 1000).start();
+      await recorder.waitForLine(/^recording room /, 30_000);
+      side.sampler = new TreeSampler(recorder.pid, 1000).start();
       side.generator = new LoadGenerator({
         serverUrl: server.wsUrl,
         room,
@@ -138,7 +115,7 @@ async function main(): Promise<number> {
   } finally {
     finished = true;
     clearTimeout(guard);
-    for (const s of sides) s.child?.kill('SIGINT');
+    for (const s of sides) s.recorder?.kill('SIGINT');
     await Promise.all(sides.map((s) => s.generator?.close()));
     await sleep(2000);
     killAll();

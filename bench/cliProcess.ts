@@ -18,12 +18,14 @@ export class CliProcess {
     readonly args: string[],
     /** SIGKILL after this long whatever happens, so no run can leave a recorder behind. */
     maxLifetimeMs: number,
+    /** Another checkout's CLI and node flags (bench:ab); default this checkout's, with its #! flags. */
+    launch: { bin: string; nodeFlags: string[] } = { bin: CLI_BIN, nodeFlags: CLI_NODE_FLAGS },
   ) {
     // BENCH_CPU_PROF_DIR=dir: the recorder writes a V8 CPU profile there on exit (open it in Chrome DevTools).
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
     // BENCH_NODE_FLAGS="--trace-gc …": extra node flags for the recorder (with --keep, its output is in recorder.log).
     profile.push(...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
-    this.child = spawn(process.execPath, [...CLI_NODE_FLAGS, ...profile, CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
+    this.child = spawn(process.execPath, [...launch.nodeFlags, ...profile, launch.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
     collect(this.child.stdout!, this.stdout);
     collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) =>
