@@ -69,6 +69,30 @@ describe('Compositor', () => {
     expect(meanYuv(half, 0, 0, 32, 32)).toEqual(meanYuv(red, 0, 0, 32, 32));
     expect(meanYuv(half, 32, 0, 32, 32)).toEqual([16, 128, 128]);
   });
+
+  it('composes the same bytes into its own frames (rows moved through their scratch area) as into a caller\'s buffer', () => {
+    const c = new Compositor(96, 64);
+    // Pictures with a different byte at every position, so a row landing one byte or one row off shows.
+    const noise = (w: number, h: number, seed: number) => ({
+      data: Buffer.from(Uint8Array.from({ length: (w * h * 3) / 2 }, (_, i) => (i * 7 + seed * 13 + (i >> 5)) & 0xff)),
+      width: w,
+      height: h,
+    });
+    const tiles = [
+      { rect: { x: 0, y: 0, w: 48, h: 32 }, picture: noise(48, 32, 1) },
+      { rect: { x: 48, y: 0, w: 48, h: 32 }, picture: noise(48, 32, 2) },
+      { rect: { x: 0, y: 32, w: 48, h: 32 }, picture: noise(48, 32, 3) },
+      { rect: { x: 50, y: 34, w: 44, h: 28 }, picture: noise(44, 28, 4) },
+    ];
+    const own = c.compose(tiles);
+    expect(own.buffer.byteLength - own.byteOffset).toBeGreaterThanOrEqual(2 * c.frameBytes); // the scratch path ran
+    const again = Buffer.from(c.compose(tiles, own)); // recycled frame: scratch still there
+    const plain = c.compose(tiles, Buffer.alloc(c.frameBytes, 99));
+    expect(plain.buffer.byteLength - plain.byteOffset).toBe(plain.length); // no room: the row-view path
+    expect(Buffer.compare(again, plain)).toBe(0);
+    // Spot-check placement: the last tile's first Y row starts at (50, 34).
+    expect([...plain.subarray(34 * 96 + 50, 34 * 96 + 50 + 44)]).toEqual([...tiles[3]!.picture.data.subarray(0, 44)]);
+  });
 });
 
 describe('VideoTileDecoder', () => {
