@@ -83,14 +83,7 @@ async function main(): Promise<number> {
       });
       await recorder.waitForLine(/^recording room /, 30_000);
       side.sampler = new TreeSampler(recorder.pid, 1000).start();
-      side.generator = new LoadGenerator({
-        serverUrl: server.wsUrl,
-        room,
-        participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
-        joinIntervalMs: 250,
-        connectTimeoutMs: 60_000,
-        maxLifetimeMs: lifetimeMs,
-      });
+      side.generator = LoadGenerator.forRoom(server.wsUrl, room, media, lifetimeMs);
     }
     for (const s of sides) await s.generator!.wait('flowing', 90_000);
     await sleep(6000);

@@ -127,14 +127,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     const { match, line: startLine } = await recorder.waitForLine(/^recording room \S+ into (.+)$/, 30_000);
     const dir = match[1]!;
 
-    generator = new LoadGenerator({
-      serverUrl: opts.serverUrl,
-      room: opts.room,
-      participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
-      joinIntervalMs: 250,
-      connectTimeoutMs: 60_000,
-      maxLifetimeMs: lifetimeMs,
-    });
+    generator = LoadGenerator.forRoom(opts.serverUrl, opts.room, media, lifetimeMs);
     const gen = generator;
     opts.onProcess?.(() => void gen.close());
     const genSampler = new TreeSampler(generator.pid).start();

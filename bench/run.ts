@@ -142,7 +142,6 @@ async function main(): Promise<number> {
   const selfCheck: SelfCheckResult = await measurementSelfCheck();
   log(`self-check ${selfCheck.pass ? 'ok' : 'FAILED'}: ${selfCheck.note}`);
 
-
   const media = new Map<Scenario['name'], ParticipantMediaSpec[]>();
   for (const s of selected) {
     log(`fixtures for ${s.name} (encoded once, cached in .cache/bench/fixtures)…`);

@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { BUILD_BENCH_DIR } from '../paths.js';
+import type { ParticipantMediaSpec } from '../fixtures.js';
 import type { GeneratorConfig, GeneratorToRunner } from './protocol.js';
 
 type Msg<T extends GeneratorToRunner['type']> = Extract<GeneratorToRunner, { type: T }>;
@@ -12,6 +13,18 @@ export class LoadGenerator {
   private readonly received: GeneratorToRunner[] = [];
   private readonly waiters = new Set<() => void>();
   private exitCode: number | null | undefined;
+
+  /** The bench's participants for `media` in `room`: one joins every 250 ms, all connected within 60 s. */
+  static forRoom(serverUrl: string, room: string, media: readonly ParticipantMediaSpec[], maxLifetimeMs: number): LoadGenerator {
+    return new LoadGenerator({
+      serverUrl,
+      room,
+      participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
+      joinIntervalMs: 250,
+      connectTimeoutMs: 60_000,
+      maxLifetimeMs,
+    });
+  }
 
   constructor(config: GeneratorConfig) {
     // Its own process, so its CPU never counts as the recorder's and a stall in one does not stall the other.
