@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Event, RtpHeader, RtpPacket } from 'werift';
+import { randomBytes } from 'node:crypto';
+import {
+  Event,
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  RtpHeader,
+  RtpPacket,
+  SrtpAuthenticationError,
+  SrtpSession,
+} from 'werift';
 import { Event as NonstandardEvent, Vp8RtpPayload } from 'werift/nonstandard';
 import { describe, expect, it } from 'vitest';
 
@@ -75,6 +84,44 @@ describe('werift patch (patch-package)', () => {
       event.execute(2);
       await new Promise((r) => setTimeout(r, 50));
       expect(seen).toEqual(['sync 1', 'sync 2', 'queued 2']);
+    }
+  });
+
+  it('decrypts SRTP straight to the same RTP packet as decrypt + deSerialize (GCM and AES-CM, padding, rollover, forgeries)', () => {
+    for (const [profile, saltBytes] of [
+      [ProtectionProfileAeadAes128Gcm, 12],
+      [ProtectionProfileAes128CmHmacSha1_80, 14],
+    ] as const) {
+      const a = { key: randomBytes(16), salt: randomBytes(saltBytes) };
+      const b = { key: randomBytes(16), salt: randomBytes(saltBytes) };
+      const session = (local: typeof a, remote: typeof a) =>
+        new SrtpSession({ keys: { localMasterKey: local.key, localMasterSalt: local.salt, remoteMasterKey: remote.key, remoteMasterSalt: remote.salt }, profile });
+      const sender = session(a, b);
+      // The patch's addition to werift's SrtpContext (not in werift's typings).
+      const fast = session(b, a) as unknown as {
+        remoteContext: { decryptRtpPacket(p: Buffer): RtpPacket; srtpSSRCStates: Record<number, { rolloverCounter: number; lastSequenceNumber: number }> };
+      };
+      const reference = session(b, a);
+      // Sequence numbers across a rollover; every third packet padded (4 bytes, the count in the last one).
+      for (const [i, sequenceNumber] of [65533, 65534, 65535, 0, 1, 2].entries()) {
+        const padded = i % 3 === 0;
+        const data = randomBytes(100 + i);
+        const header = new RtpHeader({ payloadType: 96, sequenceNumber, timestamp: 1000 * i, ssrc: 0x9abcdef0, marker: i === 5, padding: padded, extension: true, extensions: [{ id: 3, payload: Buffer.from([1, 2, 3]) }], extensionProfile: 0xbede });
+        const wire = sender.encrypt(padded ? Buffer.concat([data, Buffer.from([0, 0, 0, 4])]) : data, header);
+        const forged = Buffer.from(wire);
+        forged[forged.length - 20]! ^= 1;
+        const before = { ...fast.remoteContext.srtpSSRCStates[0x9abcdef0] };
+        expect(() => fast.remoteContext.decryptRtpPacket(forged), `forged ${sequenceNumber}`).toThrow(SrtpAuthenticationError);
+        // A forgery must not move the rollover state.
+        expect({ ...fast.remoteContext.srtpSSRCStates[0x9abcdef0] }).toEqual(before);
+        const got = fast.remoteContext.decryptRtpPacket(wire);
+        const want = RtpPacket.deSerialize(reference.decrypt(wire));
+        expect([...got.payload], `payload ${sequenceNumber}`).toEqual([...data]);
+        expect([...got.payload]).toEqual([...want.payload]);
+        const fields = (h: RtpHeader) => [h.sequenceNumber, h.timestamp, h.ssrc, h.marker, h.padding, h.paddingSize, h.payloadOffset, h.extensions.map((e) => [...e.payload])];
+        expect(fields(got.header)).toEqual(fields(want.header));
+      }
+      expect(fast.remoteContext.srtpSSRCStates[0x9abcdef0]?.rolloverCounter).toBe(1);
     }
   });
 
