@@ -30,7 +30,9 @@ export function gridFor(n: number, width: number, height: number): Grid {
 
 export function floorArgs(kind: 'composite' | 'audio', media: ParticipantMediaSpec[], seconds: number, out: string): string[] {
   const o = COMPOSITE_OUTPUT;
-  const loop = ['-re', '-stream_loop', '-1'];
+  // One thread per decoder and for the filters, as the recorder's decoders run: measured 5 % cheaper than ffmpeg's
+  // default threading for this work (7.5 against 7.9 CPU-s per 20 s), and the floor must be the cheapest way to do it.
+  const loop = ['-threads', '1', '-re', '-stream_loop', '-1'];
   const videos = kind === 'composite' ? media.filter((m) => m.video) : [];
   const audios = media.filter((m) => m.audio);
   const inputs = [...videos.flatMap((m) => [...loop, '-i', m.video!.path]), ...audios.flatMap((m) => [...loop, '-i', m.audio!.path])];
@@ -50,7 +52,7 @@ export function floorArgs(kind: 'composite' | 'audio', media: ParticipantMediaSp
   const a0 = videos.length;
   filters.push(`${audios.map((_, i) => `[${a0 + i}:a]`).join('')}amix=inputs=${audios.length}:duration=longest,aresample=48000[aout]`);
   maps.push('-map', '[aout]', ...audioEncoderArgs({ sampleRate: 48_000, channels: 1 }));
-  return ['-nostdin', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', filters.join(';'), ...maps, '-t', String(seconds), out];
+  return ['-nostdin', '-loglevel', 'error', '-y', '-filter_complex_threads', '1', ...inputs, '-filter_complex', filters.join(';'), ...maps, '-t', String(seconds), out];
 }
 
 export interface FloorResult {

@@ -10,6 +10,7 @@ import {
   SrtpAuthenticationError,
   SrtpSession,
 } from 'werift';
+import * as werift from 'werift';
 import { Event as NonstandardEvent, Vp8RtpPayload } from 'werift/nonstandard';
 import { describe, expect, it } from 'vitest';
 
@@ -123,6 +124,33 @@ describe('werift patch (patch-package)', () => {
       }
       expect(fast.remoteContext.srtpSSRCStates[0x9abcdef0]?.rolloverCounter).toBe(1);
     }
+  });
+
+  it('sends transport-cc feedback every 100 ms, in contiguous ranges across the 65535 -> 0 wrap', async () => {
+    const sent: Array<{ baseSequenceNumber: number; packetStatusCount: number; fbPktCount: number }> = [];
+    const dtls = { sendRtcp: async (packets: Array<{ feedback: (typeof sent)[number] }>) => void sent.push(...packets.map((p) => p.feedback)) };
+    // Not in werift's typings: the patch exports it for this test.
+    const Twcc = (werift as unknown as { ReceiverTWCC: new (dtls: unknown, rtcpSsrc: number, mediaSsrc: number) => { handleTWCC(tsn: number): void } }).ReceiverTWCC;
+    const twcc = new Twcc(dtls, 1, 2);
+    const first = 65_400;
+    const count = 250;
+    const startedAt = performance.now();
+    for (let i = 0; i < count; i++) {
+      twcc.handleTWCC((first + i) & 0xffff);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const elapsedMs = performance.now() - startedAt;
+    // One right away, then one per 100 ms (the last < 100 ms of packets wait for the next packet).
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(sent.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 100) + 1);
+    expect(sent[0]!.baseSequenceNumber).toBe(first);
+    for (let k = 1; k < sent.length; k++) {
+      const prev = sent[k - 1]!;
+      expect(sent[k]!.baseSequenceNumber, `feedback ${k}`).toBe((prev.baseSequenceNumber + prev.packetStatusCount) & 0xffff);
+      expect(sent[k]!.fbPktCount).toBe((prev.fbPktCount + 1) & 0xff);
+    }
+    expect(Math.max(...sent.map((f) => f.packetStatusCount))).toBeLessThanOrEqual(100);
+    expect(sent.reduce((n, f) => n + f.packetStatusCount, 0)).toBeGreaterThan(count / 2);
   });
 
   it('rejects a value that is not a byte instead of misreading it', () => {
