@@ -14,6 +14,7 @@ describe('bin/rtc-record.js launcher', () => {
       await cli.waitForLine(/listening on http:\/\/127\.0\.0\.1:\d+/);
       const argv = readFileSync(`/proc/${cli.pid}/cmdline`, 'utf8').split('\0');
       expect(argv).toContain('--max-semi-space-size=8');
+      expect(argv).toContain('--single-threaded-gc');
       expect(argv.some((a) => a.endsWith('bin/rtc-record.js'))).toBe(true);
       cli.kill('SIGTERM');
       expect(await cli.exited).toEqual({ code: 0, signal: null });
