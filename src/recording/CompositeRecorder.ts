@@ -113,7 +113,6 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   private readonly encoder: Mp4Encoder;
   private readonly mixer: AudioMixer;
   private readonly placeholders = new Map<string, YuvFrame | null>();
-  private readonly framePool: Buffer[] = [];
   private readonly labels = new Map<string, TextMask | null>();
   private readonly width: number;
   private readonly height: number;
@@ -553,12 +552,11 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       else contents.push({ rect: tile, picture: this.placeholder(p.info.name, tile.w, tile.h) });
     }
     for (const p of this.participants.values()) for (const v of p.videos) this.trimPictures(v, t);
-    // Frame buffers are recycled once the pipe has written them: 1.4 MB a frame would otherwise keep the GC busy.
-    const frame = this.compositor!.compose(contents, this.framePool.pop());
-    const ok = this.encoder.writeVideo(frame, index, () => {
-      if (this.framePool.length < 8) this.framePool.push(frame);
-    });
-    if (!ok && this.framePool.length < 8) this.framePool.push(frame);
+    // Frames are recycled once the pipe has written them: 1.4 MB a frame would otherwise keep the GC busy.
+    const compositor = this.compositor!;
+    const frame = compositor.compose(contents);
+    const ok = this.encoder.writeVideo(frame, index, () => compositor.release(frame));
+    if (!ok) compositor.release(frame);
   }
 
   /**

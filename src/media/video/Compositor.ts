@@ -1,4 +1,5 @@
 import { RtcRecordError } from '../../errors.js';
+import { FrameMemory } from './FrameMemory.js';
 import type { Rect, TileContent } from './CompositorTypes.js';
 import type { TextMask } from './TextRendererTypes.js';
 import type { YuvFrame } from './VideoTileDecoderTypes.js';
@@ -7,25 +8,37 @@ const BLACK_Y = 16;
 const NEUTRAL_C = 128;
 
 /**
- * Builds composite yuv420p frames (into pooled buffers). Tile pictures come decoded at tile size, so drawing one is a
- * row copy per line and plane (see copyPicture); only pictures of another size (briefly, after a re-layout) are scaled
+ * Builds composite yuv420p frames (into its own recycled frames, see FrameMemory). Tile pictures come decoded at tile
+ * size, so drawing one is a block copy per plane (see copyPicture); only pictures of another size (briefly, after a re-layout) are scaled
  * here (nearest neighbour, fitted with bars). Names are pre-rendered masks blended on a darkened box.
  */
 export class Compositor {
   private frame: Buffer;
+  private readonly memory: FrameMemory;
   private readonly ySize: number;
   private readonly cSize: number;
 
+  /**
+   * `frameSlots`: frames composed at most before some are given back (release()); beyond that, composing still works
+   * but takes a new buffer and copies row by row. The default covers the encoder's queue (half a second at 30 fps).
+   */
   constructor(
     readonly width: number,
     readonly height: number,
+    frameSlots = 24,
   ) {
     if (width % 2 || height % 2 || width <= 0 || height <= 0) {
       throw new RtcRecordError('INVALID_FIELD', `canvas size must be positive and even, got ${width}x${height}`);
     }
     this.ySize = width * height;
     this.cSize = this.ySize / 4;
-    this.frame = Buffer.alloc(this.ySize + 2 * this.cSize);
+    this.memory = new FrameMemory(this.frameBytes, frameSlots);
+    this.frame = Buffer.alloc(0);
+  }
+
+  /** Gives a frame from compose() back for reuse once nothing reads it any more (e.g. the pipe has written it). */
+  release(frame: Buffer): void {
+    this.memory.release(frame);
   }
 
   /** Bytes of one frame (yuv420p). */
@@ -34,13 +47,12 @@ export class Compositor {
   }
 
   /**
-   * Composes one frame (background black) into `into` (frameBytes long, e.g. from a pool) or a new buffer, and returns
-   * it; the caller owns it (e.g. hands it to a pipe).
+   * Composes one frame (background black) into `into` (frameBytes long) or one of our frames, and returns it. The
+   * caller owns it (e.g. hands it to a pipe) until it gives it back with release().
    */
   compose(tiles: readonly TileContent[], into?: Buffer): Buffer {
     if (into && into.length !== this.frameBytes) throw new RtcRecordError('INVALID_FIELD', `frame buffer must be ${this.frameBytes} bytes`);
-    // A frame of our own carries a scratch area behind it (see copyPicture); recycled frames keep it.
-    this.frame = into ?? Buffer.allocUnsafe(2 * this.frameBytes).subarray(0, this.frameBytes);
+    this.frame = into ?? this.memory.acquire() ?? Buffer.allocUnsafe(this.frameBytes);
     const rects = tiles.map((t) => this.clip(t.rect));
     // Layout tiles never overlap: when tile-sized pictures cover the canvas (a full grid), no background shows.
     const covered = tiles.reduce((sum, t, i) => {
@@ -79,35 +91,30 @@ export class Compositor {
 
   private copyPicture(r: Rect, pic: YuvFrame): void {
     const W = this.width;
-    const frameLen = this.frame.length;
-    const room = this.frame.buffer.byteLength - this.frame.byteOffset - frameLen;
-    let move: (from: number, to: number, n: number) => void;
-    if (room >= pic.data.length) {
-      // The picture goes into the scratch area behind the frame in one copy, then each row moves within that one
-      // buffer: no view per row (2,880 per 2x2 frame were 40 % of the recorder's garbage) and ~40 % less time.
-      const out = new Uint8Array(this.frame.buffer, this.frame.byteOffset, frameLen + pic.data.length);
-      out.set(pic.data, frameLen);
-      move = (from, to, n) => out.copyWithin(to, frameLen + from, frameLen + from + n);
-    } else {
-      // A frame without scratch (the caller's own buffer): TypedArray.set of a row view, ~25 % faster than Buffer.copy.
-      const src = new Uint8Array(pic.data.buffer, pic.data.byteOffset, pic.data.length);
-      const out = new Uint8Array(this.frame.buffer, this.frame.byteOffset, frameLen);
-      move = (from, to, n) => out.set(src.subarray(from, from + n), to);
-    }
     const pw = pic.width;
-    for (let row = 0; row < r.h; row++) move(row * pw, (r.y + row) * W + r.x, r.w);
     const cw = pw / 2;
-    const rcw = r.w / 2;
     const srcU = pw * pic.height;
     const srcV = srcU + (srcU >> 2);
-    const cx = r.x / 2;
-    const cy = r.y / 2;
-    const CW = W / 2;
+    const yAt = r.y * W + r.x;
+    const cAt = (r.y / 2) * (W / 2) + r.x / 2;
+    if (this.memory.owns(this.frame)) {
+      // One WebAssembly call per plane (see FrameMemory).
+      this.memory.stage(pic.data);
+      this.memory.copyRows(this.frame, yAt, W, 0, pw, r.w, r.h);
+      this.memory.copyRows(this.frame, this.ySize + cAt, W / 2, srcU, cw, r.w / 2, r.h / 2);
+      this.memory.copyRows(this.frame, this.ySize + this.cSize + cAt, W / 2, srcV, cw, r.w / 2, r.h / 2);
+      return;
+    }
+    // A caller's buffer (or all frames in use): a row at a time. TypedArray.set of a row view is ~25 % faster than
+    // Buffer.copy, but still a view per row.
+    const src = new Uint8Array(pic.data.buffer, pic.data.byteOffset, pic.data.length);
+    const out = new Uint8Array(this.frame.buffer, this.frame.byteOffset, this.frame.length);
+    for (let row = 0; row < r.h; row++) out.set(src.subarray(row * pw, row * pw + r.w), yAt + row * W);
     for (let row = 0; row < r.h / 2; row++) {
       const so = row * cw;
-      const d = (cy + row) * CW + cx;
-      move(srcU + so, this.ySize + d, rcw);
-      move(srcV + so, this.ySize + this.cSize + d, rcw);
+      const d = cAt + row * (W / 2);
+      out.set(src.subarray(srcU + so, srcU + so + r.w / 2), this.ySize + d);
+      out.set(src.subarray(srcV + so, srcV + so + r.w / 2), this.ySize + this.cSize + d);
     }
   }
 
@@ -164,11 +171,4 @@ export class Compositor {
       out.fill(NEUTRAL_C, this.ySize + this.cSize + d, this.ySize + this.cSize + d + w / 2);
     }
   }
-}
-
-/** A tile-sized copy of `pic` drawn the same way the compositor would (used for tests and placeholders). */
-export function fitPicture(pic: YuvFrame, width: number, height: number): YuvFrame {
-  if (pic.width === width && pic.height === height) return pic;
-  const c = new Compositor(width, height);
-  return { data: c.compose([{ rect: { x: 0, y: 0, w: width, h: height }, picture: pic }]), width, height };
 }

@@ -70,8 +70,8 @@ describe('Compositor', () => {
     expect(meanYuv(half, 32, 0, 32, 32)).toEqual([16, 128, 128]);
   });
 
-  it('composes the same bytes into its own frames (rows moved through their scratch area) as into a caller\'s buffer', () => {
-    const c = new Compositor(96, 64);
+  it('composes the same bytes into its own frames (WebAssembly row copies) as into a caller\'s buffer, and recycles them', () => {
+    const c = new Compositor(96, 64, 2);
     // Pictures with a different byte at every position, so a row landing one byte or one row off shows.
     const noise = (w: number, h: number, seed: number) => ({
       data: Buffer.from(Uint8Array.from({ length: (w * h * 3) / 2 }, (_, i) => (i * 7 + seed * 13 + (i >> 5)) & 0xff)),
@@ -84,14 +84,28 @@ describe('Compositor', () => {
       { rect: { x: 0, y: 32, w: 48, h: 32 }, picture: noise(48, 32, 3) },
       { rect: { x: 50, y: 34, w: 44, h: 28 }, picture: noise(44, 28, 4) },
     ];
+    const plain = c.compose(tiles, Buffer.alloc(c.frameBytes, 99)); // a caller's buffer: row by row in JS
     const own = c.compose(tiles);
-    expect(own.buffer.byteLength - own.byteOffset).toBeGreaterThanOrEqual(2 * c.frameBytes); // the scratch path ran
-    const again = Buffer.from(c.compose(tiles, own)); // recycled frame: scratch still there
-    const plain = c.compose(tiles, Buffer.alloc(c.frameBytes, 99));
-    expect(plain.buffer.byteLength - plain.byteOffset).toBe(plain.length); // no room: the row-view path
-    expect(Buffer.compare(again, plain)).toBe(0);
+    const inWasm = (b: Buffer) => b.buffer !== plain.buffer && b.buffer.byteLength >= 3 * c.frameBytes; // 2 slots + scratch
+    expect(inWasm(own)).toBe(true);
+    expect(Buffer.compare(own, plain)).toBe(0);
     // Spot-check placement: the last tile's first Y row starts at (50, 34).
     expect([...plain.subarray(34 * 96 + 50, 34 * 96 + 50 + 44)]).toEqual([...tiles[3]!.picture.data.subarray(0, 44)]);
+
+    // Both slots taken: the third frame is a plain buffer, composed the same.
+    const second = c.compose(tiles);
+    const third = c.compose(tiles);
+    expect([inWasm(second), inWasm(third)]).toEqual([true, false]);
+    expect(Buffer.compare(third, plain)).toBe(0);
+    // A released slot is reused (dirty from its last frame: a full grid must overwrite it all); others are ignored.
+    c.release(third);
+    c.release(own);
+    c.release(own);
+    const reused = c.compose(tiles.slice(0, 3));
+    expect(reused.byteOffset).toBe(own.byteOffset);
+    expect(inWasm(c.compose(tiles))).toBe(false);
+    const first3 = c.compose(tiles.slice(0, 3), Buffer.alloc(c.frameBytes, 7));
+    expect(Buffer.compare(reused, first3)).toBe(0);
   });
 });
 
