@@ -99,7 +99,7 @@ export class Compositor {
     const cAt = (r.y / 2) * (W / 2) + r.x / 2;
     if (this.memory.owns(this.frame)) {
       // One WebAssembly call per plane (see FrameMemory).
-      this.memory.stage(pic.data);
+      this.memory.stagePicture(pic.data);
       this.memory.copyRows(this.frame, yAt, W, 0, pw, r.w, r.h);
       this.memory.copyRows(this.frame, this.ySize + cAt, W / 2, srcU, cw, r.w / 2, r.h / 2);
       this.memory.copyRows(this.frame, this.ySize + this.cSize + cAt, W / 2, srcV, cw, r.w / 2, r.h / 2);
@@ -155,13 +155,17 @@ export class Compositor {
     const y0 = r.y + r.h - margin - h;
     const W = this.width;
     const out = this.frame;
-    for (let y = 0; y < h; y++) {
-      const d = (y0 + y) * W + x0;
-      const s = y * m.width;
-      for (let x = 0; x < w; x++) {
-        const a = m.alpha[s + x]!;
-        const base = 16 + ((out[d + x]! - 16) >> 2);
-        out[d + x] = base + (((235 - base) * a) >> 8);
+    if (this.memory.owns(out) && m.alpha.length <= this.frameBytes) {
+      this.memory.blendLabel(out, y0 * W + x0, W, m.alpha, m.width, w, h);
+    } else {
+      for (let y = 0; y < h; y++) {
+        const d = (y0 + y) * W + x0;
+        const s = y * m.width;
+        for (let x = 0; x < w; x++) {
+          // Darkened to a quarter above black (16 + ((p - 16) >> 2)), then white (235) blended in by alpha.
+          const base = (out[d + x]! >> 2) + 12;
+          out[d + x] = base + (((235 - base) * m.alpha[s + x]!) >> 8);
+        }
       }
     }
     const CW = W / 2;

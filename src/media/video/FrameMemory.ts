@@ -1,17 +1,20 @@
 /**
  * The compositor's frames, in one fixed WebAssembly memory so tile rows can be moved by a few lines of WebAssembly:
  * one call per plane per tile instead of one `copyWithin` per row (2,880 per 2x2 720p frame, each a trip into V8's
- * C++ runtime). Measured on a 2x2 720p frame: 0.59 → 0.31 ms.
+ * C++ runtime). Measured on a 2x2 720p frame: 0.59 → 0.31 ms. Name labels are blended there too (the JS loop was the
+ * recorder's busiest function, 3 % of its CPU).
  *
- * Layout: `slots` frames, then one scratch area the size of a frame that a tile picture is copied into before its rows
- * move to their place. The memory never grows, so views into it never detach.
+ * Layout: `slots` frames, then a scratch area the size of a frame that a tile picture is copied into before its rows
+ * move to their place, then one for a label's mask. The memory never grows, so views into it never detach.
  */
 
 /**
- * The module, assembled by hand (105 bytes, no toolchain needed). Its source:
+ * The module, assembled by hand (no toolchain needed; the Compositor test in test/unit/media/videoPipeline.test.ts
+ * checks it byte for byte against the JS path). Its source:
  *
  *   (module
  *     (import "env" "memory" (memory 1))
+ *     ;; Copies `rows` rows of `width` bytes.
  *     (func (export "copyRows") (param $dst i32) (param $dstStride i32) (param $src i32) (param $srcStride i32)
  *                               (param $width i32) (param $rows i32)
  *       (block $done
@@ -21,47 +24,97 @@
  *           (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
  *           (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
  *           (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+ *           (br $row))))
+ *     ;; A name label: each luma byte p darkened to base = (p >> 2) + 12 (= 16 + ((p - 16) >> 2)), then white (235)
+ *     ;; blended in by the mask's alpha a: base + (((235 - base) * a) >> 8).
+ *     (func (export "blendLabel") (param $dst i32) (param $dstStride i32) (param $mask i32) (param $maskStride i32)
+ *                                 (param $width i32) (param $rows i32) (local $x i32) (local $base i32)
+ *       (block $done
+ *         (loop $row
+ *           (br_if $done (i32.eqz (local.get $rows)))
+ *           (local.set $x (i32.const 0))
+ *           (block $rowDone
+ *             (loop $pixel
+ *               (br_if $rowDone (i32.ge_u (local.get $x) (local.get $width)))
+ *               (local.set $base (i32.add (i32.shr_u (i32.load8_u (i32.add (local.get $dst) (local.get $x))) (i32.const 2))
+ *                                         (i32.const 12)))
+ *               (i32.store8 (i32.add (local.get $dst) (local.get $x))
+ *                 (i32.add (local.get $base)
+ *                   (i32.shr_u (i32.mul (i32.sub (i32.const 235) (local.get $base))
+ *                                       (i32.load8_u (i32.add (local.get $mask) (local.get $x))))
+ *                              (i32.const 8))))
+ *               (local.set $x (i32.add (local.get $x) (i32.const 1)))
+ *               (br $pixel)))
+ *           (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+ *           (local.set $mask (i32.add (local.get $mask) (local.get $maskStride)))
+ *           (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
  *           (br $row)))))
  */
-const COPY_ROWS_WASM = new Uint8Array([
+const FRAME_WASM = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x0a, 0x01, 0x60, 0x06, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00, // type: (i32 × 6) → ()
+  0x01, 0x0a, 0x01, 0x60, 0x06, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00, // type 0: (i32 × 6) → ()
   0x02, 0x0f, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x01, // import env.memory, min 1 page
-  0x03, 0x02, 0x01, 0x00, // one function of type 0
-  0x07, 0x0c, 0x01, 0x08, 0x63, 0x6f, 0x70, 0x79, 0x52, 0x6f, 0x77, 0x73, 0x00, 0x00, // export "copyRows"
-  0x0a, 0x30, 0x01, 0x2e, 0x00, // code: one body of 46 bytes, no locals
-  0x02, 0x40, 0x03, 0x40, // block, loop
-  0x20, 0x05, 0x45, 0x0d, 0x01, // rows == 0 → leave the block
+  0x03, 0x03, 0x02, 0x00, 0x00, // two functions of type 0
+  0x07, 0x19, 0x02, // exports:
+  0x08, 0x63, 0x6f, 0x70, 0x79, 0x52, 0x6f, 0x77, 0x73, 0x00, 0x00, // "copyRows" = function 0
+  0x0a, 0x62, 0x6c, 0x65, 0x6e, 0x64, 0x4c, 0x61, 0x62, 0x65, 0x6c, 0x00, 0x01, // "blendLabel" = function 1
+  0x0a, 0x9e, 0x01, 0x02, // code section (158 bytes), two bodies
+  // copyRows: 46 bytes, no locals
+  0x2e, 0x00,
+  0x02, 0x40, 0x03, 0x40, // block $done, loop $row
+  0x20, 0x05, 0x45, 0x0d, 0x01, // rows == 0 → leave
   0x20, 0x00, 0x20, 0x02, 0x20, 0x04, 0xfc, 0x0a, 0x00, 0x00, // memory.copy(dst, src, width)
   0x20, 0x00, 0x20, 0x01, 0x6a, 0x21, 0x00, // dst += dstStride
   0x20, 0x02, 0x20, 0x03, 0x6a, 0x21, 0x02, // src += srcStride
   0x20, 0x05, 0x41, 0x01, 0x6b, 0x21, 0x05, // rows -= 1
-  0x0c, 0x00, // next row
-  0x0b, 0x0b, 0x0b, // end loop, block, function
+  0x0c, 0x00, 0x0b, 0x0b, 0x0b, // next row; end loop, block, function
+  // blendLabel: 109 bytes, locals x (6) and base (7)
+  0x6d, 0x01, 0x02, 0x7f,
+  0x02, 0x40, 0x03, 0x40, // block $done, loop $row
+  0x20, 0x05, 0x45, 0x0d, 0x01, // rows == 0 → leave
+  0x41, 0x00, 0x21, 0x06, // x = 0
+  0x02, 0x40, 0x03, 0x40, // block $rowDone, loop $pixel
+  0x20, 0x06, 0x20, 0x04, 0x4f, 0x0d, 0x01, // x >= width → row done
+  0x20, 0x00, 0x20, 0x06, 0x6a, 0x2d, 0x00, 0x00, 0x41, 0x02, 0x76, 0x41, 0x0c, 0x6a, 0x21, 0x07, // base = (dst[x] >> 2) + 12
+  0x20, 0x00, 0x20, 0x06, 0x6a, // address dst + x
+  0x20, 0x07, 0x41, 0xeb, 0x01, 0x20, 0x07, 0x6b, // base, 235 - base
+  0x20, 0x02, 0x20, 0x06, 0x6a, 0x2d, 0x00, 0x00, 0x6c, // × mask[x]
+  0x41, 0x08, 0x76, 0x6a, 0x3a, 0x00, 0x00, // >> 8, + base, store8
+  0x20, 0x06, 0x41, 0x01, 0x6a, 0x21, 0x06, // x += 1
+  0x0c, 0x00, 0x0b, 0x0b, // next pixel; end loop, block
+  0x20, 0x00, 0x20, 0x01, 0x6a, 0x21, 0x00, // dst += dstStride
+  0x20, 0x02, 0x20, 0x03, 0x6a, 0x21, 0x02, // mask += maskStride
+  0x20, 0x05, 0x41, 0x01, 0x6b, 0x21, 0x05, // rows -= 1
+  0x0c, 0x00, 0x0b, 0x0b, 0x0b, // next row; end loop, block, function
 ]);
 
 const PAGE = 65_536;
 let compiled: WebAssembly.Module | undefined;
 
-type CopyRows = (dst: number, dstStride: number, src: number, srcStride: number, width: number, rows: number) => void;
+type RowsFn = (dst: number, dstStride: number, src: number, srcStride: number, width: number, rows: number) => void;
 
 export class FrameMemory {
   private readonly bytes: Uint8Array;
-  private readonly copyRowsFn: CopyRows;
-  private readonly scratch: number;
+  private readonly copyRowsFn: RowsFn;
+  private readonly blendLabelFn: RowsFn;
+  /** Where a picture is staged (frameBytes), then a label mask (frameBytes). */
+  private readonly pictureScratch: number;
+  private readonly maskScratch: number;
   private readonly free: Buffer[] = [];
 
   constructor(
     readonly frameBytes: number,
     readonly slots: number,
   ) {
-    const pages = Math.ceil(((slots + 1) * frameBytes) / PAGE);
+    const pages = Math.ceil(((slots + 2) * frameBytes) / PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    compiled ??= new WebAssembly.Module(COPY_ROWS_WASM);
-    const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-    this.copyRowsFn = instance.exports.copyRows as CopyRows;
+    compiled ??= new WebAssembly.Module(FRAME_WASM);
+    const { exports } = new WebAssembly.Instance(compiled, { env: { memory } });
+    this.copyRowsFn = exports.copyRows as RowsFn;
+    this.blendLabelFn = exports.blendLabel as RowsFn;
     this.bytes = new Uint8Array(memory.buffer);
-    this.scratch = slots * frameBytes;
+    this.pictureScratch = slots * frameBytes;
+    this.maskScratch = this.pictureScratch + frameBytes;
     // Handed out last slot first: frames in steady use stay among the first few (untouched pages cost no memory).
     for (let i = slots - 1; i >= 0; i--) this.free.push(Buffer.from(memory.buffer, i * frameBytes, frameBytes));
   }
@@ -77,20 +130,28 @@ export class FrameMemory {
   }
 
   owns(frame: Uint8Array): boolean {
-    return frame.buffer === this.bytes.buffer && frame.byteOffset < this.scratch;
+    return frame.buffer === this.bytes.buffer && frame.byteOffset < this.pictureScratch;
+  }
+
+  /** Puts a picture (at most frameBytes) where copyRows() reads it. */
+  stagePicture(picture: Uint8Array): void {
+    this.bytes.set(picture, this.pictureScratch);
   }
 
   /**
-   * Copies a `width` × `rows` block of `picture` (its rows `srcStride` apart, starting at `srcOffset`) into `frame` at
-   * `dstOffset` with rows `dstStride` apart. `frame` must be one of ours; the picture is staged in the scratch area
-   * first when it is not already there (see stage()).
+   * Copies a `width` × `rows` block of the staged picture (rows `srcStride` apart from `srcOffset`) into `frame` (one
+   * of ours) at `dstOffset`, rows `dstStride` apart.
    */
   copyRows(frame: Buffer, dstOffset: number, dstStride: number, srcOffset: number, srcStride: number, width: number, rows: number): void {
-    this.copyRowsFn(frame.byteOffset + dstOffset, dstStride, this.scratch + srcOffset, srcStride, width, rows);
+    this.copyRowsFn(frame.byteOffset + dstOffset, dstStride, this.pictureScratch + srcOffset, srcStride, width, rows);
   }
 
-  /** Puts a picture into the scratch area (offsets of copyRows refer to it). At most frameBytes long. */
-  stage(picture: Uint8Array): void {
-    this.bytes.set(picture, this.scratch);
+  /**
+   * Darkens a `width` × `rows` luma block of `frame` (one of ours) at `dstOffset` and blends white in by `alpha` (rows
+   * `alphaStride` apart, at most frameBytes): the compositor's name label.
+   */
+  blendLabel(frame: Buffer, dstOffset: number, dstStride: number, alpha: Uint8Array, alphaStride: number, width: number, rows: number): void {
+    this.bytes.set(alpha, this.maskScratch);
+    this.blendLabelFn(frame.byteOffset + dstOffset, dstStride, this.maskScratch, alphaStride, width, rows);
   }
 }

@@ -78,10 +78,12 @@ describe('Compositor', () => {
       width: w,
       height: h,
     });
+    // Name labels too: a mask with every alpha value, wider than the tile (clipped).
+    const label = { width: 60, height: 12, alpha: Buffer.from(Uint8Array.from({ length: 60 * 12 }, (_, i) => (i * 37) & 0xff)) };
     const tiles = [
-      { rect: { x: 0, y: 0, w: 48, h: 32 }, picture: noise(48, 32, 1) },
+      { rect: { x: 0, y: 0, w: 48, h: 32 }, picture: noise(48, 32, 1), label },
       { rect: { x: 48, y: 0, w: 48, h: 32 }, picture: noise(48, 32, 2) },
-      { rect: { x: 0, y: 32, w: 48, h: 32 }, picture: noise(48, 32, 3) },
+      { rect: { x: 0, y: 32, w: 48, h: 32 }, picture: noise(48, 32, 3), label: { ...label, width: 20, alpha: label.alpha.subarray(0, 240) } },
       { rect: { x: 50, y: 34, w: 44, h: 28 }, picture: noise(44, 28, 4) },
     ];
     const plain = c.compose(tiles, Buffer.alloc(c.frameBytes, 99)); // a caller's buffer: row by row in JS
@@ -91,6 +93,11 @@ describe('Compositor', () => {
     expect(Buffer.compare(own, plain)).toBe(0);
     // Spot-check placement: the last tile's first Y row starts at (50, 34).
     expect([...plain.subarray(34 * 96 + 50, 34 * 96 + 50 + 44)]).toEqual([...tiles[3]!.picture.data.subarray(0, 44)]);
+    // And the label: margin 2, so its first row is row 32 - 2 - 12 = 18, from x = 2; darkened, then blended.
+    for (const x of [2, 3, 9]) {
+      const base = 16 + ((tiles[0]!.picture.data[18 * 48 + x]! - 16) >> 2);
+      expect(own[18 * 96 + x], `label pixel ${x}`).toBe(base + (((235 - base) * label.alpha[x - 2]!) >> 8));
+    }
 
     // Both slots taken: the third frame is a plain buffer, composed the same.
     const second = c.compose(tiles);
