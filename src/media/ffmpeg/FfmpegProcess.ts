@@ -6,6 +6,7 @@ import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
 import { resolveFfmpeg, resolveFfprobe } from './ffmpegBinary.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
+import type { StderrLineSocket } from './StderrLineSocket.js';
 
 export type { FfmpegProgress };
 
@@ -49,10 +50,10 @@ export interface FfmpegProcessOptions {
   /** How many stderr lines to keep for error messages (default 50). */
   stderrTailLines?: number;
   /**
-   * Sees every stderr line first; returning true consumes it (not logged, kept, parsed or emitted). For per-frame
-   * report lines (showinfo) that would otherwise go through all of that dozens of times a second.
+   * Read stderr through this socket instead of a pipe (see StderrLineSocket): for per-frame report lines (showinfo),
+   * which its byte filter takes before they become strings. It is closed here once the child has its copy.
    */
-  stderrFilter?: (line: string) => boolean;
+  stderr?: StderrLineSocket;
 }
 
 export interface StopOptions {
@@ -92,7 +93,6 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   private readonly log: Logger;
   private readonly tail: string[] = [];
   private readonly tailMax: number;
-  private readonly stderrFilter?: (line: string) => boolean;
   private readonly parser = new ProgressParser();
   private stopping: Promise<FfmpegExit> | null = null;
   private forced = false;
@@ -110,17 +110,17 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.label = opts.label ?? tool;
     this.log = (opts.logger ?? defaultLogger).child({ ffmpeg: this.label });
     this.tailMax = opts.stderrTailLines ?? 50;
-    this.stderrFilter = opts.stderrFilter;
     this.exited = new Promise((r) => (this.resolveExited = r));
 
     const extra = opts.extraInputs ?? 0;
     this.child = spawn(this.binaryPath, this.args, {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ['pipe', opts.stdout ?? 'ignore', 'pipe', ...Array<'pipe'>(extra).fill('pipe')],
+      stdio: ['pipe', opts.stdout ?? 'ignore', opts.stderr?.childEnd ?? 'pipe', ...Array<'pipe'>(extra).fill('pipe')],
       windowsHide: true,
     });
     if (typeof opts.stdout === 'object') opts.stdout.destroy();
+    opts.stderr?.childEnd.destroy();
     this.log.debug({ pid: this.child.pid, cmd: this.binaryPath, args: this.args }, 'ffmpeg spawned');
 
     this.stdin = this.child.stdin!;
@@ -129,8 +129,9 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     for (const w of [this.stdin, ...this.extraInputs]) w.on('error', (err) => this.onPipeError(err));
     this.stdout?.on('error', (err) => this.log.debug({ err }, 'ffmpeg stdout error'));
 
-    this.wireStderr();
-    this.wireExit();
+    if (opts.stderr) opts.stderr.setLineHandler((line) => this.onStderrLine(line));
+    else this.wireStderr();
+    this.wireExit(opts.stderr?.closed);
   }
 
   get pid(): number | undefined {
@@ -247,7 +248,6 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   }
 
   private onStderrLine(raw: string): void {
-    if (this.stderrFilter?.(raw)) return;
     const line = raw.trimEnd();
     if (!line) return;
     const { isProgress, progress } = this.parser.feed(line);
@@ -262,7 +262,8 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.emit('stderr', line);
   }
 
-  private wireExit(): void {
+  /** `stderrClosed`: when stderr is a socket of ours, its end (otherwise the pipe's). */
+  private wireExit(stderrClosed?: Promise<void>): void {
     let spawnError: NodeJS.ErrnoException | null = null;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let stderrEnded = false;
@@ -313,10 +314,12 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
       // stderr normally ends right after exit; don't hang if something else holds it open.
       else setTimeout(finish, 1000).unref();
     });
-    this.child.stderr!.on('close', () => {
+    const onStderrClosed = (): void => {
       stderrEnded = true;
       if (exit) finish();
-    });
+    };
+    if (stderrClosed) void stderrClosed.then(onStderrClosed);
+    else this.child.stderr!.on('close', onStderrClosed);
   }
 
   private raise(err: RtcRecordError): void {

@@ -3,10 +3,11 @@ import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
 import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.js';
 import { openReadSocket } from '../ffmpeg/readSocket.js';
+import { StderrLineSocket } from '../ffmpeg/StderrLineSocket.js';
 import { ivfFileHeader, ivfFrameHeader, vp8KeyframeSize } from './IvfWriter.js';
 import type { DecodedFrame, VideoTileDecoderEvents, VideoTileDecoderOptions } from './VideoTileDecoderTypes.js';
 
-const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(-?\d+)/;
+const SHOWINFO_PREFIX = Buffer.from('[Parsed_showinfo');
 /** Released pictures kept per decoder; more than a few only means a consumer released a burst at once. */
 const MAX_FREE_PICTURES = 12;
 
@@ -101,23 +102,25 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     reader.on('error', (err) => this.log.debug({ err }, 'decoder output socket error'));
     // EOF arrives when ffmpeg exits; pictures still in the socket are read first.
     this.outputClosed = new Promise((resolve) => reader.once('close', () => resolve()));
+    // showinfo writes two lines per picture: the pts comes from the first, both are dropped (as bytes).
+    const stderr = await StderrLineSocket.open((buf, start, end) => {
+      if (end - start < SHOWINFO_PREFIX.length || buf.compare(SHOWINFO_PREFIX, 0, SHOWINFO_PREFIX.length, start, start + SHOWINFO_PREFIX.length) !== 0) return false;
+      const pts = showinfoPts(buf, start, end);
+      if (pts !== undefined) this.onPts(pts);
+      return true;
+    });
     if (this.stopped && !this.early?.length) {
       childEnd.destroy();
       reader.destroy();
+      stderr.destroy();
       return;
     }
     const proc = new FfmpegProcess(this.args, {
       label: `decode ${this.options.label}`,
       logger: this.options.logger,
       stdout: childEnd,
+      stderr,
       stderrTailLines: 20,
-      // showinfo writes two lines per picture: take the pts from the first, drop both.
-      stderrFilter: (line) => {
-        if (!line.startsWith('[Parsed_showinfo')) return false;
-        const m = SHOWINFO.exec(line);
-        if (m) this.onPts(Number(m[1]));
-        return true;
-      },
     });
     this.proc = proc;
     proc.on('error', (err) => {
@@ -234,4 +237,24 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     await Promise.race([this.outputClosed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
     clearTimeout(timer);
   }
+}
+
+const PTS_KEY = Buffer.from(' pts:');
+const N_KEY = Buffer.from(' n:');
+
+/** The pts of a showinfo picture line (`… n:  12 pts:  4000 pts_time:…`), read from its bytes; undefined otherwise. */
+export function showinfoPts(buf: Buffer, start: number, end: number): number | undefined {
+  const n = buf.indexOf(N_KEY, start);
+  if (n === -1 || n >= end) return undefined;
+  let i = buf.indexOf(PTS_KEY, n);
+  if (i === -1 || i >= end) return undefined;
+  i += PTS_KEY.length;
+  while (i < end && buf[i] === 0x20) i++;
+  const negative = buf[i] === 0x2d;
+  if (negative) i++;
+  let value = 0;
+  let digits = 0;
+  for (; i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39; i++, digits++) value = value * 10 + buf[i]! - 0x30;
+  if (digits === 0) return undefined;
+  return negative ? -value : value;
 }
