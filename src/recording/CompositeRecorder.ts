@@ -379,6 +379,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       height,
       label: `${p.info.name}/${v.key.endsWith('#screen') ? 'screen' : 'camera'} ${width}x${height}`,
       logger: this.logger,
+      pictures: this.compositor?.pictures,
     });
     v.decoder = decoder;
     decoder.on('frame', (f) => this.onPicture(v, decoder, f));

@@ -1,6 +1,6 @@
 import { RtcRecordError } from '../../errors.js';
 import { FrameMemory } from './FrameMemory.js';
-import type { Rect, TileContent } from './CompositorTypes.js';
+import type { PictureMemory, Rect, TileContent } from './CompositorTypes.js';
 import type { TextMask } from './TextRendererTypes.js';
 import type { YuvFrame } from './VideoTileDecoderTypes.js';
 
@@ -21,20 +21,33 @@ export class Compositor {
   /**
    * `frameSlots`: frames composed at most before some are given back (release()); beyond that, composing still works
    * but takes a new buffer and copies row by row. The default covers the encoder's queue (half a second at 30 fps).
+   * `pictureSlots`: decoded pictures (each up to a frame) decoders may read straight into (see `pictures`); the
+   * default covers a second of 30 fps tiles with room to spare. Slots cost address space, memory only once used.
    */
   constructor(
     readonly width: number,
     readonly height: number,
     frameSlots = 24,
+    pictureSlots = 160,
   ) {
     if (width % 2 || height % 2 || width <= 0 || height <= 0) {
       throw new RtcRecordError('INVALID_FIELD', `canvas size must be positive and even, got ${width}x${height}`);
     }
     this.ySize = width * height;
     this.cSize = this.ySize / 4;
-    this.memory = new FrameMemory(this.frameBytes, frameSlots);
+    this.memory = new FrameMemory(this.frameBytes, frameSlots, pictureSlots);
     this.frame = Buffer.alloc(0);
   }
+
+  /**
+   * Picture memory for decoders: a picture read into it is composed with one copy (others are copied in first).
+   * acquire() returns undefined when all slots are taken (the decoder then allocates its own); release() is false for
+   * buffers not from acquire().
+   */
+  readonly pictures: PictureMemory = {
+    acquire: (bytes) => this.memory.acquirePicture(bytes),
+    release: (picture) => this.memory.releasePicture(picture),
+  };
 
   /** Gives a frame from compose() back for reuse once nothing reads it any more (e.g. the pipe has written it). */
   release(frame: Buffer): void {
@@ -98,11 +111,13 @@ export class Compositor {
     const yAt = r.y * W + r.x;
     const cAt = (r.y / 2) * (W / 2) + r.x / 2;
     if (this.memory.owns(this.frame)) {
-      // One WebAssembly call per plane (see FrameMemory).
-      this.memory.stagePicture(pic.data);
-      this.memory.copyRows(this.frame, yAt, W, 0, pw, r.w, r.h);
-      this.memory.copyRows(this.frame, this.ySize + cAt, W / 2, srcU, cw, r.w / 2, r.h / 2);
-      this.memory.copyRows(this.frame, this.ySize + this.cSize + cAt, W / 2, srcV, cw, r.w / 2, r.h / 2);
+      // One WebAssembly call per plane (see FrameMemory); a picture a decoder read into our memory needs no staging.
+      const m = this.memory;
+      const p = pic.data;
+      if (!m.ownsPicture(p)) m.stagePicture(p);
+      m.copyRows(this.frame, yAt, W, p, 0, pw, r.w, r.h);
+      m.copyRows(this.frame, this.ySize + cAt, W / 2, p, srcU, cw, r.w / 2, r.h / 2);
+      m.copyRows(this.frame, this.ySize + this.cSize + cAt, W / 2, p, srcV, cw, r.w / 2, r.h / 2);
       return;
     }
     // A caller's buffer (or all frames in use): a row at a time. TypedArray.set of a row view is ~25 % faster than

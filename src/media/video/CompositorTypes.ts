@@ -16,3 +16,11 @@ export interface TileContent {
   /** Name drawn at the tile's bottom-left on a dark box. */
   label?: TextMask;
 }
+
+/** Where a decoder may read its pictures (see Compositor.pictures). */
+export interface PictureMemory {
+  /** Memory for one picture of `bytes`, or undefined when there is none left. */
+  acquire(bytes: number): Buffer | undefined;
+  /** Gives a picture from acquire() back; false when it was not one. */
+  release(picture: Buffer): boolean;
+}

@@ -97,16 +97,26 @@ export class FrameMemory {
   private readonly bytes: Uint8Array;
   private readonly copyRowsFn: RowsFn;
   private readonly blendLabelFn: RowsFn;
-  /** Where a picture is staged (frameBytes), then a label mask (frameBytes). */
+  /** Where a picture is staged (frameBytes), then a label mask (frameBytes), then the picture slots. */
   private readonly pictureScratch: number;
   private readonly maskScratch: number;
+  private readonly pictureSlotsAt: number;
   private readonly free: Buffer[] = [];
+  /** Picture slots not handed out, most recently given back last (reused first: fewer pages touched). */
+  private readonly freePictureSlots: number[] = [];
+  /** 1 where a picture slot is in freePictureSlots (a slot given back twice must not be handed out twice). */
+  private readonly pictureSlotFree: Uint8Array;
 
+  /**
+   * `slots` composed frames; `pictureSlots` decoded pictures of up to frameBytes each, for decoders to read into
+   * (so composing one is a single copy, see acquirePicture()).
+   */
   constructor(
     readonly frameBytes: number,
     readonly slots: number,
+    readonly pictureSlots = 0,
   ) {
-    const pages = Math.ceil(((slots + 2) * frameBytes) / PAGE);
+    const pages = Math.ceil(((slots + 2 + pictureSlots) * frameBytes) / PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     compiled ??= new WebAssembly.Module(FRAME_WASM);
     const { exports } = new WebAssembly.Instance(compiled, { env: { memory } });
@@ -115,8 +125,11 @@ export class FrameMemory {
     this.bytes = new Uint8Array(memory.buffer);
     this.pictureScratch = slots * frameBytes;
     this.maskScratch = this.pictureScratch + frameBytes;
-    // Handed out last slot first: frames in steady use stay among the first few (untouched pages cost no memory).
+    this.pictureSlotsAt = this.maskScratch + frameBytes;
+    // Handed out last slot first: slots in steady use stay among the first few (untouched pages cost no memory).
     for (let i = slots - 1; i >= 0; i--) this.free.push(Buffer.from(memory.buffer, i * frameBytes, frameBytes));
+    for (let i = pictureSlots - 1; i >= 0; i--) this.freePictureSlots.push(i);
+    this.pictureSlotFree = new Uint8Array(pictureSlots).fill(1);
   }
 
   /** A free frame (its old contents left as they were), or undefined when all are in use. */
@@ -133,17 +146,42 @@ export class FrameMemory {
     return frame.buffer === this.bytes.buffer && frame.byteOffset < this.pictureScratch;
   }
 
-  /** Puts a picture (at most frameBytes) where copyRows() reads it. */
+  /** Memory for a decoded picture of `bytes` (≤ frameBytes), or undefined when every picture slot is taken. */
+  acquirePicture(bytes: number): Buffer | undefined {
+    if (bytes > this.frameBytes) return undefined;
+    const slot = this.freePictureSlots.pop();
+    if (slot === undefined) return undefined;
+    this.pictureSlotFree[slot] = 0;
+    return Buffer.from(this.bytes.buffer, this.pictureSlotsAt + slot * this.frameBytes, bytes);
+  }
+
+  /** Takes a picture from acquirePicture() back; false (and nothing done) for any other buffer. */
+  releasePicture(picture: Uint8Array): boolean {
+    if (!this.ownsPicture(picture)) return false;
+    const slot = (picture.byteOffset - this.pictureSlotsAt) / this.frameBytes;
+    if (Number.isInteger(slot) && this.pictureSlotFree[slot] === 0) {
+      this.pictureSlotFree[slot] = 1;
+      this.freePictureSlots.push(slot);
+    }
+    return true;
+  }
+
+  ownsPicture(picture: Uint8Array): boolean {
+    return picture.buffer === this.bytes.buffer && picture.byteOffset >= this.pictureSlotsAt;
+  }
+
+  /** Puts a picture (at most frameBytes) where copyRows() reads it when it is not in a picture slot already. */
   stagePicture(picture: Uint8Array): void {
     this.bytes.set(picture, this.pictureScratch);
   }
 
   /**
-   * Copies a `width` × `rows` block of the staged picture (rows `srcStride` apart from `srcOffset`) into `frame` (one
-   * of ours) at `dstOffset`, rows `dstStride` apart.
+   * Copies a `width` × `rows` block of `picture` (rows `srcStride` apart from `srcOffset`) into `frame` (one of ours)
+   * at `dstOffset`, rows `dstStride` apart. A picture outside the picture slots must have been staged (stagePicture).
    */
-  copyRows(frame: Buffer, dstOffset: number, dstStride: number, srcOffset: number, srcStride: number, width: number, rows: number): void {
-    this.copyRowsFn(frame.byteOffset + dstOffset, dstStride, this.pictureScratch + srcOffset, srcStride, width, rows);
+  copyRows(frame: Buffer, dstOffset: number, dstStride: number, picture: Uint8Array, srcOffset: number, srcStride: number, width: number, rows: number): void {
+    const src = this.ownsPicture(picture) ? picture.byteOffset : this.pictureScratch;
+    this.copyRowsFn(frame.byteOffset + dstOffset, dstStride, src + srcOffset, srcStride, width, rows);
   }
 
   /**

@@ -31,9 +31,9 @@ export function tileFitFilter(width: number, height: number): string {
  * A different tile size needs a new instance (scaling is part of ffmpeg's graph); input resolution changes mid-stream
  * are handled by ffmpeg itself (the graph is reconfigured, the output size stays).
  *
- * Pictures are read straight into pooled buffers (see openReadSocket): hand each one back with release() once it is
- * no longer needed, or the pool simply allocates more. ffmpeg starts a moment after construction (the socket pair is
- * set up first); frames pushed meanwhile are queued.
+ * Pictures are read straight into pooled buffers (see openReadSocket), the compositor's memory when given
+ * (`pictures`): hand each one back with release() once it is no longer needed, or the pool simply allocates more.
+ * ffmpeg starts a moment after construction (the socket pair is set up first); frames pushed meanwhile are queued.
  */
 export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
   readonly width: number;
@@ -123,6 +123,7 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
       stderrTailLines: 20,
     });
     this.proc = proc;
+    void Promise.all([proc.exited, this.outputClosed]).then(() => this.releaseLeftovers());
     proc.on('error', (err) => {
       if (!this.stopped) this.emit('error', err);
     });
@@ -182,7 +183,16 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
 
   /** Gives a picture's buffer back for reuse; the caller must not touch it afterwards. */
   release(data: Buffer): void {
+    if (this.options.pictures?.release(data)) return;
     if (data.length === this.frameBytes && this.free.length < MAX_FREE_PICTURES) this.free.push(data);
+  }
+
+  /** Once ffmpeg is gone and its output read: pictures that never got a pts go back to where they came from. */
+  private releaseLeftovers(): void {
+    for (const data of this.pending.splice(0)) this.release(data);
+    if (this.assembling) this.release(this.assembling);
+    this.assembling = undefined;
+    this.filled = 0;
   }
 
   private write(chunks: Uint8Array[]): void {
@@ -199,7 +209,7 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
 
   /** The rest of the picture being assembled: every read lands in its final place, no copy. */
   private readTarget(): Uint8Array {
-    this.assembling ??= this.free.pop() ?? Buffer.allocUnsafe(this.frameBytes);
+    this.assembling ??= this.free.pop() ?? this.options.pictures?.acquire(this.frameBytes) ?? Buffer.allocUnsafe(this.frameBytes);
     return this.assembling.subarray(this.filled);
   }
 

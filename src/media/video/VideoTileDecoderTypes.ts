@@ -1,5 +1,6 @@
 import type { RtcRecordError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { PictureMemory } from './CompositorTypes.js';
 
 export type TileDecoderCodec = 'vp8' | 'h264';
 
@@ -13,6 +14,8 @@ export interface VideoTileDecoderOptions {
   logger?: Logger;
   /** Stop accepting frames (and wait for the next keyframe) when this much is queued for ffmpeg. Default 4 MiB. */
   maxQueuedBytes?: number;
+  /** Where to read pictures into (the compositor's memory, see Compositor.pictures); default: buffers of our own. */
+  pictures?: PictureMemory;
 }
 
 /** One decoded picture: planar yuv420p, `width` x `height`. */

@@ -164,6 +164,30 @@ describe('VideoTileDecoder picture pool', () => {
     for (const v of reds) expect(v).toBeGreaterThan(200);
     expect(buffers.size).toBeLessThanOrEqual(3);
   });
+
+  it("reads into the compositor's picture slots while there are free ones, and those compose like any picture", async () => {
+    const red = await vp8Ivf('red', '320x240', 1);
+    const comp = new Compositor(320, 240, 2, 4);
+    const dec = new VideoTileDecoder({ codec: 'vp8', width: 320, height: 240, label: 'slots', pictures: comp.pictures });
+    const held: DecodedFrame[] = [];
+    dec.on('frame', (f) => held.push(f));
+    red.forEach((f, i) => dec.push(f.data, f.key, i * 67));
+    await dec.stop(5000);
+    expect(held).toHaveLength(red.length);
+    // Nothing released while decoding: the first 4 pictures took the 4 slots, the rest are the decoder's own.
+    const slotBuffer = held[0]!.data.buffer;
+    expect(held.map((f) => f.data.buffer === slotBuffer)).toEqual(held.map((_, i) => i < 4));
+    // A slot picture composes (without staging) exactly like a copy of it in a buffer of its own.
+    const tile = (picture: DecodedFrame) => [{ rect: { x: 0, y: 0, w: 320, h: 240 }, picture }];
+    const viaSlot = Buffer.from(comp.compose(tile(held[1]!)));
+    const viaCopy = comp.compose(tile({ ...held[1]!, data: Buffer.from(held[1]!.data) }), Buffer.alloc(comp.frameBytes));
+    expect(Buffer.compare(viaSlot, viaCopy)).toBe(0);
+    expect(meanYuv(held[1]!, 100, 100, 40, 40)[2]).toBeGreaterThan(200);
+    // Released (twice, even): every slot is free again, once each.
+    for (const f of [...held, ...held]) dec.release(f.data);
+    const again = [1, 2, 3, 4, 5].map(() => comp.pictures.acquire(320 * 240 * 1.5));
+    expect(again.map((b) => b?.buffer === slotBuffer)).toEqual([true, true, true, true, false]);
+  });
 });
 
 describe('VideoTileDecoder (H.264)', () => {
