@@ -9,8 +9,9 @@ const NEUTRAL_C = 128;
 
 /**
  * Builds composite yuv420p frames (into its own recycled frames, see FrameMemory). Tile pictures come decoded at tile
- * size, so drawing one is a block copy per plane (see copyPicture); only pictures of another size (briefly, after a re-layout) are scaled
- * here (nearest neighbour, fitted with bars). Names are pre-rendered masks blended on a darkened box.
+ * size, so drawing one is a block copy per plane (see copyPicture); only pictures of another size (briefly, after a
+ * re-layout) are scaled here (nearest neighbour, fitted with bars). Names are pre-rendered masks blended on a darkened
+ * box.
  */
 export class Compositor {
   private frame: Buffer;
