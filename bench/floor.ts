@@ -63,6 +63,7 @@ export interface FloorResult {
   cpuTotalSec: number;
   peakRssMB: number;
   steadyRssMB: number;
+  steadyPssMB: number;
   /** Output duration / wall time from spawn to exit. */
   rtf: number;
   /** ffmpeg's own last reported speed (1.0 = kept real time). */
@@ -112,6 +113,7 @@ export async function runFloor(
     cpuTotalSec: last?.cpuSec ?? NaN,
     peakRssMB: sampler.peakRssBytes / 2 ** 20,
     steadyRssMB: median(steady.map((s) => s.rssBytes)) / 2 ** 20,
+    steadyPssMB: median(steady.map((s) => s.pssBytes)) / 2 ** 20,
     rtf: output?.durationSec ? output.durationSec / wallSec : NaN,
     speed: progress?.speed ?? undefined,
     wallSec,

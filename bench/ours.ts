@@ -36,6 +36,8 @@ export interface OursResult {
   cpuTotalSec: number;
   peakRssMB: number;
   steadyRssMB: number;
+  /** Proportional set size (shared libraries counted once across the tree). */
+  steadyPssMB: number;
   /** For runs longer than ~2 minutes: median RSS of the last 30 s vs. median RSS at 60–90 s after media started. */
   rssAt1MinMB?: number;
   rssEndMB?: number;
@@ -302,6 +304,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       cpuTotalSec: sampler.last?.cpuSec ?? NaN,
       peakRssMB: mb(sampler.peakRssBytes),
       steadyRssMB: mb(median(windowSamples.map((s) => s.rssBytes))),
+      steadyPssMB: mb(median(windowSamples.map((s) => s.pssBytes))),
       rssAt1MinMB,
       rssEndMB,
       rssGrowthPct,

@@ -47,6 +47,7 @@ const METRIC_LABEL: Record<MetricKey, string> = {
   rssGrowthPct: 'RSS growth after 1st min (%)',
   peakRssMB: 'RSS peak (MiB)',
   steadyRssMB: 'RSS steady (MiB)',
+  steadyPssMB: 'PSS steady (MiB)',
   generatorCores: 'load generator CPU (cores)',
   machineBusyCores: 'whole machine busy (cores of 2)',
   otherCores: 'other work on the machine (cores)',
@@ -70,6 +71,8 @@ function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorR
       return { ours: ours?.peakRssMB, floor: floor?.peakRssMB };
     case 'steadyRssMB':
       return { ours: ours?.steadyRssMB, floor: floor?.steadyRssMB };
+    case 'steadyPssMB':
+      return { ours: ours?.steadyPssMB, floor: floor?.steadyPssMB };
     case 'generatorCores':
       return { ours: ours?.generator.cores };
     case 'machineBusyCores':
@@ -90,6 +93,7 @@ function formatOurs(key: MetricKey, v: number | undefined, ours: OursResult | un
       return ours ? `${v} of ${ours.packets.sent}` : String(v);
     case 'peakRssMB':
     case 'steadyRssMB':
+    case 'steadyPssMB':
       return v.toFixed(0);
     case 'rssGrowthPct':
       return `${v.toFixed(1)} %`;
@@ -119,7 +123,7 @@ export function buildRows(s: Scenario, r: Omit<ScenarioResult, 'rows' | 'pass'>)
       scenario: s.name,
       metric: METRIC_LABEL[key],
       ours: ours ? formatOurs(key, v.ours, ours) : (missing ?? '—'),
-      floor: key === 'peakRssMB' || key === 'steadyRssMB' ? (v.floor === undefined ? '—' : v.floor.toFixed(0)) : key === 'rtf' ? f(v.floor, 3) : f(v.floor),
+      floor: key === 'peakRssMB' || key === 'steadyRssMB' || key === 'steadyPssMB' ? (v.floor === undefined ? '—' : v.floor.toFixed(0)) : key === 'rtf' ? f(v.floor, 3) : f(v.floor),
       ratio: ratio === undefined || !Number.isFinite(ratio) ? (key === 'ratioToFloor' && v.ours !== undefined ? formatOurs(key, v.ours, ours) : '—') : `${ratio.toFixed(2)}×`,
       goal: goal?.label ?? '',
       result: goal ? verdict(goal, key, v.ours) : 'info',
@@ -128,7 +132,7 @@ export function buildRows(s: Scenario, r: Omit<ScenarioResult, 'rows' | 'pass'>)
   };
   for (const g of s.goals) rows.push(row(g.metric, g));
   const shown = new Set(s.goals.map((g) => g.metric));
-  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'steadyRssMB', 'peakRssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
+  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'steadyRssMB', 'peakRssMB', 'steadyPssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
   for (const key of info) {
     if (shown.has(key)) continue;
     if (key === 'lostPackets' && !ours) continue;

@@ -22,6 +22,7 @@ export type MetricKey =
   | 'lostPackets'
   | 'stopToReadySec'
   | 'rssGrowthPct'
+  | 'steadyPssMB'
   | 'peakRssMB'
   | 'steadyRssMB'
   | 'generatorCores'

@@ -3,7 +3,8 @@
  *
  * CPU of the tree = Σ over live members of (utime + stime + cutime + cstime). A descendant's own time moves into its
  * parent's cutime/cstime when the parent reaps it, so children that exited (ffmpeg runs that ended) keep counting and
- * nothing is counted twice. RSS = Σ over live members of resident pages.
+ * nothing is counted twice. RSS = Σ over live members of resident pages; PSS = Σ of their proportional set sizes (a page
+ * shared by n processes counts 1/n in each: the tree's real share of memory, shared libraries counted once).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -61,7 +62,18 @@ export interface TreeSnapshot {
   /** Total CPU seconds of the tree since the root started, including reaped descendants. */
   cpuSec: number;
   rssBytes: number;
+  pssBytes: number;
   members: ProcStat[];
+}
+
+/** Proportional set size of a process from /proc/<pid>/smaps_rollup (0 when gone or unreadable). */
+export function readPssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** One pass over /proc: the root and every process whose parent chain leads to it. */
@@ -85,17 +97,20 @@ export function snapshotTree(rootPid: number): TreeSnapshot | undefined {
   for (let i = 0; i < members.length; i++) members.push(...(byParent.get(members[i]!.pid) ?? []));
   let cpuSec = 0;
   let rssBytes = 0;
+  let pssBytes = 0;
   for (const m of members) {
     cpuSec += m.selfSec + m.childrenSec;
     rssBytes += m.rssBytes;
+    pssBytes += readPssBytes(m.pid);
   }
-  return { atMs, cpuSec, rssBytes, members };
+  return { atMs, cpuSec, rssBytes, pssBytes, members };
 }
 
 export interface Sample {
   atMs: number;
   cpuSec: number;
   rssBytes: number;
+  pssBytes: number;
   /** Live processes in the tree. */
   processes: number;
   /** Own CPU seconds of live members by command name (node, ffmpeg…); reaped descendants under "(exited)". */
@@ -108,7 +123,7 @@ function toSample(s: TreeSnapshot): Sample {
     byComm[m.comm] = (byComm[m.comm] ?? 0) + m.selfSec;
     byComm['(exited)']! += m.childrenSec;
   }
-  return { atMs: s.atMs, cpuSec: s.cpuSec, rssBytes: s.rssBytes, processes: s.members.length, byComm };
+  return { atMs: s.atMs, cpuSec: s.cpuSec, rssBytes: s.rssBytes, pssBytes: s.pssBytes, processes: s.members.length, byComm };
 }
 
 /** Samples a process tree on a timer (default every second) until the root exits or stop() is called. */
