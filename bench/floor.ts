@@ -92,7 +92,7 @@ export async function runFloor(
   proc.on('progress', (p) => (progress = p));
   let failure: string | undefined;
   proc.on('error', (e) => (failure = e.message));
-  const sampler = new TreeSampler(proc.pid!).start();
+  const sampler = new TreeSampler(proc.pid!, 1000, true).start();
   await sleep(opts.warmupSec * 1000);
   const w0 = sampler.sampleNow();
   await Promise.race([proc.exited, sleep(opts.seconds * 1000)]);
@@ -113,7 +113,7 @@ export async function runFloor(
     cpuTotalSec: last?.cpuSec ?? NaN,
     peakRssMB: sampler.peakRssBytes / 2 ** 20,
     steadyRssMB: median(steady.map((s) => s.rssBytes)) / 2 ** 20,
-    steadyPssMB: median(steady.map((s) => s.pssBytes)) / 2 ** 20,
+    steadyPssMB: median(steady.map((s) => s.pssBytes ?? NaN)) / 2 ** 20,
     rtf: output?.durationSec ? output.durationSec / wallSec : NaN,
     speed: progress?.speed ?? undefined,
     wallSec,

@@ -121,7 +121,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
   mkdirSync(opts.outRoot, { recursive: true });
   const recorder = new CliProcess(recorderArgs, lifetimeMs);
   opts.onProcess?.(() => recorder.kill('SIGKILL'));
-  const sampler = new TreeSampler(recorder.pid).start();
+  const sampler = new TreeSampler(recorder.pid, 1000, true).start();
   const udpStart = readUdpCounters();
   let timelineTimer: NodeJS.Timeout | undefined;
   let generator: LoadGenerator | undefined;
@@ -304,7 +304,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       cpuTotalSec: sampler.last?.cpuSec ?? NaN,
       peakRssMB: mb(sampler.peakRssBytes),
       steadyRssMB: mb(median(windowSamples.map((s) => s.rssBytes))),
-      steadyPssMB: mb(median(windowSamples.map((s) => s.pssBytes))),
+      steadyPssMB: mb(median(windowSamples.map((s) => s.pssBytes ?? NaN))),
       rssAt1MinMB,
       rssEndMB,
       rssGrowthPct,

@@ -62,7 +62,8 @@ export interface TreeSnapshot {
   /** Total CPU seconds of the tree since the root started, including reaped descendants. */
   cpuSec: number;
   rssBytes: number;
-  pssBytes: number;
+  /** Only when asked for (each process's smaps_rollup read: kernel work a pid list does not need). */
+  pssBytes?: number;
   members: ProcStat[];
 }
 
@@ -77,7 +78,7 @@ export function readPssBytes(pid: number): number {
 }
 
 /** One pass over /proc: the root and every process whose parent chain leads to it. */
-export function snapshotTree(rootPid: number): TreeSnapshot | undefined {
+export function snapshotTree(rootPid: number, withPss = false): TreeSnapshot | undefined {
   const atMs = Date.now();
   const root = readProcStat(rootPid);
   if (!root) return undefined;
@@ -97,12 +98,11 @@ export function snapshotTree(rootPid: number): TreeSnapshot | undefined {
   for (let i = 0; i < members.length; i++) members.push(...(byParent.get(members[i]!.pid) ?? []));
   let cpuSec = 0;
   let rssBytes = 0;
-  let pssBytes = 0;
   for (const m of members) {
     cpuSec += m.selfSec + m.childrenSec;
     rssBytes += m.rssBytes;
-    pssBytes += readPssBytes(m.pid);
   }
+  const pssBytes = withPss ? members.reduce((sum, m) => sum + readPssBytes(m.pid), 0) : undefined;
   return { atMs, cpuSec, rssBytes, pssBytes, members };
 }
 
@@ -110,7 +110,7 @@ export interface Sample {
   atMs: number;
   cpuSec: number;
   rssBytes: number;
-  pssBytes: number;
+  pssBytes?: number;
   /** Live processes in the tree. */
   processes: number;
   /** Own CPU seconds of live members by command name (node, ffmpeg…); reaped descendants under "(exited)". */
@@ -134,6 +134,8 @@ export class TreeSampler {
   constructor(
     readonly rootPid: number,
     private readonly intervalMs = 1000,
+    /** Also measure PSS (see TreeSnapshot.pssBytes). */
+    private readonly withPss = false,
   ) {}
 
   start(): this {
@@ -144,7 +146,7 @@ export class TreeSampler {
 
   /** Takes a sample now (also used to mark window edges precisely); undefined once the root is gone. */
   sampleNow(): Sample | undefined {
-    const snap = snapshotTree(this.rootPid);
+    const snap = snapshotTree(this.rootPid, this.withPss);
     if (!snap) {
       this.stop();
       return undefined;
