@@ -96,19 +96,56 @@ let compiled: WebAssembly.Module | undefined;
 
 type RowsFn = (dst: number, dstStride: number, src: number, srcStride: number, width: number, rows: number) => void;
 
+/**
+ * `count` equal slots from byte `at` on: handed out most recently given back first (slots in steady use stay few, and
+ * untouched pages cost no memory), each at most once however often it is given back.
+ */
+class SlotPool {
+  private readonly free: number[] = [];
+  /** 1 where a slot is in `free`. */
+  private readonly isFree: Uint8Array;
+
+  constructor(
+    private readonly at: number,
+    private readonly slotBytes: number,
+    private readonly count: number,
+  ) {
+    for (let i = count - 1; i >= 0; i--) this.free.push(i);
+    this.isFree = new Uint8Array(count).fill(1);
+  }
+
+  /** Byte offset of a free slot, or undefined when all are taken. */
+  take(): number | undefined {
+    const slot = this.free.pop();
+    if (slot === undefined) return undefined;
+    this.isFree[slot] = 0;
+    return this.at + slot * this.slotBytes;
+  }
+
+  /** Whether `offset` lies in this pool's range. */
+  holds(offset: number): boolean {
+    return offset >= this.at && offset < this.at + this.count * this.slotBytes;
+  }
+
+  /** Gives back the slot starting at `offset` (ignored when it is not a slot start or is free already). */
+  give(offset: number): void {
+    const slot = (offset - this.at) / this.slotBytes;
+    if (Number.isInteger(slot) && this.isFree[slot] === 0) {
+      this.isFree[slot] = 1;
+      this.free.push(slot);
+    }
+  }
+}
+
 export class FrameMemory {
   private readonly bytes: Uint8Array;
   private readonly copyRowsFn: RowsFn;
   private readonly blendLabelFn: RowsFn;
-  /** Where a picture is staged (frameBytes), then a label mask (frameBytes), then the picture slots. */
+  private readonly frames: SlotPool;
+  /** After the frames: where a picture is staged (frameBytes), then a label mask (frameBytes), then the picture slots. */
   private readonly pictureScratch: number;
   private readonly maskScratch: number;
-  private readonly pictureSlotsAt: number;
-  private readonly free: Buffer[] = [];
-  /** Picture slots not handed out, most recently given back last (reused first: fewer pages touched). */
-  private readonly freePictureSlots: number[] = [];
-  /** 1 where a picture slot is in freePictureSlots (a slot given back twice must not be handed out twice). */
-  private readonly pictureSlotFree: Uint8Array;
+  private readonly pictures: SlotPool;
 
   /**
    * `slots` composed frames; `pictureSlots` decoded pictures of up to frameBytes each, for decoders to read into
@@ -126,51 +163,42 @@ export class FrameMemory {
     this.copyRowsFn = exports.copyRows as RowsFn;
     this.blendLabelFn = exports.blendLabel as RowsFn;
     this.bytes = new Uint8Array(memory.buffer);
+    this.frames = new SlotPool(0, frameBytes, slots);
     this.pictureScratch = slots * frameBytes;
     this.maskScratch = this.pictureScratch + frameBytes;
-    this.pictureSlotsAt = this.maskScratch + frameBytes;
-    // Handed out last slot first: slots in steady use stay among the first few (untouched pages cost no memory).
-    for (let i = slots - 1; i >= 0; i--) this.free.push(Buffer.from(memory.buffer, i * frameBytes, frameBytes));
-    for (let i = pictureSlots - 1; i >= 0; i--) this.freePictureSlots.push(i);
-    this.pictureSlotFree = new Uint8Array(pictureSlots).fill(1);
+    this.pictures = new SlotPool(this.maskScratch + frameBytes, frameBytes, pictureSlots);
   }
 
   /** A free frame (its old contents left as they were), or undefined when all are in use. */
   acquire(): Buffer | undefined {
-    return this.free.pop();
+    const at = this.frames.take();
+    return at === undefined ? undefined : Buffer.from(this.bytes.buffer, at, this.frameBytes);
   }
 
   /** Gives a frame from acquire() back; anything else is ignored. */
   release(frame: Buffer): void {
-    if (this.owns(frame) && !this.free.includes(frame)) this.free.push(frame);
+    if (this.owns(frame)) this.frames.give(frame.byteOffset);
   }
 
   owns(frame: Uint8Array): boolean {
-    return frame.buffer === this.bytes.buffer && frame.byteOffset < this.pictureScratch;
+    return frame.buffer === this.bytes.buffer && this.frames.holds(frame.byteOffset);
   }
 
   /** Memory for a decoded picture of `bytes` (≤ frameBytes), or undefined when every picture slot is taken. */
   acquirePicture(bytes: number): Buffer | undefined {
-    if (bytes > this.frameBytes) return undefined;
-    const slot = this.freePictureSlots.pop();
-    if (slot === undefined) return undefined;
-    this.pictureSlotFree[slot] = 0;
-    return Buffer.from(this.bytes.buffer, this.pictureSlotsAt + slot * this.frameBytes, bytes);
+    const at = bytes <= this.frameBytes ? this.pictures.take() : undefined;
+    return at === undefined ? undefined : Buffer.from(this.bytes.buffer, at, bytes);
   }
 
   /** Takes a picture from acquirePicture() back; false (and nothing done) for any other buffer. */
   releasePicture(picture: Uint8Array): boolean {
     if (!this.ownsPicture(picture)) return false;
-    const slot = (picture.byteOffset - this.pictureSlotsAt) / this.frameBytes;
-    if (Number.isInteger(slot) && this.pictureSlotFree[slot] === 0) {
-      this.pictureSlotFree[slot] = 1;
-      this.freePictureSlots.push(slot);
-    }
+    this.pictures.give(picture.byteOffset);
     return true;
   }
 
   ownsPicture(picture: Uint8Array): boolean {
-    return picture.buffer === this.bytes.buffer && picture.byteOffset >= this.pictureSlotsAt;
+    return picture.buffer === this.bytes.buffer && this.pictures.holds(picture.byteOffset);
   }
 
   /** Puts a picture (at most frameBytes) where copyRows() reads it when it is not in a picture slot already. */
