@@ -153,6 +153,59 @@ describe('werift patch (patch-package)', () => {
     expect(sent.reduce((n, f) => n + f.packetStatusCount, 0)).toBeGreaterThan(count / 2);
   });
 
+  it('reports gaps as not received and arrival times against one clock in its transport-cc feedback', async () => {
+    const sent: Array<{ serialize(): Buffer }> = [];
+    const dtls = { sendRtcp: async (packets: Array<{ serialize(): Buffer }>) => void sent.push(...packets) };
+    const lib = werift as unknown as {
+      ReceiverTWCC: new (dtls: unknown, rtcpSsrc: number, mediaSsrc: number) => { handleTWCC(tsn: number): void; sendTWCC(): void };
+      RtcpPacketConverter: { deSerialize(data: Buffer): Array<{ feedback?: Feedback }> };
+    };
+    type Feedback = {
+      baseSequenceNumber: number;
+      referenceTime: number;
+      packetChunks: Array<{ packetStatus: number; runLength: number }>;
+      recvDeltas: Array<{ delta: number }>;
+    };
+    const twcc = new lib.ReceiverTWCC(dtls, 1, 2);
+    // 65530..65539 (wrapping), without 65533 and 0, and 65535 after 1 (reordered); ~3 ms apart, 40 ms pause after 65532.
+    const order = [65530, 65531, 65532, 65534, 1, 65535, 2, 3];
+    const window = new Map<number, [number, number]>();
+    for (const tsn of order) {
+      await new Promise((r) => setTimeout(r, tsn === 65534 ? 40 : 3));
+      const before = performance.now() * 1e3;
+      twcc.handleTWCC(tsn);
+      window.set(tsn, [before, performance.now() * 1e3]);
+    }
+    twcc.sendTWCC();
+    const arrivals = new Map<number, number>();
+    const missing: number[] = [];
+    for (const packet of sent) {
+      const feedback = lib.RtcpPacketConverter.deSerialize(packet.serialize())[0]!.feedback!;
+      let seq = feedback.baseSequenceNumber;
+      let at = feedback.referenceTime * 64_000;
+      let delta = 0;
+      for (const chunk of feedback.packetChunks) {
+        for (let i = 0; i < chunk.runLength; i++, seq = (seq + 1) & 0xffff) {
+          if (chunk.packetStatus === 0) {
+            missing.push(seq);
+            continue;
+          }
+          at += feedback.recvDeltas[delta++]!.delta;
+          arrivals.set(seq, at);
+        }
+      }
+      expect(delta, 'every delta belongs to a received packet').toBe(feedback.recvDeltas.length);
+    }
+    expect(missing.filter((seq) => !arrivals.has(seq)).sort((a, b) => a - b)).toEqual([0, 65533]);
+    expect([...arrivals.keys()].sort((a, b) => a - b)).toEqual([...order].sort((a, b) => a - b));
+    for (const [tsn, [before, after]] of window) {
+      const at = arrivals.get(tsn)!;
+      // 250 µs ticks, rounding carried forward: each reported arrival is within one tick of the real one.
+      expect(at, `arrival of ${tsn}`).toBeGreaterThanOrEqual(before - 250);
+      expect(at, `arrival of ${tsn}`).toBeLessThanOrEqual(after + 250);
+    }
+  });
+
   it('rejects a value that is not a byte instead of misreading it', () => {
     expect(() => Vp8RtpPayload.deSerialize(Buffer.alloc(0))).toThrow(RangeError);
   });
