@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SCOPES } from '../http/auth.js';
 import type { IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
+import { DEFAULT_IO_BATCH_MS } from './IoBatching.js';
 import { parseIceServer } from './iceServerOption.js';
 import { listCommand, type ListOptions } from './listCommand.js';
 import { serveCommand, type ServeOptions } from './serveCommand.js';
@@ -29,6 +30,14 @@ function parseMaxRecordings(value: string): number {
   return n;
 }
 
+function parseIoBatch(value: string): number {
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0 || ms > 100) throw new InvalidArgumentError('io-batch-ms must be 0-100');
+  return ms;
+}
+
+const IO_BATCH_HELP = 'handle network and pipe I/O in batches this many ms apart: fewer wake-ups, less CPU, up to that much added latency (0 = off)';
+
 function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('port must be 0-65535');
@@ -48,6 +57,7 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address of the embedded server (without --server)', '127.0.0.1')
     .option('--ice-address <ip>', 'the one address the recorder binds and advertises for ICE')
     .option('--ice-server <url>', 'STUN/TURN server (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
+    .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn');
   addCompositeOptions(program).action(async (opts: Partial<RecordOptions>) => {
     if (!opts.room) {
@@ -74,6 +84,7 @@ export function buildProgram(): Command {
     .option('--webhook-secret <secret>', 'HMAC key of the webhook signature header (default: --secret)')
     .option('--ice-address <ip>', 'the address recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
     .option('--max-recordings <n>', 'simultaneous recordings at most', parseMaxRecordings, 16)
+    .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
   addCompositeOptions(serve).action((opts: ServeOptions) => serveCommand(opts));
 

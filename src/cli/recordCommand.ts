@@ -8,6 +8,7 @@ import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
+import { IoBatching } from './IoBatching.js';
 import { startStatusLine } from './statusLine.js';
 
 export interface RecordOptions extends CompositeCliOptions {
@@ -20,6 +21,7 @@ export interface RecordOptions extends CompositeCliOptions {
   host: string;
   iceAddress?: string;
   iceServer: IceServer[];
+  ioBatchMs: number;
   logLevel: string;
 }
 
@@ -65,6 +67,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     throw err;
   }
   console.log(`recording room ${opts.room} into ${recorder.dir}`);
+  const batching = new IoBatching(opts.ioBatchMs).start();
   const status = startStatusLine(recorder);
   recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec})${t.file ? ` → ${t.file}` : ''}`));
   recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));
@@ -80,6 +83,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   status.stop();
   console.log('stopping…');
   const manifest = await recorder.stop();
+  batching.stop();
   await server?.close();
   if (opts.json) {
     console.log(JSON.stringify({ dir: recorder.dir, ...manifest }));

@@ -6,6 +6,7 @@ import { parseWebhookUrl } from '../recording/webhooks.js';
 import type { IceServer } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
+import { IoBatching } from './IoBatching.js';
 
 export interface ServeOptions extends CompositeCliOptions {
   port: number;
@@ -18,6 +19,7 @@ export interface ServeOptions extends CompositeCliOptions {
   webhookSecret?: string;
   iceAddress?: string;
   maxRecordings: number;
+  ioBatchMs: number;
   logLevel: string;
 }
 
@@ -55,6 +57,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   console.log(`rtc-record server listening on ${server.url}`);
   console.log(`open ${server.url}/room/demo to join a room`);
   console.log(`recordings: ${server.url}/recordings (files under ${outputRoot})${opts.autoRecord ? '; every occupied room is recorded' : ''}`);
+  // Only batches while there is I/O to batch: an idle server sleeps in epoll as before.
+  new IoBatching(opts.ioBatchMs).start();
   if (secret) console.log('tokens required: mint one with `rtc-record token --room <room> --secret …` and add ?token=… to page URLs');
 
   let stopping = false;

@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
 import { resolveFfmpeg, resolveFfprobe } from './ffmpegBinary.js';
+import { watchPipeTransfer } from './pipeTransfers.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
 import type { StderrLineSocket } from './StderrLineSocket.js';
 
@@ -127,6 +128,10 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.stdout = typeof opts.stdout === 'object' ? null : (this.child.stdout ?? null);
     this.extraInputs = Array.from({ length: extra }, (_, i) => this.child.stdio[3 + i] as Writable);
     for (const w of [this.stdin, ...this.extraInputs]) w.on('error', (err) => this.onPipeError(err));
+    // Input still queued (a raw frame is bigger than the pipe): the event loop must stay awake to feed it.
+    const inputs = [this.stdin, ...this.extraInputs];
+    const unwatch = watchPipeTransfer(() => inputs.some((w) => w.writableLength > 0));
+    void this.exited.then(unwatch);
     this.stdout?.on('error', (err) => this.log.debug({ err }, 'ffmpeg stdout error'));
 
     if (opts.stderr) opts.stderr.setLineHandler((line) => this.onStderrLine(line));

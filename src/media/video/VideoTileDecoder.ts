@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
 import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.js';
+import { watchPipeTransfer } from '../ffmpeg/pipeTransfers.js';
 import { openReadSocket } from '../ffmpeg/readSocket.js';
 import { StderrLineSocket } from '../ffmpeg/StderrLineSocket.js';
 import { ivfFileHeader, ivfFrameHeader, vp8KeyframeSize } from './IvfWriter.js';
@@ -102,6 +103,8 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
     reader.on('error', (err) => this.log.debug({ err }, 'decoder output socket error'));
     // EOF arrives when ffmpeg exits; pictures still in the socket are read first.
     this.outputClosed = new Promise((resolve) => reader.once('close', () => resolve()));
+    // A picture half read: the rest is on its way, and the event loop must stay awake to take it.
+    void this.outputClosed.then(watchPipeTransfer(() => this.filled > 0));
     // showinfo writes two lines per picture: the pts comes from the first, both are dropped (as bytes).
     const stderr = await StderrLineSocket.open((buf, start, end) => {
       if (end - start < SHOWINFO_PREFIX.length || buf.compare(SHOWINFO_PREFIX, 0, SHOWINFO_PREFIX.length, start, start + SHOWINFO_PREFIX.length) !== 0) return false;
