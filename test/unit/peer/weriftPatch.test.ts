@@ -12,6 +12,7 @@ import {
 } from 'werift';
 import * as werift from 'werift';
 import { Event as NonstandardEvent, Vp8RtpPayload } from 'werift/nonstandard';
+import { ntpToUnixMs } from '../../../src/media/rtp/senderReport.js';
 import { describe, expect, it } from 'vitest';
 
 // patches/werift+*.patch (applied by `npm ci` through patch-package) replaces werift's string-based bit reader, which
@@ -204,6 +205,23 @@ describe('werift patch (patch-package)', () => {
       expect(at, `arrival of ${tsn}`).toBeGreaterThanOrEqual(before - 250);
       expect(at, `arrival of ${tsn}`).toBeLessThanOrEqual(after + 250);
     }
+  });
+
+  it('writes and reads NTP timestamps with a binary fraction (sender reports carry the real time)', () => {
+    const lib = werift as unknown as { ntpTime(): bigint; ntpTime2Sec(ntp: bigint): number; ntpTimeToEpochMs(ntp: bigint): number };
+    // Unpatched, the fraction was the decimal digits after the point: the time read back was up to a second off, and
+    // mostly a whole second (the digits as an integer are a tiny binary fraction).
+    for (let i = 0; i < 20; i++) {
+      const before = Date.now();
+      const ntp = lib.ntpTime();
+      const after = Date.now();
+      const ms = ntpToUnixMs(ntp);
+      expect(ms).toBeGreaterThanOrEqual(before - 1);
+      expect(ms).toBeLessThanOrEqual(after + 1);
+      expect(lib.ntpTimeToEpochMs(ntp)).toBeCloseTo(ms, 3);
+    }
+    // Half a second is 0x80000000 in the fraction.
+    expect(lib.ntpTime2Sec((3_900_000_000n << 32n) | 0x80000000n)).toBe(3_900_000_000.5);
   });
 
   it('rejects a value that is not a byte instead of misreading it', () => {
