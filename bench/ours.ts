@@ -8,6 +8,7 @@ import type { Manifest } from '../src/recording/ManifestTypes.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { LoadGenerator } from './loadgen/client.js';
 import type { ParticipantStats, SchedulerStats } from './loadgen/protocol.js';
+import { gridTileCenters, tileFreezes, type TileFreezes } from './measure/freezes.js';
 import { mp4Status, probe, type ProbeInfo } from './measure/output.js';
 import { cores, coresByComm, median, readSystemCpu, readCpuPressureUs, readUdpCounters, snapshotAll, snapshotTree, topConsumers, TreeSampler, type Sample } from './measure/procTree.js';
 import { CliProcess } from './cliProcess.js';
@@ -56,6 +57,8 @@ export interface OursResult {
   stopToExitSec: number;
   stopToReadySec: number;
   output?: { file: string; probe?: ProbeInfo; bytes: number };
+  /** Composite video: frozen stretches per grid tile, from the output (after the first seconds of joining). */
+  freezes?: TileFreezes;
   manifestState?: string;
   exitCode: number | null;
   /** Packets the manifest counts as lost inside the steady window (from manifest.json on disk, refreshed every ~2 s). */
@@ -89,6 +92,9 @@ export interface OursResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Where the composite's content check starts: every participant joined and showing video. */
+const JOINS_SETTLED_SEC = 5;
 
 export interface OursOptions {
   serverUrl: string;
@@ -247,6 +253,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     let rtf = NaN;
     let rtfNote = '';
     let output: OursResult['output'];
+    let freezes: TileFreezes | undefined;
     if (opts.output === 'tracks') {
       const rtfs = tracks.map((t) => t.rtf ?? 0);
       rtf = rtfs.length ? Math.min(...rtfs) : NaN;
@@ -261,6 +268,12 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       const wall = (stopAt - startMs) / 1000;
       rtf = info?.durationSec !== undefined ? info.durationSec / wall : NaN;
       rtfNote = `${info?.durationSec?.toFixed(2) ?? '?'} s in ${outFile.split('/').pop()} / ${wall.toFixed(2)} s from recording start (${typeof reported === 'number' ? 'manifest composite.startedAtMs' : 'CLI start line'}) to SIGINT`;
+      const video = info?.streams.find((x) => x.type === 'video');
+      const cameras = opts.media.filter((m) => m.video).length;
+      if (video?.width && video.height && info?.durationSec && cameras > 0) {
+        // The first seconds hold the joins (a placeholder until each first keyframe), the last one the stop.
+        freezes = await tileFreezes(outFile, gridTileCenters(video.width, video.height, cameras), JOINS_SETTLED_SEC, info.durationSec - 1);
+      }
     } else {
       rtfNote = `no recording.${opts.output} in ${dir}`;
       warnings.push(rtfNote);
@@ -312,6 +325,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       timeline,
       rtf,
       rtfNote,
+      freezes,
       // Per track the larger of the recorder's own count (sequence gaps) and what never arrived at all (a tail or a
       // whole track lost is no gap); adding them would count a gap twice.
       lostPackets: sum((t) => Math.max(t.lostReported, t.missing)),

@@ -220,7 +220,7 @@ async function main(): Promise<number> {
           onProcess: (kill) => cleanups.add(kill),
         });
         const o = r.ours;
-        log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
+        log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, ${o.freezes ? `longest frozen tile ${o.freezes.longestSec.toFixed(2)} s, ` : ''}generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
         for (const w of o.warnings) log(`ours: warning: ${w}`);
         if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
         if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine (--wait-quiet) or with --nice=-10`);

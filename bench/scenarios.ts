@@ -12,6 +12,12 @@ export const COMPOSITE_OUTPUT = {
   fps: 30,
 } as const;
 
+/**
+ * A content check on the composite: the clips change every frame, so no tile of the output may stand still longer than
+ * this (8 frames at 30 fps). A tile whose pictures come late or are mistimed freezes (bench/measure/freezes.ts).
+ */
+const FROZEN_TILE_MAX_SEC = 0.25;
+
 /** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
 const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
 
@@ -27,7 +33,8 @@ export type MetricKey =
   | 'steadyRssMB'
   | 'generatorCores'
   | 'machineBusyCores'
-  | 'otherCores';
+  | 'otherCores'
+  | 'frozenTileSec';
 
 export interface Goal {
   metric: MetricKey;
@@ -73,6 +80,7 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'ratioToFloor', op: '<=', value: 1.3, label: '≤ 1.3× floor' },
       { metric: 'rtf', op: '>=', value: 0.995, label: '≥ 1.0 (±0.5 %)' },
       { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
+      { metric: 'frozenTileSec', op: '<=', value: FROZEN_TILE_MAX_SEC, label: `≤ ${FROZEN_TILE_MAX_SEC} s` },
     ],
     recorderFlags: COMPOSITE_FLAGS,
   },
@@ -107,6 +115,7 @@ export const SCENARIOS: Scenario[] = [
     goals: [
       { metric: 'stopToReadySec', op: '<=', value: 2, label: 'stop → MP4 ready ≤ 2 s' },
       { metric: 'rssGrowthPct', op: '<=', value: 10, label: 'RSS growth ≤ 10 % after 1st min' },
+      { metric: 'frozenTileSec', op: '<=', value: FROZEN_TILE_MAX_SEC, label: `≤ ${FROZEN_TILE_MAX_SEC} s` },
     ],
     recorderFlags: COMPOSITE_FLAGS,
   },

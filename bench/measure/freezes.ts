@@ -1,0 +1,74 @@
+/**
+ * Frozen tiles in a composite recording: ffmpeg's freezedetect on each tile of the grid. The load generator's clips
+ * change every frame (testsrc2 with temporal noise), so a tile that stops changing for a tenth of a second means its
+ * pictures came late or not at all (decoders starved, a timestamp mapping gone wrong), which neither the CPU figures
+ * nor the real-time factor show.
+ */
+import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
+import { computeLayout } from '../../src/media/video/layouts.js';
+
+export interface TileRect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface TileFreezes {
+  /** Seconds of the output judged (from, to). */
+  fromSec: number;
+  toSec: number;
+  /** Per tile: the frozen stretches of ≥ 0.1 s, summed (s). */
+  frozenSec: number[];
+  /** The longest frozen stretch of any tile (s). */
+  longestSec: number;
+}
+
+const MIN_FREEZE_SEC = 0.1;
+
+/**
+ * The middle half of each grid tile the recorder draws for `count` participants: away from the tile edges and from
+ * the name label (bottom left), which never change.
+ */
+export function gridTileCenters(width: number, height: number, count: number): TileRect[] {
+  const participants = Array.from({ length: count }, (_, i) => ({ id: `p${i}`, name: `p${i}` }));
+  return computeLayout({ width, height, mode: 'grid', participants }).map((t) => ({
+    x: t.x + Math.floor(t.w / 8) * 2,
+    y: t.y + Math.floor(t.h / 8) * 2,
+    w: Math.floor(t.w / 4) * 2,
+    h: Math.floor(t.h / 4) * 2,
+  }));
+}
+
+/** Runs freezedetect over [fromSec, toSec) of `file` for each tile rect (one ffmpeg per tile, two at a time). */
+export async function tileFreezes(file: string, tiles: readonly TileRect[], fromSec: number, toSec: number): Promise<TileFreezes> {
+  const frozen: Array<{ totalSec: number; longestSec: number }> = [];
+  for (let i = 0; i < tiles.length; i += 2) frozen.push(...(await Promise.all(tiles.slice(i, i + 2).map((t) => tileFreeze(file, t, fromSec, toSec)))));
+  return { fromSec, toSec, frozenSec: frozen.map((f) => f.totalSec), longestSec: Math.max(0, ...frozen.map((f) => f.longestSec)) };
+}
+
+async function tileFreeze(file: string, t: TileRect, fromSec: number, toSec: number): Promise<{ totalSec: number; longestSec: number }> {
+  const { stderr } = await runFfmpeg(
+    ['-v', 'info', '-nostats', '-ss', String(fromSec), '-to', String(toSec), '-i', file, '-vf', `crop=${t.w}:${t.h}:${t.x}:${t.y},freezedetect=n=-60dB:d=${MIN_FREEZE_SEC}`, '-an', '-f', 'null', '-'],
+    { timeoutMs: 120_000, label: 'bench freezedetect' },
+  );
+  let totalSec = 0;
+  let longestSec = 0;
+  let openAt: number | undefined;
+  // "lavfi.freezedetect.freeze_start: 1" … "freeze_duration: 0.5"; a freeze still running at the end has no duration.
+  for (const m of stderr.matchAll(/lavfi\.freezedetect\.freeze_(start|duration): (-?[\d.]+)/g)) {
+    const v = Number(m[2]);
+    if (m[1] === 'start') openAt = v;
+    else {
+      openAt = undefined;
+      totalSec += v;
+      longestSec = Math.max(longestSec, v);
+    }
+  }
+  if (openAt !== undefined) {
+    const d = toSec - fromSec - openAt;
+    totalSec += d;
+    longestSec = Math.max(longestSec, d);
+  }
+  return { totalSec, longestSec };
+}
