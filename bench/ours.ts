@@ -8,7 +8,7 @@ import type { Manifest } from '../src/recording/ManifestTypes.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { LoadGenerator } from './loadgen/client.js';
 import type { ParticipantStats, SchedulerStats } from './loadgen/protocol.js';
-import { gridTileCenters, tileFreezes, type TileFreezes } from './measure/freezes.js';
+import { gridTileCenters, JOINS_SETTLED_SEC, tileFreezes, type TileFreezes } from './measure/freezes.js';
 import { mp4Status, probe, type ProbeInfo } from './measure/output.js';
 import { cores, coresByComm, median, readSystemCpu, readCpuPressureUs, readUdpCounters, snapshotAll, snapshotTree, topConsumers, TreeSampler, type Sample } from './measure/procTree.js';
 import { CliProcess } from './cliProcess.js';
@@ -92,9 +92,6 @@ export interface OursResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Where the composite's content check starts: every participant joined and showing video. */
-const JOINS_SETTLED_SEC = 5;
 
 export interface OursOptions {
   serverUrl: string;

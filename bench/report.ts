@@ -51,7 +51,7 @@ const METRIC_LABEL: Record<MetricKey, string> = {
   generatorCores: 'load generator CPU (cores)',
   machineBusyCores: 'whole machine busy (cores of 2)',
   otherCores: 'other work on the machine (cores)',
-  frozenTileSec: 'longest frozen tile in the output (s)',
+  frozenPerMin: 'frozen tile time in the output (s/min)',
 };
 
 function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorResult | undefined): { ours?: number; floor?: number } {
@@ -80,8 +80,8 @@ function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorR
       return { ours: ours?.machineBusyCores };
     case 'otherCores':
       return { ours: ours?.otherCores };
-    case 'frozenTileSec':
-      return { ours: ours?.freezes?.longestSec };
+    case 'frozenPerMin':
+      return { ours: ours?.freezes?.perMinute, floor: floor?.freezes?.perMinute };
   }
 }
 

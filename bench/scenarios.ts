@@ -13,10 +13,11 @@ export const COMPOSITE_OUTPUT = {
 } as const;
 
 /**
- * A content check on the composite: the clips change every frame, so no tile of the output may stand still longer than
- * this (8 frames at 30 fps). A tile whose pictures come late or are mistimed freezes (bench/measure/freezes.ts).
+ * A content check on the composite (bench/measure/freezes.ts): seconds a minute a tile of the output stands still. The
+ * floor's output shows ~2.5 (the clips after two lossy encodes), ours ~2.5-3; video mistimed by werift's broken NTP
+ * fraction showed ~17.
  */
-const FROZEN_TILE_MAX_SEC = 0.25;
+const FROZEN_MAX_PER_MIN = 6;
 
 /** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
 const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
@@ -34,7 +35,7 @@ export type MetricKey =
   | 'generatorCores'
   | 'machineBusyCores'
   | 'otherCores'
-  | 'frozenTileSec';
+  | 'frozenPerMin';
 
 export interface Goal {
   metric: MetricKey;
@@ -80,7 +81,7 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'ratioToFloor', op: '<=', value: 1.3, label: '≤ 1.3× floor' },
       { metric: 'rtf', op: '>=', value: 0.995, label: '≥ 1.0 (±0.5 %)' },
       { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
-      { metric: 'frozenTileSec', op: '<=', value: FROZEN_TILE_MAX_SEC, label: `≤ ${FROZEN_TILE_MAX_SEC} s` },
+      { metric: 'frozenPerMin', op: '<=', value: FROZEN_MAX_PER_MIN, label: `≤ ${FROZEN_MAX_PER_MIN} s/min` },
     ],
     recorderFlags: COMPOSITE_FLAGS,
   },
@@ -115,7 +116,7 @@ export const SCENARIOS: Scenario[] = [
     goals: [
       { metric: 'stopToReadySec', op: '<=', value: 2, label: 'stop → MP4 ready ≤ 2 s' },
       { metric: 'rssGrowthPct', op: '<=', value: 10, label: 'RSS growth ≤ 10 % after 1st min' },
-      { metric: 'frozenTileSec', op: '<=', value: FROZEN_TILE_MAX_SEC, label: `≤ ${FROZEN_TILE_MAX_SEC} s` },
+      { metric: 'frozenPerMin', op: '<=', value: FROZEN_MAX_PER_MIN, label: `≤ ${FROZEN_MAX_PER_MIN} s/min` },
     ],
     recorderFlags: COMPOSITE_FLAGS,
   },

@@ -1,8 +1,8 @@
 /**
- * Frozen tiles in a composite recording: ffmpeg's freezedetect on each tile of the grid. The load generator's clips
- * change every frame (testsrc2 with temporal noise), so a tile that stops changing for a tenth of a second means its
- * pictures came late or not at all (decoders starved, a timestamp mapping gone wrong), which neither the CPU figures
- * nor the real-time factor show.
+ * Frozen tiles in a composite recording: ffmpeg's freezedetect on each tile of the grid. A tile whose pictures come late
+ * or mistimed (decoders starved, a timestamp mapping gone wrong) stands still, which neither the CPU figures nor the
+ * real-time factor show. The clips themselves freeze a little too after two lossy encodes (x264 skips blocks where
+ * VP8 left little change): the floor's output, judged the same way, shows how much (~2.5 s a minute per tile here).
  */
 import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
 import { computeLayout } from '../../src/media/video/layouts.js';
@@ -22,9 +22,14 @@ export interface TileFreezes {
   frozenSec: number[];
   /** The longest frozen stretch of any tile (s). */
   longestSec: number;
+  /** Frozen time per minute of output, mean over the tiles (s). */
+  perMinute: number;
 }
 
 const MIN_FREEZE_SEC = 0.1;
+
+/** Where the content check starts: every participant joined and showing video (the floor's output is judged alike). */
+export const JOINS_SETTLED_SEC = 5;
 
 /**
  * The middle half of each grid tile the recorder draws for `count` participants: away from the tile edges and from
@@ -44,7 +49,9 @@ export function gridTileCenters(width: number, height: number, count: number): T
 export async function tileFreezes(file: string, tiles: readonly TileRect[], fromSec: number, toSec: number): Promise<TileFreezes> {
   const frozen: Array<{ totalSec: number; longestSec: number }> = [];
   for (let i = 0; i < tiles.length; i += 2) frozen.push(...(await Promise.all(tiles.slice(i, i + 2).map((t) => tileFreeze(file, t, fromSec, toSec)))));
-  return { fromSec, toSec, frozenSec: frozen.map((f) => f.totalSec), longestSec: Math.max(0, ...frozen.map((f) => f.longestSec)) };
+  const frozenSec = frozen.map((f) => f.totalSec);
+  const perMinute = frozenSec.length ? (frozenSec.reduce((a, b) => a + b, 0) / frozenSec.length / (toSec - fromSec)) * 60 : NaN;
+  return { fromSec, toSec, frozenSec, longestSec: Math.max(0, ...frozen.map((f) => f.longestSec)), perMinute };
 }
 
 async function tileFreeze(file: string, t: TileRect, fromSec: number, toSec: number): Promise<{ totalSec: number; longestSec: number }> {

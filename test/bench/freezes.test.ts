@@ -37,5 +37,7 @@ describe('bench tile freezes', () => {
     expect(r.frozenSec[2]).toBeGreaterThan(0.6);
     expect(r.frozenSec[2]).toBeLessThan(1.0);
     expect(r.longestSec).toBeCloseTo(Math.max(r.frozenSec[1]!, r.frozenSec[2]!), 5);
+    // Mean over the 4 tiles, per minute of the 3 s judged.
+    expect(r.perMinute).toBeCloseTo(((r.frozenSec[1]! + r.frozenSec[2]!) / 4 / 3) * 60, 5);
   });
 });

@@ -4,12 +4,13 @@ import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoBatching } from '../../src/cli/IoBatching.js';
-import { FfmpegProcess, runFfmpeg } from '../../src/media/ffmpeg/FfmpegProcess.js';
+import { FfmpegProcess } from '../../src/media/ffmpeg/FfmpegProcess.js';
 import { VideoTileDecoder } from '../../src/media/video/VideoTileDecoder.js';
+import { vp8Frames } from '../harness/ivf.js';
 
 const SENDER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -126,16 +127,7 @@ describe('IoBatching', () => {
 
   it("stays awake while a decoder's picture is half read", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rtc-iobatch-'));
-    const ivf = join(dir, 'clip.ivf');
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=1280x720:r=30', '-t', '1', '-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '1M', '-f', 'ivf', '-y', ivf]);
-    const file = readFileSync(ivf);
-    const frames: Array<{ data: Buffer; key: boolean }> = [];
-    for (let pos = 32; pos + 12 <= file.length; ) {
-      const size = file.readUInt32LE(pos);
-      const data = file.subarray(pos + 12, pos + 12 + size);
-      frames.push({ data, key: (data[0]! & 1) === 0 });
-      pos += 12 + size;
-    }
+    const frames = await vp8Frames(join(dir, 'clip.ivf'), 'testsrc=s=1280x720:r=30', 1, ['-b:v', '1M']);
     const dec = new VideoTileDecoder({ codec: 'vp8', width: 1280, height: 720, label: 'iobatch' });
     cleanups.push(() => void dec.stop());
     let pictures = 0;

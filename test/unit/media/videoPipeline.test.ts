@@ -11,23 +11,14 @@ import { solidYuv, TextRenderer } from '../../../src/media/video/TextRenderer.js
 import { VideoTileDecoder } from '../../../src/media/video/VideoTileDecoder.js';
 import type { DecodedFrame, YuvFrame } from '../../../src/media/video/VideoTileDecoderTypes.js';
 import { finalizeComposite } from '../../../src/recording/finalizeComposite.js';
+import { vp8Frames, type VideoFrame } from '../../harness/ivf.js';
 import { decodeErrors, nearestNamedColor, probe, sampleColor, streamDuration } from '../../harness/analyze.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtc-video-'));
 afterAll(() => {});
 
-async function vp8Ivf(color: string, size: string, seconds: number): Promise<Array<{ data: Buffer; key: boolean }>> {
-  const file = join(dir, `${color}-${size}.ivf`);
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}:r=15`, '-t', String(seconds), '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '15', '-b:v', '300k', '-f', 'ivf', '-y', file]);
-  const buf = readFileSync(file);
-  const frames: Array<{ data: Buffer; key: boolean }> = [];
-  for (let off = 32; off + 12 <= buf.length; ) {
-    const size = buf.readUInt32LE(off);
-    const data = buf.subarray(off + 12, off + 12 + size);
-    frames.push({ data, key: (data[0]! & 1) === 0 });
-    off += 12 + size;
-  }
-  return frames;
+function vp8Ivf(color: string, size: string, seconds: number): Promise<VideoFrame[]> {
+  return vp8Frames(join(dir, `${color}-${size}.ivf`), `color=c=${color}:s=${size}:r=15`, seconds, ['-g', '15', '-b:v', '300k']);
 }
 
 /** Mean Y/U/V of a w×h block at (x, y) of a yuv420p picture. */
