@@ -34,6 +34,14 @@ export function audioEncoderArgs(audio: Mp4AudioSettings): string[] {
  * The one encoder of a composite recording: raw yuv420p frames on stdin (frame n = n / fps — the caller feeds frames by
  * number on its own clock, IVF-framed with that pts) and s16le PCM on fd 3 (stdin when audio-only), x264 + AAC into a fragmented MP4.
  */
+/**
+ * The PCM input says what it is (s16le, rate, channels): ffmpeg need not read ahead to find out. Probing it held the
+ * encoder back in the first second while the video pipe backed up: 15-17 frames skipped at the start of every bench
+ * composite, 2-5 without. (Not on the IVF video input: without probing there, the video came out a frame late against
+ * the audio, test/unit/media/encoderSync.test.ts.)
+ */
+const NO_PROBING = ['-probesize', '32', '-analyzeduration', '0'];
+
 export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
   videoFramesWritten = 0;
   videoFramesDropped = 0;
@@ -55,7 +63,7 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
     this.audioBatchBytes = Math.round(((audio.batchMs ?? 100) * audio.sampleRate * audio.channels * 2) / 1000);
     const audioIn = [
       '-f', 's16le', '-ar', String(audio.sampleRate), '-ac', String(audio.channels), '-thread_queue_size', '1024',
-      '-i', video ? 'pipe:3' : 'pipe:0',
+      ...NO_PROBING, '-i', video ? 'pipe:3' : 'pipe:0',
     ];
     const audioOut = audioEncoderArgs(audio);
     let args: string[];
