@@ -8,7 +8,7 @@ import { FfmpegProcess, type FfmpegProgress } from '../src/media/ffmpeg/index.js
 import { createLogger } from '../src/logger.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { cores, coresByComm, median, TreeSampler } from './measure/procTree.js';
-import { gridTileCenters, JOINS_SETTLED_SEC, tileFreezes, type TileFreezes } from './measure/freezes.js';
+import { compositeFreezes, type TileFreezes } from './measure/freezes.js';
 import { probe, type ProbeInfo } from './measure/output.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
 import { tileFitFilter } from '../src/media/video/VideoTileDecoder.js';
@@ -107,11 +107,7 @@ export async function runFloor(
   sampler.stop();
   const wallSec = (Date.now() - t0) / 1000;
   const output = await probe(out);
-  const videos = media.filter((m) => m.video).length;
-  const freezes =
-    kind === 'composite' && output?.durationSec && videos > 0
-      ? await tileFreezes(out, gridTileCenters(COMPOSITE_OUTPUT.width, COMPOSITE_OUTPUT.height, videos), JOINS_SETTLED_SEC, output.durationSec - 1)
-      : undefined;
+  const freezes = kind === 'composite' ? await compositeFreezes(out, output, media.filter((m) => m.video).length) : undefined;
   const steady = w0 && w1 ? sampler.between(w0.atMs, w1.atMs) : [];
   const last = sampler.last;
   return {

@@ -8,7 +8,7 @@ import type { Manifest } from '../src/recording/ManifestTypes.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { LoadGenerator } from './loadgen/client.js';
 import type { ParticipantStats, SchedulerStats } from './loadgen/protocol.js';
-import { gridTileCenters, JOINS_SETTLED_SEC, tileFreezes, type TileFreezes } from './measure/freezes.js';
+import { compositeFreezes, type TileFreezes } from './measure/freezes.js';
 import { mp4Status, probe, type ProbeInfo } from './measure/output.js';
 import { cores, coresByComm, median, readSystemCpu, readCpuPressureUs, readUdpCounters, snapshotAll, snapshotTree, topConsumers, TreeSampler, type Sample } from './measure/procTree.js';
 import { CliProcess } from './cliProcess.js';
@@ -265,12 +265,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       const wall = (stopAt - startMs) / 1000;
       rtf = info?.durationSec !== undefined ? info.durationSec / wall : NaN;
       rtfNote = `${info?.durationSec?.toFixed(2) ?? '?'} s in ${outFile.split('/').pop()} / ${wall.toFixed(2)} s from recording start (${typeof reported === 'number' ? 'manifest composite.startedAtMs' : 'CLI start line'}) to SIGINT`;
-      const video = info?.streams.find((x) => x.type === 'video');
-      const cameras = opts.media.filter((m) => m.video).length;
-      if (video?.width && video.height && info?.durationSec && cameras > 0) {
-        // The first seconds hold the joins (a placeholder until each first keyframe), the last one the stop.
-        freezes = await tileFreezes(outFile, gridTileCenters(video.width, video.height, cameras), JOINS_SETTLED_SEC, info.durationSec - 1);
-      }
+      freezes = await compositeFreezes(outFile, info, opts.media.filter((m) => m.video).length);
     } else {
       rtfNote = `no recording.${opts.output} in ${dir}`;
       warnings.push(rtfNote);

@@ -6,6 +6,7 @@
  */
 import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
 import { computeLayout } from '../../src/media/video/layouts.js';
+import type { ProbeInfo } from './output.js';
 
 export interface TileRect {
   x: number;
@@ -29,7 +30,7 @@ export interface TileFreezes {
 const MIN_FREEZE_SEC = 0.1;
 
 /** Where the content check starts: every participant joined and showing video (the floor's output is judged alike). */
-export const JOINS_SETTLED_SEC = 5;
+const JOINS_SETTLED_SEC = 5;
 
 /**
  * The middle half of each grid tile the recorder draws for `count` participants: away from the tile edges and from
@@ -43,6 +44,16 @@ export function gridTileCenters(width: number, height: number, count: number): T
     w: Math.floor(t.w / 4) * 2,
     h: Math.floor(t.h / 4) * 2,
   }));
+}
+
+/**
+ * The content check of a composite output (ours or the floor's, judged alike): its grid of `cameras` tiles, from when
+ * the joins settled to a second before the end. Undefined when the output has no video to judge.
+ */
+export function compositeFreezes(file: string, info: ProbeInfo | undefined, cameras: number): Promise<TileFreezes> | undefined {
+  const video = info?.streams.find((x) => x.type === 'video');
+  if (!video?.width || !video.height || !info?.durationSec || cameras <= 0) return undefined;
+  return tileFreezes(file, gridTileCenters(video.width, video.height, cameras), JOINS_SETTLED_SEC, info.durationSec - 1);
 }
 
 /** Runs freezedetect over [fromSec, toSec) of `file` for each tile rect (one ffmpeg per tile, two at a time). */
