@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ALREADY_JOINED'
   | 'ROOM_FULL'
   | 'FFMPEG_NOT_FOUND'
+  | 'FFMPEG_UNSUITABLE'
   | 'FFMPEG_DIED'
   | 'SERVER_UNREACHABLE'
   | 'BAD_ROOM_NAME'

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SCOPES } from '../http/auth.js';
 import type { IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
+import { doctorCommand, type DoctorOptions } from './doctorCommand.js';
 import { DEFAULT_IO_BATCH_MS } from './IoBatching.js';
 import { parseIceServer } from './iceServerOption.js';
 import { listCommand, type ListOptions } from './listCommand.js';
@@ -95,6 +96,12 @@ export function buildProgram(): Command {
     .option('-r, --room <room>', 'only this room')
     .option('--json', 'print JSON')
     .action((opts: ListOptions) => listCommand(opts));
+
+  program
+    .command('doctor')
+    .description('which ffmpeg recordings use (FFMPEG_PATH, PATH, ffmpeg-static, bundled), its version and capability checks')
+    .option('--json', 'print JSON')
+    .action((opts: DoctorOptions) => doctorCommand(opts));
 
   program
     .command('token')

@@ -3,7 +3,7 @@ import { RtcRecordError } from '../errors.js';
 import { startServer } from '../http/HttpServer.js';
 import type { RunningServer } from '../http/HttpServerTypes.js';
 import { createLogger } from '../logger.js';
-import { resolveFfmpeg } from '../media/ffmpeg/ffmpegBinary.js';
+import { requireUsableFfmpeg } from '../media/ffmpeg/capabilities.js';
 import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
@@ -34,8 +34,9 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   if (!ROOM_NAME.test(opts.room)) {
     throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(opts.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
   }
-  // Fail before joining anything when a tool the recording needs is missing.
-  resolveFfmpeg();
+  // Fail before joining anything when ffmpeg is missing or lacks something the recording needs.
+  const { binary, caps } = requireUsableFfmpeg();
+  logger.info({ ffmpeg: binary.path, source: binary.source, version: caps.version }, 'using ffmpeg');
   const iceServers = [...opts.iceServer, ...iceServersFromEnv()];
   let server: RunningServer | undefined;
   let serverUrl = opts.server;

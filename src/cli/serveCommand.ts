@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { startServer } from '../http/HttpServer.js';
 import { createLogger } from '../logger.js';
-import { resolveFfmpeg } from '../media/ffmpeg/index.js';
+import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
 import type { IceServer } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
@@ -32,10 +32,11 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const secret = opts.secret ?? (process.env.RTC_RECORD_SECRET || undefined);
   const webhook = opts.webhook ? parseWebhookUrl(opts.webhook) : undefined;
   try {
-    resolveFfmpeg();
+    const { binary, caps } = requireUsableFfmpeg();
+    logger.info({ ffmpeg: binary.path, source: binary.source, version: caps.version }, 'using ffmpeg');
   } catch (err) {
-    // Rooms work without ffmpeg; recordings will fail with FFMPEG_NOT_FOUND and say so.
-    logger.warn({ err: (err as Error).message }, 'ffmpeg not found: recordings will fail');
+    // Rooms work without ffmpeg; recordings will fail with FFMPEG_NOT_FOUND / FFMPEG_UNSUITABLE and say so.
+    logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: recordings will fail');
   }
   const outputRoot = resolve(opts.out);
   const server = await startServer({

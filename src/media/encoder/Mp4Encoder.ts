@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
+import { fpsModeArgs } from '../ffmpeg/compat.js';
 import { FfmpegProcess, runFfmpeg, type FfmpegExit } from '../ffmpeg/FfmpegProcess.js';
 import { ivfFrameHeader, ivfRawHeader } from '../video/IvfWriter.js';
 import type { Mp4AudioSettings, Mp4EncoderEvents, Mp4EncoderOptions, Mp4VideoSettings } from './Mp4EncoderTypes.js';
@@ -71,13 +72,13 @@ export class Mp4Encoder extends EventEmitter<Mp4EncoderEvents> {
       const frameBytes = (video.width * video.height * 3) / 2;
       this.maxQueuedBytes = frameBytes * (options.maxQueuedFrames ?? Math.ceil(video.fps / 2));
       // Raw I420 pictures in IVF framing: each carries its pts, so a frame we had to skip (encoder starved of CPU) is a
-      // gap ffmpeg fills by repeating the previous picture (-fps_mode cfr), and the timeline never shrinks.
+      // gap ffmpeg fills by repeating the previous picture (-fps_mode cfr, -vsync cfr before 5.1), and the timeline never shrinks.
       args = [
         '-f', 'ivf', '-thread_queue_size', '64', '-i', 'pipe:0',
         ...audioIn,
         '-map', '0:v:0', '-map', '1:a:0',
         ...videoEncoderArgs(video),
-        '-fps_mode', 'cfr', '-r', String(video.fps),
+        ...fpsModeArgs('cfr'), '-r', String(video.fps),
         ...audioOut,
       ];
       this.audioIndex = 0;

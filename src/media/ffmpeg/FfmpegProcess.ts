@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -432,4 +432,17 @@ export async function runFfprobe(args: readonly string[], opts: RunOptions = {})
   } catch (err) {
     throw new RtcRecordError('INTERNAL', `ffprobe printed invalid JSON for ${args.join(' ')}`, { cause: err });
   }
+}
+
+/**
+ * Runs a short ffmpeg query (`-encoders`, `-h long`, …) to completion synchronously and returns its stdout: for the
+ * start-up capability probe, whose answers the argument builders need synchronously. FFMPEG_NOT_FOUND when it fails.
+ */
+export function queryFfmpegSync(binaryPath: string, args: readonly string[]): string {
+  const res = spawnSync(binaryPath, ['-hide_banner', ...args], { encoding: 'utf8', timeout: 10_000, maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (res.error || res.status !== 0) {
+    const why = res.error?.message ?? (res.stderr.trim().split('\n').pop() || `exit ${res.status ?? res.signal}`);
+    throw new RtcRecordError('FFMPEG_NOT_FOUND', `could not run ${binaryPath} ${args.join(' ')}: ${why}`, { cause: res.error });
+  }
+  return res.stdout;
 }

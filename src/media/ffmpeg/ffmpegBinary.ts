@@ -4,11 +4,18 @@ import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { RtcRecordError } from '../../errors.js';
 
-export type BinarySource = 'env' | 'ffmpeg-static' | 'path';
+export type BinarySource = 'env' | 'path' | 'ffmpeg-static' | 'bundled';
 
 export interface ResolvedBinary {
   path: string;
   source: BinarySource;
+}
+
+/** One place ffmpeg may come from, in resolution order; `path` null when it is not there (`note` says why). */
+export interface FfmpegCandidate {
+  source: BinarySource;
+  path: string | null;
+  note?: string;
 }
 
 export interface ResolveOptions {
@@ -16,26 +23,40 @@ export interface ResolveOptions {
   env?: Record<string, string | undefined>;
   /** Returns the ffmpeg-static path or null; defaults to loading the optional package. */
   loadStatic?: () => string | null;
+  /** Returns the bundled (@ffmpeg-installer) path or null; defaults to loading the optional package. */
+  loadBundled?: () => string | null;
 }
 
 const INSTALL_HINT =
-  'Install ffmpeg (Debian/Ubuntu: `apt-get install ffmpeg`, macOS: `brew install ffmpeg`), ' +
-  'or point FFMPEG_PATH/FFPROBE_PATH at the binaries, or install the optional `ffmpeg-static` package.';
+  'Run `npm ci` (it installs the bundled ffmpeg from the npm registry), or install ffmpeg ' +
+  '(Debian/Ubuntu: `apt-get install ffmpeg`, macOS: `brew install ffmpeg`), or point FFMPEG_PATH at a binary.';
+
+/** Where each source is described to users (doctor, errors). */
+export const SOURCE_LABELS: Record<BinarySource, string> = {
+  env: 'FFMPEG_PATH',
+  path: 'ffmpeg on PATH',
+  'ffmpeg-static': 'ffmpeg-static package',
+  bundled: 'bundled (@ffmpeg-installer/ffmpeg)',
+};
 
 /**
- * ffmpeg-static is an optional dependency whose install downloads a binary, so it is often absent.
- * It is CommonJS exporting the path (or null on unsupported platforms); createRequire keeps the
- * resolver synchronous, and a missing package is simply "not available".
+ * Both packages are optional CommonJS dependencies, loaded with createRequire so resolution stays synchronous; a
+ * missing package (or ffmpeg-static's failed download, which leaves a null or a path to nothing) is "not available".
  */
-function loadFfmpegStatic(): string | null {
+function loadPackagePath(name: string, pick: (mod: unknown) => unknown): string | null {
   try {
-    const mod: unknown = createRequire(import.meta.url)('ffmpeg-static');
-    const p = typeof mod === 'string' ? mod : (mod as { default?: unknown } | null)?.default;
+    const p = pick(createRequire(import.meta.url)(name));
     return typeof p === 'string' && isExecutableFile(p) ? p : null;
   } catch {
     return null;
   }
 }
+
+const loadFfmpegStatic = (): string | null =>
+  loadPackagePath('ffmpeg-static', (mod) => (typeof mod === 'string' ? mod : (mod as { default?: unknown } | null)?.default));
+
+// @ffmpeg-installer/ffmpeg picks its platform package (linux-x64: a static 4.1 build inside the npm tarball).
+const loadBundled = (): string | null => loadPackagePath('@ffmpeg-installer/ffmpeg', (mod) => (mod as { path?: unknown } | null)?.path);
 
 export function isExecutableFile(p: string): boolean {
   try {
@@ -72,29 +93,46 @@ function fromEnv(varName: string, env: Record<string, string | undefined>): Reso
   return { path: value, source: 'env' };
 }
 
-function doResolveFfmpeg(opts: ResolveOptions): ResolvedBinary {
+/**
+ * Every place ffmpeg may come from, in resolution order: FFMPEG_PATH → `ffmpeg` on PATH → ffmpeg-static → bundled.
+ * A system ffmpeg comes before the packages: it is usually newer than both (the bundled one is a 2018 4.1 build).
+ */
+export function ffmpegCandidates(opts: ResolveOptions = {}): FfmpegCandidate[] {
   const env = opts.env ?? process.env;
-  const envHit = fromEnv('FFMPEG_PATH', env);
+  const at = (source: BinarySource, path: string | null, missing: string): FfmpegCandidate =>
+    path ? { source, path } : { source, path: null, note: missing };
+  const envValue = env.FFMPEG_PATH;
+  return [
+    at('env', envValue && isExecutableFile(envValue) ? envValue : null, envValue ? `${envValue} is not an executable file` : 'unset'),
+    at('path', searchPath('ffmpeg', env), 'no ffmpeg on PATH'),
+    at('ffmpeg-static', (opts.loadStatic ?? loadFfmpegStatic)(), 'not installed (its binary download failed?)'),
+    at('bundled', (opts.loadBundled ?? loadBundled)(), 'not installed (optional dependency skipped?)'),
+  ];
+}
+
+function doResolveFfmpeg(opts: ResolveOptions): ResolvedBinary {
+  const envHit = fromEnv('FFMPEG_PATH', opts.env ?? process.env);
   if (envHit) return envHit;
-  const staticPath = (opts.loadStatic ?? loadFfmpegStatic)();
-  if (staticPath) return { path: staticPath, source: 'ffmpeg-static' };
-  const onPath = searchPath('ffmpeg', env);
-  if (onPath) return { path: onPath, source: 'path' };
-  throw new RtcRecordError('FFMPEG_NOT_FOUND', `ffmpeg not found (FFMPEG_PATH unset, no ffmpeg-static, not on PATH). ${INSTALL_HINT}`);
+  const found = ffmpegCandidates(opts).find((c) => c.path);
+  if (found) return { path: found.path!, source: found.source };
+  throw new RtcRecordError(
+    'FFMPEG_NOT_FOUND',
+    `ffmpeg not found (FFMPEG_PATH unset, not on PATH, no ffmpeg-static, no bundled @ffmpeg-installer/ffmpeg). ${INSTALL_HINT}`,
+  );
 }
 
 function doResolveFfprobe(opts: ResolveOptions): ResolvedBinary {
   const env = opts.env ?? process.env;
   const envHit = fromEnv('FFPROBE_PATH', env);
   if (envHit) return envHit;
-  // ffmpeg-static ships no ffprobe; but a custom FFMPEG_PATH usually has its ffprobe next to it.
+  // ffmpeg-static and the bundled ffmpeg ship no ffprobe; a custom FFMPEG_PATH usually has its ffprobe next to it.
   if (env.FFMPEG_PATH) {
     const sibling = join(dirname(env.FFMPEG_PATH), process.platform === 'win32' ? 'ffprobe.exe' : 'ffprobe');
     if (isExecutableFile(sibling)) return { path: sibling, source: 'env' };
   }
   const onPath = searchPath('ffprobe', env);
   if (onPath) return { path: onPath, source: 'path' };
-  throw new RtcRecordError('FFMPEG_NOT_FOUND', `ffprobe not found (FFPROBE_PATH unset, not next to FFMPEG_PATH, not on PATH). ${INSTALL_HINT}`);
+  throw new RtcRecordError('FFMPEG_NOT_FOUND', `ffprobe not found (FFPROBE_PATH unset, not next to FFMPEG_PATH, not on PATH). The recorder does not need it; the benchmark and the tests do. ${INSTALL_HINT}`);
 }
 
 // Keyed by the env inputs so a changed FFMPEG_PATH/PATH (tests, long-lived processes) re-resolves.
@@ -112,7 +150,7 @@ function cached(kind: string, opts: ResolveOptions, resolve: (o: ResolveOptions)
   return hit;
 }
 
-/** FFMPEG_PATH → ffmpeg-static → `ffmpeg` on PATH; throws RtcRecordError FFMPEG_NOT_FOUND. */
+/** FFMPEG_PATH → `ffmpeg` on PATH → ffmpeg-static → bundled; throws RtcRecordError FFMPEG_NOT_FOUND. */
 export function resolveFfmpeg(opts: ResolveOptions = {}): ResolvedBinary {
   return cached('ffmpeg', opts, doResolveFfmpeg);
 }

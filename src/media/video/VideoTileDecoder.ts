@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RtcRecordError } from '../../errors.js';
 import { logger as defaultLogger, type Logger } from '../../logger.js';
+import { fitScaleFilter, fpsModeArgs } from '../ffmpeg/compat.js';
 import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.js';
 import { watchPipeTransfer } from '../ffmpeg/pipeTransfers.js';
 import { openReadSocket } from '../ffmpeg/readSocket.js';
@@ -18,7 +19,7 @@ const MAX_FREE_PICTURES = 12;
  */
 export function tileFitFilter(width: number, height: number): string {
   return (
-    `scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear,` +
+    `${fitScaleFilter(width, height)},` +
     `pad=w=${width}:h=${height}:x=floor((ow-iw)/4)*2:y=floor((oh-ih)/4)*2:color=black,setsar=1,format=yuv420p`
   );
 }
@@ -87,7 +88,7 @@ export class VideoTileDecoder extends EventEmitter<VideoTileDecoderEvents> {
       '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
       ...input, '-i', 'pipe:0',
       '-an', '-vf', codec === 'vp8' ? `${fit},showinfo=checksum=0` : fit,
-      '-fps_mode', 'passthrough', '-copyts',
+      ...fpsModeArgs('passthrough'), '-copyts',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1',
     ];
     this.started = this.start().catch((err: unknown) => {

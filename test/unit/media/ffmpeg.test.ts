@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RtcRecordError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
-import { clearFfmpegResolutionCache, ffmpegVersion, resolveFfmpeg, resolveFfprobe } from '../../../src/media/ffmpeg/ffmpegBinary.js';
+import { clearFfmpegResolutionCache, ffmpegCandidates, ffmpegVersion, resolveFfmpeg, resolveFfprobe } from '../../../src/media/ffmpeg/ffmpegBinary.js';
 import { FfmpegProcess, runFfmpeg, runFfprobe, type FfmpegExit, type FfmpegProgress } from '../../../src/media/ffmpeg/FfmpegProcess.js';
 import { ProgressParser } from '../../../src/media/ffmpeg/progress.js';
 import { decodeErrors, frameCount, probe } from '../../harness/analyze.js';
@@ -35,20 +35,28 @@ function expectCode(err: unknown, code: string): RtcRecordError {
 }
 
 describe('resolveFfmpeg / resolveFfprobe', () => {
-  it('prefers FFMPEG_PATH over ffmpeg-static and PATH', () => {
+  it('prefers FFMPEG_PATH over PATH and the packages', () => {
     const env = { FFMPEG_PATH: systemFfmpeg(), PATH: process.env.PATH };
-    expect(resolveFfmpeg({ env, loadStatic: () => '/static/ffmpeg' })).toEqual({ path: env.FFMPEG_PATH, source: 'env' });
+    expect(resolveFfmpeg({ env, loadStatic: () => '/static/ffmpeg', loadBundled: () => '/bundled/ffmpeg' })).toEqual({ path: env.FFMPEG_PATH, source: 'env' });
   });
 
-  it('uses ffmpeg-static before PATH, and PATH when static is absent', () => {
-    const env = { PATH: process.env.PATH };
-    expect(resolveFfmpeg({ env, loadStatic: () => '/static/ffmpeg' })).toEqual({ path: '/static/ffmpeg', source: 'ffmpeg-static' });
-    expect(resolveFfmpeg({ env, loadStatic: () => null }).source).toBe('path');
+  it('uses PATH before ffmpeg-static, ffmpeg-static before the bundled binary', () => {
+    const onPath = { env: { PATH: process.env.PATH }, loadStatic: () => '/static/ffmpeg', loadBundled: () => '/bundled/ffmpeg' };
+    expect(resolveFfmpeg(onPath).source).toBe('path');
+    const noPath = { ...onPath, env: { PATH: '' } };
+    expect(resolveFfmpeg(noPath)).toEqual({ path: '/static/ffmpeg', source: 'ffmpeg-static' });
+    expect(resolveFfmpeg({ ...noPath, loadStatic: () => null })).toEqual({ path: '/bundled/ffmpeg', source: 'bundled' });
   });
 
-  it('copes with the real ffmpeg-static package being absent', () => {
-    const r = resolveFfmpeg({ env: { PATH: process.env.PATH } });
-    expect(['ffmpeg-static', 'path']).toContain(r.source);
+  it('finds the real bundled package when nothing else is there', () => {
+    const r = resolveFfmpeg({ env: { PATH: '' }, loadStatic: () => null });
+    expect(r).toEqual({ path: expect.stringMatching(/node_modules\/@ffmpeg-installer\/linux-x64\/ffmpeg$/), source: 'bundled' });
+  });
+
+  it('lists every candidate with why it is missing', () => {
+    const list = ffmpegCandidates({ env: { FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: '' }, loadStatic: () => null });
+    expect(list.map((c) => [c.source, c.path === null])).toEqual([['env', true], ['path', true], ['ffmpeg-static', true], ['bundled', false]]);
+    expect(list[0]!.note).toContain('/nonexistent/ffmpeg is not an executable file');
   });
 
   it('rejects a bad FFMPEG_PATH instead of silently falling back', () => {
@@ -67,8 +75,9 @@ describe('resolveFfmpeg / resolveFfprobe', () => {
     fakeBinary('noexec', 'ffmpeg', false);
     const good = fakeBinary('exec', 'ffmpeg', true);
     const PATH = [join(dir, 'noexec'), join(dir, 'exec')].join(':');
-    expect(resolveFfmpeg({ env: { PATH }, loadStatic: () => null })).toEqual({ path: good, source: 'path' });
-    expect(() => resolveFfmpeg({ env: { PATH: join(dir, 'noexec') }, loadStatic: () => null })).toThrow(/ffmpeg not found/);
+    const none = { loadStatic: () => null, loadBundled: () => null };
+    expect(resolveFfmpeg({ env: { PATH }, ...none })).toEqual({ path: good, source: 'path' });
+    expect(() => resolveFfmpeg({ env: { PATH: join(dir, 'noexec') }, ...none })).toThrow(/ffmpeg not found/);
   });
 
   it('finds ffprobe via FFPROBE_PATH, next to FFMPEG_PATH, then PATH', () => {

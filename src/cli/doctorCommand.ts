@@ -1,0 +1,96 @@
+import { capabilityChecks, ffmpegCapabilities, type CapabilityCheck } from '../media/ffmpeg/capabilities.js';
+import { ffmpegCandidates, resolveFfmpeg, resolveFfprobe, SOURCE_LABELS, type BinarySource } from '../media/ffmpeg/ffmpegBinary.js';
+
+export interface DoctorOptions {
+  json?: boolean;
+}
+
+interface CandidateReport {
+  source: BinarySource;
+  label: string;
+  path: string | null;
+  note?: string;
+  version?: string;
+  /** Has every required capability. */
+  usable?: boolean;
+  selected: boolean;
+  /** Why it could not be probed (e.g. not runnable on this machine). */
+  error?: string;
+}
+
+export interface DoctorReport {
+  /** The ffmpeg recordings use (the first candidate found), or null. */
+  ffmpeg: { source: BinarySource; path: string; version: string; usable: boolean } | null;
+  candidates: CandidateReport[];
+  checks: CapabilityCheck[];
+  ffprobe: { path: string | null; note?: string };
+}
+
+/**
+ * `rtc-record doctor`: every place ffmpeg may come from (in resolution order), what was found there, and the
+ * capability checks of the one recordings use. Exits 1 when that one is missing or unusable.
+ */
+export function doctorCommand(opts: DoctorOptions): void {
+  const report = doctorReport();
+  console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  if (!report.ffmpeg?.usable) process.exitCode = 1;
+}
+
+export function doctorReport(): DoctorReport {
+  let selectedPath: string | null = null;
+  try {
+    selectedPath = resolveFfmpeg().path;
+  } catch {
+    // shown through the candidates: none found, or FFMPEG_PATH set to something that is not executable
+  }
+  const found = ffmpegCandidates();
+  const selectedIndex = selectedPath === null ? -1 : found.findIndex((c) => c.path === selectedPath);
+  const candidates = found.map((c, i): CandidateReport => {
+    const r: CandidateReport = { ...c, label: SOURCE_LABELS[c.source], selected: i === selectedIndex };
+    if (!c.path) return r;
+    try {
+      const caps = ffmpegCapabilities(c.path);
+      r.version = caps.version;
+      r.usable = capabilityChecks(caps).every((k) => k.ok || !k.required);
+    } catch (err) {
+      r.usable = false;
+      r.error = (err as Error).message;
+    }
+    return r;
+  });
+  const chosen = candidates[selectedIndex];
+  let ffprobe: DoctorReport['ffprobe'];
+  try {
+    ffprobe = { path: resolveFfprobe().path };
+  } catch {
+    ffprobe = { path: null, note: 'not found (the recorder does not need it; the benchmark and the tests do)' };
+  }
+  return {
+    ffmpeg: chosen?.path ? { source: chosen.source, path: chosen.path, version: chosen.version ?? 'unknown', usable: chosen.usable === true } : null,
+    candidates,
+    checks: chosen?.path && chosen.version ? capabilityChecks(ffmpegCapabilities(chosen.path)) : [],
+    ffprobe,
+  };
+}
+
+function formatReport(r: DoctorReport): string {
+  const lines = ['ffmpeg candidates, in resolution order:'];
+  r.candidates.forEach((c, i) => {
+    const what = c.path
+      ? `${c.path}${c.version ? ` (ffmpeg ${c.version})` : ''}${c.error ? `: cannot run: ${c.error}` : c.usable === false ? ': unusable' : ''}`
+      : `not found: ${c.note ?? ''}`;
+    lines.push(`  ${c.selected ? '*' : ' '} ${i + 1}. ${c.label.padEnd(36)} ${what}`);
+  });
+  if (r.ffmpeg) {
+    lines.push('', `using ${r.ffmpeg.path} (${SOURCE_LABELS[r.ffmpeg.source]}, ffmpeg ${r.ffmpeg.version}); checks:`);
+    for (const k of r.checks) {
+      const mark = k.ok ? 'ok  ' : k.required ? 'FAIL' : 'warn';
+      lines.push(`  ${mark} ${k.name}${k.ok ? '' : `: ${k.effect ?? ''}`}`);
+    }
+  } else {
+    lines.push('', 'no usable ffmpeg: run `npm ci` (it installs the bundled one), install ffmpeg, or fix FFMPEG_PATH.');
+  }
+  lines.push('', `ffprobe: ${r.ffprobe.path ?? r.ffprobe.note}`);
+  lines.push(r.ffmpeg?.usable ? 'ready to record' : 'NOT ready to record');
+  return lines.join('\n');
+}
