@@ -13,10 +13,6 @@ import { finalizeComposite } from '../../src/recording/finalizeComposite.js';
 import {
   decodeAudioPcm,
   decodeErrors,
-  detectBeepOnsets,
-  detectFlashOnsets,
-  videoBrightnessTimeline,
-  type Region,
   NAMED_COLORS,
   nearestNamedColor,
   probe,
@@ -27,7 +23,8 @@ import {
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
-import { waitFor, trackPath } from '../harness/util.js';
+import { waitFor } from '../harness/util.js';
+import { flashBeepEvents, median, pairOffsets, sentFlashBeepEvents } from './avSync.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'magenta', 'yellow', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
@@ -443,11 +440,6 @@ async function recordToneParticipant(room: string, flags: string[]): Promise<{ d
   return { dir: summary.dir, manifest, wallSec: (stopWall - manifest.composite!.startedAtMs) / 1000 };
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
-}
-
 /** All live descendants of `pid`. */
 function descendants(pid: number): number[] {
   const parent = new Map<number, number>();
@@ -465,56 +457,6 @@ function descendants(pid: number): number[] {
   while (stack.length) {
     const p = stack.pop()!;
     for (const [child, pp] of parent) if (pp === p) (out.push(child), stack.push(child));
-  }
-  return out;
-}
-
-interface FlashEvent {
-  /** Wall-clock ms of the flash. */
-  wall: number;
-  /** Nearest beep − flash, ms. */
-  offset: number;
-}
-
-/** Events of `a` paired with those of `b` at the same wall-clock time (±300 ms). */
-function pairOffsets(a: FlashEvent[], b: FlashEvent[]): Array<{ a: number; b: number }> {
-  const out: Array<{ a: number; b: number }> = [];
-  for (const x of a) {
-    const y = b.find((e) => Math.abs(e.wall - x.wall) < 300);
-    if (y) out.push({ a: x.offset, b: y.offset });
-  }
-  return out;
-}
-
-/** Flash/beep events of what the browser sent: per-track files placed on the sender's clock by its sender reports. */
-async function sentFlashBeepEvents(dir: string, beepHz: number): Promise<FlashEvent[]> {
-  const m = readManifest(dir);
-  const firstNtp = (kind: 'audio' | 'video'): { file: string; ntp: number } => {
-    const t = m.tracks.find((x) => x.kind === kind)!;
-    const sr = t.lastSenderReport!;
-    return { file: trackPath(dir, t), ntp: sr.ntpTimeMs + ((t.firstRtpTimestamp! - sr.rtpTimestamp) / t.clockRate) * 1000 };
-  };
-  const a = firstNtp('audio');
-  const v = firstNtp('video');
-  const flashes = detectFlashOnsets(await videoBrightnessTimeline(v.file)).map((x) => v.ntp + x * 1000);
-  const beeps = detectBeepOnsets(await decodeAudioPcm(a.file, { filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), 48_000).map((x) => a.ntp + x * 1000);
-  const out: FlashEvent[] = [];
-  for (const f of flashes) {
-    const b = beeps.reduce<number | undefined>((best, x) => (best === undefined || Math.abs(x - f) < Math.abs(best - f) ? x : best), undefined);
-    if (b !== undefined && Math.abs(b - f) < 400) out.push({ wall: f, offset: b - f });
-  }
-  return out;
-}
-
-/** Flash onsets (s, on the file's timeline) with the offset of the nearest beep (ms, audio − video). */
-async function flashBeepEvents(file: string, beepHz: number, region?: Region): Promise<Array<{ flashSec: number; offsetMs: number }>> {
-  const sr = 48_000;
-  const flashes = detectFlashOnsets(await videoBrightnessTimeline(file, { region }));
-  const beeps = detectBeepOnsets(await decodeAudioPcm(file, { sampleRate: sr, filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), sr);
-  const out: Array<{ flashSec: number; offsetMs: number }> = [];
-  for (const f of flashes) {
-    const b = beeps.reduce<number | undefined>((best, x) => (best === undefined || Math.abs(x - f) < Math.abs(best - f) ? x : best), undefined);
-    if (b !== undefined && Math.abs(b - f) < 0.4) out.push({ flashSec: f, offsetMs: (b - f) * 1000 });
   }
   return out;
 }
