@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// `npm test`: build, run the whole suite inside a loopback-only network namespace, then print one plain closing line
-// ("tests: N passed, N failed, N skipped") that any CI log reader understands. Extra args go to vitest.
+// `npm test`: install the system packages the suite needs (as root; see system-deps.mjs), build, run the whole suite
+// inside a loopback-only network namespace, then print one plain closing line ("tests: N passed, N failed, N skipped")
+// that any CI log reader understands. Extra args go to vitest.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureSystemPackages } from './system-deps.mjs';
+
+if (!ensureSystemPackages()) process.exit(1);
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const report = join(root, '.cache', 'vitest-report.json');
