@@ -7,7 +7,7 @@ import { ROOM_NAME, type PeerInfo } from '../signaling/messages.js';
 import type { CompositeSettings } from './CompositeRecorderTypes.js';
 import type { Manifest } from './ManifestTypes.js';
 import { ManifestWriter } from './ManifestWriter.js';
-import { locateAll, locateRecording, readManifest, summarize } from './recordingList.js';
+import { locateAll, locateRecording, offeredFiles, readManifest, summarize } from './recordingList.js';
 import type {
   ActiveRecordingInfo,
   RecorderHandle,
@@ -335,6 +335,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     } else if (this.recovering.has(summary.id)) summary.state = 'finalizing';
     const outcome = this.outcomes.get(summary.id);
     if (outcome) Object.assign(summary, outcome);
+    summary.files = offeredFiles(summary.files, summary.state);
     return summary;
   }
 

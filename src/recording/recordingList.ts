@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'no
 import { join } from 'node:path';
 import { RtcRecordError } from '../errors.js';
 import { ROOM_NAME } from '../signaling/messages.js';
-import type { Manifest } from './ManifestTypes.js';
+import type { Manifest, RecordingState } from './ManifestTypes.js';
 import { isRecordingId } from './recordingId.js';
 import type { RecordingFile, RecordingSummary } from './RecordingServiceTypes.js';
 import { resolveInside } from './storage.js';
@@ -12,6 +12,21 @@ import { resolveInside } from './storage.js';
 
 /** The files a recording may expose for download; nothing else in its directory is ever served. */
 export const DOWNLOADABLE = /^(?:manifest\.json|recording(?:\.part)?\.(?:mp4|m4a)|tracks\/[A-Za-z0-9_-]{1,200}\.(?:webm|mkv))$/;
+
+const PART_FILE = /^recording\.part\.(?:mp4|m4a)$/;
+
+/**
+ * While a recording is finalizing (stopping, or being recovered after a crash) its part file is about to be remuxed
+ * and removed, so a link to it would 404 a moment later: it is not offered until the final file is there.
+ */
+export function partFileWithdrawn(file: string, state: RecordingState, compositeState?: string): boolean {
+  return PART_FILE.test(file) && (state === 'finalizing' || compositeState === 'finalizing');
+}
+
+/** The files a recording offers in `state` (see partFileWithdrawn). */
+export function offeredFiles<F extends { path: string }>(files: F[], state: RecordingState, compositeState?: string): F[] {
+  return files.filter((f) => !partFileWithdrawn(f.path, state, compositeState));
+}
 
 export interface LocatedRecording {
   room: string;
@@ -106,7 +121,7 @@ export function summarize(loc: LocatedRecording, manifest: Manifest | undefined,
     durationMs,
     sizeBytes,
     participants: [...new Set(manifest.participants.map((p) => p.name))],
-    files,
+    files: offeredFiles(files, manifest.state, composite?.state),
     ...(manifest.error ? { error: manifest.error } : {}),
     ...(composite ? { composite: { file: composite.file, state: composite.state, format: composite.format } } : {}),
   };

@@ -1,13 +1,13 @@
 // The recordings service with stand-in recorders: several rooms at once, auto-record following presence, stop, list
 // from disk, fatal write errors, shutdown.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RtcRecordError } from '../../src/errors.js';
 import { RecordingService } from '../../src/recording/RecordingService.js';
 import type { RecordingServiceOptions } from '../../src/recording/RecordingServiceTypes.js';
 import { waitFor } from '../harness/util.js';
-import { fakeStarter, FakeRooms, quietLogger, tempRoot } from './fakes.js';
+import { FakeRecorder, fakeStarter, FakeRooms, quietLogger, tempRoot } from './fakes.js';
 
 const services: RecordingService[] = [];
 afterEach(async () => {
@@ -157,6 +157,30 @@ describe('RecordingService', () => {
     expect(started.every((r) => r.stopped)).toBe(true);
     await expect(svc.start('c')).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     expect(svc.list().map((r) => r.state)).toEqual(['done', 'done']);
+  });
+
+  it('while a recording stops, its part file is not offered (it is being remuxed away); the final file is, once there', async () => {
+    let finish!: () => void;
+    const { svc } = service({
+      startRecorder: async (options) => {
+        const r = new FakeRecorder(options);
+        writeFileSync(join(r.dir, 'recording.part.mp4'), Buffer.alloc(100));
+        const stop = r.stop.bind(r);
+        r.stop = async () => {
+          await new Promise<void>((resolve) => (finish = resolve));
+          renameSync(join(r.dir, 'recording.part.mp4'), join(r.dir, 'recording.mp4'));
+          return stop();
+        };
+        return r;
+      },
+    });
+    const rec = await svc.start('a');
+    expect(svc.list()[0]!.files.map((f) => f.path)).toEqual(['recording.part.mp4', 'manifest.json']);
+    const stopped = svc.stop(rec.id);
+    expect(svc.list()[0]).toMatchObject({ state: 'finalizing', files: [{ path: 'manifest.json' }] });
+    finish();
+    await stopped;
+    expect(svc.list()[0]).toMatchObject({ state: 'done', files: [{ path: 'recording.mp4' }, { path: 'manifest.json' }] });
   });
 
   it('refuses to delete a running recording; deletes a finished one', async () => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sep } from 'node:path';
 import { z } from 'zod';
 import { RtcRecordError } from '../../errors.js';
-import { DOWNLOADABLE, summarize } from '../../recording/recordingList.js';
+import { DOWNLOADABLE, partFileWithdrawn, summarize } from '../../recording/recordingList.js';
 import type { RecordingService } from '../../recording/RecordingService.js';
 import { resolveInside } from '../../recording/storage.js';
 import { ROOM_NAME } from '../../signaling/messages.js';
@@ -123,8 +123,9 @@ function download(req: IncomingMessage, res: ServerResponse, url: URL, id: strin
   access.requireSomewhere('view');
   // Only the files a recording is made of, by their exact relative names: no other path can even be expressed.
   if (!DOWNLOADABLE.test(file)) throw notFound();
-  const { room, dir } = service.get(id);
+  const { room, dir, manifest } = service.get(id);
   access.require('view', room);
+  if (partFileWithdrawn(file, manifest.state, manifest.composite?.state)) throw new RtcRecordError('NOT_FOUND', `${file}: the recording is being finalized`);
   const path = resolveInside(service.root, room, id, file);
   if (!path.startsWith(dir + sep)) throw new RtcRecordError('FORBIDDEN', 'outside the recording');
   const base = file.slice(file.lastIndexOf('/') + 1);

@@ -63,6 +63,12 @@ function row(rec) {
     a.setAttribute('download', '');
     files.append(a);
   }
+  // The mixed file has no link while it is being finalized (the part file is about to go): say so until it is there.
+  if (rec.composite && !rec.files.some((f) => f.kind === 'composite') && (rec.state === 'finalizing' || rec.composite.state === 'finalizing')) {
+    const note = el('span', { className: 'finalizing', textContent: `${rec.composite.format === 'm4a' ? 'recording.m4a' : 'recording.mp4'} finalizing…` });
+    note.dataset.testid = 'finalizing';
+    files.prepend(note);
+  }
   const actions = el('td');
   if (playable(rec)) {
     const b = el('button', { className: 'link', textContent: '▶ play', onclick: () => play(rec) });
