@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, setPriority, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ffmpegVersion } from '../src/media/ffmpeg/index.js';
+import { ffmpegVersion, resolveFfmpeg, SOURCE_LABELS } from '../src/media/ffmpeg/index.js';
 import { participantFixtures, type ParticipantMediaSpec } from './fixtures.js';
 import { runFloor } from './floor.js';
 import { waitForQuiet } from './measure/procTree.js';
@@ -105,7 +105,11 @@ async function machineInfo() {
     cpuModel: cpuList[0]?.model ?? 'unknown',
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
-    ffmpeg: await ffmpegVersion().catch(() => 'unknown'),
+    // Which ffmpeg the recorder and the floor ran (they resolve it alike: FFMPEG_PATH, PATH, ffmpeg-static, bundled).
+    ffmpeg: await ffmpegVersion().then(
+      (version) => `${version} (${resolveFfmpeg().path}, ${SOURCE_LABELS[resolveFfmpeg().source]})`,
+      () => 'unknown',
+    ),
     kernel: release(),
     loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
