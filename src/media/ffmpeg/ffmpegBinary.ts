@@ -36,7 +36,7 @@ export const SOURCE_LABELS: Record<BinarySource, string> = {
   env: 'FFMPEG_PATH',
   path: 'ffmpeg on PATH',
   'ffmpeg-static': 'ffmpeg-static package',
-  bundled: 'bundled (@ffmpeg-installer/ffmpeg)',
+  bundled: 'bundled @ffmpeg-installer/ffmpeg',
 };
 
 /**
