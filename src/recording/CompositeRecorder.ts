@@ -27,6 +27,7 @@ import type {
   CompositeInfo,
   CompositeRecorderEvents,
   CompositeRecorderOptions,
+  MixedAudioTrackInfo,
 } from './CompositeRecorderTypes.js';
 import { finalizeComposite, PART_FILES } from './finalizeComposite.js';
 
@@ -191,7 +192,30 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     this.info.videoFramesWritten = this.encoder.videoFramesWritten;
     this.info.videoFramesDropped = this.encoder.videoFramesDropped;
     this.info.audioFramesWritten = this.audioFrames;
+    this.info.audioTracks = this.audioTrackInfo();
     return { composite: { ...this.info }, speakerTimeline: [...this.speakerTimeline] };
+  }
+
+  private audioTrackInfo(): Record<string, MixedAudioTrackInfo> {
+    const ms = (samples: number): number => Math.round((samples * 1000) / SAMPLE_RATE);
+    const out: Record<string, MixedAudioTrackInfo> = {};
+    for (const [id, s] of this.mixer.trackStats()) {
+      const p = this.participants.get(id.split(':')[0]!);
+      out[id] = {
+        participantId: p?.info.id ?? id,
+        participantName: p?.info.name ?? id,
+        packetsReceived: s.received,
+        packetsDecoded: s.decoded,
+        packetsLate: s.late,
+        packetsOverlapping: s.overlapping,
+        packetsDropped: s.tooFarAhead + s.overflow + s.invalid + s.notReady,
+        concealedMs: ms(s.concealedSamples),
+        gaps: s.gaps,
+        slewedMs: ms(s.slewedSamples),
+        reanchors: s.reanchors,
+      };
+    }
+    return out;
   }
 
   // ─────────────────────────── room events ───────────────────────────
@@ -234,7 +258,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
 
   private addAudio(p: ParticipantState, remote: RemoteTrack): void {
     const trackId = p.audios.some((a) => !a.ended) ? `${p.info.id}:${remote.mid}` : p.info.id;
-    const clock = p.clock.track(remote.ssrc, remote.codec.clockRate);
+    const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'audio');
     this.mixer.addTrack(trackId, { id: p.info.id, name: p.info.name });
     const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {} };
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
@@ -244,9 +268,9 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
       if (rtp.payload.length === 0) return;
       // The mixer's timeline copies what it queues (packets wait until their time comes).
-      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp));
+      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp), clock.mediaMs(rtp.header.timestamp));
     });
-    const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp));
+    const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp, p));
     source.dispose = () => {
       rtpSub.unSubscribe();
       rtcpSub.unSubscribe();
@@ -258,7 +282,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const live = p.videos.filter((v) => !v.ended);
     // A participant's first video is the camera; a further one is a screen share (featured).
     const key = live.length === 0 ? p.info.id : `${p.info.id}#screen`;
-    const clock = p.clock.track(remote.ssrc, remote.codec.clockRate);
+    const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'video');
     const source: VideoSource = { key, remote, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
     const h264 = remote.codec.name === 'h264';
     const jitter = new JitterBufferCallback(remote.codec.clockRate, { latency: 200, bufferSize: 10_000 });
@@ -279,7 +303,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       clock.observe(rtp.header.timestamp, source.lastPacketAt);
       jitter.input({ rtp: rtp.clone() });
     });
-    const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp));
+    const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp, p));
     source.dispose = () => {
       rtpSub.unSubscribe();
       rtcpSub.unSubscribe();
@@ -290,10 +314,13 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     this.relayout('track');
   }
 
-  private onRtcp(clock: TrackClock, rtcp: RtcpPacket): void {
+  private onRtcp(clock: TrackClock, rtcp: RtcpPacket, p: ParticipantState): void {
     if (rtcp.type !== RtcpSrPacket.type) return;
     const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
-    clock.onSenderReport(rtpTimestamp, ntpToUnixMs(ntpTimestamp), nowMs());
+    if (clock.onSenderReport(rtpTimestamp, ntpToUnixMs(ntpTimestamp), nowMs()) === 'distrusted') {
+      this.info.distrustedSenderReports = (this.info.distrustedSenderReports ?? 0) + 1;
+      this.logger.warn({ participant: p.info.name, ssrc: rtcp.ssrc }, 'composite: sender report contradicts the sender\'s earlier ones by > 0.5 s; not followed');
+    }
   }
 
   private endVideo(v: VideoSource): void {

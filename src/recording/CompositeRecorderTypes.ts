@@ -59,7 +59,33 @@ export interface CompositeInfo {
   audioFramesWritten: number;
   /** Layout changes (joins, leaves, active speaker…) on the composite timeline. */
   layoutChanges: number;
+  /** Per audio track of the mix (key: mixer track id = participant id, or `participantId:mid` for a second track). */
+  audioTracks?: Record<string, MixedAudioTrackInfo>;
+  /** RTCP sender reports not followed because they contradicted the sender's earlier ones (a broken sender clock). */
+  distrustedSenderReports?: number;
   error?: string;
+}
+
+/** What became of one voice's packets in the mix: every drop, concealment and timeline correction is counted. */
+export interface MixedAudioTrackInfo {
+  participantId: string;
+  participantName: string;
+  packetsReceived: number;
+  packetsDecoded: number;
+  /** Arrived after their time had been mixed (the recorder was starved, or the network held them > ~1 s). */
+  packetsLate: number;
+  /** Duplicates and stragglers of audio already placed. */
+  packetsOverlapping: number;
+  /** Placed > 2 s ahead of the mix (a broken timestamp) or beyond the queue bound. */
+  packetsDropped: number;
+  /** Lost audio filled by Opus concealment (ms). */
+  concealedMs: number;
+  /** Losses longer than one packet, left as silence (count). */
+  gaps: number;
+  /** Mapping changes followed by stretching/squeezing packets (ms, signed sum) rather than cutting or doubling audio. */
+  slewedMs: number;
+  /** Mapping changes too large to slew (> 300 ms), followed by a jump. */
+  reanchors: number;
 }
 
 export interface CompositeRecorderEvents {

@@ -192,6 +192,17 @@ export function audioFixture(opts: AudioFixtureOptions = {}): Promise<string> {
   );
 }
 
+/**
+ * The same tone schedule as `audioFixture`, encoded as a browser would send it (Opus, 20 ms frames, 32 kbit/s) in Ogg,
+ * for synthetic werift publishers (bench/loadgen), which send exactly these packets with exact timing.
+ */
+export async function opusToneFixture(opts: AudioFixtureOptions = {}): Promise<string> {
+  const wav = await audioFixture(opts);
+  return cached('opus-' + wav.split('/').pop()!.replace(/\.wav$/, ''), 'ogg', { wav, opts }, (out) =>
+    ffmpeg(['-i', wav, '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', '-frame_duration', '20', '-vbr', 'on', '-f', 'ogg', out]),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A/V sync
 

@@ -9,8 +9,13 @@ export interface OpusTrackTimelineOptions {
   startIndex: number;
   /** Packets starting this far (samples) beyond the read position are dropped. */
   maxAheadSamples: number;
-  /** A packet within this many samples of where the previous one ended is placed right after it (timestamp jitter). */
-  snapSamples: number;
+  /**
+   * How far (samples) a track's placement may be moved at once to follow a changed mapping (new sender report, better
+   * clock offset): a difference up to this is slewed (packets stretched or squeezed by `slewRate`), a larger one jumps.
+   */
+  maxSlewSamples: number;
+  /** Largest stretch of one packet, as a fraction of its length (0.02: 0.4 ms per 20 ms packet, a 2 % pitch change). */
+  slewRate: number;
   /** Encoded packets held at most (bounds memory even if the caller floods us). */
   maxQueuedPackets: number;
 }
@@ -31,8 +36,12 @@ export interface OpusTrackStats {
   overflow: number;
   /** Due before the WASM decoder had started. */
   notReady: number;
-  /** Jumps forward on the timeline (beyond one concealed packet) left as silence. */
+  /** Missing media (beyond one concealed packet) left as silence. */
   gaps: number;
+  /** The placement jumped to follow a mapping change larger than maxSlewSamples (a timestamp jump, a new anchor). */
+  reanchors: number;
+  /** Samples added (+) or removed (−) by stretching packets to follow mapping changes. */
+  slewedSamples: number;
   /** Samples filled by packet-loss concealment (one packet per loss; a fade to silence follows). */
   concealedSamples: number;
   /** Packets waiting to be decoded now. */
@@ -42,16 +51,22 @@ export interface OpusTrackStats {
 }
 
 interface QueuedPacket extends PacketSlot {
-  start: number;
+  /** Position in the sender's own sample clock (its RTP timestamps, unwrapped): says which packets are contiguous. */
+  media: number;
   samples: number;
 }
 
 /**
- * Turns one track's timestamped Opus packets into mono PCM on the mix timeline. Packets wait encoded, sorted by
- * timeline position, and are decoded only when the mix reaches them: reordered packets still decode in order, and
- * memory is a few KB per second of queue. Decoded PCM is written at its timeline position (never appended), so loss
- * and timestamp jumps cannot shift later audio. The first missing packet of a loss is concealed by libopus (a single
- * loss is inaudible), the rest of a longer gap fades to silence.
+ * Turns one track's timestamped Opus packets into mono PCM on the mix timeline. Packets wait encoded, sorted by their
+ * position in the sender's sample clock, and are decoded only when the mix reaches them: reordered packets still
+ * decode in order, and memory is a few KB per second of queue.
+ *
+ * Placement: a packet goes at its media position plus the track's placement offset, so packets that follow each other
+ * in the sender's clock follow each other on the timeline, sample for sample, and a loss leaves exactly its own length.
+ * The caller's mapping (each push's `target`) may change while the track plays (a new sender report, a better
+ * clock offset): the placement then follows it by stretching or squeezing packets a little (`slewRate`), never by
+ * cutting or doubling audio; only a change beyond `maxSlewSamples` jumps. The first missing packet of a loss is
+ * concealed by libopus (a single loss is inaudible), the rest of a longer gap fades to silence.
  */
 export class OpusTrackTimeline {
   /**
@@ -64,8 +79,19 @@ export class OpusTrackTimeline {
   private readonly ring: PcmRing;
   private readonly queue: QueuedPacket[] = [];
   private readonly bytes = new PacketBytes();
-  /** Where the last decoded packet ended (timeline samples); undefined before the first one. */
+  /** Where the last decoded (or concealed) audio ended (timeline samples); undefined before the first packet. */
   private nextExpected?: number;
+  /** …and in media samples. */
+  private nextMedia?: number;
+  /** Timeline − media of the placement; undefined until the first packet is decoded. */
+  private placement?: number;
+  /**
+   * Timeline − media as the caller's mapping says now (from the latest push): packets wait ~1 s before they are
+   * decoded, and by then the mapping may have improved (a sender report, a better offset after a busy start).
+   */
+  private wanted?: number;
+  /** Scratch for a stretched packet (up to 120 ms plus the largest stretch). */
+  private stretchBuf = new Float32Array(0);
   private lastPacketSamples = 0;
   /** Concealment ran since the last decoded packet (conceal once per loss, then silence). */
   private concealing = false;
@@ -81,6 +107,8 @@ export class OpusTrackTimeline {
     overflow: 0,
     notReady: 0,
     gaps: 0,
+    reanchors: 0,
+    slewedSamples: 0,
     concealedSamples: 0,
   };
 
@@ -105,19 +133,25 @@ export class OpusTrackTimeline {
     return { ...this.counters, queued: this.queue.length, bufferedSamples: this.ring.buffered };
   }
 
-  /** Queues a packet starting at timeline sample `start`. Returns false when it was dropped (see stats). */
-  push(data: Uint8Array, start: number): boolean {
+  /**
+   * Queues a packet that the caller's mapping puts at timeline sample `target`; `media` is its position in the sender's
+   * own sample clock (default: `target`, i.e. a caller whose mapping never changes). Returns false when it was dropped
+   * (see stats).
+   */
+  push(data: Uint8Array, target: number, media = target): boolean {
     this.counters.received++;
     const samples = opusPacketSamples(data, this.opts.sampleRate);
-    if (samples === 0 || !Number.isFinite(start)) return this.drop('invalid');
+    if (samples === 0 || !Number.isFinite(target) || !Number.isFinite(media)) return this.drop('invalid');
+    this.wanted = target - media;
+    const start = this.placedStart(media);
     const readIndex = this.ring.readIndex;
     if (start + samples <= readIndex) return this.drop('late');
     if (start - readIndex > this.opts.maxAheadSamples) return this.drop('tooFarAhead');
     if (this.queue.length >= this.opts.maxQueuedPackets) return this.drop('overflow');
     // Copied: the caller's packet is typically a view into a datagram buffer we must not pin or see changed.
-    const entry: QueuedPacket = { start, samples, offset: this.bytes.add(data, this.queue), length: data.length };
+    const entry: QueuedPacket = { media, samples, offset: this.bytes.add(data, this.queue), length: data.length };
     let i = this.queue.length;
-    while (i > 0 && this.queue[i - 1]!.start > start) i--;
+    while (i > 0 && this.queue[i - 1]!.media > media) i--;
     if (i === this.queue.length) this.queue.push(entry);
     else this.queue.splice(i, 0, entry);
     return true;
@@ -127,7 +161,11 @@ export class OpusTrackTimeline {
   read(frameStart: number, out: Float32Array): void {
     if (this.ring.readIndex < frameStart) this.ring.skipTo(frameStart);
     const frameEnd = frameStart + out.length;
-    while (this.queue.length > 0 && this.queue[0]!.start < frameEnd) this.decodeOne(this.queue.shift()!);
+    while (this.queue.length > 0) {
+      const p = this.queue[0]!;
+      if (this.placedStart(p.media) >= frameEnd) break;
+      this.decodeOne(this.queue.shift()!);
+    }
     // The audio runs out within this frame and the next packet is not here: it is lost (or the sender went quiet).
     if (this.nextExpected !== undefined && this.nextExpected < frameEnd && !this.concealing && !this.ended) {
       this.conceal(this.nextExpected);
@@ -146,38 +184,78 @@ export class OpusTrackTimeline {
     return false;
   }
 
+  /** Where a packet would be placed now: the current placement, or the caller's mapping as of now. */
+  private placedStart(media: number): number {
+    const d = this.wanted!;
+    const p = this.placement;
+    return p === undefined || Math.abs(d - p) > this.opts.maxSlewSamples ? media + d : media + p;
+  }
+
   private decodeOne(p: QueuedPacket): void {
     if (!this.decoder.isReady) {
       this.counters.notReady++;
       return;
     }
-    const snap = this.opts.snapSamples;
-    let at = p.start;
+    const wanted = this.wanted!;
+    if (this.placement === undefined || Math.abs(wanted - this.placement) > this.opts.maxSlewSamples) {
+      if (this.placement !== undefined) this.counters.reanchors++;
+      this.placement = wanted;
+      this.nextMedia = undefined;
+    }
+    // Media tolerance: a sender's timestamps may disagree with its packets' TOC durations by a few samples.
+    const tolerance = this.opts.sampleRate / 1000;
     let skip = 0;
-    if (this.nextExpected !== undefined) {
-      // A hole before this packet that read() did not see yet (several packets due in one frame): conceal it first.
-      if (p.start - this.nextExpected > snap && !this.concealing) this.conceal(this.nextExpected);
-      const expected = this.nextExpected;
-      const delta = p.start - expected;
-      if (Math.abs(delta) <= snap) {
-        at = expected;
-      } else if (delta > 0) {
-        this.counters.gaps++;
-      } else if (p.start + p.samples <= expected + snap) {
-        // Entirely inside audio we already have: a duplicate or a straggler; skipping it keeps the decoder state clean.
-        this.counters.overlapping++;
-        return;
-      } else {
-        // The caller's timeline stepped back a little: keep the new part at its true position.
-        skip = expected - p.start;
+    if (this.nextMedia !== undefined) {
+      const delta = p.media - this.nextMedia;
+      if (delta > tolerance) {
+        // A hole before this packet that read() did not see yet (several packets due in one frame): conceal it first.
+        if (!this.concealing) this.conceal(this.nextExpected!);
+        if (p.media - this.nextMedia! > tolerance) this.counters.gaps++;
+      } else if (delta < -tolerance) {
+        if (p.media + p.samples <= this.nextMedia + tolerance) {
+          // Entirely inside audio we already have: a duplicate or a straggler; skipping it keeps the decoder state clean.
+          this.counters.overlapping++;
+          return;
+        }
+        skip = this.nextMedia - p.media;
       }
     }
-    const pcm = this.decoder.decode(this.bytes.view(p));
+    // Contiguous with what was placed before: right after it, whatever the mapping says now.
+    const contiguous = this.nextMedia !== undefined && Math.abs(p.media - this.nextMedia) <= tolerance;
+    const at = contiguous ? this.nextExpected! : p.media + this.placement;
+    let pcm = this.decoder.decode(this.bytes.view(p));
     this.counters.decoded++;
-    if (pcm.length > skip) this.ring.write(at + skip, pcm, skip);
-    this.nextExpected = at + Math.max(pcm.length, p.samples);
+    if (skip > 0) pcm = pcm.subarray(Math.min(skip, pcm.length));
+    // Follow the mapping: stretch (or squeeze) this packet by at most slewRate towards where it wants to be.
+    const behind = p.media + skip + wanted - at;
+    const maxAdj = Math.floor(pcm.length * this.opts.slewRate);
+    const adj = Math.max(-maxAdj, Math.min(maxAdj, Math.round(behind)));
+    if (adj !== 0) {
+      pcm = this.stretch(pcm, pcm.length + adj);
+      this.counters.slewedSamples += adj;
+    }
+    this.ring.write(at, pcm);
+    this.placement = at - (p.media + skip) + adj;
+    this.nextExpected = at + pcm.length;
+    this.nextMedia = p.media + skip + pcm.length - adj;
     this.lastPacketSamples = p.samples;
     this.concealing = false;
+  }
+
+  /** Linear-interpolation resampling of `pcm` to `length` samples (a change of a few per cent: no audible artefact). */
+  private stretch(pcm: Float32Array, length: number): Float32Array {
+    if (this.stretchBuf.length < length) this.stretchBuf = new Float32Array(length + 256);
+    const out = this.stretchBuf.subarray(0, length);
+    const n = pcm.length;
+    if (n < 2 || length < 2) return pcm;
+    const ratio = (n - 1) / (length - 1);
+    for (let i = 0; i < length; i++) {
+      const x = i * ratio;
+      const j = Math.min(n - 2, Math.floor(x));
+      const f = x - j;
+      out[i] = pcm[j]! * (1 - f) + pcm[j + 1]! * f;
+    }
+    return out;
   }
 
   /**
@@ -196,5 +274,6 @@ export class OpusTrackTimeline {
     this.ring.write(at + n, fade, 0, f);
     this.counters.concealedSamples += n;
     this.nextExpected = at + n;
+    if (this.nextMedia !== undefined) this.nextMedia += n;
   }
 }

@@ -15,8 +15,13 @@ import { SpeakerSelector } from './SpeakerSelector.js';
 
 /** Packets further ahead of the mix than this are dropped (a broken timestamp must not pin memory). */
 const MAX_AHEAD_MS = 2000;
-/** Timestamp jitter (ms) absorbed by placing a packet right after the previous one. */
-const SNAP_MS = 2;
+/**
+ * A track's placement follows a changed mapping (sender report, clock offset) by slewing up to this far (ms); beyond,
+ * it jumps (a timestamp jump, a restarted sender). The issue's broken-sender threshold is a few hundred ms too.
+ */
+const MAX_SLEW_MS = 300;
+/** Slew speed: packets stretched by at most 2 % (a 100 ms correction takes 5 s, inaudible on voice). */
+const SLEW_RATE = 0.02;
 /** Fade for voices entering or leaving the mix (ms): avoids clicks, short enough that a dropped voice is gone at once. */
 const FADE_MS = 10;
 
@@ -47,6 +52,8 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
   private readonly frameSamples: number;
   private readonly fadeStep: number;
   private readonly tracks = new Map<string, Track>();
+  /** Final counters of tracks that played out and were dropped (for the manifest). */
+  private readonly finishedStats = new Map<string, OpusTrackStats>();
   private readonly selector: SpeakerSelector;
   private readonly limiter: PeakLimiter;
   private readonly mixBuf: Float32Array;
@@ -80,6 +87,7 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
   }
 
   addTrack(trackId: string, participant: MixerParticipant): void {
+    this.finishedStats.delete(trackId);
     const existing = this.tracks.get(trackId);
     if (existing) {
       // Re-added while still playing out: keep its buffered audio and decoder state.
@@ -96,7 +104,8 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
         sampleRate,
         startIndex: this.frameIndex * this.frameSamples,
         maxAheadSamples: (MAX_AHEAD_MS * sampleRate) / 1000,
-        snapSamples: (SNAP_MS * sampleRate) / 1000,
+        maxSlewSamples: (MAX_SLEW_MS * sampleRate) / 1000,
+        slewRate: SLEW_RATE,
         // 2 s of the shortest Opus packets (2.5 ms) would be 800; real senders use 20 ms (100 per 2 s).
         maxQueuedPackets: 800,
       }),
@@ -111,10 +120,12 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
    * The RFC 6464 level is not used: selection is judged by the decoded audio, which is what gets mixed (and senders'
    * levels are not comparable across browsers). Packets of unknown or removed tracks are ignored.
    */
-  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number): void {
+  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number, mediaMs?: number): void {
     const track = this.tracks.get(trackId);
     if (!track || track.removed) return;
-    track.timeline.push(packet, Math.round((timelineMs * this.opts.sampleRate) / 1000));
+    const sr = this.opts.sampleRate;
+    const target = Math.round((timelineMs * sr) / 1000);
+    track.timeline.push(packet, target, mediaMs === undefined ? target : Math.round((mediaMs * sr) / 1000));
   }
 
   removeTrack(trackId: string): void {
@@ -152,6 +163,7 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
     // Removed tracks leave once everything they sent has played (this frame was their last audio, if any).
     for (const t of this.tracks.values()) {
       if (t.removed && t.timeline.idle) {
+        this.finishedStats.set(t.id, t.timeline.stats());
         t.timeline.free();
         this.tracks.delete(t.id);
       }
@@ -176,9 +188,11 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
     await Promise.all([...this.tracks.values()].map((t) => t.timeline.ready));
   }
 
-  /** Per-track packet counters (drops, concealment, queue sizes), for diagnostics. */
+  /** Per-track packet counters (drops, concealment, slewing, queue sizes), tracks that already left included. */
   trackStats(): Map<string, OpusTrackStats> {
-    return new Map([...this.tracks.values()].map((t) => [t.id, t.timeline.stats()]));
+    const out = new Map(this.finishedStats);
+    for (const t of this.tracks.values()) out.set(t.id, t.timeline.stats());
+    return out;
   }
 
   /** Adds the track's frame to the mix with its gain ramped towards `target` (fades in/out without clicks). */

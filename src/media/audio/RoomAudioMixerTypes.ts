@@ -1,3 +1,5 @@
+import type { OpusTrackStats } from './OpusTrackTimeline.js';
+
 /**
  * Contract between the composite recorder (which owns the clock and maps RTP time onto the recording timeline) and the
  * room audio mixer (which decodes Opus, picks the loudest N voices with hysteresis and mixes them).
@@ -47,10 +49,12 @@ export interface RoomAudioMixerEvents {
 export interface RoomAudioMixerApi {
   addTrack(trackId: string, participant: MixerParticipant): void;
   /**
-   * One Opus packet placed on the recording timeline (ms, already mapped by the caller from RTP/sender reports). The
-   * packet is copied: the caller may reuse its buffer.
+   * One Opus packet placed on the recording timeline (ms, already mapped by the caller from RTP/sender reports).
+   * `mediaMs` is its position on the sender's own clock (RTP timestamp since the track's first packet): packets
+   * contiguous there stay contiguous in the mix when the mapping changes (the placement slews instead of jumping).
+   * The packet is copied: the caller may reuse its buffer.
    */
-  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number): void;
+  pushOpus(trackId: string, packet: Uint8Array, timelineMs: number, mediaMs?: number): void;
   /** The track ended (participant left): its buffered audio still plays out, then it is dropped. */
   removeTrack(trackId: string): void;
   /** Mixes the next `frameMs` of the timeline (consecutive calls cover consecutive frames, starting at 0). */
@@ -59,4 +63,6 @@ export interface RoomAudioMixerApi {
   readonly speakerTimeline: SpeakerChange[];
   /** Current short-window level per participant id (dBFS), for the speaker layout and the CLI status line. */
   levels(): Map<string, number>;
+  /** Per-track counters (what was late, concealed, slewed…), by track id; tracks that left included. */
+  trackStats(): Map<string, OpusTrackStats>;
 }

@@ -6,31 +6,52 @@
  * audio and video of one participant keep the relative timing the browser captured them with.
  *
  * Until a track's first sender report it falls back to first-packet arrival (its own minimum "arrival − media time").
+ *
+ * The offset is measured on audio packets when the participant has audio: they leave the sender as soon as they are
+ * captured, while video frames are paced out over tens of ms, and a sender whose reports stamp a video frame's send
+ * time (werift does) would drag the minimum, and with it the audio, earlier in steps. The mapping still changes now
+ * and then (first report, a better minimum); callers that need continuity (the audio mixer) slew to follow it.
+ *
+ * A sender report that contradicts the sender's earlier ones by more than DISTRUST_MS (a broken or stepped sender
+ * clock) is distrusted: not followed, counted, and reported to `onDistrust`.
  */
+export const DISTRUST_MS = 500;
+/** After this many distrusted reports in a row the sender's clock has stepped for good: it is believed (re-anchored). */
+const DISTRUST_LIMIT = 3;
+
+export type SenderReportVerdict = 'used' | 'distrusted' | 'ignored';
+
 export class ParticipantClock {
-  /** Sender wall clock → our clock, ms (min over all packets of all tracks with a sender report). */
-  private offsetMs: number | undefined;
+  /** Sender wall clock → our clock, ms (min over the packets of the tracks with a sender report), per kind. */
+  private readonly offsets: { audio?: number; video?: number } = {};
   private readonly tracks = new Map<number, TrackClock>();
+  distrustedReports = 0;
 
   constructor(private readonly originMs: number) {}
 
   /** The clock of one RTP stream (keyed by SSRC). */
-  track(ssrc: number, clockRate: number): TrackClock {
+  track(ssrc: number, clockRate: number, kind: 'audio' | 'video' = 'audio'): TrackClock {
     let t = this.tracks.get(ssrc);
     if (!t) {
-      t = new TrackClock(this, clockRate, this.originMs);
+      t = new TrackClock(this, clockRate, this.originMs, kind);
       this.tracks.set(ssrc, t);
     }
     return t;
   }
 
   get senderOffsetMs(): number | undefined {
-    return this.offsetMs;
+    return this.offsets.audio ?? this.offsets.video;
+  }
+
+  /** @internal The sender's clock stepped: offsets measured against its old clock no longer apply. */
+  resetSenderOffset(): void {
+    this.offsets.audio = this.offsets.video = undefined;
   }
 
   /** @internal */
-  observeSenderOffset(candidate: number): void {
-    if (this.offsetMs === undefined || candidate < this.offsetMs) this.offsetMs = candidate;
+  observeSenderOffset(kind: 'audio' | 'video', candidate: number): void {
+    const current = this.offsets[kind];
+    if (current === undefined || candidate < current) this.offsets[kind] = candidate;
   }
 }
 
@@ -39,6 +60,8 @@ export class TrackClock {
   private lastExt: number | undefined;
   private firstExt = 0;
   private sr: { ext: number; ntpMs: number } | undefined;
+  /** Distrusted reports in a row (reset by a trusted one). */
+  private distrustRun = 0;
   /** Fallback before any sender report: arrival − media time since the first packet (min). */
   private arrivalBaseMs: number | undefined;
 
@@ -46,6 +69,7 @@ export class TrackClock {
     private readonly participant: ParticipantClock,
     readonly clockRate: number,
     private readonly originMs: number,
+    private readonly kind: 'audio' | 'video',
   ) {}
 
   get hasSenderReport(): boolean {
@@ -71,15 +95,32 @@ export class TrackClock {
     const mediaMs = ((ext - this.firstExt) * 1000) / this.clockRate;
     const base = arrivalMs - mediaMs;
     if (this.arrivalBaseMs === undefined || base < this.arrivalBaseMs) this.arrivalBaseMs = base;
-    if (this.sr) this.participant.observeSenderOffset(arrivalMs - this.senderMs(ext));
+    if (this.sr) this.participant.observeSenderOffset(this.kind, arrivalMs - this.senderMs(ext));
   }
 
   /** An RTCP sender report for this stream (ntpMs: sender wall clock, Unix ms). */
-  onSenderReport(rtpTimestamp: number, ntpMs: number, arrivalMs: number): void {
-    if (this.lastExt === undefined) return; // no media yet: cannot place the report's timestamp
-    this.sr = { ext: this.extend(rtpTimestamp), ntpMs };
+  onSenderReport(rtpTimestamp: number, ntpMs: number, arrivalMs: number): SenderReportVerdict {
+    if (this.lastExt === undefined) return 'ignored'; // no media yet: cannot place the report's timestamp
+    const ext = this.extend(rtpTimestamp);
     // The report itself says where "now" is on the sender's clock: a valid (if pessimistic) offset sample too.
-    this.participant.observeSenderOffset(arrivalMs - ntpMs);
+    const candidate = arrivalMs - ntpMs;
+    const offset = this.participant.senderOffsetMs;
+    const contradicts = this.sr ? Math.abs(ntpMs - this.senderMs(ext)) > DISTRUST_MS : offset !== undefined && candidate < offset - DISTRUST_MS;
+    if (contradicts && this.distrustRun < DISTRUST_LIMIT) {
+      this.distrustRun++;
+      this.participant.distrustedReports++;
+      return 'distrusted';
+    }
+    if (contradicts) this.participant.resetSenderOffset();
+    this.distrustRun = 0;
+    this.sr = { ext, ntpMs };
+    this.participant.observeSenderOffset(this.kind, candidate);
+    return 'used';
+  }
+
+  /** Position of an RTP timestamp on the sender's own clock: ms since this track's first packet (unwrapped). */
+  mediaMs(rtpTimestamp: number): number {
+    return ((this.extend(rtpTimestamp) - this.firstExt) * 1000) / this.clockRate;
   }
 
   private senderMs(ext: number): number {

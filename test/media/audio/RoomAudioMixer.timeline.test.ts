@@ -32,7 +32,7 @@ describe('RoomAudioMixer: timeline placement', () => {
     packets.forEach((p, index) => {
       if (lost[index]) return;
       const timelineMs = Math.round(offset + p.ptsMs + ((index * 7) % 3) - 1);
-      deliveries.push({ index, timelineMs, arriveMs: timelineMs - 60 });
+      deliveries.push({ index, timelineMs, arriveMs: timelineMs - 60, mediaMs: p.ptsMs });
     });
 
     const mixer = new RoomAudioMixer(BASE);
@@ -63,6 +63,31 @@ describe('RoomAudioMixer: timeline placement', () => {
       overlapping: 0,
       late: 0,
     });
+  });
+
+  it('follows a changed mapping by slewing (no cut, no doubled audio) and jumps only beyond 300 ms', async () => {
+    const packets = await steadyTone(700, 12_000);
+    // The recorder's mapping of this sender moves mid-stream (a first sender report, a better clock offset): 80 ms
+    // earlier at 1 s, back at 5 s; at 10 s it jumps 500 ms later (the sender's clock stepped).
+    const shift = (mediaMs: number): number => (mediaMs < 1000 ? 0 : mediaMs < 5000 ? -80 : mediaMs < 10_000 ? 0 : 500);
+    const deliveries: Delivery[] = packets.map((p, index) => {
+      const timelineMs = 200 + p.ptsMs + shift(p.ptsMs);
+      return { index, timelineMs, arriveMs: Math.min(200 + p.ptsMs, timelineMs) - 100, mediaMs: p.ptsMs };
+    });
+    const mixer = new RoomAudioMixer(BASE);
+    const { pcm } = await runMixer(mixer, [{ id: 's', packets, deliveries }], 13_000);
+    const stats = mixer.trackStats().get('s')!;
+    // Every packet decoded once: nothing dropped as overlapping, nothing concealed but the end of the stream.
+    expect(stats).toMatchObject({ decoded: packets.length, overlapping: 0, late: 0, gaps: 0, concealedSamples: 2 * 960, reanchors: 1 });
+    // Continuous through both slews: no 5 ms window without the tone from 0.3 s until the jump is known (10.1 s).
+    const env = envelope(slice(pcm, 300, 10_100), SR, 5);
+    expect(Math.min(...env.map((w) => w.rms))).toBeGreaterThan(0.25);
+    // Slewed 80 ms back and forth at ≤ 2 % (80 ms take ≥ 4 s), and the audio sits where the mapping says once it has
+    // caught up. The jump applies to what is still queued too (the newest mapping is the best one): 500 ms of silence
+    // (after a packet of concealment), then the rest 500 ms later than before.
+    expect(Math.abs(stats.slewedSamples)).toBeLessThanOrEqual(48);
+    expect(peakAbs(slice(pcm, 10_180, 10_610))).toBe(0);
+    expect(peakAbs(slice(pcm, 10_650, 10_690))).toBeGreaterThan(0.3);
   });
 
   it('conceals a single lost packet and leaves a longer outage silent, resuming on time', async () => {

@@ -9,6 +9,8 @@ export interface Delivery {
   index: number;
   timelineMs: number;
   arriveMs: number;
+  /** Its position on the sender's clock (ms), as the recorder passes it from the RTP timestamp; default: timelineMs. */
+  mediaMs?: number;
 }
 
 export interface DriverTrack {
@@ -40,7 +42,7 @@ export interface DriverOptions {
 
 /** The deliveries runMixer uses by default: every packet at offsetMs + its source time, arriving leadMs early. */
 export function onTime(packets: OpusPacket[], offsetMs = 0, leadMs = 60): Delivery[] {
-  return packets.map((p, index) => ({ index, timelineMs: offsetMs + p.ptsMs, arriveMs: offsetMs + p.ptsMs - leadMs }));
+  return packets.map((p, index) => ({ index, timelineMs: offsetMs + p.ptsMs, arriveMs: offsetMs + p.ptsMs - leadMs, mediaMs: p.ptsMs }));
 }
 
 export async function runMixer(mixer: RoomAudioMixer, tracks: DriverTrack[], totalMs: number, opts: DriverOptions = {}): Promise<DriverResult> {
@@ -58,7 +60,7 @@ export async function runMixer(mixer: RoomAudioMixer, tracks: DriverTrack[], tot
       if (f.removed) continue;
       for (; f.next < f.queue.length && f.queue[f.next]!.arriveMs < now; f.next++) {
         const d = f.queue[f.next]!;
-        mixer.pushOpus(f.t.id, f.t.packets[d.index]!.data, d.timelineMs);
+        mixer.pushOpus(f.t.id, f.t.packets[d.index]!.data, d.timelineMs, d.mediaMs);
       }
       if (f.t.removeAtMs !== undefined && now >= f.t.removeAtMs) {
         mixer.removeTrack(f.t.id);

@@ -38,4 +38,39 @@ describe('ParticipantClock', () => {
     expect(video.toTimeline(vLater)).toBeCloseTo(3020, 6);
     expect(audio.toTimeline(aTs + 48_000)).toBeCloseTo(3020, 6);
   });
+
+  it('measures the offset on audio: paced video (reports stamped at send time) does not drag the audio earlier', () => {
+    const pc = new ParticipantClock(origin);
+    const audio = pc.track(1, 48_000, 'audio');
+    const video = pc.track(2, 90_000, 'video');
+    const t0 = origin + 1000;
+    audio.observe(0, t0 + 5);
+    audio.onSenderReport(0, t0 + SENDER_AHEAD, t0 + 5);
+    // A keyframe paced out for 120 ms: the sender's report pairs its capture timestamp with the send time.
+    video.observe(0, t0 + 125);
+    video.onSenderReport(0, t0 + SENDER_AHEAD + 120, t0 + 125);
+    video.observe(9000, t0 + 100 + 8); // a small frame 100 ms later, sent at once: "arrived 112 ms early"
+    expect(pc.senderOffsetMs).toBe(-SENDER_AHEAD + 5);
+    expect(audio.toTimeline(48_000)).toBeCloseTo(2005, 6);
+  });
+
+  it('distrusts a sender report that contradicts the earlier ones by more than 0.5 s, until the sender insists', () => {
+    const pc = new ParticipantClock(origin);
+    const a = pc.track(1, 48_000);
+    const t0 = origin + 1000;
+    a.observe(0, t0 + 10);
+    expect(a.onSenderReport(0, t0 + SENDER_AHEAD, t0 + 10)).toBe('used');
+    a.observe(48_000, t0 + 1010);
+    // One second later a report claims the sender's clock is 3 s further on: broken, not followed.
+    expect(a.onSenderReport(48_000, t0 + SENDER_AHEAD + 4000, t0 + 1010)).toBe('distrusted');
+    expect(a.toTimeline(48_000)).toBeCloseTo(2010, 6);
+    expect(pc.distrustedReports).toBe(1);
+    // A small disagreement (sender clock drift, 40 ms) is fine.
+    a.observe(96_000, t0 + 2010);
+    expect(a.onSenderReport(96_000, t0 + SENDER_AHEAD + 2040, t0 + 2010)).toBe('used');
+    // A clock that stepped for good: after three distrusted reports it is believed, and measured afresh.
+    for (let i = 0; i < 3; i++) expect(a.onSenderReport(96_000, t0 + SENDER_AHEAD + 9000, t0 + 2010)).toBe('distrusted');
+    expect(a.onSenderReport(96_000, t0 + SENDER_AHEAD + 9000, t0 + 2010)).toBe('used');
+    expect(a.toTimeline(96_000)).toBeCloseTo(3010, 6);
+  });
 });

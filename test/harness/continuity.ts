@@ -1,0 +1,178 @@
+// Audio continuity of a mix, judged against what the recorder received: for one voice, its own track file (one tone)
+// says in which 20 ms cells it talked; the mix must carry that tone in every such cell while the voice was in the mix.
+// A concealed lost packet still carries the tone (libopus PLC repeats it); a hole does not. Used by the e2e tests and
+// by `npm run bench` (bench/measure/continuity.ts).
+
+/** Tone amplitude (Goertzel, Hann window) every `hopMs` ms: a sine of amplitude A reads ≈A. */
+export function toneEnvelope(pcm: Float32Array, sampleRate: number, freq: number, windowMs: number, hopMs: number): Float32Array {
+  const n = Math.round((sampleRate * windowMs) / 1000);
+  const hop = Math.round((sampleRate * hopMs) / 1000);
+  const w = new Float64Array(n);
+  let wsum = 0;
+  for (let i = 0; i < n; i++) wsum += w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
+  const coeff = 2 * Math.cos((2 * Math.PI * freq) / sampleRate);
+  // Window k is centred on k * hop: the envelope at index k describes time k * hopMs.
+  const count = Math.max(0, Math.floor(pcm.length / hop));
+  const out = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const start = k * hop - (n >> 1);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const j = start + i;
+      const x = j >= 0 && j < pcm.length ? pcm[j]! : 0;
+      const s0 = x * w[i]! + coeff * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    out[k] = (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coeff * s1 * s2))) / wsum;
+  }
+  return out;
+}
+
+export interface VoiceInput {
+  /** For the report. */
+  id: string;
+  freq: number;
+  /** The voice's own track, decoded (mono). */
+  trackPcm: Float32Array;
+  /** Where the track's t = 0 lies on the mix timeline (ms), e.g. from the manifest; refined by `searchMs`. */
+  trackOffsetMs: number;
+  /** Whether the voice was in the mix at mix time `ms` (the manifest's speaker timeline). Default: always. */
+  inMix?: (ms: number) => boolean;
+}
+
+export interface ContinuityOptions {
+  sampleRate?: number;
+  cellMs?: number;
+  /** The track talks in a cell when its tone is within this many dB of its loud level (95th percentile). Default 15. */
+  talkDb?: number;
+  /** The mix misses a cell when the tone there is this many dB below the track's (limiter headroom). Default 14. */
+  missDb?: number;
+  /** The offset is searched this far (ms) around `trackOffsetMs`. Default 100 (less than half a 250 ms burst period, which would align to the wrong burst). */
+  searchMs?: number;
+}
+
+export interface Hole {
+  atMs: number;
+  ms: number;
+}
+
+export interface ContinuityResult {
+  id: string;
+  freq: number;
+  /** Cells judged: the track talks there (and in both neighbours) and the voice is in the mix. */
+  judgedCells: number;
+  missingCells: number;
+  /** missingCells / judgedCells (0 when nothing was judged). */
+  missingShare: number;
+  longestHoleMs: number;
+  /** Runs of missing cells, longest first (at most 10). */
+  holes: Hole[];
+  /** The aligned offset minus the given one (ms). */
+  alignmentMs: number;
+  /** The same alignment found in each 4 s window (how the placement moved over time), ms. */
+  localAlignmentsMs: number[];
+}
+
+const HOP_MS = 2;
+
+/** Judges one voice against the decoded mix. */
+export function voiceContinuity(mixPcm: Float32Array, voice: VoiceInput, opts: ContinuityOptions = {}): ContinuityResult {
+  const sr = opts.sampleRate ?? 48_000;
+  const cellMs = opts.cellMs ?? 20;
+  const searchMs = opts.searchMs ?? 100;
+  const windowMs = 2 * cellMs;
+  const track = toneEnvelope(voice.trackPcm, sr, voice.freq, windowMs, HOP_MS);
+  const mix = toneEnvelope(mixPcm, sr, voice.freq, windowMs, HOP_MS);
+
+  const loud = percentile(track, 0.95);
+  const talkLevel = Math.max(0.003, loud * 10 ** (-(opts.talkDb ?? 15) / 20));
+  const missFactor = 10 ** (-(opts.missDb ?? 14) / 20);
+  const cellHops = cellMs / HOP_MS;
+  const cells = Math.floor(track.length / cellHops);
+  const talking = new Uint8Array(cells);
+  for (let c = 0; c < cells; c++) talking[c] = track[c * cellHops + (cellHops >> 1)]! >= talkLevel ? 1 : 0;
+
+  // Alignment: the shift (2 ms steps) at which the mix best follows the track's envelope where it talks.
+  const base = Math.round(voice.trackOffsetMs / HOP_MS);
+  const range = Math.round(searchMs / HOP_MS);
+  const bestShift = (fromCell: number, toCell: number): number => {
+    let best = 0;
+    let bestScore = -1;
+    for (let s = -range; s <= range; s++) {
+      let score = 0;
+      for (let c = fromCell; c < toCell; c++) {
+        if (!talking[c]) continue;
+        const k = c * cellHops + (cellHops >> 1);
+        const m = mix[k + base + s];
+        if (m !== undefined) score += Math.min(m, track[k]!);
+      }
+      if (score > bestScore) {
+        bestScore = score;
+        best = s;
+      }
+    }
+    return best;
+  };
+  const shift = bestShift(0, cells);
+  const windowCells = 4000 / cellMs;
+  const localAlignmentsMs: number[] = [];
+  for (let c = 0; c + windowCells / 2 < cells; c += windowCells) localAlignmentsMs.push(bestShift(c, Math.min(cells, c + windowCells)) * HOP_MS);
+
+  const inMix = voice.inMix ?? (() => true);
+  let judged = 0;
+  let missing = 0;
+  const holes: Hole[] = [];
+  let run: Hole | undefined;
+  for (let c = 1; c + 1 < cells; c++) {
+    const k = c * cellHops + (cellHops >> 1);
+    const mixK = k + base + shift;
+    const atMs = mixK * HOP_MS;
+    const judgeable = talking[c - 1] && talking[c] && talking[c + 1] && mixK >= 0 && mixK < mix.length && inMix(atMs - cellMs) && inMix(atMs + cellMs);
+    if (!judgeable) {
+      run = undefined;
+      continue;
+    }
+    judged++;
+    // ±1 hop of tolerance: the cell is there if the tone is anywhere at its centre.
+    const m = Math.max(mix[mixK - 1] ?? 0, mix[mixK]!, mix[mixK + 1] ?? 0);
+    if (m >= track[k]! * missFactor) {
+      run = undefined;
+      continue;
+    }
+    missing++;
+    if (run) run.ms += cellMs;
+    else holes.push((run = { atMs: atMs - cellMs / 2, ms: cellMs }));
+  }
+  holes.sort((a, b) => b.ms - a.ms);
+  return {
+    id: voice.id,
+    freq: voice.freq,
+    judgedCells: judged,
+    missingCells: missing,
+    missingShare: judged ? missing / judged : 0,
+    longestHoleMs: holes[0]?.ms ?? 0,
+    holes: holes.slice(0, 10),
+    alignmentMs: shift * HOP_MS,
+    localAlignmentsMs,
+  };
+}
+
+/** `inMix` for a participant from a speaker timeline (changes at atMs, sorted). */
+export function inMixFromTimeline(timeline: ReadonlyArray<{ atMs: number; speakers: readonly string[] }>, participantId: string): (ms: number) => boolean {
+  return (ms) => {
+    let current: readonly string[] = [];
+    for (const c of timeline) {
+      if (c.atMs > ms) break;
+      current = c.speakers;
+    }
+    return current.includes(participantId);
+  };
+}
+
+function percentile(values: Float32Array, q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = Float32Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
