@@ -154,7 +154,9 @@ class VideoOut implements ScheduledStream {
     private readonly clip: VideoClip,
     private readonly sender: RTCRtpSender,
     startKeyframe: number,
+    firstSeq?: number,
   ) {
+    if (firstSeq !== undefined) this.seq = firstSeq & 0xffff;
     const clipBytes = clip.frames.reduce((a, f) => a + f.bytes, 0);
     this.pacingBytesPerMs = (2.5 * clipBytes) / ((clip.frames.length / clip.fps) * 1000);
     // Participants sharing a clip start at different keyframes, so their keyframes do not all land together.
@@ -242,7 +244,9 @@ class AudioOut implements ScheduledStream {
     private readonly clip: AudioClip,
     private readonly sender: RTCRtpSender,
     startIndex: number,
+    firstSeq?: number,
   ) {
+    if (firstSeq !== undefined) this.seq = firstSeq & 0xffff;
     this.index = startIndex % clip.packets.length;
     this.stats = newStats('audio', sender.ssrc);
   }
@@ -309,6 +313,14 @@ export interface ParticipantOptions {
   /** Which keyframe / packet of the clips to start at (spreads participants sharing a clip). */
   startOffset: number;
   scheduler: MediaScheduler;
+  /** First RTP sequence number of each stream (random by default); tests start near 65535 to cross the wrap. */
+  firstSequenceNumber?: number;
+  /**
+   * Test hooks: the offer we send and the answer we apply pass through these (e.g. to point both ends' candidates at an
+   * impairment relay on loopback).
+   */
+  rewriteOffer?: (sdp: string) => string | Promise<string>;
+  rewriteAnswer?: (sdp: string) => string | Promise<string>;
 }
 
 export class SyntheticParticipant {
@@ -345,7 +357,11 @@ export class SyntheticParticipant {
     this.id = joined.id;
     signaling.on('answer', (from, session, sdp) => {
       if (session !== this.session || !this.pc) return;
-      this.pc.setRemoteDescription(sdp).catch((err: Error) => this.rejectFlowing(new Error(`${this.opts.name}: bad answer from ${from}: ${err.message}`)));
+      const pc = this.pc;
+      const rewrite = this.opts.rewriteAnswer ?? ((s: string) => s);
+      Promise.resolve(rewrite(sdp.sdp))
+        .then((rewritten) => pc.setRemoteDescription({ type: 'answer', sdp: rewritten }))
+        .catch((err: Error) => this.rejectFlowing(new Error(`${this.opts.name}: bad answer from ${from}: ${err.message}`)));
     });
     signaling.on('candidate', (_from, session, candidate) => {
       if (session !== this.session || !this.pc || !candidate?.candidate) return;
@@ -399,12 +415,12 @@ export class SyntheticParticipant {
         this.connectedAtMs = Date.now();
         const at = performance.now();
         if (audio && audioSender) {
-          this.audioOut = new AudioOut(audio, audioSender, startOffset * 7);
+          this.audioOut = new AudioOut(audio, audioSender, startOffset * 7, this.opts.firstSequenceNumber);
           this.audioOut.start(at + ((startOffset * 3) % 20));
           scheduler.add(this.audioOut);
         }
         if (video && videoSender) {
-          this.videoOut = new VideoOut(video, videoSender, startOffset);
+          this.videoOut = new VideoOut(video, videoSender, startOffset, this.opts.firstSequenceNumber);
           this.videoOut.start(at + ((startOffset * 7) % Math.floor(1000 / video.fps)));
           scheduler.add(this.videoOut);
         }
@@ -416,7 +432,8 @@ export class SyntheticParticipant {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       // werift gathers before setLocalDescription resolves: the offer carries our candidates (no trickle needed).
-      this.signaling!.sendOffer(recorder.id, this.session, { type: 'offer', sdp: pc.localDescription!.sdp });
+      const sdp = this.opts.rewriteOffer ? await this.opts.rewriteOffer(pc.localDescription!.sdp) : pc.localDescription!.sdp;
+      this.signaling!.sendOffer(recorder.id, this.session, { type: 'offer', sdp });
     } catch (err) {
       this.rejectFlowing(new Error(`${name}: cannot create offer: ${(err as Error).message}`));
     }

@@ -165,6 +165,8 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
       return this.logger.warn({ peer: conn.peer.name, mid: transceiver.mid }, 'track without codec/ssrc ignored');
     }
     const ssrc = track.ssrc;
+    const receiver = transceiver.receiver;
+    let plisSent = 0;
     const remote: RemoteTrack = {
       participant: conn.peer,
       kind: track.kind as 'audio' | 'video',
@@ -173,7 +175,20 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
       mid: transceiver.mid ?? String(conn.pc.getTransceivers().indexOf(transceiver)),
       remoteTrackId: transceiver.receiver.remoteTrackId,
       track,
-      requestKeyframe: () => transceiver.receiver.sendRtcpPLI(ssrc),
+      requestKeyframe: () => {
+        plisSent++;
+        return receiver.sendRtcpPLI(ssrc);
+      },
+      get plisSent() {
+        return plisSent;
+      },
+      onNack: (listener) => {
+        // werift's NackHandler is per receiver and repeats a NACK (every 5 ms, up to 10 times) until the packet comes.
+        const sub = receiver.onPacketLost.subscribe((nack) => {
+          if (nack.mediaSourceSsrc === ssrc) listener(nack.lost);
+        });
+        return () => sub.unSubscribe();
+      },
     };
     this.deliver(() => this.emit('track', remote));
   }

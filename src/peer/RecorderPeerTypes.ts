@@ -33,6 +33,10 @@ export interface RemoteTrack {
   track: MediaStreamTrack;
   /** Sends an RTCP PLI to the sender. */
   requestKeyframe(): Promise<void>;
+  /** PLIs sent for this track so far, by whoever asked (track file, composite). */
+  readonly plisSent: number;
+  /** Calls `listener` with the sequence numbers of every NACK sent for this track; returns the unsubscribe. */
+  onNack(listener: (lost: readonly number[]) => void): () => void;
 }
 
 export interface RecorderPeerEvents {

@@ -43,7 +43,10 @@ export function peerConnectionConfig(opts: { iceServers: IceServer[]; iceAddress
     codecs: {
       // No transport-cc on audio: browsers estimate bandwidth from the video packets alone (as they did before
       // audio joined TWCC), and each audio packet then costs us no TWCC bookkeeping and no feedback to send.
-      audio: [useOPUS()],
+      // useinbandfec=1 tells the sender we take Opus in-band FEC (RFC 7587), so it adds a low-bitrate copy of the
+      // previous frame to each packet when it sees loss (browsers do so only when the receiver asks). The mixer conceals
+      // a lost packet with Opus PLC; it does not decode the FEC copy yet.
+      audio: [useOPUS({ parameters: 'minptime=10;useinbandfec=1' })],
       video: [
         useVP8({ payloadType: 96, rtcpFeedback: videoFeedback() }),
         new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' }),

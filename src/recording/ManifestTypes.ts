@@ -31,8 +31,16 @@ export interface TrackEntry {
   lastSenderReport?: RtpNtpMapping;
   firstRtpTimestamp?: number;
   packetsReceived: number;
+  /** RFC 3550: expected − received, after retransmissions (a packet recovered through a NACK is not lost). */
   packetsLost: number;
+  /** PLIs sent for the track (at the start, after a loss, and by the composite's decoder). */
   keyframesRequested: number;
+  /** RTCP NACK packets sent (werift repeats one every 5 ms until the packet arrives, up to 10 times). */
+  nacksSent?: number;
+  /** Distinct sequence numbers asked for again. */
+  packetsNacked?: number;
+  /** Of those, how many then arrived (retransmitted, or late): the jitter buffer had them in time or not at all. */
+  packetsRecovered?: number;
   bytesWritten: number;
 }
 

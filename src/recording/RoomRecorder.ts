@@ -234,7 +234,10 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     entry.firstRtpTimestamp = sink.firstRtpTimestamp;
     entry.firstSenderReport = sink.firstSenderReport;
     entry.lastSenderReport = sink.lastSenderReport;
-    entry.keyframesRequested = sink.keyframesRequested;
+    entry.keyframesRequested = sink.plisSent;
+    entry.nacksSent = sink.nacks.nacksSent;
+    entry.packetsNacked = sink.nacks.packetsNacked;
+    entry.packetsRecovered = sink.nacks.packetsRecovered;
     entry.bytesWritten = sink.bytesWritten;
   }
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
+import { NackStats } from '../../media/rtp/NackStats.js';
 import { RtpStreamStats } from '../../media/rtp/RtpStreamStats.js';
 import { ntpToUnixMs } from '../../media/rtp/senderReport.js';
 import type { RemoteTrack } from '../../peer/RecorderPeerTypes.js';
@@ -20,6 +21,7 @@ export interface TrackObserverEvents {
  */
 export class TrackObserver extends EventEmitter<TrackObserverEvents> {
   readonly stats = new RtpStreamStats();
+  readonly nacks = new NackStats();
   keyframesRequested = 0;
   bytesWritten = 0;
   firstRtpTimestamp?: number;
@@ -32,7 +34,13 @@ export class TrackObserver extends EventEmitter<TrackObserverEvents> {
     super();
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
     const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(rtcp));
-    this.unsubscribe.push(() => rtpSub.unSubscribe(), () => rtcpSub.unSubscribe());
+    const nackSub = remote.onNack((lost) => this.nacks.onNack(lost));
+    this.unsubscribe.push(() => rtpSub.unSubscribe(), () => rtcpSub.unSubscribe(), nackSub);
+  }
+
+  /** PLIs sent for the track (by the file sink and the composite alike). */
+  get plisSent(): number {
+    return this.remote.plisSent;
   }
 
   /** Whether anything worth keeping arrived (a file sink: a playable frame was written). */
@@ -47,6 +55,7 @@ export class TrackObserver extends EventEmitter<TrackObserverEvents> {
     if (!this.observing) return;
     const first = this.stats.packetsReceived === 0;
     this.stats.onPacket(rtp.header.sequenceNumber, rtp.payload.length);
+    this.nacks.onPacket(rtp.header.sequenceNumber);
     if (first) this.firstRtpTimestamp = rtp.header.timestamp;
     this.onPacket(rtp, first);
     if (first) this.emit('update');
