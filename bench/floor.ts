@@ -8,6 +8,7 @@ import { FfmpegProcess, type FfmpegProgress } from '../src/media/ffmpeg/index.js
 import { createLogger } from '../src/logger.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { cores, coresByComm, median, TreeSampler } from './measure/procTree.js';
+import { mixContinuity, type MixContinuity } from './measure/continuity.js';
 import { compositeFreezes, type TileFreezes } from './measure/freezes.js';
 import { probe, type ProbeInfo } from './measure/output.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
@@ -73,6 +74,8 @@ export interface FloorResult {
   output?: ProbeInfo;
   /** Composite: frozen stretches per grid tile of the output, judged as ours are (the clips' own share). */
   freezes?: TileFreezes;
+  /** Each voice's talking time missing from the amix (all voices, each at 1/N), judged as ours are. */
+  continuity?: MixContinuity;
   exitCode: number | null;
   error?: string;
 }
@@ -108,6 +111,10 @@ export async function runFloor(
   const wallSec = (Date.now() - t0) / 1000;
   const output = await probe(out);
   const freezes = kind === 'composite' ? await compositeFreezes(out, output, media.filter((m) => m.video).length) : undefined;
+  const audios = media.filter((m) => m.audio);
+  const continuity = audios.length
+    ? await mixContinuity(out, audios.map((m) => ({ media: m, startPacket: 0, offsetMs: 0 })), { mixGain: 1 / audios.length })
+    : undefined;
   const steady = w0 && w1 ? sampler.between(w0.atMs, w1.atMs) : [];
   const last = sampler.last;
   return {
@@ -123,6 +130,7 @@ export async function runFloor(
     wallSec,
     output,
     freezes,
+    continuity,
     exitCode: exit.code,
     error: failure ?? (w0 && w1 ? undefined : 'ffmpeg exited before the measurement window ended'),
   };

@@ -8,6 +8,7 @@ import type { Manifest } from '../src/recording/ManifestTypes.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { LoadGenerator } from './loadgen/client.js';
 import type { ParticipantStats, SchedulerStats } from './loadgen/protocol.js';
+import { mixContinuity, type MixContinuity } from './measure/continuity.js';
 import { compositeFreezes, type TileFreezes } from './measure/freezes.js';
 import { mp4Status, probe, type ProbeInfo } from './measure/output.js';
 import { cores, coresByComm, median, readSystemCpu, readCpuPressureUs, readUdpCounters, snapshotAll, snapshotTree, topConsumers, TreeSampler, type Sample } from './measure/procTree.js';
@@ -59,6 +60,8 @@ export interface OursResult {
   output?: { file: string; probe?: ProbeInfo; bytes: number };
   /** Composite video: frozen stretches per grid tile, from the output (after the first seconds of joining). */
   freezes?: TileFreezes;
+  /** Mixed audio: each voice's talking time missing from the mix while it was mixed (against what it sent). */
+  continuity?: MixContinuity;
   manifestState?: string;
   exitCode: number | null;
   /** Packets the manifest counts as lost inside the steady window (from manifest.json on disk, refreshed every ~2 s). */
@@ -251,6 +254,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     let rtfNote = '';
     let output: OursResult['output'];
     let freezes: TileFreezes | undefined;
+    let continuity: MixContinuity | undefined;
     if (opts.output === 'tracks') {
       const rtfs = tracks.map((t) => t.rtf ?? 0);
       rtf = rtfs.length ? Math.min(...rtfs) : NaN;
@@ -265,7 +269,16 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       const wall = (stopAt - startMs) / 1000;
       rtf = info?.durationSec !== undefined ? info.durationSec / wall : NaN;
       rtfNote = `${info?.durationSec?.toFixed(2) ?? '?'} s in ${outFile.split('/').pop()} / ${wall.toFixed(2)} s from recording start (${typeof reported === 'number' ? 'manifest composite.startedAtMs' : 'CLI start line'}) to SIGINT`;
-      freezes = await compositeFreezes(outFile, info, opts.media.filter((m) => m.video).length);
+      if (opts.output === 'mp4') freezes = await compositeFreezes(outFile, info, opts.media.filter((m) => m.video).length);
+      const m = manifest as Manifest | undefined;
+      // The generator starts participant i's clip at packet 7 i (bench/loadgen/main.ts: startOffset × 7).
+      const voices = opts.media.flatMap((media, i) => {
+        const sent = stopped.participants.find((p) => p.name === media.name)?.streams.find((st) => st.kind === 'audio');
+        const id = m?.participants.find((p) => p.name === media.name)?.id;
+        if (!media.audio || sent?.firstSentAtMs === undefined || id === undefined) return [];
+        return [{ media, startPacket: 7 * i, offsetMs: sent.firstSentAtMs - startMs, participantId: id }];
+      });
+      if (voices.length) continuity = await mixContinuity(outFile, voices, { speakerTimeline: m?.speakerTimeline ?? [] });
     } else {
       rtfNote = `no recording.${opts.output} in ${dir}`;
       warnings.push(rtfNote);
@@ -318,6 +331,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       rtf,
       rtfNote,
       freezes,
+      continuity,
       // Per track the larger of the recorder's own count (sequence gaps) and what never arrived at all (a tail or a
       // whole track lost is no gap); adding them would count a gap twice.
       lostPackets: sum((t) => Math.max(t.lostReported, t.missing)),

@@ -6,7 +6,8 @@ import { goalMet, type Goal, type MetricKey, type Scenario } from './scenarios.j
 export type Verdict = 'pass' | 'FAIL' | 'FAIL (noisy run)' | 'FAIL (load not delivered)' | 'info';
 
 /** Figures that depend on getting CPU in time rather than on CPU spent: unreliable when the machine is busy. */
-const REAL_TIME = new Set<MetricKey>(['rtf', 'lostPackets', 'stopToReadySec']);
+// Figures a starved machine spoils (a late or skipped packet is a hole in the mix too): a miss in a noisy run says so.
+const REAL_TIME = new Set<MetricKey>(['rtf', 'lostPackets', 'stopToReadySec', 'audioMissingPct', 'frozenPerMin']);
 
 export interface Row {
   scenario: string;
@@ -52,6 +53,8 @@ const METRIC_LABEL: Record<MetricKey, string> = {
   machineBusyCores: 'whole machine busy (cores of 2)',
   otherCores: 'other work on the machine (cores)',
   frozenPerMin: 'frozen tile time in the output (s/min)',
+  audioMissingPct: 'talking time missing from the mix, worst voice (%)',
+  longestAudioHoleMs: 'longest audio hole in the mix (ms)',
 };
 
 function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorResult | undefined): { ours?: number; floor?: number } {
@@ -82,6 +85,10 @@ function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorR
       return { ours: ours?.otherCores };
     case 'frozenPerMin':
       return { ours: ours?.freezes?.perMinute, floor: floor?.freezes?.perMinute };
+    case 'audioMissingPct':
+      return { ours: ours?.continuity?.worstMissingPct, floor: floor?.continuity?.worstMissingPct };
+    case 'longestAudioHoleMs':
+      return { ours: ours?.continuity?.longestHoleMs, floor: floor?.continuity?.longestHoleMs };
   }
 }
 
@@ -135,7 +142,7 @@ export function buildRows(s: Scenario, r: Omit<ScenarioResult, 'rows' | 'pass'>)
   };
   for (const g of s.goals) rows.push(row(g.metric, g));
   const shown = new Set(s.goals.map((g) => g.metric));
-  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'steadyRssMB', 'peakRssMB', 'steadyPssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
+  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'longestAudioHoleMs', 'steadyRssMB', 'peakRssMB', 'steadyPssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
   for (const key of info) {
     if (shown.has(key)) continue;
     if (key === 'lostPackets' && !ours) continue;

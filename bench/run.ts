@@ -199,7 +199,7 @@ async function main(): Promise<number> {
             onStart: (p) => cleanups.add(() => void p.stop({ graceMs: 1000 })),
           });
           if (run.error) r.floorError = run.error;
-          log(`floor (${which}): ${run.cores.toFixed(2)} cores, rtf ${run.rtf.toFixed(3)}${run.freezes ? `, tiles frozen ${run.freezes.perMinute.toFixed(1)} s/min` : ''}${run.error ? `, ERROR ${run.error}` : ''}`);
+          log(`floor (${which}): ${run.cores.toFixed(2)} cores, rtf ${run.rtf.toFixed(3)}${run.freezes ? `, tiles frozen ${run.freezes.perMinute.toFixed(1)} s/min` : ''}${run.continuity ? `, audio missing ${run.continuity.worstMissingPct.toFixed(2)} %` : ''}${run.error ? `, ERROR ${run.error}` : ''}`);
           r.floorRuns = [...(r.floorRuns ?? []), run];
           r.floor = { ...r.floorRuns[0]!, cores: r.floorRuns.reduce((sum, x) => sum + x.cores, 0) / r.floorRuns.length };
         } catch (err) {
@@ -224,7 +224,7 @@ async function main(): Promise<number> {
           onProcess: (kill) => cleanups.add(kill),
         });
         const o = r.ours;
-        log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, ${o.freezes ? `tiles frozen ${o.freezes.perMinute.toFixed(1)} s/min, ` : ''}generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
+        log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}, stop→ready ${o.stopToReadySec.toFixed(2)} s, ${o.freezes ? `tiles frozen ${o.freezes.perMinute.toFixed(1)} s/min, ` : ''}${o.continuity ? `audio missing ${o.continuity.worstMissingPct.toFixed(2)} % (longest hole ${o.continuity.longestHoleMs} ms; ${o.continuity.voices.map((v) => `${v.id} ${v.missingCells}/${v.judgedCells}`).join(', ')}), ` : ''}generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
         for (const w of o.warnings) log(`ours: warning: ${w}`);
         if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
         if (o.noisy) log(`ours: NOISY RUN: ${o.noisy}, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} % (busiest others: ${o.otherLoad.map((x) => `${x.comm} ${x.cores.toFixed(2)}`).join(', ')}); loss and real-time figures are not trustworthy — rerun on a quiet machine (--wait-quiet) or with --nice=-10`);

@@ -49,6 +49,8 @@ export interface ContinuityOptions {
   talkDb?: number;
   /** The mix misses a cell when the tone there is this many dB below the track's (limiter headroom). Default 14. */
   missDb?: number;
+  /** The voice's gain in the mix (an amix of N voices has each at 1/N). Default 1. */
+  mixGain?: number;
   /** The offset is searched this far (ms) around `trackOffsetMs`. Default 100 (less than half a 250 ms burst period, which would align to the wrong burst). */
   searchMs?: number;
 }
@@ -88,7 +90,7 @@ export function voiceContinuity(mixPcm: Float32Array, voice: VoiceInput, opts: C
 
   const loud = percentile(track, 0.95);
   const talkLevel = Math.max(0.003, loud * 10 ** (-(opts.talkDb ?? 15) / 20));
-  const missFactor = 10 ** (-(opts.missDb ?? 14) / 20);
+  const missFactor = (opts.mixGain ?? 1) * 10 ** (-(opts.missDb ?? 14) / 20);
   const cellHops = cellMs / HOP_MS;
   const cells = Math.floor(track.length / cellHops);
   const talking = new Uint8Array(cells);
