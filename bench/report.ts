@@ -5,8 +5,10 @@ import { goalMet, type Goal, type MetricKey, type Scenario } from './scenarios.j
 
 export type Verdict = 'pass' | 'FAIL' | 'FAIL (noisy run)' | 'FAIL (load not delivered)' | 'info';
 
-/** Figures that depend on getting CPU in time rather than on CPU spent: unreliable when the machine is busy. */
-// Figures a starved machine spoils (a late or skipped packet is a hole in the mix too): a miss in a noisy run says so.
+/**
+ * Figures that depend on getting CPU in time rather than on CPU spent: unreliable when the machine is busy (a packet
+ * the starved generator skipped is a hole in the mix and a frozen tile too).
+ */
 const REAL_TIME = new Set<MetricKey>(['rtf', 'lostPackets', 'stopToReadySec', 'audioMissingPct', 'frozenPerMin']);
 
 export interface Row {
