@@ -1,5 +1,6 @@
 import type { SpeakerChange } from '../media/audio/RoomAudioMixerTypes.js';
 import type { CompositeInfo } from './CompositeRecorderTypes.js';
+import type { Stall } from './StallWatch.js';
 
 export type RecordingState = 'recording' | 'finalizing' | 'done' | 'failed' | 'recovered';
 
@@ -65,4 +66,9 @@ export interface Manifest {
   composite?: CompositeInfo;
   /** Who was in the audio mix when (the room audio mixer's speakersChanged, composite timeline ms). */
   speakerTimeline?: SpeakerChange[];
+  /**
+   * Stretches in which the recorder did not run (starved of CPU, stopped): media that arrived then may be missing from
+   * the files (packets the kernel dropped) and the mix (audio that came too late to be mixed).
+   */
+  stalls?: Stall[];
 }

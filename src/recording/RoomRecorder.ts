@@ -13,6 +13,7 @@ import { newRecordingId } from './recordingId.js';
 import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderTypes.js';
 import { TrackObserver } from './sinks/TrackObserver.js';
 import { isRecordableCodec, trackFileExtension, WebmTrackSink } from './sinks/WebmTrackSink.js';
+import { StallWatch } from './StallWatch.js';
 import { createRecordingDir, DEFAULT_OUTPUT_ROOT } from './storage.js';
 
 interface ActiveTrack {
@@ -29,6 +30,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
   private readonly active = new Map<TrackObserver, ActiveTrack>();
   private readonly manifestWriter: ManifestWriter;
   private readonly refreshTimer: NodeJS.Timeout;
+  private readonly stallWatch = new StallWatch();
   private stopping?: Promise<Manifest>;
 
   private constructor(
@@ -48,6 +50,11 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     peer.on('disconnected', () => logger.warn('signaling connection lost; media already flowing keeps being recorded'));
     // Packet counters change constantly; refreshing them on a timer keeps the manifest current without per-packet work.
     this.refreshTimer = setInterval(() => this.refreshEntries(), 2000).unref();
+    this.stallWatch.on('stall', (stall) => {
+      logger.warn({ atMs: stall.atMs, ms: stall.ms }, `recorder did not run for ${(stall.ms / 1000).toFixed(1)} s (starved of CPU or stopped): media of that time may be missing`);
+      this.manifest.stalls = [...this.stallWatch.stalls];
+      this.manifestWriter.touch();
+    });
     peer.start();
   }
 
@@ -115,6 +122,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
   stop(): Promise<Manifest> {
     this.stopping ??= (async () => {
       clearInterval(this.refreshTimer);
+      this.stallWatch.stop();
       // Started first: the composite ends at this instant (its duration is the wall-clock recording time).
       const composite = this.composite?.stop();
       await this.peer.close();

@@ -11,6 +11,7 @@ import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, toneLevels } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
+import { describeContinuity, inMixFromTimeline, voiceContinuity, type ContinuityResult } from '../harness/continuity.js';
 import { audioFixture } from '../harness/fixtures.js';
 import { waitFor, trackPath } from '../harness/util.js';
 
@@ -71,12 +72,19 @@ describe('mixed audio (composite)', () => {
     expect(manifest.composite).toMatchObject({ file: 'recording.m4a', state: 'done', maxSpeakers: 3 });
     const origin = manifest.composite!.startedAtMs;
 
+    const mixPcm = await decodeAudioPcm(join(summary.dir, 'recording.m4a'));
     // What each browser sent: its tone's level per window, on the composite timeline.
     const sent = new Map<number, Map<number, number>>(); // freq → window index → level dB
+    const continuity: ContinuityResult[] = [];
     for (const track of manifest.tracks.filter((t) => t.kind === 'audio')) {
       const freq = Number(track.participantName.slice(1));
       const offsetMs = track.firstPacketAtMs! - origin;
-      const levels = toneLevels(await decodeAudioPcm(trackPath(summary.dir, track)), 48_000, [freq], { windowMs: WINDOW_MS, hopMs: WINDOW_MS / 2 });
+      const trackPcm = await decodeAudioPcm(trackPath(summary.dir, track));
+      // Continuity: every 20 ms of this voice's talking is in the mix while the mix has it.
+      continuity.push(
+        voiceContinuity(mixPcm, { id: track.participantName, freq, trackPcm, trackOffsetMs: offsetMs, inMix: inMixFromTimeline(manifest.speakerTimeline ?? [], track.participantId) }),
+      );
+      const levels = toneLevels(trackPcm, 48_000, [freq], { windowMs: WINDOW_MS, hopMs: WINDOW_MS / 2 });
       const byWindow = new Map<number, number>();
       for (const w of levels) {
         const idx = Math.round((w.startSec * 1000 + offsetMs) / WINDOW_MS);
@@ -88,7 +96,7 @@ describe('mixed audio (composite)', () => {
 
     // The three loudest per window, where that is unambiguous (10 dB between 3rd and 4th) and has been so for 3 s
     // (the mixer holds a voice 1.5 s and needs a margin to displace it).
-    const mixed = toneLevels(await decodeAudioPcm(join(summary.dir, 'recording.m4a')), 48_000, FREQS, { windowMs: WINDOW_MS, hopMs: WINDOW_MS });
+    const mixed = toneLevels(mixPcm, 48_000, FREQS, { windowMs: WINDOW_MS, hopMs: WINDOW_MS });
     const expectedAt = (idx: number): string | undefined => {
       const ranked = FREQS.map((f) => ({ f, db: sent.get(f)!.get(idx) ?? -Infinity })).sort((a, b) => b.db - a.db);
       if (!(ranked[2]!.db - ranked[3]!.db >= 10)) return undefined;
@@ -123,6 +131,10 @@ describe('mixed audio (composite)', () => {
     expect(sets.size, 'both loudness phases were judged').toBeGreaterThanOrEqual(2);
     expect(ok / judged).toBeGreaterThanOrEqual(0.85);
     expect(manifest.speakerTimeline!.length).toBeGreaterThanOrEqual(2);
+    // No holes: at most 0.5 % of a mixed voice's talking time (20 ms cells of its own track) missing from the mix.
+    console.log(`mix continuity:\n${describeContinuity(continuity)}`);
+    expect(continuity.reduce((n, r) => n + r.judgedCells, 0)).toBeGreaterThan(500);
+    for (const r of continuity) expect(r.missingShare, describeContinuity([r])).toBeLessThanOrEqual(0.005);
     expect(Math.max(...manifest.speakerTimeline!.map((c) => c.speakers.length))).toBe(3);
   });
 });

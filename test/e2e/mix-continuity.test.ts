@@ -13,7 +13,7 @@ import { startServer } from '../../src/http/HttpServer.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
-import { inMixFromTimeline, voiceContinuity, type ContinuityResult } from '../harness/continuity.js';
+import { describeContinuity, inMixFromTimeline, voiceContinuity, type ContinuityResult } from '../harness/continuity.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { trackPath } from '../harness/util.js';
 
@@ -34,17 +34,6 @@ const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-export function describeContinuity(results: readonly ContinuityResult[]): string {
-  return results
-    .map(
-      (r) =>
-        `${r.id} ${r.freq} Hz: ${r.missingCells}/${r.judgedCells} cells missing (${(r.missingShare * 100).toFixed(2)} %), longest hole ${r.longestHoleMs} ms` +
-        (r.holes.length ? ` at ${r.holes.map((h) => `${(h.atMs / 1000).toFixed(2)}s+${h.ms}`).join(' ')}` : '') +
-        `, alignment ${r.alignmentMs} ms (per 4 s: ${r.localAlignmentsMs.join(' ')})`,
-    )
-    .join('\n');
-}
 
 describe('mixed audio continuity (synthetic publishers)', () => {
   it('a continuous talker is continuous in the mix; every mixed voice is whole', async () => {

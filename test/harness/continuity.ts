@@ -161,6 +161,18 @@ export function voiceContinuity(mixPcm: Float32Array, voice: VoiceInput, opts: C
   };
 }
 
+/** One line per voice, for logs and assertion messages. */
+export function describeContinuity(results: readonly ContinuityResult[]): string {
+  return results
+    .map(
+      (r) =>
+        `${r.id} ${r.freq} Hz: ${r.missingCells}/${r.judgedCells} cells missing (${(r.missingShare * 100).toFixed(2)} %), longest hole ${r.longestHoleMs} ms` +
+        (r.holes.length ? ` at ${r.holes.map((h) => `${(h.atMs / 1000).toFixed(2)}s+${h.ms}`).join(' ')}` : '') +
+        `, alignment ${r.alignmentMs} ms (per 4 s: ${r.localAlignmentsMs.join(' ')})`,
+    )
+    .join('\n');
+}
+
 /** `inMix` for a participant from a speaker timeline (changes at atMs, sorted). */
 export function inMixFromTimeline(timeline: ReadonlyArray<{ atMs: number; speakers: readonly string[] }>, participantId: string): (ms: number) => boolean {
   return (ms) => {
