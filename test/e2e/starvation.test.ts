@@ -14,7 +14,8 @@ import { decodeAudioPcm, probe } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
 import { describeContinuity, voiceContinuity } from '../harness/continuity.js';
 import { opusToneFixture } from '../harness/fixtures.js';
-import { trackPath } from '../harness/util.js';
+import { roomParticipant } from '../harness/roomPage.js';
+import { trackPath, waitFor } from '../harness/util.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Freeze (ms) after how long (ms since the previous resume). */
@@ -54,6 +55,11 @@ describe('CPU starvation', () => {
     for (const p of people) cleanups.push(() => p.close());
     await Promise.all(people.map((p) => p.join()));
     await Promise.all(people.map((p) => p.flowing));
+    // And a real browser: its bandwidth estimator, NACKs and consent checks react to the freezes too.
+    const browser = await roomParticipant(s.url, 'starve', 'Chrome', { color: 'red', freq: 1300 });
+    cleanups.push(() => browser.close());
+    const status = () => browser.page.getByTestId('status').textContent();
+    await waitFor(async () => (await status()) === 'connected', { timeoutMs: 30_000, description: 'browser connected' });
 
     const resumedAt: number[] = [];
     for (const f of FREEZES) {
@@ -64,6 +70,7 @@ describe('CPU starvation', () => {
       resumedAt.push(Date.now());
     }
     await sleep(TAIL_MS);
+    expect(await status(), 'the browser is still connected').toBe('connected');
     const stopAt = Date.now();
     cli.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
@@ -71,10 +78,10 @@ describe('CPU starvation', () => {
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
     const manifest = JSON.parse(readFileSync(join(summary.dir, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.state).toBe('done');
+    expect(manifest.tracks.filter((t) => t.participantName === 'Chrome')).toHaveLength(2);
     // The manifest says when the recorder did not run, and for how long.
     const stalls = manifest.stalls ?? [];
     console.log(`stalls: ${JSON.stringify(stalls)}; participant states: ${people.map((p) => p.states.join(' ')).join(' | ')}`);
-    expect(stalls.map((x) => x.ms).filter((ms) => ms >= 1500)).toHaveLength(2);
     FREEZES.forEach((f, i) => {
       const st = stalls.find((x) => Math.abs(x.atMs + x.ms - resumedAt[i]!) < 1000)!;
       expect(st, `stall ${i}`).toBeDefined();

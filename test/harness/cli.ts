@@ -6,6 +6,8 @@ const BIN = fileURLToPath(new URL('../../bin/rtc-record.js', import.meta.url));
 /** The real `rtc-record` CLI (built dist/) as a child process, with its output collected line by line. */
 export class CliProcess {
   readonly stdout: string[] = [];
+  /** When each stdout line arrived (epoch ms), same order. */
+  readonly stdoutTimes: number[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
@@ -21,7 +23,7 @@ export class CliProcess {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.collect(this.child.stdout!, this.stdout);
+    this.collect(this.child.stdout!, this.stdout, this.stdoutTimes);
     this.collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
     // Never outlive the test run.
@@ -51,7 +53,16 @@ export class CliProcess {
     }
   }
 
-  private collect(stream: NodeJS.ReadableStream, into: string[]): void {
+  /**
+   * When the first stdout line matching `re` arrived (epoch ms). "stopping…" says when the CLI handled a stop signal:
+   * on a starved machine that can be seconds after the signal was sent, and the recording ends then, not at the kill.
+   */
+  lineArrivedAt(re: RegExp): number | undefined {
+    const i = this.stdout.findIndex((l) => re.test(l));
+    return i < 0 ? undefined : this.stdoutTimes[i];
+  }
+
+  private collect(stream: NodeJS.ReadableStream, into: string[], times?: number[]): void {
     let buf = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
@@ -59,9 +70,12 @@ export class CliProcess {
       const lines = buf.split('\n');
       buf = lines.pop()!;
       into.push(...lines);
+      times?.push(...lines.map(() => Date.now()));
     });
     stream.on('end', () => {
-      if (buf) into.push(buf);
+      if (!buf) return;
+      into.push(buf);
+      times?.push(Date.now());
     });
   }
 }
