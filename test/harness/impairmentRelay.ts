@@ -177,8 +177,8 @@ class Direction {
 }
 
 export class ImpairmentRelay {
-  private upstreamPort?: number;
-  private clientPort?: number;
+  upstreamPort?: number;
+  clientPort?: number;
   private readonly up: Direction;
   private readonly down: Direction;
   private readonly isImpaired: (datagram: Buffer) => boolean;
