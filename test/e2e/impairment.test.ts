@@ -155,6 +155,8 @@ describe('recording through loss, jitter and reordering', () => {
     }
     expect(freezes, 'composite judged').toBeDefined();
     expect(freezes!.longestSec).toBeLessThan(1);
+    // Nor often: without NACK across the wrap, tiles stood still ~10 s of 17 in freezes of up to 0.5 s each.
+    for (const frozen of freezes!.frozenSec) expect(frozen).toBeLessThan(2);
     expect(voices).toHaveLength(3);
     for (const v of voices) {
       // Judged nearly the whole recording (a steady tone), and never silent for more than 60 ms.
