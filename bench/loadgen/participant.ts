@@ -386,7 +386,9 @@ export class SyntheticParticipant {
 
   private async startSending(recorder: PeerInfo, iceServers: JoinedInfo['iceServers']): Promise<void> {
     const { name, video, audio, startOffset, scheduler } = this.opts;
-    const pc = new RTCPeerConnection(senderConfig(iceServers));
+    // Relayed (SDP hooks): one transport for both media from the start, so there is one candidate port to relay.
+    const bundle = this.opts.rewriteOffer ? { bundlePolicy: 'max-bundle' as const } : {};
+    const pc = new RTCPeerConnection({ ...senderConfig(iceServers), ...bundle });
     this.pc = pc;
     this.session = `${this.id}-1`;
     const stream = new MediaStream([]);
