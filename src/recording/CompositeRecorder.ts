@@ -197,21 +197,22 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   }
 
   private audioTrackInfo(): Record<string, MixedAudioTrackInfo> {
-    const ms = (samples: number): number => Math.round((samples * 1000) / SAMPLE_RATE);
+    const ms = (samples: number): number => (samples * 1000) / SAMPLE_RATE;
     const out: Record<string, MixedAudioTrackInfo> = {};
     for (const [id, s] of this.mixer.trackStats()) {
       const p = this.participants.get(id.split(':')[0]!);
       out[id] = {
         participantId: p?.info.id ?? id,
         participantName: p?.info.name ?? id,
+        firstPacketTimelineMs: s.placement === undefined ? undefined : Math.round(ms(s.placement) * 10) / 10,
         packetsReceived: s.received,
         packetsDecoded: s.decoded,
         packetsLate: s.late,
         packetsOverlapping: s.overlapping,
         packetsDropped: s.tooFarAhead + s.overflow + s.invalid + s.notReady,
-        concealedMs: ms(s.concealedSamples),
+        concealedMs: Math.round(ms(s.concealedSamples)),
         gaps: s.gaps,
-        slewedMs: ms(s.slewedSamples),
+        slewedMs: Math.round(ms(s.slewedSamples)),
         reanchors: s.reanchors,
       };
     }
@@ -261,14 +262,17 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'audio');
     this.mixer.addTrack(trackId, { id: p.info.id, name: p.info.name });
     const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {} };
+    let mediaZero: number | undefined;
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
       if (source.ended) return;
       // A packet leaves the sender once its last sample is captured: observing its end keeps the packet duration
       // from reading as network delay while the clock settles (60 ms packets put the first lip-sync seconds 60 ms off).
       clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
       if (rtp.payload.length === 0) return;
+      // Media position 0 is the first packet's start, as in the track file (its t = 0).
+      mediaZero ??= clock.mediaMs(rtp.header.timestamp);
       // The mixer's timeline copies what it queues (packets wait until their time comes).
-      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp), clock.mediaMs(rtp.header.timestamp));
+      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp), clock.mediaMs(rtp.header.timestamp) - mediaZero);
     });
     const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp, p));
     source.dispose = () => {

@@ -70,6 +70,11 @@ export interface CompositeInfo {
 export interface MixedAudioTrackInfo {
   participantId: string;
   participantName: string;
+  /**
+   * Where the track's first packet sits on the composite timeline (ms): the track file's t = 0 in the mix. (The mapping
+   * as it stood at the end; a slew earlier in the recording moved it by at most `slewedMs`.)
+   */
+  firstPacketTimelineMs?: number;
   packetsReceived: number;
   packetsDecoded: number;
   /** Arrived after their time had been mixed (the recorder was starved, or the network held them > ~1 s). */

@@ -13,7 +13,7 @@ import { startServer } from '../../src/http/HttpServer.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
-import { describeContinuity, inMixFromTimeline, voiceContinuity, type ContinuityResult } from '../harness/continuity.js';
+import { type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { trackPath } from '../harness/util.js';
 
@@ -69,17 +69,19 @@ describe('mixed audio continuity (synthetic publishers)', () => {
 
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
     const manifest = JSON.parse(readFileSync(join(summary.dir, 'manifest.json'), 'utf8')) as Manifest;
-    const origin = manifest.composite!.startedAtMs;
     const mix = await decodeAudioPcm(join(summary.dir, manifest.composite!.file));
     const results: ContinuityResult[] = [];
+    const voices: LoudestSetVoice[] = [];
     for (const track of manifest.tracks.filter((t) => t.kind === 'audio')) {
       const freq = Number(track.participantName.slice(1));
+      const trackPcm = await decodeAudioPcm(trackPath(summary.dir, track));
+      voices.push({ freq, trackPcm, trackOffsetMs: trackOffsetInMix(manifest, track) });
       results.push(
         voiceContinuity(mix, {
           id: track.participantName,
           freq,
-          trackPcm: await decodeAudioPcm(trackPath(summary.dir, track)),
-          trackOffsetMs: track.firstPacketAtMs! - origin,
+          trackPcm,
+          trackOffsetMs: trackOffsetInMix(manifest, track),
           inMix: inMixFromTimeline(manifest.speakerTimeline ?? [], track.participantId),
         }),
       );
@@ -92,6 +94,12 @@ describe('mixed audio continuity (synthetic publishers)', () => {
     for (const r of results) {
       expect(r.missingShare, `${r.id}: ${describeContinuity([r])}`).toBeLessThanOrEqual(MAX_MISSING_SHARE);
     }
+    // The loudest three, judged from the tracks, are the three in the mix, in both loudness phases.
+    const loudest = loudestSetCheck(mix, voices, 3);
+    console.log(`loudest-3: ${loudest.right}/${loudest.judged} settled windows right; sets ${loudest.sets.join(' | ')}\n${loudest.failures.slice(0, 5).join('\n')}`);
+    expect(loudest.judged).toBeGreaterThanOrEqual(20);
+    expect(loudest.sets.length).toBeGreaterThanOrEqual(2);
+    expect(loudest.right / loudest.judged).toBeGreaterThanOrEqual(0.95);
     // The quiet voice is never mixed while three louder ones talk.
     expect(results.find((r) => r.freq === 1700)!.judgedCells).toBe(0);
   });

@@ -12,7 +12,7 @@ import { startServer } from '../../src/http/HttpServer.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, probe } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
-import { describeContinuity, voiceContinuity } from '../harness/continuity.js';
+import { describeContinuity, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { roomParticipant } from '../harness/roomPage.js';
 import { trackPath, waitFor } from '../harness/util.js';
@@ -105,7 +105,7 @@ describe('CPU starvation', () => {
       id: 'steady',
       freq: 500,
       trackPcm: await decodeAudioPcm(trackPath(summary.dir, steadyTrack)),
-      trackOffsetMs: steadyTrack.firstPacketAtMs! - origin,
+      trackOffsetMs: trackOffsetInMix(manifest, steadyTrack),
       inMix: (ms) => ms >= judgeFrom && ms < stopAt - origin - 1000,
     });
     console.log(`after the last freeze: ${describeContinuity([result])}`);

@@ -1,3 +1,4 @@
+import type { Manifest, TrackEntry } from '../../src/recording/ManifestTypes.js';
 // Audio continuity of a mix, judged against what the recorder received: for one voice, its own track file (one tone)
 // says in which 20 ms cells it talked; the mix must carry that tone in every such cell while the voice was in the mix.
 // A concealed lost packet still carries the tone (libopus PLC repeats it); a hole does not. Used by the e2e tests and
@@ -189,4 +190,78 @@ function percentile(values: Float32Array, q: number): number {
   if (values.length === 0) return 0;
   const sorted = Float32Array.from(values).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export interface LoudestSetVoice {
+  freq: number;
+  /** The voice's own track, decoded (mono). */
+  trackPcm: Float32Array;
+  /** Where the track's t = 0 lies on the mix timeline (ms). */
+  trackOffsetMs: number;
+}
+
+export interface LoudestSetResult {
+  /** Windows where the N loudest were clear and settled. */
+  judged: number;
+  /** …of which the mix carried exactly those. */
+  right: number;
+  /** The distinct sets judged (frequencies, ascending, comma-joined). */
+  sets: string[];
+  failures: string[];
+}
+
+const dBFS = (x: number): number => 20 * Math.log10(Math.max(x, 1e-6));
+
+/**
+ * Whether the mix carried exactly the N loudest voices, judged from what the recorder received (each voice's own
+ * track placed on the mix timeline) in every 500 ms window where the N loudest are clear (10 dB between the Nth and
+ * the next) and have been for 3 s (the mixer holds a voice 1.5 s and needs a margin to displace it). Right: every
+ * wanted voice above -40 dBFS in the mix and 20 dB above every other.
+ */
+export function loudestSetCheck(mixPcm: Float32Array, voices: readonly LoudestSetVoice[], n: number, sampleRate = 48_000): LoudestSetResult {
+  const windowMs = 500;
+  const len = Math.round((windowMs * sampleRate) / 1000);
+  // The tone's RMS level over [fromMs, fromMs + 500) from 40 ms Goertzel windows: one 500 ms window would be 2 Hz
+  // narrow, and a voice the mixer is slewing (packets stretched by up to 2 %) is 10 Hz off at 500 Hz.
+  const level = (pcm: Float32Array, freq: number, fromMs: number): number => {
+    const start = Math.round((fromMs * sampleRate) / 1000);
+    if (start < 0 || start + len > pcm.length) return 0;
+    const env = toneEnvelope(pcm.subarray(start, start + len), sampleRate, freq, 40, 20).subarray(1);
+    return Math.sqrt(env.reduce((a, x) => a + x * x, 0) / Math.max(1, env.length));
+  };
+  const windows = Math.floor(((mixPcm.length / sampleRate) * 1000) / windowMs);
+  const sent = voices.map((v) => Array.from({ length: windows }, (_, w) => dBFS(level(v.trackPcm, v.freq, w * windowMs - v.trackOffsetMs))));
+  const expectedAt = (w: number): string | undefined => {
+    if (w < 0 || w >= windows || voices.length <= n) return undefined;
+    const ranked = voices.map((v, i) => ({ f: v.freq, db: sent[i]![w]! })).sort((a, b) => b.db - a.db);
+    if (!(ranked[n - 1]!.db - ranked[n]!.db >= 10)) return undefined;
+    return ranked.slice(0, n).map((r) => r.f).sort((a, b) => a - b).join(',');
+  };
+  const result: LoudestSetResult = { judged: 0, right: 0, sets: [], failures: [] };
+  for (let w = 0; w < windows; w++) {
+    const expected = expectedAt(w);
+    if (!expected || expectedAt(w + 1) !== expected) continue;
+    let settled = true;
+    for (let k = 1; k <= 6; k++) if (expectedAt(w - k) !== expected) settled = false;
+    if (!settled) continue;
+    result.judged++;
+    if (!result.sets.includes(expected)) result.sets.push(expected);
+    const want = expected.split(',').map(Number);
+    const inMix = voices.map((v) => ({ f: v.freq, db: dBFS(level(mixPcm, v.freq, w * windowMs)) }));
+    const minWanted = Math.min(...inMix.filter((x) => want.includes(x.f)).map((x) => x.db));
+    const maxOther = Math.max(...inMix.filter((x) => !want.includes(x.f)).map((x) => x.db));
+    if (minWanted > -40 && minWanted - maxOther >= 20) result.right++;
+    else result.failures.push(`${((w * windowMs) / 1000).toFixed(1)}s want ${expected}: ${inMix.map((x) => `${x.f}:${x.db.toFixed(0)}`).join(' ')}`);
+  }
+  return result;
+}
+
+/**
+ * Where a track file's t = 0 lies on the mix timeline (ms): where the mixer placed the track's first packet (manifest
+ * `composite.audioTracks`), else the first packet's arrival relative to the composite's start (tens of ms off when
+ * the recorder was busy then: the continuity check's alignment search covers ±100 ms).
+ */
+export function trackOffsetInMix(manifest: Manifest, track: TrackEntry): number {
+  const mixed = Object.values(manifest.composite?.audioTracks ?? {}).find((a) => a.participantId === track.participantId);
+  return mixed?.firstPacketTimelineMs ?? track.firstPacketAtMs! - manifest.composite!.startedAtMs;
 }

@@ -44,6 +44,8 @@ export interface OpusTrackStats {
   slewedSamples: number;
   /** Samples filled by packet-loss concealment (one packet per loss; a fade to silence follows). */
   concealedSamples: number;
+  /** Where the track's media position 0 (its first packet) sits on the timeline now (samples); undefined before any. */
+  placement?: number;
   /** Packets waiting to be decoded now. */
   queued: number;
   /** Decoded samples not yet read. */
@@ -97,7 +99,7 @@ export class OpusTrackTimeline {
   private concealing = false;
   /** Scratch for the fade after concealment (10 ms). */
   private readonly fadeBuf: Float32Array;
-  private readonly counters: Omit<OpusTrackStats, 'queued' | 'bufferedSamples'> = {
+  private readonly counters: Omit<OpusTrackStats, 'placement' | 'queued' | 'bufferedSamples'> = {
     received: 0,
     decoded: 0,
     late: 0,
@@ -124,13 +126,24 @@ export class OpusTrackTimeline {
     return this.decoder.ready;
   }
 
+  /**
+   * A new source continues this track (the participant's track was replaced): its media positions start afresh, so
+   * its first packet anchors on the caller's mapping instead of following the old source's positions. What the old
+   * source still had queued (its last second, numbered differently) is dropped.
+   */
+  restartMedia(): void {
+    this.counters.overflow += this.queue.length;
+    this.queue.length = 0;
+    this.placement = this.wanted = this.nextMedia = undefined;
+  }
+
   /** Nothing queued and nothing decoded left to read. */
   get idle(): boolean {
     return this.queue.length === 0 && this.ring.buffered === 0;
   }
 
   stats(): OpusTrackStats {
-    return { ...this.counters, queued: this.queue.length, bufferedSamples: this.ring.buffered };
+    return { ...this.counters, placement: this.placement ?? this.wanted, queued: this.queue.length, bufferedSamples: this.ring.buffered };
   }
 
   /**

@@ -94,6 +94,7 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
       existing.participant = participant;
       existing.removed = false;
       existing.timeline.ended = false;
+      existing.timeline.restartMedia();
       return;
     }
     const { sampleRate, frameMs } = this.opts;
