@@ -418,7 +418,12 @@ describe('mixed recording (composite)', () => {
     }
     const file = join(dir, 'recording.mp4');
     await expectWellFormed(file, wallSec);
-    expect(await colorAt(file, 3, 640, 300)).toBe('red');
+    // Red once its video has arrived (a second after its first packet: the first keyframe, decoded), not at a fixed
+    // time: how long Chromium takes to start and connect is not the recorder's doing.
+    const video = manifest.tracks.find((t) => t.kind === 'video')!;
+    const shownSec = (video.firstPacketAtMs! - manifest.composite!.startedAtMs) / 1000 + 1;
+    expect(shownSec, 'video arrived while recording').toBeLessThan(wallSec - 1);
+    expect(await colorAt(file, shownSec, 640, 300)).toBe('red');
     const tone = tonePresence(await decodeAudioPcm(file), 48_000, [660, 440]);
     expect(tone.present, JSON.stringify(tone.details)).toEqual([660]);
   });
