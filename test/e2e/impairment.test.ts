@@ -22,6 +22,7 @@ import { opusToneFixture } from '../harness/fixtures.js';
 import type { Impairment } from '../harness/impairmentRelay.js';
 import { packetGaps, type PacketGaps } from '../harness/packetGaps.js';
 import { RelayPath } from '../harness/relayPath.js';
+import { SentRtpGaps } from '../harness/sentRtpGaps.js';
 import { trackPath } from '../harness/util.js';
 
 const RECORD_S = 20;
@@ -53,7 +54,9 @@ describe('recording through loss, jitter and reordering', () => {
     const video = loadIvf((await videoFixture({ width: 640, height: 360, fps: 30, kbps: 800, keyframeSeconds: 1, seconds: 10, variant: 0 })).path);
     const scheduler = new MediaScheduler();
     cleanups.push(() => scheduler.stop());
-    const paths = VOICES.map((_, i) => new RelayPath({ seed: 1000 + i, toUpstream: IMPAIRMENT, toClient: IMPAIRMENT, keepDelays: false }));
+    // What each participant really sent (a starved load generator skips frames: that gap is not the recorder's).
+    const sent = VOICES.map(() => new SentRtpGaps());
+    const paths = VOICES.map((_, i) => new RelayPath({ seed: 1000 + i, toUpstream: IMPAIRMENT, toClient: IMPAIRMENT, keepDelays: false, tap: sent[i]!.tap }));
     for (const p of paths) cleanups.push(() => p.close());
     const people = VOICES.map(
       (v, i) =>
@@ -108,6 +111,7 @@ describe('recording through loss, jitter and reordering', () => {
       files.set(t.id, checked);
       report.push(
         `${t.participantName} ${t.kind}: received ${t.packetsReceived}, lost ${t.packetsLost}, NACKs ${t.nacksSent} for ${t.packetsNacked} packets, recovered ${t.packetsRecovered}, PLIs ${t.keyframesRequested}; ` +
+          `sender's own longest gap ${sent[VOICES.findIndex((v) => `V${v.freq}` === t.participantName)]!.longestMs(t.ssrc, t.clockRate).toFixed(0)} ms; ` +
           `${checked.gaps.packets} in the file, longest gap ${Math.round(checked.gaps.longestMs)} ms ${JSON.stringify(checked.gaps.over)}; decode errors ${checked.errors.length}`,
       );
     }
@@ -144,7 +148,9 @@ describe('recording through loss, jitter and reordering', () => {
       const { gaps, errors } = files.get(t.id)!;
       expect(errors, `${t.id} decode errors`).toEqual([]);
       expect(gaps.lastSec - gaps.firstSec, `${t.id} span`).toBeGreaterThan(RECORD_S - 3);
-      expect(gaps.longestMs, `${t.id} longest gap`).toBeLessThanOrEqual(100);
+      // 100 ms, unless the sender itself skipped longer (then that, plus a frame).
+      const senderGapMs = sent[VOICES.findIndex((v) => `V${v.freq}` === t.participantName)]!.longestMs(t.ssrc, t.clockRate);
+      expect(gaps.longestMs, `${t.id} longest gap (sender's own: ${senderGapMs.toFixed(0)} ms)`).toBeLessThanOrEqual(Math.max(100, senderGapMs + 40));
       if (t.kind === 'video') {
         expect(t.nacksSent, `${t.id} NACKs`).toBeGreaterThan(0);
         expect(t.packetsRecovered, `${t.id} recovered`).toBeGreaterThan(0);
@@ -163,7 +169,7 @@ describe('recording through loss, jitter and reordering', () => {
       expect(v.judgedCells, v.id).toBeGreaterThan(((RECORD_S - 5) * 1000) / 20);
       expect(v.longestHoleMs, v.id).toBeLessThanOrEqual(60);
     }
-  });
+  }, 180_000);
 });
 
 /** Datagrams each local UDP port's socket dropped (receive buffer full), from /proc/net/udp. */

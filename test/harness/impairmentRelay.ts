@@ -71,6 +71,8 @@ export interface RelayOptions {
   isImpaired?: (datagram: Buffer) => boolean;
   /** Keep every scheduled delay in the counters (default true; off for long runs). */
   keepDelays?: boolean;
+  /** Sees every datagram as it arrives, before any impairment (e.g. to know what the sender really sent). */
+  tap?: (datagram: Buffer, direction: 'toUpstream' | 'toClient') => void;
 }
 
 /** RTP and RTCP as RFC 7983 demultiplexes them: first byte 128–191. */
@@ -182,6 +184,7 @@ export class ImpairmentRelay {
   private readonly up: Direction;
   private readonly down: Direction;
   private readonly isImpaired: (datagram: Buffer) => boolean;
+  private readonly tap?: RelayOptions['tap'];
   private closed = false;
 
   private constructor(
@@ -191,6 +194,7 @@ export class ImpairmentRelay {
     this.upstreamPort = opts.upstreamPort;
     this.clientPort = opts.clientPort;
     this.isImpaired = opts.isImpaired ?? isRtpOrRtcp;
+    this.tap = opts.tap;
     const keep = opts.keepDelays ?? true;
     this.up = new Direction(opts.toUpstream ?? {}, opts.seed, keep, (d) => this.send(d, this.upstreamPort));
     this.down = new Direction(opts.toClient ?? {}, opts.seed ^ 0x5bd1e995, keep, (d) => this.send(d, this.clientPort));
@@ -234,6 +238,7 @@ export class ImpairmentRelay {
       if (rinfo.port !== this.clientPort) return; // a stranger: not part of this path
     }
     const dir = fromUpstream ? this.down : this.up;
+    this.tap?.(msg, fromUpstream ? 'toClient' : 'toUpstream');
     dir.counters.received++;
     if (this.isImpaired(msg)) return dir.handle(msg);
     dir.counters.passed++;
