@@ -82,6 +82,23 @@ async function connected(p: Participant): Promise<number> {
   return Date.now();
 }
 
+/**
+ * Resolves once the recorder has received `name`'s media of each kind (its manifest, rewritten within a second of a
+ * track's first packet). A page says "connected" as soon as any of its mesh connections is up; the recorder's can
+ * come seconds later on a loaded machine, and a check timed from "connected" then finds the tile still empty.
+ */
+async function mediaAtRecorder(cli: CliProcess, name: string, kinds: Array<'audio' | 'video'>): Promise<number> {
+  const dir = (await cli.waitForLine(/^recording room \S+ into /)).replace(/^recording room \S+ into /, '');
+  await waitFor(
+    () => {
+      const m = readManifest(dir);
+      return kinds.every((k) => m.tracks.some((t) => t.participantName === name && t.kind === k && t.firstPacketAtMs !== undefined));
+    },
+    { timeoutMs: 30_000, description: `${name}'s ${kinds.join('+')} at the recorder` },
+  );
+  return Date.now();
+}
+
 function readManifest(dir: string): Manifest {
   return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
 }
@@ -169,7 +186,8 @@ async function expectWellFormed(file: string, wallSec: number, video = true): Pr
 }
 
 describe('mixed recording (composite)', () => {
-  it('grid: four coloured participants in their tiles, the late joiner only after joining; duration = wall time', async () => {
+  // Four browsers in a mesh and ~15 frame extractions afterwards: 2-3 minutes on a loaded 2-core machine.
+  it('grid: four coloured participants in their tiles, the late joiner only after joining; duration = wall time', { timeout: 240_000 }, async () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
     const cli = recorder(['--room', 'grid', '--server', s.wsUrl, '--out', out, '--json']);
@@ -177,6 +195,7 @@ describe('mixed recording (composite)', () => {
     // One after the other, so the grid order (join order) is known.
     for (const [name, color] of [['Red', 'red'], ['Blue', 'blue'], ['Lime', 'lime']] as const) {
       await connected(await joinRoom(s, 'grid', name, { color }));
+      await mediaAtRecorder(cli, name, ['video']);
     }
     await sleep(5000);
     const lateClick = Date.now();
@@ -237,6 +256,7 @@ describe('mixed recording (composite)', () => {
     await connected(await joinRoom(s, 'ph', 'Voice', { params: '&video=0' }));
     const blue = await joinRoom(s, 'ph', 'Blue', { color: 'blue' });
     await connected(blue);
+    await mediaAtRecorder(cli, 'Blue', ['video']);
     await sleep(4000);
     // Blue's camera stops: no more video packets (audio goes on).
     await blue.page.evaluate(() => ((document.getElementById('local-video') as HTMLVideoElement).srcObject as MediaStream).getVideoTracks()[0]!.stop());
