@@ -3,7 +3,7 @@
 // a 2018 4.1 build: -vsync instead of -fps_mode, no scale=force_divisible_by) and make a correct mixed MP4 with it:
 // tiles in their place, A/V sync against what the browser sent, the voices mixed. The checks run on the system ffmpeg.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, probe, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
+import { childExecutables } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
 import { flashBeepEvents, median, pairOffsets, sentFlashBeepEvents } from './avSync.js';
@@ -38,35 +39,6 @@ function cli(args: string[]): CliProcess {
   const c = new CliProcess(args, noFfmpegEnv);
   cleanups.push(() => c.kill('SIGKILL'));
   return c;
-}
-
-/** The executables of the live descendants of `pid` (Linux /proc). */
-function childExecutables(pid: number): string[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out: string[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    for (const [child, pp] of parent) {
-      if (pp !== p) continue;
-      stack.push(child);
-      try {
-        out.push(readlinkSync(`/proc/${child}/exe`));
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return out;
 }
 
 describe('no ffmpeg on the machine: the bundled one', () => {

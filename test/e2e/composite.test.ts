@@ -22,6 +22,7 @@ import {
 } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
+import { descendants } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
 import { flashBeepEvents, median, pairOffsets, sentFlashBeepEvents } from './avSync.js';
@@ -474,27 +475,6 @@ function stopHandledAt(cli: CliProcess, signalledAt: number): number {
   console.log(`stop signal handled ${handled - signalledAt} ms after it was sent`);
   expect(handled - signalledAt, 'stop handled within 5 s of the signal').toBeLessThan(5000);
   return handled;
-}
-
-/** All live descendants of `pid`. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    for (const [child, pp] of parent) if (pp === p) (out.push(child), stack.push(child));
-  }
-  return out;
 }
 
 /** Page side: records the page's local camera+microphone stream with MediaRecorder for `ms`; base64 WebM. */
