@@ -42,6 +42,13 @@ const ACTIVE_DB = -50;
 const SPEAKER_HOLD_MS = 1000;
 const SPEAKER_MARGIN_DB = 3;
 const RELAYOUT_CHECK_MS = 200;
+/**
+ * A tick this late means the process did not run (starved of CPU, stopped). What arrived meanwhile is still in the
+ * socket buffers, and timers run before I/O: composing the missed time at once would mix it as silence and frozen
+ * tiles, then drop the real packets as late. So production waits CATCH_UP_HOLD_MS for the I/O to be read first (300 ms left 180 ms of a 5 s stall unread).
+ */
+const STALLED_TICK_MS = 250;
+const CATCH_UP_HOLD_MS = 500;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 400;
 const MAX_QUEUED_PICTURES = 60;
 
@@ -127,6 +134,9 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   private timer?: NodeJS.Timeout;
   private lastRelayoutCheck = 0;
   private lastUpdate = 0;
+  private lastTickEnd = 0;
+  /** After a stall: no frames are produced before this time (our clock), so buffered packets are read first. */
+  private holdUntil = 0;
   private activeSpeaker?: string;
   private speakerCandidate?: { id: string; since: number };
   private stopping?: Promise<CompositeInfo>;
@@ -507,14 +517,23 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     // Wake for each video frame (audio frames due by then are produced in the same tick); audio only, once per
     // AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather than for every 20 ms frame.
     const due = this.compositor ? nextVideo : nextAudio + AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
-    const wait = Math.max(1, due - pos);
+    const holding = this.holdUntil - nowMs();
+    const wait = holding > 0 ? Math.min(holding, 20) : Math.max(1, due - pos);
+    this.lastTickEnd = nowMs();
     this.timer = setTimeout(() => this.tick(), Math.min(wait, AUDIO_ONLY_TICK_MS));
   }
 
   private tick(): void {
     try {
       const now = nowMs();
-      this.produceUntil(now - this.originMs - this.latencyMs);
+      // The scheduled wait is at most AUDIO_ONLY_TICK_MS: a longer gap since the last tick ended is a stall (a long
+      // tick of our own, e.g. catching up, is not).
+      const sinceLastTick = this.lastTickEnd ? now - this.lastTickEnd : 0;
+      if (sinceLastTick > AUDIO_ONLY_TICK_MS + STALLED_TICK_MS) {
+        this.holdUntil = now + CATCH_UP_HOLD_MS;
+        this.logger.warn({ stalledMs: Math.round(sinceLastTick) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
+      }
+      if (now >= this.holdUntil) this.produceUntil(now - this.originMs - this.latencyMs);
       if (now - this.lastRelayoutCheck >= RELAYOUT_CHECK_MS) {
         this.lastRelayoutCheck = now;
         this.updateSpeakers(now);

@@ -1,6 +1,6 @@
 // CPU starvation: the recorder is frozen (SIGSTOP) for 2 s and later for 5 s mid-recording, as a machine overloaded by
-// other work would do to it. It must catch up within 5 s each time, keep every connection and file going, say in the
-// manifest when it did not run, and mix a continuous voice without holes once it has caught up.
+// other work would do to it. It must catch up, keep every connection and file going, say in the manifest when it did
+// not run, and lose nothing of a continuous voice in the mix (the packets wait in the socket buffers meanwhile).
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,6 @@ const FREEZES = [
   { afterMs: 8000, ms: 5000 },
 ];
 const TAIL_MS = 12_000;
-const CATCH_UP_MS = 5000;
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -32,7 +31,7 @@ afterEach(async () => {
 });
 
 describe('CPU starvation', () => {
-  it('frozen for 2 s and 5 s: catches up within 5 s, keeps connections and files going, and says so', async () => {
+  it('frozen for 2 s and 5 s: catches up, keeps connections, files and the mixed voice whole, and says so', async () => {
     const s = await startServer({ port: 0 });
     cleanups.push(() => s.close());
     const out = mkdtempSync(join(tmpdir(), 'rtc-starve-'));
@@ -96,20 +95,22 @@ describe('CPU starvation', () => {
       const d = (await probe(trackPath(summary.dir, t))).durationSec ?? 0;
       expect(d, `${t.id} duration`).toBeGreaterThan((stopAt - t.firstPacketAtMs!) / 1000 - 2);
     }
-    // The mix caught up: from 5 s after the last resume the continuous voice is whole.
+    // Nothing was lost in the mix either: what arrived while the recorder was stopped waited in the socket buffers and
+    // was read before the missed time was mixed. The continuous voice is whole from its start to the stop, across both
+    // freezes.
     const origin = manifest.composite!.startedAtMs;
     const mix = await decodeAudioPcm(join(summary.dir, manifest.composite!.file));
     const steadyTrack = manifest.tracks.find((t) => t.kind === 'audio' && t.participantName === 'steady')!;
-    const judgeFrom = resumedAt.at(-1)! + CATCH_UP_MS - origin;
+    const offset = trackOffsetInMix(manifest, steadyTrack);
     const result = voiceContinuity(mix, {
       id: 'steady',
       freq: 500,
       trackPcm: await decodeAudioPcm(trackPath(summary.dir, steadyTrack)),
-      trackOffsetMs: trackOffsetInMix(manifest, steadyTrack),
-      inMix: (ms) => ms >= judgeFrom && ms < stopAt - origin - 1000,
+      trackOffsetMs: offset,
+      inMix: (ms) => ms >= offset + 2000 && ms < stopAt - origin - 1000,
     });
-    console.log(`after the last freeze: ${describeContinuity([result])}`);
-    expect(result.judgedCells).toBeGreaterThan(200);
+    console.log(`whole recording: ${describeContinuity([result])}; composite ${JSON.stringify(manifest.composite!.audioTracks)}`);
+    expect(result.judgedCells).toBeGreaterThan(((stopAt - origin - offset - 3000) / 20) * 0.9);
     expect(result.missingShare).toBeLessThanOrEqual(0.005);
   });
 });

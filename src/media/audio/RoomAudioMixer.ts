@@ -13,8 +13,12 @@ import type {
 } from './RoomAudioMixerTypes.js';
 import { SpeakerSelector } from './SpeakerSelector.js';
 
-/** Packets further ahead of the mix than this are dropped (a broken timestamp must not pin memory). */
-const MAX_AHEAD_MS = 2000;
+/**
+ * Packets further ahead of the mix than this are dropped (a broken timestamp must not pin memory). The mix runs 1 s
+ * behind live, and after the recorder did not run for a few seconds the packets buffered meanwhile arrive before the
+ * mix has caught up: 8 s keeps a 5 s stall whole (the queue's own bound, 800 packets, still caps memory).
+ */
+const MAX_AHEAD_MS = 8000;
 /**
  * A track's placement follows a changed mapping (sender report, clock offset) by slewing up to this far (ms); beyond,
  * it jumps (a timestamp jump, a restarted sender). The issue's broken-sender threshold is a few hundred ms too.

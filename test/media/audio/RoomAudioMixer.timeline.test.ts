@@ -155,8 +155,8 @@ describe('RoomAudioMixer: bounded memory and robustness', () => {
       onFrame: (frame) => {
         if (frame.timelineMs !== 1000) return;
         const now = mixer.nextFrameMs;
-        mixer.pushOpus('flood', junk[0]!.data, now + 10_000); // far ahead
-        mixer.pushOpus('flood', junk[0]!.data, now + 2500); // beyond the 2 s horizon
+        mixer.pushOpus('flood', junk[0]!.data, now + 20_000); // far ahead
+        mixer.pushOpus('flood', junk[0]!.data, now + 8500); // beyond the 8 s horizon
         mixer.pushOpus('flood', junk[0]!.data, now - 5000); // long played
         mixer.pushOpus('flood', junk[0]!.data, Number.NaN);
         mixer.pushOpus('flood', new Uint8Array(0), now + 100);
