@@ -18,7 +18,9 @@ import { waitFor, trackPath } from '../harness/util.js';
 const FREQS = [440, 600, 760, 920, 1080] as const;
 const LOUD = 0.5;
 const QUIET = 0.05;
-const PHASE_S = 8;
+// 12 s: the five browsers start their fake microphones up to ~4 s apart, and with 8 s phases the loudest three were
+// clear and settled for too few windows (0-4 in CI runs).
+const PHASE_S = 12;
 /** Who is loud in phase A and phase B (the fixture loops A, B, A, B …). */
 const LOUD_IN_A = [true, true, true, false, false];
 const LOUD_IN_B = [false, false, true, true, true];
@@ -50,10 +52,11 @@ describe('mixed audio (composite)', () => {
         }),
       ),
     );
-    // Audio only (no camera): five browsers stay cheap. Launched together so their phases roughly line up.
+    // Audio only (no camera) and to the recorder only (mesh=0: one upload each, not five): five browsers stay cheap.
+    // Launched together so their phases roughly line up.
     const people: Participant[] = await Promise.all(
       FREQS.map(async (freq, i) => {
-        const p = await launchParticipant({ name: `V${freq}`, audio: fixtures[i], url: `${s.url}/room/voices?name=V${freq}&autojoin=1&video=0&agc=0` });
+        const p = await launchParticipant({ name: `V${freq}`, audio: fixtures[i], url: `${s.url}/room/voices?name=V${freq}&autojoin=1&video=0&agc=0&mesh=0` });
         cleanups.push(() => p.close());
         return p;
       }),
@@ -62,7 +65,7 @@ describe('mixed audio (composite)', () => {
       await waitFor(async () => (await p.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: `${p.name} connected` });
     }
     // Well over one A+B loop, so both phases are heard settled.
-    await new Promise((r) => setTimeout(r, 28_000));
+    await new Promise((r) => setTimeout(r, 36_000));
     cli.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };

@@ -10,6 +10,7 @@ import { videoFixture } from '../../bench/fixtures.js';
 import { loadIvf, loadOggOpus } from '../../bench/loadgen/media.js';
 import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
 import { startServer } from '../../src/http/HttpServer.js';
+import { ffmpegCandidates } from '../../src/media/ffmpeg/ffmpegBinary.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
@@ -35,12 +36,20 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** The npm-bundled ffmpeg (a 2018 4.1 build: the recorder falls back to older options with it), when installed. */
+const bundled = ffmpegCandidates().find((c) => c.source === 'bundled')?.path ?? undefined;
+
 describe('mixed audio continuity (synthetic publishers)', () => {
-  it('a continuous talker is continuous in the mix; every mixed voice is whole', async () => {
+  // Once with the system ffmpeg, once with the bundled one (what a machine without ffmpeg records with).
+  it.each([
+    { ffmpeg: 'system', env: {} },
+    { ffmpeg: 'bundled', env: { FFMPEG_PATH: bundled } },
+  ])('a continuous talker is continuous in the mix; every mixed voice is whole and the loudest 3 are mixed ($ffmpeg ffmpeg)', async ({ ffmpeg, env }) => {
+    if (ffmpeg === 'bundled') expect(bundled, 'the bundled ffmpeg is installed (npm ci)').toBeDefined();
     const s = await startServer({ port: 0 });
     cleanups.push(() => s.close());
     const out = mkdtempSync(join(tmpdir(), 'rtc-cont-'));
-    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'cont', '--server', s.wsUrl, '--out', out, '--json', '--size', '1280x720', '--max-speakers', '3']);
+    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'cont', '--server', s.wsUrl, '--out', out, '--json', '--size', '1280x720', '--max-speakers', '3'], env);
     cleanups.push(() => cli.kill('SIGKILL'));
     await cli.waitForLine(/^recording room cont into /);
 

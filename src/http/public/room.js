@@ -137,8 +137,10 @@ function addPeer(info) {
   const peer = { info, pending: new Map() };
   state.peers.set(info.id, peer);
   // The recorder receives like any peer but is not a tile: it is shown as the "● Recording" indicator instead.
-  if (info.role === 'participant') peer.tile = createTile(info);
-  if (info.role === 'participant' || info.role === 'recorder') startSending(peer);
+  // ?mesh=0: send to recorders only (a recorded-only client: one upload, no tiles).
+  const mesh = params.get('mesh') !== '0';
+  if (info.role === 'participant' && mesh) peer.tile = createTile(info);
+  if ((info.role === 'participant' && mesh) || info.role === 'recorder') startSending(peer);
   updateRecordingIndicator();
 }
 
