@@ -276,7 +276,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
         const sent = stopped.participants.find((p) => p.name === media.name)?.streams.find((st) => st.kind === 'audio');
         const id = m?.participants.find((p) => p.name === media.name)?.id;
         if (!media.audio || sent?.firstSentAtMs === undefined || id === undefined) return [];
-        return [{ media, startPacket: 7 * i, offsetMs: sent.firstSentAtMs - startMs, participantId: id }];
+        return [{ media, startPacket: 7 * i, offsetMs: sent.firstSentAtMs - startMs, participantId: id, untilMs: (sent.lastSentAtMs ?? stopAt) - startMs - 100 }];
       });
       if (voices.length) continuity = await mixContinuity(outFile, voices, { speakerTimeline: m?.speakerTimeline ?? [] });
     } else {

@@ -27,6 +27,8 @@ export interface SentVoice {
   offsetMs: number;
   /** Speaker-timeline id of the participant (ours); undefined: always in the mix (the floor). */
   participantId?: string;
+  /** The generator stopped sending here (mix timeline ms): later cells are not judged. */
+  untilMs?: number;
 }
 
 export async function mixContinuity(
@@ -44,7 +46,7 @@ export async function mixContinuity(
         freq: v.media.audio!.spec.freqHz,
         trackPcm: loopFrom(clip, v.startPacket * PACKET_SAMPLES, mix.length),
         trackOffsetMs: v.offsetMs,
-        inMix: v.participantId !== undefined && opts.speakerTimeline ? inMixFromTimeline(opts.speakerTimeline, v.participantId) : undefined,
+        inMix: inMixUntil(v.participantId !== undefined && opts.speakerTimeline ? inMixFromTimeline(opts.speakerTimeline, v.participantId) : () => true, v.untilMs),
       }, { sampleRate: SAMPLE_RATE, mixGain: opts.mixGain }),
     );
   }
@@ -54,6 +56,10 @@ export async function mixContinuity(
     longestHoleMs: Math.max(0, ...results.map((r) => r.longestHoleMs)),
     judgedCells: results.reduce((a, r) => a + r.judgedCells, 0),
   };
+}
+
+function inMixUntil(inMix: (ms: number) => boolean, untilMs = Infinity): (ms: number) => boolean {
+  return (ms) => ms < untilMs && inMix(ms);
 }
 
 /** The clip played from sample `from` on, looping, `length` samples long (the generator loops its clips). */
