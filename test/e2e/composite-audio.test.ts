@@ -56,11 +56,14 @@ describe('mixed audio (composite)', () => {
     // Launched together so their phases roughly line up.
     const people: Participant[] = await Promise.all(
       FREQS.map(async (freq, i) => {
-        const p = await launchParticipant({ name: `V${freq}`, audio: fixtures[i], url: `${s.url}/room/voices?name=V${freq}&autojoin=1&video=0&agc=0&mesh=0` });
+        const p = await launchParticipant({ name: `V${freq}`, audio: fixtures[i], url: `${s.url}/room/voices?name=V${freq}&video=0&agc=0&mesh=0` });
         cleanups.push(() => p.close());
         return p;
       }),
     );
+    // Joined together once all five pages are up: a page opens its microphone on join, and Chromium's fake microphone
+    // starts its file then, so the loudness phases line up (with autojoin, page loads ~5 s apart skewed them).
+    await Promise.all(people.map((p) => p.page.getByTestId('join').click()));
     for (const p of people) {
       await waitFor(async () => (await p.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: `${p.name} connected` });
     }
