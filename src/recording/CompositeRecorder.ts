@@ -531,7 +531,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       const sinceLastTick = this.lastTickEnd ? now - this.lastTickEnd : 0;
       if (sinceLastTick > AUDIO_ONLY_TICK_MS + STALLED_TICK_MS) {
         this.holdUntil = now + CATCH_UP_HOLD_MS;
-        this.logger.warn({ stalledMs: Math.round(sinceLastTick) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
+        // Debug only: RoomRecorder's StallWatch already warns about the stall and lists it in the manifest.
+        this.logger.debug({ stalledMs: Math.round(sinceLastTick) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
       }
       if (now >= this.holdUntil) this.produceUntil(now - this.originMs - this.latencyMs);
       if (now - this.lastRelayoutCheck >= RELAYOUT_CHECK_MS) {
