@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'TOO_MANY_RECORDINGS'
   | 'SHUTTING_DOWN'
   | 'RECORDINGS_DISABLED'
+  | 'REDIS_UNAVAILABLE'
   | 'INTERNAL';
 
 export class RtcRecordError extends Error {
