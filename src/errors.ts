@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'SHUTTING_DOWN'
   | 'RECORDINGS_DISABLED'
   | 'REDIS_UNAVAILABLE'
+  | 'WORKER_LOST'
+  | 'JOB_TIMEOUT'
   | 'INTERNAL';
 
 export class RtcRecordError extends Error {

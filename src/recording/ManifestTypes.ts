@@ -2,7 +2,32 @@ import type { SpeakerChange } from '../media/audio/RoomAudioMixerTypes.js';
 import type { CompositeInfo } from './CompositeRecorderTypes.js';
 import type { Stall } from './StallWatch.js';
 
-export type RecordingState = 'recording' | 'finalizing' | 'done' | 'failed' | 'recovered';
+/**
+ * On disk: recording, finalizing, done, failed, recovered. Recordings run by workers (`--redis`) also show the job's
+ * states: queued (no worker has taken it yet), starting (a worker is joining the room), uploading (to the bucket).
+ */
+export type RecordingState = 'queued' | 'starting' | 'recording' | 'finalizing' | 'uploading' | 'done' | 'failed' | 'recovered';
+
+/** One part of a recording that a worker continued after the previous worker died (takeover). */
+export interface ManifestPart {
+  part: number;
+  /** Relative to the recording directory: `.` for part 1, `part-N` after. */
+  dir: string;
+  worker: string;
+  startedAt: string;
+  endedAt?: string;
+  /** done: stopped cleanly; recovered: its worker died and its files were repaired; lost: nobody could reach them. */
+  state: 'recording' | 'done' | 'recovered' | 'lost' | 'failed';
+  error?: string;
+}
+
+/** Time no worker recorded between two parts (epoch ms). */
+export interface ManifestGap {
+  afterPart: number;
+  fromMs: number;
+  toMs: number;
+  ms: number;
+}
 
 /** One RTCP sender report: ties the sender's RTP clock to its NTP wall clock, so tracks can be aligned later. */
 export interface RtpNtpMapping {
@@ -71,4 +96,9 @@ export interface Manifest {
    * the files (packets the kernel dropped) and the mix (audio that came too late to be mixed).
    */
   stalls?: Stall[];
+  /** This file describes part N ≥ 2 of a recording (its directory is `<id>/part-N`). */
+  part?: number;
+  /** A recording continued after a takeover: every part and the gaps between them (in the recording's own manifest). */
+  parts?: ManifestPart[];
+  gaps?: ManifestGap[];
 }

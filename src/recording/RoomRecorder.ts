@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RtcRecordError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RecorderPeer } from '../peer/RecorderPeer.js';
-import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import type { RemoteTrack, TrackSource } from '../peer/RecorderPeerTypes.js';
 import { ROOM_NAME, type PeerInfo } from '../signaling/messages.js';
 import { CompositeRecorder } from './CompositeRecorder.js';
 import type { Manifest, TrackEntry } from './ManifestTypes.js';
@@ -14,7 +14,7 @@ import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderType
 import { TrackObserver } from './sinks/TrackObserver.js';
 import { isRecordableCodec, trackFileExtension, WebmTrackSink } from './sinks/WebmTrackSink.js';
 import { StallWatch } from './StallWatch.js';
-import { createRecordingDir, DEFAULT_OUTPUT_ROOT } from './storage.js';
+import { createRecordingDir, DEFAULT_OUTPUT_ROOT, partDirName } from './storage.js';
 
 interface ActiveTrack {
   /** A WebmTrackSink; with per-track files off, an observer that only keeps the manifest's figures. */
@@ -23,7 +23,7 @@ interface ActiveTrack {
 }
 
 /**
- * Records one room: joins as a recorder peer and writes every participant's tracks to `recordings/<room>/<id>/tracks/`,
+ * Records one room: taps the SFU in-process or joins as a recorder peer, and writes every participant's tracks to `recordings/<room>/<id>/tracks/`,
  * with a manifest.json kept current on disk while recording (so a crash leaves a usable one).
  */
 export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
@@ -34,7 +34,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
   private stopping?: Promise<Manifest>;
 
   private constructor(
-    private readonly peer: RecorderPeer,
+    private readonly peer: TrackSource,
     readonly dir: string,
     manifest: Manifest,
     private readonly logger: Logger,
@@ -65,14 +65,15 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     const writeTracks = options.tracks !== false;
     assertSomethingToRecord(options.composite, writeTracks);
     const root = options.outputRoot ?? DEFAULT_OUTPUT_ROOT;
-    const id = newRecordingId();
-    const peer = await RecorderPeer.join(
-      { serverUrl: options.serverUrl, room: options.room, iceAddress: options.iceAddress, iceServers: options.iceServers },
-      logger,
-    );
+    const id = options.recordingId ?? newRecordingId();
+    const part = options.part ?? 1;
+    // In the server's own process an SFU room is read straight from the SFU; otherwise join as a WebRTC peer.
+    const peer =
+      options.tap?.(options.room) ??
+      (await RecorderPeer.join({ serverUrl: options.serverUrl, room: options.room, iceAddress: options.iceAddress, iceServers: options.iceServers }, logger));
     let dir: string;
     try {
-      dir = createRecordingDir(root, options.room, id);
+      dir = createRecordingDir(root, options.room, id, part > 1 ? partDirName(part) : undefined);
     } catch (err) {
       await peer.close();
       throw err;
@@ -83,6 +84,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       room: options.room,
       state: 'recording',
       startedAt: new Date().toISOString(),
+      ...(part > 1 ? { part } : {}),
       participants: [],
       tracks: [],
     };

@@ -1,3 +1,4 @@
+import type { TrackSource } from '../peer/RecorderPeerTypes.js';
 import type { PeerInfo, IceServer } from '../signaling/messages.js';
 import type { CompositeSettings } from './CompositeRecorderTypes.js';
 import type { TrackEntry } from './ManifestTypes.js';
@@ -14,6 +15,12 @@ export interface RoomRecorderOptions {
   composite?: CompositeSettings | false;
   /** Per-track files (default true); false: the mixed recording only, tracks still counted in the manifest. */
   tracks?: boolean;
+  /** The in-process SFU's tap for a room (undefined for a mesh room: then the recorder joins `serverUrl` as a peer). */
+  tap?: (room: string) => TrackSource | undefined;
+  /** Record under this id (a queued job's id, known before any worker takes it); default a new id. */
+  recordingId?: string;
+  /** Part number of a recording continued by another worker (takeover): part N ≥ 2 goes to `<id>/part-N/`. */
+  part?: number;
 }
 
 export interface RoomRecorderEvents {

@@ -36,10 +36,18 @@ function isWithin(root: string, target: string): boolean {
   return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
 
-/** Makes `recordings/<room>/<id>/tracks`, reporting an unwritable root as such rather than as a bare EACCES. */
-export function createRecordingDir(root: string, room: string, id: string): string {
+/** Where part N ≥ 2 of a recording continued after a takeover lives, inside the recording's directory. */
+export function partDirName(part: number): string {
+  return `part-${part}`;
+}
+
+/**
+ * Makes `recordings/<room>/<id>/tracks` (or `<id>/part-N/tracks` for a later part), reporting an unwritable root as
+ * such rather than as a bare EACCES.
+ */
+export function createRecordingDir(root: string, room: string, id: string, sub?: string): string {
   try {
-    const dir = resolveInside(root, room, id);
+    const dir = sub ? resolveInside(root, room, id, sub) : resolveInside(root, room, id);
     mkdirSync(resolve(dir, 'tracks'), { recursive: true });
     return dir;
   } catch (err) {
