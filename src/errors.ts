@@ -30,6 +30,11 @@ export type ErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'WORKER_LOST'
   | 'JOB_TIMEOUT'
+  | 'BAD_S3_TARGET'
+  | 'BUCKET_UNREACHABLE'
+  | 'UPLOAD_FAILED'
+  | 'UPLOAD_VERIFY_FAILED'
+  | 'UPLOAD_IN_PROGRESS'
   | 'INTERNAL';
 
 export class RtcRecordError extends Error {

@@ -1,6 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCOPES } from '../http/auth.js';
-import type { IceServer } from '../signaling/messages.js';
+import { ROOM_MODES, type IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
 import { doctorCommand, type DoctorOptions } from './doctorCommand.js';
 import { DEFAULT_IO_BATCH_MS } from './IoBatching.js';
@@ -9,6 +9,8 @@ import { listCommand, type ListOptions } from './listCommand.js';
 import { serveCommand, type ServeOptions } from './serveCommand.js';
 import { parseScopes, parseTtl, tokenCommand, type TokenOptions } from './tokenCommand.js';
 import { recordCommand, type RecordOptions } from './recordCommand.js';
+import { uploadCommand, type UploadCommandOptions } from './uploadCommand.js';
+import { addUploadOptions } from './uploadOptions.js';
 import { DEFAULT_OUTPUT_ROOT } from '../recording/storage.js';
 
 function collectIceServer(value: string, previous: IceServer[]): IceServer[] {
@@ -23,6 +25,12 @@ function parseDuration(value: string): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError('duration must be a positive number of seconds');
   return seconds;
+}
+
+function parseRoomLease(value: string): number {
+  const n = Number(value);
+  if (!(n >= 1 && n <= 3600)) throw new InvalidArgumentError('a number of seconds from 1 to 3600');
+  return n;
 }
 
 function parseMaxRecordings(value: string): number {
@@ -60,7 +68,7 @@ export function buildProgram(): Command {
     .option('--ice-server <url>', 'STUN/TURN server (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
     .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn');
-  addCompositeOptions(program).action(async (opts: Partial<RecordOptions>) => {
+  addUploadOptions(addCompositeOptions(program)).action(async (opts: Partial<RecordOptions>) => {
     if (!opts.room) {
       program.help({ error: true });
       return;
@@ -83,11 +91,15 @@ export function buildProgram(): Command {
     .option('--secret <secret>', 'require signed tokens to join rooms and control recordings (env RTC_RECORD_SECRET)')
     .option('--webhook <url>', 'POST recording/participant events as JSON to this URL')
     .option('--webhook-secret <secret>', 'HMAC key of the webhook signature header (default: --secret)')
-    .option('--ice-address <ip>', 'the address recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
+    .option('--ice-address <ip>', 'the address the SFU and recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
+    .addOption(new Option('--room-mode <mode>', 'mode of a room whose first joiner asks for none: sfu (the server forwards) or p2p (a mesh)').choices(ROOM_MODES).default('sfu'))
+    .option('--redis <url>', 'run as one of several servers sharing this Redis (redis://host:port): rooms live on one server each')
+    .option('--public-url <url>', 'with --redis: this server\'s base URL as participants reach it (default http://<host>:<port>)')
+    .option('--room-lease <seconds>', 'with --redis: a dead server\'s rooms are taken over after at most this', parseRoomLease, 10)
     .option('--max-recordings <n>', 'simultaneous recordings at most', parseMaxRecordings, 16)
     .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
-  addCompositeOptions(serve).action((opts: ServeOptions) => serveCommand(opts));
+  addUploadOptions(addCompositeOptions(serve)).action((opts: ServeOptions) => serveCommand(opts));
 
   program
     .command('list')
@@ -96,6 +108,16 @@ export function buildProgram(): Command {
     .option('-r, --room <room>', 'only this room')
     .option('--json', 'print JSON')
     .action((opts: ListOptions) => listCommand(opts));
+
+  addUploadOptions(
+    program
+      .command('upload')
+      .description('upload a finished recording directory to the bucket (again: a failed or partial upload), as a new attempt')
+      .argument('<dir>', 'the recording directory (<out>/<room>/<id>)')
+      .option('--json', 'print the outcome as JSON')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn'),
+    { fromLastAttempt: true },
+  ).action((dir: string, opts: UploadCommandOptions) => uploadCommand(dir, opts));
 
   program
     .command('doctor')

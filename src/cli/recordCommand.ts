@@ -10,8 +10,11 @@ import { compositeSettings, type CompositeCliOptions } from './compositeOptions.
 import { iceServersFromEnv } from './iceServerOption.js';
 import { IoBatching } from './IoBatching.js';
 import { startStatusLine } from './statusLine.js';
+import { describeOutcome, progressLogger, targetFromOptions } from './uploadOptions.js';
+import { uploadRecording } from '../recording/upload/uploadRecording.js';
+import type { UploadCliOptions } from '../recording/upload/UploadTypes.js';
 
-export interface RecordOptions extends CompositeCliOptions {
+export interface RecordOptions extends CompositeCliOptions, UploadCliOptions {
   room: string;
   server?: string;
   out: string;
@@ -34,6 +37,8 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   if (!ROOM_NAME.test(opts.room)) {
     throw new RtcRecordError('BAD_ROOM_NAME', `bad room name ${JSON.stringify(opts.room)}: use 1-64 of A-Z a-z 0-9 _ -`);
   }
+  // A bad --s3 is refused before anything is recorded.
+  const uploadTarget = targetFromOptions(opts);
   // Fail before joining anything when ffmpeg is missing or lacks something the recording needs.
   const { binary, caps } = requireUsableFfmpeg();
   logger.info({ ffmpeg: binary.path, source: binary.source, version: caps.version }, 'using ffmpeg');
@@ -41,7 +46,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   let server: RunningServer | undefined;
   let serverUrl = opts.server;
   if (!serverUrl) {
-    server = await startServer({ port: opts.port, host: opts.host, iceServers });
+    server = await startServer({ port: opts.port, host: opts.host, iceServers, iceAddress: opts.iceAddress });
     serverUrl = server.wsUrl;
     console.log(`rtc-record server listening on ${server.url}`);
     console.log(`join the room: ${server.url}/room/${encodeURIComponent(opts.room)}`);
@@ -58,6 +63,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
         outputRoot: resolve(opts.out),
         iceAddress: opts.iceAddress,
         iceServers,
+        tap: server ? (room) => server!.sfu.tap(room) : undefined,
         composite: compositeSettings(opts),
         tracks: opts.tracks !== false,
       },
@@ -86,12 +92,17 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   const manifest = await recorder.stop();
   batching.stop();
   await server?.close();
+  // Uploaded once finalized; a failed upload keeps every local file and says how to retry.
+  const upload = uploadTarget
+    ? await uploadRecording(recorder.dir, uploadTarget, { keepLocal: opts.keepLocal === true, logger, onProgress: progressLogger(logger) })
+    : undefined;
+  if (upload) (upload.state === 'uploaded' ? console.log : console.error)(`${upload.state === 'uploaded' ? '' : 'rtc-record: '}${describeOutcome(recorder.dir, upload)}`);
   if (opts.json) {
-    console.log(JSON.stringify({ dir: recorder.dir, ...manifest }));
+    console.log(JSON.stringify({ dir: recorder.dir, ...manifest, ...(upload ? { upload } : {}) }));
   } else {
     console.log(`${manifest.tracks.length} track(s), state ${manifest.state}`);
     if (manifest.composite) console.log(`mixed: ${manifest.composite.file} (${manifest.composite.state})`);
     console.log(recorder.dir);
   }
-  if (manifest.state === 'failed') process.exitCode = 1;
+  if (manifest.state === 'failed' || upload?.state === 'failed') process.exitCode = 1;
 }
