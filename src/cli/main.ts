@@ -7,6 +7,7 @@ import { DEFAULT_IO_BATCH_MS } from './IoBatching.js';
 import { parseIceServer } from './iceServerOption.js';
 import { listCommand, type ListOptions } from './listCommand.js';
 import { serveCommand, type ServeOptions } from './serveCommand.js';
+import { collectCost, parseCores, workerCommand, type WorkerOptions } from './workerCommand.js';
 import { parseScopes, parseTtl, tokenCommand, type TokenOptions } from './tokenCommand.js';
 import { recordCommand, type RecordOptions } from './recordCommand.js';
 import { uploadCommand, type UploadCommandOptions } from './uploadCommand.js';
@@ -100,6 +101,20 @@ export function buildProgram(): Command {
     .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
   addUploadOptions(addCompositeOptions(serve)).action((opts: ServeOptions) => serveCommand(opts));
+
+  program
+    .command('worker')
+    .description('take recording jobs queued by `serve --redis` (as many as fit its cores), and take over those of dead workers')
+    .requiredOption('--redis <url>', 'the Redis the servers queue jobs in (redis://host:port)')
+    .option('-o, --out <dir>', 'recordings root (share it with the servers to have them list and serve the files)', DEFAULT_OUTPUT_ROOT)
+    .option('--cores <n>', 'cores this worker may fill with jobs (default: all of the machine\'s)', parseCores)
+    .option('--cost <kind=cores>', 'expected cores of a job kind: composite, tracks-only, audio-only (repeatable; default: the bench figures)', collectCost, {})
+    .option('--id <id>', 'worker id (default host-pid-random)')
+    .option('--secret <secret>', 'the servers\' --secret, to mint the recorder\'s join token (env RTC_RECORD_SECRET)')
+    .option('--ice-address <ip>', 'the one address the recorder peers bind and advertise for ICE (default 127.0.0.1)')
+    .option('--ice-server <url>', 'STUN/TURN server (repeatable)', collectIceServer, [])
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info')
+    .action((opts: WorkerOptions) => workerCommand(opts));
 
   program
     .command('list')

@@ -41,7 +41,7 @@ export async function uploadCommand(dirArg: string, opts: UploadCommandOptions):
   const outcome = await uploadRecording(dir, target, { keepLocal: opts.keepLocal === true, logger, onProgress: progressLogger(logger) });
   if (opts.json) console.log(JSON.stringify({ dir, ...outcome }));
   if (outcome.state !== 'uploaded') {
-    throw new RtcRecordError((outcome.error?.code as RtcRecordError['code']) ?? 'UPLOAD_FAILED', describeOutcome(dir, outcome));
+    throw new RtcRecordError((outcome.error?.code as RtcRecordError['code']) ?? 'UPLOAD_FAILED', describeOutcome(dir, outcome, { code: false }));
   }
   if (!opts.json) console.log(describeOutcome(dir, outcome));
 }

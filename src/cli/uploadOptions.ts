@@ -20,13 +20,14 @@ export function targetFromOptions(opts: UploadCliOptions): UploadTarget | undefi
   return uploadTargetFromCli(opts);
 }
 
-/** One line per outcome, for people. */
-export function describeOutcome(dir: string, outcome: UploadOutcome): string {
+/** One line per outcome, for people (a failure's code in [brackets] unless the caller prints it). */
+export function describeOutcome(dir: string, outcome: UploadOutcome, opts: { code?: boolean } = {}): string {
   if (outcome.state === 'uploaded') {
     const bytes = outcome.objects.reduce((n, o) => n + o.size, 0);
     return `uploaded ${outcome.objects.length} object(s), ${formatBytes(bytes)}, to s3://${outcome.bucket}/${commonPrefix(outcome.objects.map((o) => o.key))} (attempt ${outcome.attempt}); local copy ${outcome.localDeleted ? 'deleted' : `kept in ${dir}`}`;
   }
-  return `upload failed (attempt ${outcome.attempt}): [${outcome.error?.code}] ${outcome.error?.message}; local files kept in ${dir}; retry with: rtc-record upload ${dir}`;
+  const code = opts.code === false ? '' : `[${outcome.error?.code}] `;
+  return `${code}upload failed (attempt ${outcome.attempt}): ${outcome.error?.message}; local files kept in ${dir}; retry with: rtc-record upload ${dir}`;
 }
 
 /** Progress as log lines: at most one every 2 s per recording. */

@@ -86,6 +86,8 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
       rooms: signaling,
       recoveryIntervalMs: rec.recover === false ? 0 : undefined,
       logger,
+      // Workers join through this server's signaling like any recorder (and mint their own token when needed).
+      jobs: rec.jobs ? { queue: rec.jobs, serverUrl: () => `ws://${internalHost}:${port}/ws` } : undefined,
     });
     if (rec.webhook) {
       webhooks = new WebhookNotifier({ ...rec.webhook, logger });

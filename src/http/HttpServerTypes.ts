@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { CompositeSettings } from '../recording/CompositeRecorderTypes.js';
+import type { JobQueue } from '../recording/jobs/JobQueue.js';
 import type { RecordingService } from '../recording/RecordingService.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
 import type { IceServer } from '../signaling/messages.js';
@@ -32,6 +33,8 @@ export interface RecordingsOptions {
   webhook?: { url: string; secret?: string; baseDelayMs?: number };
   /** Repair recordings left unfinished by a crash (at start and every 30 s). Default true. */
   recover?: boolean;
+  /** Recording workers take the jobs (`serve --redis`): this server queues, lists and stops them. */
+  jobs?: JobQueue;
 }
 
 export interface RunningServer {

@@ -19,6 +19,7 @@ import type {
 } from './RecordingServiceTypes.js';
 import { isAbandoned, OWNER_FILE, recoverRecording, writeOwner } from './recovery.js';
 import { assertSomethingToRecord, RoomRecorder } from './RoomRecorder.js';
+import { QueuedRecordings } from './jobs/QueuedRecordings.js';
 
 interface Active {
   room: string;
@@ -50,6 +51,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Final state of recordings whose manifest could not be written (full disk), so the list still tells the truth. */
   private readonly outcomes = new Map<string, { state: 'failed'; error: string }>();
   private readonly startRecorder: StartRecorder;
+  /** With workers (`serve --redis`): recordings go through the job queue instead of running here. */
+  private readonly queued?: QueuedRecordings;
   private readonly logger: Logger;
   private readonly recoveryTimer?: NodeJS.Timeout;
   private recoveryRun?: Promise<void>;
@@ -67,7 +70,9 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     this.startRecorder = options.startRecorder ?? ((o, l) => RoomRecorder.start(o, l));
     options.rooms?.on('peerJoined', this.onPeerJoined);
     options.rooms?.on('peerLeft', this.onPeerLeft);
-    const every = options.recoveryIntervalMs ?? 30_000;
+    if (options.jobs) this.queued = new QueuedRecordings(options.jobs.queue, this.root, options.jobs.serverUrl);
+    // With workers, recovery is theirs: the one that takes a recording over (or restarts on that disk) repairs it.
+    const every = options.jobs ? 0 : (options.recoveryIntervalMs ?? 30_000);
     if (every > 0) this.recoveryTimer = setInterval(() => void this.recover(), every).unref();
   }
 
@@ -99,6 +104,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     const composite = this.compositeSettings(opts);
     const tracks = opts.tracks ?? this.options.tracks ?? true;
     assertSomethingToRecord(composite, tracks);
+    if (this.queued) return this.queued.start(room, composite, tracks, trigger);
     const max = this.options.maxConcurrent ?? 16;
     if (this.active.size >= max) throw new RtcRecordError('TOO_MANY_RECORDINGS', `${max} recordings are running already`);
 
@@ -139,6 +145,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** Stops a running recording by id; resolves with its final manifest once every file is finalized. */
   async stop(id: string): Promise<Manifest> {
+    if (this.queued) {
+      const room = this.queued.get(id).room;
+      if (this.roomOccupied(room)) this.suppressed.add(room);
+      return this.queued.stop(id);
+    }
     const entry = [...this.active.values()].find((a) => a.recorder?.id === id);
     if (!entry) {
       locateRecording(this.root, id); // NOT_FOUND / BAD_RECORDING_ID when it does not exist at all
@@ -150,6 +161,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** Every recording on disk, newest first, with the live state of those this service is running. */
   list(room?: string): RecordingSummary[] {
+    if (this.queued) return this.queued.list(room);
     const now = Date.now();
     const live = new Map([...this.active.values()].filter((a) => a.recorder).map((a) => [a.recorder!.id, a]));
     const out: RecordingSummary[] = [];
@@ -164,6 +176,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** The manifest of one recording (the live one while it runs). */
   get(id: string): { room: string; dir: string; manifest: Manifest } {
+    if (this.queued) return this.queued.get(id);
     const loc = locateRecording(this.root, id);
     const entry = [...this.active.values()].find((a) => a.recorder?.id === id);
     const manifest = entry ? { ...entry.recorder!.manifest } : readManifest(loc.dir);
@@ -178,7 +191,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Deletes a finished recording's directory (never a running or recovering one). */
   delete(id: string): { room: string } {
     const loc = locateRecording(this.root, id);
-    if ([...this.active.values()].some((a) => a.recorder?.id === id) || this.recovering.has(id)) {
+    if ([...this.active.values()].some((a) => a.recorder?.id === id) || this.recovering.has(id) || this.queued?.isLive(id)) {
       throw new RtcRecordError('RECORDING_ACTIVE', `recording ${id} is still running; stop it first`);
     }
     // A recording directory that is itself a symlink is not ours to delete (even if it points inside the root).
@@ -196,11 +209,13 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** The recording running in `room`, if any. */
   activeIn(room: string): ActiveRecordingInfo | undefined {
+    if (this.queued) return this.queued.activeIn(room);
     const entry = this.active.get(room);
     return entry && this.info(entry);
   }
 
   activeRecordings(): ActiveRecordingInfo[] {
+    if (this.queued) return this.queued.activeRecordings();
     return [...this.active.values()].map((a) => this.info(a)).filter((a): a is ActiveRecordingInfo => a !== undefined);
   }
 
@@ -209,6 +224,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
    * `recovered`. Runs at start and then periodically; one run at a time.
    */
   recover(): Promise<void> {
+    if (this.queued) return Promise.resolve();
     this.recoveryRun ??= (async () => {
       try {
         const running = new Set([...this.active.values()].map((a) => a.recorder?.id));
@@ -353,6 +369,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     this.emit('participantLeft', { room, peer, recordingId: this.active.get(room)?.recorder?.id });
     if (this.roomOccupied(room)) return;
     this.suppressed.delete(room);
+    if (this.queued) return this.queuedAutoStop(room);
     const entry = this.active.get(room);
     if (!this.autoRecord || !entry || this.autoStopTimers.has(room)) return;
     const timer = setTimeout(() => {
@@ -364,8 +381,21 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     this.autoStopTimers.set(room, timer);
   }
 
+  /** Auto-record with workers: the room's recording (on whichever worker) stops once the room stayed empty. */
+  private queuedAutoStop(room: string): void {
+    if (!this.autoRecord || !this.queued!.activeIn(room) || this.autoStopTimers.has(room)) return;
+    const timer = setTimeout(() => {
+      this.autoStopTimers.delete(room);
+      const rec = this.queued!.activeIn(room);
+      if (this.roomOccupied(room) || !rec) return;
+      this.queued!.stop(rec.id).catch((err) => this.logger.error({ room, err: (err as Error).message }, 'auto stop failed'));
+    }, this.options.autoStopGraceMs ?? 3000);
+    timer.unref();
+    this.autoStopTimers.set(room, timer);
+  }
+
   private autoStart(room: string): void {
-    if (this.closed || this.active.has(room)) return;
+    if (this.closed || this.active.has(room) || this.queued?.activeIn(room)) return;
     this.start(room, {}, 'auto').catch((err) => this.logger.error({ room, err: (err as Error).message }, 'auto recording failed to start'));
   }
 

@@ -4,6 +4,7 @@ import type { IceServer, PeerInfo } from '../signaling/messages.js';
 import type { CompositeSettings } from './CompositeRecorderTypes.js';
 import type { Manifest, RecordingState } from './ManifestTypes.js';
 import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderTypes.js';
+import type { JobQueue } from './jobs/JobQueue.js';
 
 export interface RecordingFile {
   /** Relative to the recording directory: `recording.mp4`, `tracks/Alice-x-0.webm`, `manifest.json`. */
@@ -79,6 +80,8 @@ export interface RecordingServiceOptions {
   recoveryIntervalMs?: number;
   logger: Logger;
   startRecorder?: StartRecorder;
+  /** Workers record (`serve --redis`): start/stop/list go through this queue; `serverUrl` is handed to workers (no token). */
+  jobs?: { queue: JobQueue; serverUrl: () => string };
 }
 
 export interface RecordingStartedEvent {
@@ -118,7 +121,8 @@ export interface RecordingServiceEvents {
 export interface ActiveRecordingInfo {
   id: string;
   room: string;
-  state: 'recording' | 'finalizing';
+  /** queued/starting/uploading only for recordings run by workers. */
+  state: 'recording' | 'finalizing' | 'queued' | 'starting' | 'uploading';
   manifest: Manifest;
   dir: string;
 }

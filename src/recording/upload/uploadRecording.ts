@@ -88,7 +88,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
     return fail(err);
   }
   const manifestKey = keys.get('manifest.json')!;
-  const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+  let bytesTotal = files.reduce((n, f) => n + f.size, 0);
   let bytesDone = 0;
   let lastPersist = 0;
   const progress = (file: LocalObject | { file: string; size: number }, key: string, loaded: number, filesDone: number) => {
@@ -122,6 +122,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
     );
     const sha256 = createHash('sha256').update(uploadedManifest).digest('hex');
     const m = { file: 'manifest.json', size: uploadedManifest.length };
+    bytesTotal += m.size;
     const { etag } = await uploader.put(
       { key: manifestKey, source: { bytes: uploadedManifest }, size: m.size, sha256, contentType: 'application/json', metadata: { attempt: String(attempt) } },
       (loaded) => progress(m, manifestKey, loaded, objects.length),
@@ -136,7 +137,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
   const localDeleted = opts.keepLocal ? false : deleteLocal(files, log);
   writeUploadState(dir, { ...base, state: 'uploaded', startedAt, finishedAt: new Date().toISOString(), objects, localDeleted });
   const seconds = (Date.now() - t0) / 1000;
-  log?.info({ bucket: target.bucket, attempt, objects: objects.length, bytes: bytesTotal, seconds, localDeleted }, 'recording uploaded and verified');
+  log?.info({ bucket: target.bucket, attempt, objects: objects.length, bytes: bytesTotal, seconds, mbPerS: +(bytesTotal / 1e6 / Math.max(seconds, 1e-3)).toFixed(1), localDeleted }, 'recording uploaded and verified');
   return { state: 'uploaded', bucket: target.bucket, attempt, objects, localDeleted };
 }
 

@@ -1,11 +1,12 @@
 // uploadRecording against a real S3-compatible server in this process (@20minutes/s3rver, signatures checked).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
 import type { UploadProgress, UploadTarget } from '../../../src/recording/upload/UploadTypes.js';
+import { CliProcess } from '../../harness/cli.js';
 import { fakeRecording, type FakeRecording } from '../../http/fakeRecording.js';
 import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
 
@@ -79,4 +80,97 @@ describe('uploadRecording', () => {
     expect(state).toMatchObject({ state: 'uploaded', attempt: 1, bucket: s3.bucket, localDeleted: true });
     expect(state.objects).toHaveLength(3);
   });
+});
+
+describe('uploadRecording: parts, keeping, failing', () => {
+  it('sends a file above the part size in parts, with progress, and stores it whole', async () => {
+    const rec = recordingWithComposite(12 * 1024 * 1024 + 123);
+    const seen: UploadProgress[] = [];
+    const outcome = await uploadRecording(rec.dir, target({ prefix: '' }), { partSize: 5 * 1024 * 1024, onProgress: (p) => seen.push(p), retry: FAST_RETRY });
+    expect(outcome.state).toBe('uploaded');
+    const mp4 = seen.filter((p) => p.file === 'recording.mp4');
+    // Three parts (5 + 5 + 2 MiB): progress after each, growing, ending at the size (one PutObject reports once).
+    expect(mp4.length).toBeGreaterThanOrEqual(3);
+    expect(mp4.map((p) => p.loaded)).toEqual([...mp4.map((p) => p.loaded)].sort((a, b) => a - b));
+    expect(mp4.at(-1)!.loaded).toBe(rec.composite.length);
+    expect(seen.at(-1)!.bytesDone).toBe(seen.at(-1)!.bytesTotal);
+    const key = `upl/${rec.id}/recording.mp4`;
+    const stored = await s3.get(key);
+    expect(stored.body.length).toBe(rec.composite.length);
+    expect(sha(stored.body)).toBe(sha(rec.composite));
+  });
+
+  it('keepLocal: uploaded and verified, local files untouched', async () => {
+    const rec = recordingWithComposite(50_000);
+    const outcome = await uploadRecording(rec.dir, target({ keyTemplate: '{date}/{room}/{participant}/{id}-{name}' }), { keepLocal: true, retry: FAST_RETRY });
+    expect(outcome).toMatchObject({ state: 'uploaded', localDeleted: false });
+    const date = new Date(Date.now() - 60_000).toISOString().slice(0, 10);
+    expect(outcome.objects.map((o) => o.key)).toEqual([`rec/${date}/upl/${rec.id}-recording.mp4`, `rec/${date}/upl/Alice/${rec.id}-Alice-a1-0.webm`, `rec/${date}/upl/${rec.id}-manifest.json`]);
+    expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
+    expect(readFileSync(join(rec.dir, 'tracks', 'Alice-a1-0.webm')).equals(rec.track)).toBe(true);
+  });
+
+  it('a wrong secret is refused by the store: failed, coded, local files kept', async () => {
+    process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
+    const rec = recordingWithComposite(10_000);
+    const outcome = await uploadRecording(rec.dir, target(), { retry: FAST_RETRY });
+    expect(outcome.state).toBe('failed');
+    expect(outcome.error?.code).toBe('UPLOAD_FAILED');
+    expect(outcome.error?.message).toMatch(/SignatureDoesNotMatch/);
+    expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
+    expect(await s3.keys(`rec/upl/${rec.id}/`)).toEqual([]);
+  });
+
+  it('a key template giving two files one key is refused before anything is sent', async () => {
+    const rec = recordingWithComposite(10_000);
+    const outcome = await uploadRecording(rec.dir, target({ keyTemplate: '{room}/{id}/{participant}/{track}' }), { retry: FAST_RETRY });
+    // recording.mp4 and manifest.json have no participant/track: both would be rec/upl/<id>.
+    expect(outcome.state).toBe('failed');
+    expect(outcome.error?.code).toBe('BAD_S3_TARGET');
+    expect(existsSync(join(rec.dir, 'recording.mp4'))).toBe(true);
+  });
+
+  it('store down: failed with BUCKET_UNREACHABLE, every local file kept; the store back, `rtc-record upload <dir>` uploads it as attempt 2 and then deletes the local copy', async () => {
+    const rec = recordingWithComposite(6 * 1024 * 1024);
+    const before = sha(readFileSync(join(rec.dir, 'recording.mp4')));
+    await s3.stop();
+    let outcome;
+    try {
+      const t0 = Date.now();
+      outcome = await uploadRecording(rec.dir, target(), { retry: { tries: 3, baseDelayMs: 100 } });
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      await s3.start();
+    }
+    expect(outcome.state).toBe('failed');
+    expect(outcome.error?.code).toBe('BUCKET_UNREACHABLE');
+    expect(outcome.error?.message).toMatch(/ECONNREFUSED/);
+    expect(outcome.error?.message).toContain(`bucket ${s3.bucket} at ${s3.endpoint}`);
+    expect(sha(readFileSync(join(rec.dir, 'recording.mp4')))).toBe(before);
+    expect(readFileSync(join(rec.dir, 'tracks', 'Alice-a1-0.webm')).equals(rec.track)).toBe(true);
+    expect(readUploadState(rec.dir)).toMatchObject({ state: 'failed', attempt: 1, error: { code: 'BUCKET_UNREACHABLE' }, localDeleted: false });
+
+    // The real CLI, with the usual AWS variables; without --s3 it goes where attempt 1 went (upload.json).
+    const cli = new CliProcess(['upload', rec.dir], S3_ENV);
+    const exit = await cli.exited;
+    expect(exit.code, cli.stderr.join('\n')).toBe(0);
+    expect(cli.stdout.join('\n')).toMatch(/uploaded 3 object\(s\).*\(attempt 2\); local copy deleted/);
+    const base = `rec/upl/${rec.id}`;
+    expect(await s3.keys(`${base}/`)).toEqual([`${base}/manifest.attempt-2.json`, `${base}/recording.attempt-2.mp4`, `${base}/tracks/Alice-a1-0.attempt-2.webm`]);
+    expect(sha((await s3.get(`${base}/recording.attempt-2.mp4`)).body)).toBe(before);
+    expect(existsSync(join(rec.dir, 'recording.mp4'))).toBe(false);
+    const state = readUploadState(rec.dir)!;
+    expect(state).toMatchObject({ state: 'uploaded', attempt: 2, localDeleted: true });
+    expect(state.history).toEqual([expect.objectContaining({ attempt: 1, state: 'failed', error: expect.objectContaining({ code: 'BUCKET_UNREACHABLE' }) })]);
+  }, 60_000);
+
+  it('`rtc-record upload` against a store that is down exits non-zero, says why and how to retry, keeps the files', async () => {
+    const rec = recordingWithComposite(20_000);
+    const cli = new CliProcess(['upload', rec.dir, '--s3', 's3://recordings/x', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style'], S3_ENV);
+    const exit = await cli.exited;
+    expect(exit.code).toBe(1);
+    expect(cli.stderr.join('\n')).not.toMatch(/NodeVersionSupportWarning/);
+    expect(cli.stderr.at(-1)).toMatch(/\[BUCKET_UNREACHABLE\] upload failed \(attempt 1\): cannot reach bucket recordings at http:\/\/127\.0\.0\.1:9.*local files kept in .*retry with: rtc-record upload /);
+    expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
+  }, 60_000);
 });

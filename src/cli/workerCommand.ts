@@ -1,0 +1,91 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { ANY_ROOM, mintToken } from '../http/auth.js';
+import { createLogger } from '../logger.js';
+import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
+import { JOB_KINDS, type JobKind } from '../recording/jobs/RecordingJobTypes.js';
+import { RecordingWorker } from '../recording/jobs/RecordingWorker.js';
+import type { RecordingWorkerOptions } from '../recording/jobs/RecordingWorkerTypes.js';
+import type { IceServer } from '../signaling/messages.js';
+import { iceServersFromEnv } from './iceServerOption.js';
+
+export interface WorkerOptions {
+  redis: string;
+  out: string;
+  cores?: number;
+  cost: Partial<Record<JobKind, number>>;
+  id?: string;
+  secret?: string;
+  iceAddress?: string;
+  iceServer: IceServer[];
+  logLevel: string;
+}
+
+/** `--cost composite=0.8` (repeatable): a job kind's expected cores. */
+export function collectCost(value: string, previous: Partial<Record<JobKind, number>>): Partial<Record<JobKind, number>> {
+  const m = /^([a-z-]+)=([0-9.]+)$/.exec(value);
+  const kind = m?.[1] as JobKind | undefined;
+  const cores = Number(m?.[2]);
+  if (!kind || !JOB_KINDS.includes(kind) || !(cores > 0 && cores <= 64)) {
+    throw new InvalidArgumentError(`use kind=cores with kind one of ${JOB_KINDS.join(', ')} (e.g. composite=0.8)`);
+  }
+  return { ...previous, [kind]: cores };
+}
+
+export function parseCores(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1024)) throw new InvalidArgumentError('cores must be a positive number');
+  return n;
+}
+
+/**
+ * `rtc-record worker --redis URL`: takes recording jobs queued by `serve --redis` while they fit its cores, and takes
+ * over the recordings of workers that died. SIGTERM/SIGINT finalize the running recordings and exit 0.
+ */
+export async function workerCommand(opts: WorkerOptions, extra: Partial<RecordingWorkerOptions> = {}): Promise<void> {
+  const logger = createLogger({ level: opts.logLevel });
+  const secret = opts.secret ?? (process.env.RTC_RECORD_SECRET || undefined);
+  try {
+    requireUsableFfmpeg();
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: mixed recordings will fail');
+  }
+  const worker = await RecordingWorker.start({
+    redisUrl: opts.redis,
+    outputRoot: resolve(opts.out),
+    cores: opts.cores,
+    costs: opts.cost,
+    id: opts.id,
+    logger,
+    iceAddress: opts.iceAddress ?? '127.0.0.1',
+    iceServers: [...opts.iceServer, ...iceServersFromEnv()],
+    // Servers started with --secret want a token from recorders too; the worker mints a fresh one per join.
+    joinUrl: (url) => (secret ? `${url}${url.includes('?') ? '&' : '?'}token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url),
+    ...extra,
+  });
+  const a = worker.advert();
+  const costs = JOB_KINDS.map((k) => `${k} ${a.costs[k]}`).join(', ');
+  console.log(`rtc-record worker ${worker.id} ready: ${a.cores} cores, job costs ${costs}; recordings under ${worker.outputRoot}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.log(`${signal} again: exiting without finalizing`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`shutting down: finalizing ${worker.jobs().length} recording(s)…`);
+    worker.shutdown().then(
+      () => {
+        console.log('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        console.error(`rtc-record: shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

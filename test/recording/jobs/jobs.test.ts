@@ -1,0 +1,233 @@
+// Recording jobs on a real redis-server (started here): admission by cost, stops from another server, the reaper
+// (takeover of a recording whose worker stopped heartbeating; failure when it was stopping), and a Redis restart under
+// a running recording. The recorders are stand-ins (a real directory and manifest, no peer): what is under test is the
+// queue, the workers and Redis; the e2e test (takeover.test.ts) runs the real thing.
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../../src/recording/ManifestTypes.js';
+import { ManifestWriter } from '../../../src/recording/ManifestWriter.js';
+import { JobQueue } from '../../../src/recording/jobs/JobQueue.js';
+import { DEFAULT_JOB_COSTS, jobsAtLimit } from '../../../src/recording/jobs/jobCosts.js';
+import type { JobStatus } from '../../../src/recording/jobs/RecordingJobTypes.js';
+import { RecordingWorker } from '../../../src/recording/jobs/RecordingWorker.js';
+import type { RecorderHandle, StartRecorder } from '../../../src/recording/RecordingServiceTypes.js';
+import type { RoomRecorderEvents, RoomRecorderOptions } from '../../../src/recording/RoomRecorderTypes.js';
+import { createRecordingDir, partDirName } from '../../../src/recording/storage.js';
+import { startRedis, type RedisServer } from '../../harness/redis.js';
+import { waitFor } from '../../harness/util.js';
+import { quietLogger, tempRoot } from '../fakes.js';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A recorder stand-in that honours the job's id and part, like RoomRecorder. */
+class PartRecorder extends EventEmitter<RoomRecorderEvents> implements RecorderHandle {
+  readonly dir: string;
+  readonly writer: ManifestWriter;
+  stopped = false;
+  constructor(readonly options: RoomRecorderOptions) {
+    super();
+    const part = options.part ?? 1;
+    this.dir = createRecordingDir(options.outputRoot!, options.room, options.recordingId!, part > 1 ? partDirName(part) : undefined);
+    const m: Manifest = { version: 1, id: options.recordingId!, room: options.room, state: 'recording', startedAt: new Date().toISOString(), participants: [], tracks: [], ...(part > 1 ? { part } : {}) };
+    this.writer = new ManifestWriter(this.dir, m);
+  }
+  get manifest() {
+    return this.writer.manifest;
+  }
+  get id() {
+    return this.manifest.id;
+  }
+  async stop() {
+    this.stopped = true;
+    this.manifest.state = 'done';
+    this.manifest.stoppedAt = new Date().toISOString();
+    this.writer.writeNow();
+    return this.manifest;
+  }
+}
+
+function starter(): { start: StartRecorder; started: PartRecorder[] } {
+  const started: PartRecorder[] = [];
+  return { started, start: async (o) => (started.push(new PartRecorder(o)), started.at(-1)!) };
+}
+
+async function redis(persist = true): Promise<RedisServer> {
+  const r = await startRedis({ appendonly: persist });
+  cleanups.push(() => r.stop());
+  return r;
+}
+
+async function server(r: RedisServer, name = 'serve-a'): Promise<JobQueue> {
+  const q = await JobQueue.connect({ redisUrl: r.url, logger: quietLogger, owner: name });
+  cleanups.push(() => q.close());
+  return q;
+}
+
+async function worker(r: RedisServer, root: string, opts: { cores?: number; id?: string } = {}) {
+  const s = starter();
+  const w = await RecordingWorker.start({ redisUrl: r.url, outputRoot: root, logger: quietLogger, startRecorder: s.start, cores: opts.cores ?? 2, id: opts.id });
+  cleanups.push(() => w.shutdown());
+  return { w, ...s };
+}
+
+const enqueue = (q: JobQueue, room: string, kind: 'composite' | 'audio-only' | 'tracks-only' = 'composite') =>
+  q.enqueue({
+    room,
+    trigger: 'api',
+    serverUrl: 'ws://127.0.0.1:1/ws',
+    composite: kind === 'tracks-only' ? false : { video: kind === 'composite' },
+    tracks: true,
+  } as Parameters<JobQueue['enqueue']>[0]);
+
+const state = (q: JobQueue, id: string) => q.store.get(id).then((s) => s?.state);
+const until = (q: JobQueue, id: string, want: JobStatus['state'], timeoutMs = 10_000) =>
+  waitFor(async () => (await state(q, id)) === want, { timeoutMs, description: `${id} ${want}` });
+
+describe('recording jobs on Redis', () => {
+  it('a worker admits jobs while their measured cost fits its cores, never more; freed cores take the next', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const { w } = await worker(r, root, { cores: 1 });
+
+    const c1 = await enqueue(q, 'c1');
+    await until(q, c1.id, 'recording');
+    const c2 = await enqueue(q, 'c2');
+    const audio = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((room) => enqueue(q, room, 'audio-only')));
+    // 1 core: one composite (0.6) + three audio-only (0.12 each) = 0.96; a fourth audio or a second composite does not fit.
+    await waitFor(async () => (await Promise.all(audio.map((a) => state(q, a.id)))).filter((s) => s === 'recording').length === 3, { description: '3 audio jobs' });
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(await state(q, c2.id)).toBe('queued');
+    expect((await Promise.all(audio.map((a) => state(q, a.id)))).filter((s) => s === 'queued')).toHaveLength(1);
+    expect(w.admission.committedCores).toBeCloseTo(0.96, 5);
+    expect(w.admission.committedCores).toBeLessThanOrEqual(1);
+    const [advert] = await q.store.workers();
+    expect(advert).toMatchObject({ id: w.id, cores: 1, jobs: expect.arrayContaining([c1.id]) });
+    expect(advert!.freeCores).toBeLessThan(0.12);
+
+    // The composite ends: its 0.6 core goes to the queued composite (bigger kinds first), then the last audio job.
+    expect((await q.stop(c1.id)).state).toBe('done');
+    await until(q, c2.id, 'recording');
+    await waitFor(async () => (await Promise.all(audio.map((a) => state(q, a.id)))).every((s) => s === 'recording'), { description: 'all audio', timeoutMs: 5000 }).catch(() => undefined);
+    expect(w.admission.committedCores).toBeLessThanOrEqual(1 + 1e-9);
+    expect(jobsAtLimit(2, 'composite')).toBe(3);
+    expect(jobsAtLimit(2, 'audio-only')).toBe(Math.floor(2 / DEFAULT_JOB_COSTS['audio-only']));
+  });
+
+  it('a stop sent by another server reaches the worker holding the job; both servers list it done; one live recording per room', async () => {
+    const r = await redis();
+    const [a, b] = [await server(r, 'serve-a'), await server(r, 'serve-b')];
+    const root = tempRoot('rtc-jobs-');
+    const { w, started } = await worker(r, root);
+    const job = await enqueue(a, 'meet');
+    await until(a, job.id, 'recording');
+    await expect(enqueue(b, 'meet')).rejects.toMatchObject({ code: 'ALREADY_RECORDING' });
+    await waitFor(() => b.cached(job.id)?.state === 'recording', { description: 'server b sees it recording' });
+
+    const done = await b.stop(job.id);
+    expect(done).toMatchObject({ state: 'done', worker: w.id, parts: [{ part: 1, state: 'done', worker: w.id }] });
+    expect(started[0]!.stopped).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(root, 'meet', job.id, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest).toMatchObject({ id: job.id, state: 'done' });
+    await waitFor(() => a.cached(job.id)?.state === 'done', { description: 'server a sees it done' });
+    // The room is free again.
+    const again = await enqueue(a, 'meet');
+    await until(a, again.id, 'recording');
+  });
+
+  it('reaper: a recording whose worker stopped heartbeating is taken over as part 2 within seconds; a stopping one fails with the reason', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    // A recording "held" by a worker that is gone: its status says recording, its heartbeat key never existed.
+    const ghost = await enqueue(q, 'orphan');
+    const lastSeen = Date.now() - 500;
+    await q.store.update(ghost.id, (s) => {
+      s.state = 'recording';
+      s.worker = s.claimedBy = 'ghost-worker';
+      s.startedAt = lastSeen - 5000;
+      s.parts.push({ part: 1, dir: '.', worker: 'ghost-worker', startedAt: new Date(lastSeen - 5000).toISOString(), lastSeenAt: lastSeen, state: 'recording', host: 'elsewhere', outputRoot: '/nonexistent' });
+    });
+    // Its BullMQ dispatch was consumed by the ghost; take it out of the queue so only the takeover can start it.
+    await (q as unknown as { queues: Map<string, { remove(id: string): Promise<unknown> }> }).queues.get('composite')!.remove(`${ghost.id}-d1`);
+    const stopping = await enqueue(q, 'stopping');
+    await q.store.update(stopping.id, (s) => {
+      s.state = 'finalizing';
+      s.worker = s.claimedBy = 'ghost-worker';
+      s.dispatch = 99; // not this dispatch: no worker takes it
+    });
+
+    const t0 = Date.now();
+    const { w, started } = await worker(r, root, { id: 'heir' });
+    const taken = await waitFor(async () => {
+      const s = await q.store.get(ghost.id);
+      return s?.state === 'recording' && s.worker === w.id ? s : undefined;
+    }, { timeoutMs: 15_000, description: 'taken over' });
+    const takeoverMs = Date.now() - t0;
+    expect(takeoverMs).toBeLessThan(10_000);
+    expect(taken).toMatchObject({ part: 2, takeovers: 1 });
+    expect(taken.parts.map((p) => [p.part, p.state, p.worker])).toEqual([
+      [1, 'lost', 'ghost-worker'],
+      [2, 'recording', 'heir'],
+    ]);
+    // Part 1's files are on a disk this worker cannot reach: reported lost with the exact span.
+    await waitFor(async () => (await q.store.get(ghost.id))?.parts[0]?.error?.includes('not reachable'), { description: 'lost part reported' });
+    const lost = (await q.store.get(ghost.id))!.parts[0]!;
+    expect(lost.error).toContain(lost.startedAt);
+    expect(taken.gaps).toHaveLength(1);
+    expect(taken.gaps[0]!.fromMs).toBe(lastSeen);
+    expect(taken.gaps[0]!.ms).toBeGreaterThan(0);
+    expect(started[0]!.dir).toBe(join(root, 'orphan', ghost.id, 'part-2'));
+
+    const failed = await waitFor(async () => ((await state(q, stopping.id)) === 'failed' ? q.store.get(stopping.id) : undefined), { description: 'stopping job failed' });
+    expect(failed.error).toMatch(/^WORKER_LOST: worker ghost-worker stopped heartbeating at .* while finalizing/);
+    expect(await q.store.liveIds()).not.toContain(stopping.id);
+
+    // Stopped: part 2 done, the manifests list both parts and the gap.
+    const done = await q.stop(ghost.id);
+    expect(done.parts.map((p) => p.state)).toEqual(['lost', 'done']);
+    const m2 = JSON.parse(readFileSync(join(root, 'orphan', ghost.id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
+    expect(m2.parts?.map((p) => p.part)).toEqual([1, 2]);
+    expect(m2.gaps?.[0]).toMatchObject({ afterPart: 1, fromMs: lastSeen });
+    expect(existsSync(join(root, 'orphan', ghost.id, 'manifest.json'))).toBe(true);
+  });
+
+  it('Redis restarts under a running recording (down longer than a heartbeat TTL): nothing is taken over, the status catches up, stop works', async () => {
+    const r = await redis(true);
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const { w, started } = await worker(r, root);
+    const job = await enqueue(q, 'steady');
+    await until(q, job.id, 'recording');
+    const before = (await q.store.get(job.id))!;
+
+    await r.kill({ hard: true });
+    await new Promise((res) => setTimeout(res, 4500)); // the heartbeat key (3 s TTL) expires meanwhile
+    expect(started[0]!.stopped).toBe(false); // the recording does not depend on Redis
+    await r.start();
+    await new Promise((res) => setTimeout(res, 7000)); // past the reapers' grace after reconnecting
+    const after = (await q.store.get(job.id))!;
+    expect(after).toMatchObject({ state: 'recording', worker: w.id, part: 1, dispatch: before.dispatch, takeovers: 0 });
+    expect(started).toHaveLength(1);
+    expect((await q.stop(job.id)).state).toBe('done');
+  });
+
+  it('Redis loses its data under a running recording: the worker puts the status back; stop still reaches it', async () => {
+    const r = await redis(false);
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const { w, started } = await worker(r, root);
+    const job = await enqueue(q, 'amnesia');
+    await until(q, job.id, 'recording');
+    await r.restart(); // no append-only file: everything is gone
+    const back = await waitFor(() => q.store.get(job.id), { timeoutMs: 10_000, description: 'status put back' });
+    expect(back).toMatchObject({ state: 'recording', worker: w.id });
+    expect((await q.stop(job.id)).state).toBe('done');
+    expect(started[0]!.stopped).toBe(true);
+  });
+});
