@@ -353,7 +353,7 @@ export class SyntheticParticipant {
   async join(): Promise<void> {
     const signaling = await SignalingClient.connect(this.opts.serverUrl);
     this.signaling = signaling;
-    const joined = await signaling.join(this.opts.room, this.opts.name, 'participant');
+    const joined = await signaling.join(this.opts.room, this.opts.name, 'participant', undefined, { subscribe: false });
     this.id = joined.id;
     signaling.on('answer', (from, session, sdp) => {
       if (session !== this.session || !this.pc) return;
@@ -373,8 +373,13 @@ export class SyntheticParticipant {
     signaling.on('close', () => {
       if (!this.closed) this.rejectFlowing(new Error(`${this.opts.name}: signaling connection closed`));
     });
-    // Like room.js: send to every recorder present now and to any that joins later (never to other participants:
-    // a mesh between synthetic participants is not what is measured).
+    // Like room.js: in an SFU room publish once, to the SFU (the recording taps it); in a mesh send to the recorder,
+    // present now or joining later (never to other participants: a mesh between synthetic participants is not measured).
+    const sfu = joined.mode === 'sfu' ? joined.peers.find((p) => p.role === 'sfu') : undefined;
+    if (sfu) {
+      void this.startSending(sfu, joined.iceServers);
+      return;
+    }
     const recorder = joined.peers.find((p) => p.role === 'recorder');
     if (recorder) void this.startSending(recorder, joined.iceServers);
     else {

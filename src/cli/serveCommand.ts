@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
+import { RtcRecordError } from '../errors.js';
 import { startServer } from '../http/HttpServer.js';
 import { createLogger } from '../logger.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
+import { JobQueue } from '../recording/jobs/JobQueue.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
-import type { IceServer } from '../signaling/messages.js';
+import type { IceServer, RoomMode } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
 import { IoBatching } from './IoBatching.js';
@@ -18,9 +20,26 @@ export interface ServeOptions extends CompositeCliOptions {
   webhook?: string;
   webhookSecret?: string;
   iceAddress?: string;
+  roomMode: RoomMode;
   maxRecordings: number;
   ioBatchMs: number;
+  /** Several servers on one Redis (rooms across servers; recording jobs). */
+  redis?: string;
+  publicUrl?: string;
+  roomLease: number;
   logLevel: string;
+}
+
+/**
+ * Where other servers send this one's participants. Listening on every address, the server cannot guess which of its
+ * addresses participants reach it on, so it must be told.
+ */
+function clusterPublicUrl(opts: ServeOptions): string | undefined {
+  if (opts.publicUrl) return opts.publicUrl;
+  if (opts.host === '0.0.0.0' || opts.host === '::' || opts.host === '') {
+    throw new RtcRecordError('BAD_REQUEST', `--redis with --host ${opts.host || "''"} needs --public-url (e.g. http://10.0.0.5:${opts.port}): other servers redirect participants there`);
+  }
+  return undefined;
 }
 
 /**
@@ -39,12 +58,17 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: recordings will fail');
   }
   const outputRoot = resolve(opts.out);
+  // With --redis, recordings are jobs taken by `rtc-record worker` processes (any server queues, lists and stops them).
+  const jobs = opts.redis ? await JobQueue.connect({ redisUrl: opts.redis, logger, owner: `serve-${process.pid}` }) : undefined;
   const server = await startServer({
     port: opts.port,
     host: opts.host,
     iceServers: [...opts.iceServer, ...iceServersFromEnv()],
     secret,
     logger,
+    cluster: opts.redis ? { redisUrl: opts.redis, publicUrl: clusterPublicUrl(opts), leaseMs: opts.roomLease * 1000 } : undefined,
+    iceAddress: opts.iceAddress,
+    defaultRoomMode: opts.roomMode,
     recordings: {
       outputRoot,
       autoRecord: opts.autoRecord === true,
@@ -53,10 +77,14 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       composite: compositeSettings(opts),
       tracks: opts.tracks !== false,
       webhook: webhook ? { url: webhook, secret: opts.webhookSecret ?? secret } : undefined,
+      jobs,
     },
   });
   console.log(`rtc-record server listening on ${server.url}`);
   console.log(`open ${server.url}/room/demo to join a room`);
+  if (server.cluster) {
+    console.log(`rooms shared through Redis: this server is ${server.cluster.publicUrl}; a room owned by another server sends its participants there`);
+  }
   console.log(`recordings: ${server.url}/recordings (files under ${outputRoot})${opts.autoRecord ? '; every occupied room is recorded' : ''}`);
   // Only batches while there is I/O to batch: an idle server sleeps in epoll as before.
   new IoBatching(opts.ioBatchMs).start();
@@ -69,7 +97,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    const n = server.recordings?.activeRecordings().length ?? 0;
+    const n = jobs ? 0 : (server.recordings?.activeRecordings().length ?? 0); // workers finish their own
     console.log(`shutting down: finalizing ${n} recording(s)…`);
     server.shutdown().then(
       () => {

@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RoomRegistry } from '../cluster/RoomRegistry.js';
+import { linkRooms } from '../cluster/linkRooms.js';
 import { RtcRecordError } from '../errors.js';
 import { logger as defaultLogger, type Logger } from '../logger.js';
 import { RecordingService } from '../recording/RecordingService.js';
 import { WebhookNotifier } from '../recording/webhooks.js';
 import { ROOM_NAME, type Role } from '../signaling/messages.js';
+import { Sfu } from '../sfu/Sfu.js';
 import { SignalingServer } from '../signaling/SignalingServer.js';
 import type { JoinRefusal } from '../signaling/SignalingServerTypes.js';
 import { handleRecordingsApi } from './api/recordingsApi.js';
-import { listRooms, session } from './api/roomsApi.js';
+import { listRooms, localRooms, session } from './api/roomsApi.js';
 import { Access, ANY_ROOM, mintToken, requestToken } from './auth.js';
 import type { HttpServerOptions, RunningServer } from './HttpServerTypes.js';
 import { Metrics } from './metrics.js';
@@ -38,13 +41,25 @@ interface Context {
   metrics?: Metrics;
   secret?: string;
   logger: Logger;
+  cluster?: RoomRegistry;
 }
 
 /** One port for everything: pages and the JSON API over HTTP, signaling over WebSocket upgrades (any path). */
 export async function startServer(options: HttpServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? defaultLogger;
   const secret = options.secret || undefined;
-  const signaling = new SignalingServer({ iceServers: options.iceServers, authorizeJoin: secret ? joinPolicy(secret) : undefined });
+  const host = options.host ?? '127.0.0.1';
+  // Several servers on one Redis: a join asks the registry where its room lives (connected right after listening).
+  let clusterReady: Promise<RoomRegistry> | undefined;
+  const placeRoom = options.cluster ? async (room: string) => (await clusterReady!).place(room) : undefined;
+  const iceAddress = options.iceAddress ?? options.recordings?.iceAddress ?? (isLoopback(host) ? '127.0.0.1' : undefined);
+  const signaling = new SignalingServer({
+    iceServers: options.iceServers,
+    authorizeJoin: secret ? joinPolicy(secret) : undefined,
+    defaultMode: options.defaultRoomMode ?? 'sfu',
+    placeRoom,
+  });
+  const sfu = new Sfu(signaling, { iceServers: options.iceServers ?? [], iceAddress, logger });
   const files = loadStaticFiles(PAGES);
   const ctx: Context = { files, signaling, secret, logger };
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000 }, (req, res) => {
@@ -56,13 +71,25 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
   server.on('upgrade', (req, socket, head) => signaling.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
+
+  if (options.cluster) {
+    const describe = (room: string) => localRooms(signaling, ctx.service).find((r) => r.room === room);
+    clusterReady = RoomRegistry.connect({ ...options.cluster, publicUrl: options.cluster.publicUrl ?? `http://${hostPart}:${port}`, describe, logger });
+    try {
+      ctx.cluster = await clusterReady;
+    } catch (err) {
+      signaling.close();
+      await new Promise((resolve) => server.close(resolve));
+      throw err;
+    }
+    linkRooms(signaling, ctx.cluster, (room) => describe(room) !== undefined);
+  }
 
   let service: RecordingService | undefined;
   let webhooks: WebhookNotifier | undefined;
@@ -76,8 +103,9 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
         const url = `ws://${internalHost}:${port}/ws`;
         return secret ? `${url}?token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url;
       },
-      iceAddress: rec.iceAddress ?? (isLoopback(host) ? '127.0.0.1' : undefined),
+      iceAddress,
       iceServers: options.iceServers,
+      tap: (room) => sfu.tap(room),
       composite: rec.composite,
       tracks: rec.tracks,
       autoRecord: rec.autoRecord,
@@ -104,6 +132,9 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     (closing ??= (async () => {
       await service?.shutdown();
       await webhooks?.close(flushWebhooks ? 5000 : 0);
+      // Hands this server's rooms over at once (their members are cut below and may rejoin anywhere).
+      await ctx.cluster?.close();
+      await sfu.close();
       await new Promise<void>((resolve) => {
         signaling.close();
         server.closeAllConnections();
@@ -115,8 +146,10 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     wsUrl: `ws://${hostPart}:${port}`,
     port,
     signaling,
+    sfu,
     recordings: service,
     webhooks,
+    cluster: ctx.cluster,
     close: () => close(false),
     shutdown: () => close(true),
   };
@@ -131,7 +164,7 @@ async function route(req: IncomingMessage, res: ServerResponse, ctx: Context): P
 
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'use GET' }, { allow: 'GET, HEAD' });
   if (path === '/') return sendFile(res, ctx.files.get('index.html')!);
-  if (path === '/api/rooms') return listRooms(res, ctx.signaling, ctx.service, access);
+  if (path === '/api/rooms') return listRooms(res, ctx.signaling, ctx.service, access, ctx.cluster);
   if (path === '/api/session') return session(res, ctx.service, access);
   if (path === '/healthz') return sendJson(res, 200, { ok: true, accepting: ctx.service?.accepting ?? true });
   if (path === '/metrics' && ctx.metrics) {

@@ -1,9 +1,11 @@
+import type { RoomRegistry } from '../cluster/RoomRegistry.js';
 import type { Logger } from '../logger.js';
 import type { CompositeSettings } from '../recording/CompositeRecorderTypes.js';
 import type { JobQueue } from '../recording/jobs/JobQueue.js';
 import type { RecordingService } from '../recording/RecordingService.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
-import type { IceServer } from '../signaling/messages.js';
+import type { Sfu } from '../sfu/Sfu.js';
+import type { IceServer, RoomMode } from '../signaling/messages.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
 
 export interface HttpServerOptions {
@@ -13,9 +15,26 @@ export interface HttpServerOptions {
   iceServers?: IceServer[];
   /** Enables signed tokens: joining rooms and every recordings/metrics endpoint then need one (see auth.ts). */
   secret?: string;
+  /** Mode of rooms whose first joiner does not ask for one (pages: `?mode=p2p`). Default `sfu`. */
+  defaultRoomMode?: RoomMode;
+  /** The one address the server's own WebRTC peers (SFU, recorders) bind and advertise; default 127.0.0.1 on a loopback host. */
+  iceAddress?: string;
   /** Runs recordings in this server (API, /recordings page, auto-record). Omitted: signaling and room pages only. */
   recordings?: RecordingsOptions;
+  /** Several servers on one Redis share their rooms (src/cluster): each room lives on one of them. */
+  cluster?: ClusterOptions;
   logger?: Logger;
+}
+
+export interface ClusterOptions {
+  /** redis://host:port */
+  redisUrl: string;
+  /** This server's base URL as participants reach it (redirects point there). Default http://<host>:<port>. */
+  publicUrl?: string;
+  /** A dead server's rooms are taken over after at most this (ms). Default 10 000. */
+  leaseMs?: number;
+  /** Redis key prefix (several clusters on one Redis). Default `rtc-record:`. */
+  keyPrefix?: string;
 }
 
 export interface RecordingsOptions {
@@ -44,8 +63,11 @@ export interface RunningServer {
   wsUrl: string;
   port: number;
   signaling: SignalingServer;
+  sfu: Sfu;
   recordings?: RecordingService;
   webhooks?: WebhookNotifier;
+  /** With `cluster`: the room registry (e.g. `cluster.roomOwnerUrl(room)`: where a room's recorder must join). */
+  cluster?: RoomRegistry;
   /** Closes at once (running recordings are stopped first when there are any). */
   close(): Promise<void>;
   /** SIGTERM: refuses new recordings, finalizes the running ones, flushes webhooks, then closes. */

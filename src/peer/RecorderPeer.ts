@@ -4,7 +4,8 @@ import type { Logger } from '../logger.js';
 import type { PeerInfo } from '../signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.js';
 import { peerConnectionConfig } from './peerConnectionConfig.js';
-import type { RecorderPeerEvents, RecorderPeerOptions, RemoteTrack } from './RecorderPeerTypes.js';
+import type { RecorderPeerEvents, RecorderPeerOptions } from './RecorderPeerTypes.js';
+import { remoteTrackOf } from './remoteTrack.js';
 
 type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
@@ -25,6 +26,10 @@ interface InboundConnection {
  */
 export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private readonly peers = new Map<string, PeerInfo>();
+  /** SFU rooms: the server's forwarding member, which offers us every participant's tracks. */
+  private readonly sfus = new Map<string, PeerInfo>();
+  /** SFU rooms: participant id of each media section (mid) of the SFU's offers. */
+  private readonly ownerByMid = new Map<string, string>();
   private readonly connections = new Map<string, InboundConnection>();
   private closed = false;
   /** Who was there at join time, announced by start(). */
@@ -44,6 +49,8 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     super();
     // Known before start() so offers replayed right after `joined` (seed sender) find their peer.
     for (const peer of joined.peers) if (this.isRecordable(peer)) this.peers.set(peer.id, peer);
+    for (const peer of joined.peers) if (peer.role === 'sfu') this.sfus.set(peer.id, peer);
+    signaling.on('trackPublished', (t) => this.ownerByMid.set(t.mid, t.participant));
     this.initial.push(...this.peers.values());
     signaling.on('peerJoined', (peer) => this.addPeer(peer));
     signaling.on('peerLeft', (id) => this.removePeer(id));
@@ -111,7 +118,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   }
 
   private onOffer(from: string, session: string | undefined, sdp: string): void {
-    const peer = this.peers.get(from);
+    const peer = this.peers.get(from) ?? this.sfus.get(from);
     if (!peer) return this.logger.warn({ from }, 'offer from unknown peer ignored');
     const key = `${from}/${session ?? ''}`;
     let conn = this.connections.get(key);
@@ -157,39 +164,16 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   }
 
   private async onTrack(conn: InboundConnection, track: MediaStreamTrack): Promise<void> {
-    const transceiver = conn.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
-    if (!transceiver) return;
-    // Chrome's offers carry a=ssrc, so codec and ssrc are known now; otherwise (simulcast rid) wait for the first packet.
-    if (!track.codec || track.ssrc === undefined) await track.onReceiveRtp.asPromise(10_000).catch(() => undefined);
-    if (!track.codec || track.ssrc === undefined) {
-      return this.logger.warn({ peer: conn.peer.name, mid: transceiver.mid }, 'track without codec/ssrc ignored');
-    }
-    const ssrc = track.ssrc;
-    const receiver = transceiver.receiver;
-    let plisSent = 0;
-    const remote: RemoteTrack = {
-      participant: conn.peer,
-      kind: track.kind as 'audio' | 'video',
-      codec: { name: track.codec.name.toLowerCase(), clockRate: track.codec.clockRate, payloadType: track.codec.payloadType ?? 0 },
-      ssrc,
-      mid: transceiver.mid ?? String(conn.pc.getTransceivers().indexOf(transceiver)),
-      remoteTrackId: transceiver.receiver.remoteTrackId,
-      track,
-      requestKeyframe: () => {
-        plisSent++;
-        return receiver.sendRtcpPLI(ssrc);
-      },
-      get plisSent() {
-        return plisSent;
-      },
-      onNack: (listener) => {
-        // werift's NackHandler is per receiver and repeats a NACK (every 5 ms, up to 10 times) until the packet comes.
-        const sub = receiver.onPacketLost.subscribe((nack) => {
-          if (nack.mediaSourceSsrc === ssrc) listener(nack.lost);
-        });
-        return () => sub.unSubscribe();
-      },
-    };
+    const owner = conn.peer.role === 'sfu' ? this.sfuTrackOwner(conn, track) : conn.peer;
+    if (!owner) return this.logger.warn({ peer: conn.peer.name }, 'SFU track of an unknown participant ignored');
+    const remote = await remoteTrackOf(conn.pc, track, owner);
+    if (!remote) return this.logger.warn({ peer: owner.name }, 'track without codec/ssrc ignored');
     this.deliver(() => this.emit('track', remote));
+  }
+
+  private sfuTrackOwner(conn: InboundConnection, track: MediaStreamTrack): PeerInfo | undefined {
+    const mid = conn.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.mid;
+    const owner = mid === undefined || mid === null ? undefined : this.ownerByMid.get(mid);
+    return owner === undefined ? undefined : this.peers.get(owner);
   }
 }

@@ -46,3 +46,13 @@ export interface RecorderPeerEvents {
   /** The signaling connection dropped; no new media will arrive. */
   disconnected: [];
 }
+
+/**
+ * Where a recording gets its media: a RecorderPeer (a WebRTC peer joining through signaling) or, in the server's own
+ * process, a tap on the SFU's received tracks. Events before start() are held.
+ */
+export interface TrackSource {
+  on<E extends keyof RecorderPeerEvents>(event: E, listener: (...args: RecorderPeerEvents[E]) => void): this;
+  start(): void;
+  close(): Promise<void>;
+}

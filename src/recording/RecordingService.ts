@@ -117,6 +117,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         outputRoot: this.root,
         iceAddress: this.options.iceAddress,
         iceServers: this.options.iceServers,
+        tap: this.options.tap,
         composite,
         tracks,
       },

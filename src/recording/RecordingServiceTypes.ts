@@ -65,6 +65,8 @@ export interface RecordingServiceOptions {
   serverUrl: string | (() => string);
   iceAddress?: string;
   iceServers?: IceServer[];
+  /** Reads SFU rooms in-process (see RoomRecorderOptions.tap). */
+  tap?: RoomRecorderOptions['tap'];
   /** Defaults for the mixed recording (size, fps, layout…); false: per-track files only. */
   composite?: CompositeSettings | false;
   /** Per-track files by default (true unless false). */

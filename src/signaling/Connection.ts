@@ -12,23 +12,30 @@ export class Connection {
   role: Role = 'participant';
   alive = true;
   joinedAt = Date.now();
+  /** SFU rooms: whether this member receives the others' media (`join.subscribe`). */
+  subscribe = true;
 
   /** `token` is the one the socket connected with (`?token=` on the upgrade URL), checked on every join. */
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: WebSocket | undefined,
     readonly token?: string,
   ) {}
+
+  /** An in-process member (the SFU, an in-process recorder): no socket, messages are handed over by call. */
+  get isLocal(): boolean {
+    return this.ws === undefined;
+  }
 
   get isSeed(): boolean {
     return this.role === 'seed-sender' || this.role === 'seed-receiver';
   }
 
   info(): PeerInfo {
-    return { id: this.id, name: this.name, role: this.role, joinedAt: this.joinedAt };
+    return { id: this.id, name: this.name, role: this.role, joinedAt: this.joinedAt, ...(this.subscribe ? {} : { subscribe: false }) };
   }
 
   send(message: ServerMessage | Record<string, unknown>): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 
   renew(): void {
@@ -37,11 +44,11 @@ export class Connection {
   }
 
   ping(): void {
-    this.ws.ping();
+    this.ws?.ping();
   }
 
   terminate(): void {
-    this.ws.terminate();
+    this.ws?.terminate();
   }
 
   error(code: string, message: string, ref?: string): void {
@@ -51,4 +58,15 @@ export class Connection {
 
 function newPeerId(): string {
   return randomBytes(6).toString('base64url');
+}
+
+/** A member living in the server process; what the room sends it goes to `deliver` (on a later turn, like a socket). */
+export class LocalConnection extends Connection {
+  constructor(private readonly deliver: (message: ServerMessage) => void) {
+    super(undefined);
+  }
+
+  override send(message: ServerMessage | Record<string, unknown>): void {
+    setImmediate(() => this.deliver(message as ServerMessage));
+  }
 }

@@ -1,4 +1,4 @@
-import type { PeerInfo } from './messages.js';
+import type { PeerInfo, RoomMode } from './messages.js';
 import type { Connection } from './Connection.js';
 
 /** A seed-protocol offer held until a receiver (browser or recorder) exists to take it. */
@@ -14,10 +14,18 @@ export class Room {
   seedReceiver?: Connection;
   pendingSeedOffer?: PendingSeedOffer;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly mode: RoomMode,
+  ) {}
 
+  /** The SFU is there for the others: a room with only the SFU left is empty. */
   get isEmpty(): boolean {
-    return this.members.size === 0;
+    return [...this.members.values()].every((c) => c.role === 'sfu');
+  }
+
+  sfu(): Connection | undefined {
+    return [...this.members.values()].find((c) => c.role === 'sfu');
   }
 
   peers(except?: Connection): PeerInfo[] {

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { RtcRecordError } from '../errors.js';
-import type { IceServer, PeerInfo, Role } from './messages.js';
+import type { IceServer, PeerInfo, Role, RoomMode, TrackPublished } from './messages.js';
 
 export interface JoinedInfo {
   id: string;
   room: string;
+  /** Absent from servers older than the SFU: a mesh. */
+  mode?: RoomMode;
   peers: PeerInfo[];
   iceServers: IceServer[];
 }
@@ -19,6 +21,8 @@ export interface SignalingClientEvents {
   offer: [from: string, session: string | undefined, sdp: Sdp];
   answer: [from: string, session: string | undefined, sdp: Sdp];
   candidate: [from: string, session: string | undefined, candidate: Candidate];
+  /** SFU rooms: whose track a media section of the SFU's next offer carries. */
+  trackPublished: [track: TrackPublished];
   serverError: [code: string, message: string];
   close: [];
 }
@@ -48,7 +52,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     return new SignalingClient(ws);
   }
 
-  join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000): Promise<JoinedInfo> {
+  /** `options.subscribe: false`: in an SFU room, publish only (the SFU sends this peer nothing). */
+  join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000, options: { mode?: RoomMode; subscribe?: boolean } = {}): Promise<JoinedInfo> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new RtcRecordError('SERVER_UNREACHABLE', 'no answer to join')), timeoutMs);
       const onRaw = (data: WebSocket.RawData) => {
@@ -68,7 +73,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       };
       this.ws.on('message', onRaw);
       this.on('close', onClose);
-      this.send({ type: 'join', room, name, role });
+      this.send({ type: 'join', room, name, role, ...options });
     });
   }
 
@@ -106,6 +111,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         return void this.emit('answer', msg.from, msg.session, msg.sdp);
       case 'iceCandidate':
         return void this.emit('candidate', msg.from, msg.session, msg.candidate);
+      case 'trackPublished':
+        return void this.emit('trackPublished', msg as TrackPublished);
       case 'error':
         return void this.emit('serverError', msg.code, msg.message);
     }

@@ -2,11 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Connection } from './Connection.js';
-import type { ClientMessage, IceServer, RelayedMessage, Role } from './messages.js';
+import { Connection, LocalConnection } from './Connection.js';
+import type { ClientMessage, IceServer, RelayedMessage, Role, RoomMode, ServerMessage } from './messages.js';
 import { parseClientMessage } from './parseMessage.js';
 import { Room } from './Room.js';
-import type { RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
+import type { LocalMember, RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
 
 /** The lecture's pages know no rooms: their sender/receiver pair lives in this room. */
 export const SEED_ROOM = 'default';
@@ -22,11 +22,18 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   private readonly iceServers: IceServer[];
   private readonly heartbeat: NodeJS.Timeout;
   private readonly authorizeJoin: SignalingServerOptions['authorizeJoin'];
+  private readonly placeRoom: SignalingServerOptions['placeRoom'];
+  /** Joins waiting for placeRoom's answer, and those it answered "here" (let through on their second dispatch). */
+  private readonly placing = new Set<Connection>();
+  private readonly placed = new Set<Connection>();
+  private readonly defaultMode: RoomMode;
 
   constructor(options: SignalingServerOptions = {}) {
     super();
     this.iceServers = options.iceServers ?? [];
     this.authorizeJoin = options.authorizeJoin;
+    this.placeRoom = options.placeRoom;
+    this.defaultMode = options.defaultMode ?? 'p2p';
     // Our own size check answers with an error and keeps the socket; ws's maxPayload would close it, so set it far above.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
     this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, upgradeToken(req)));
@@ -40,9 +47,52 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   listRooms(): RoomSummary[] {
     return [...this.rooms.values()].map((r) => ({
       room: r.name,
-      participants: r.peers(),
+      mode: r.mode,
+      participants: r.peers().filter((p) => p.role !== 'sfu'),
       recording: r.recorder() !== undefined,
     }));
+  }
+
+  /** The mode `room` is in, or the one it would be opened in now. The seed pages' room is always a mesh. */
+  modeOf(room: string, wished?: RoomMode): RoomMode {
+    if (room === SEED_ROOM) return 'p2p';
+    return this.rooms.get(room)?.mode ?? wished ?? this.defaultMode;
+  }
+
+  /**
+   * Adds an in-process member to `room` (opening it if needed): the SFU, or a recorder living in this process. It is
+   * listed and announced like any peer; what the room sends it arrives through `deliver`.
+   */
+  attachLocal(room: string, name: string, role: Role, deliver: (message: ServerMessage) => void): LocalMember {
+    const conn = new LocalConnection(deliver);
+    conn.name = name;
+    conn.role = role;
+    this.enter(conn, room);
+    return {
+      id: conn.id,
+      room,
+      peers: () => conn.room?.peers(conn) ?? [],
+      sendTo: (to, message) => {
+        const target = conn.room?.members.get(to);
+        if (!target || target.isSeed) return false;
+        target.send({ ...message, from: conn.id });
+        return true;
+      },
+      leave: () => this.leave(conn),
+    };
+  }
+
+  /**
+   * Sends a room's members to the server that owns it now (this one lost its claim, see placeRoom): each gets
+   * `{type:'redirect', room, url}` and leaves here. Returns how many were sent.
+   */
+  redirectRoom(room: string, url: string): number {
+    const members = [...(this.rooms.get(room)?.members.values() ?? [])].filter((c) => c.role === 'participant' || c.role === 'recorder');
+    for (const conn of members) {
+      conn.send({ type: 'redirect', room, url });
+      this.leave(conn);
+    }
+    return members.length;
   }
 
   close(): void {
@@ -77,15 +127,18 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   private dispatch(conn: Connection, msg: ClientMessage): void {
     switch (msg.type) {
       case 'join':
-        if (conn.room) return conn.error('ALREADY_JOINED', `already in room ${conn.room.name}; send leave first`, 'join');
+        if (conn.room || this.placing.has(conn)) return conn.error('ALREADY_JOINED', `already in room ${conn.room?.name ?? msg.room}; send leave first`, 'join');
         if (this.refuseJoin(conn, msg.room, msg.role ?? 'participant', 'join')) return;
+        if (this.placeRoom && !this.placed.delete(conn) && !this.rooms.has(msg.room)) return this.placeThenJoin(conn, msg);
         conn.name = msg.name;
         conn.role = msg.role ?? 'participant';
-        this.enter(conn, msg.room);
+        conn.subscribe = msg.subscribe !== false;
+        this.enter(conn, msg.room, msg.mode);
         conn.send({
           type: 'joined',
           id: conn.id,
           room: msg.room,
+          mode: conn.room!.mode,
           peers: conn.room!.peers(conn),
           iceServers: this.iceServers,
           serverTime: Date.now(),
@@ -108,9 +161,13 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     }
   }
 
-  private enter(conn: Connection, roomName: string): void {
+  private enter(conn: Connection, roomName: string, wished?: RoomMode): void {
     let room = this.rooms.get(roomName);
-    if (!room) this.rooms.set(roomName, (room = new Room(roomName)));
+    if (!room) {
+      this.rooms.set(roomName, (room = new Room(roomName, this.modeOf(roomName, wished))));
+      // Synchronous, so whoever serves the room (the SFU) is a member before the opener's `joined` lists the peers.
+      this.emit('roomOpened', room.name, room.mode);
+    }
     conn.renew();
     conn.room = room;
     room.members.set(conn.id, conn);
@@ -130,7 +187,16 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     if (room.seedReceiver === conn) room.seedReceiver = undefined;
     for (const other of room.roomProtocolMembers()) other.send({ type: 'peerLeft', id: conn.id });
     this.emit('peerLeft', room.name, conn.info());
-    if (room.isEmpty) this.rooms.delete(room.name);
+    if (room.isEmpty && this.rooms.get(room.name) === room) {
+      this.rooms.delete(room.name);
+      // Members left only to serve the others (the SFU) go with the room.
+      for (const rest of [...room.members.values()]) {
+        rest.room = undefined;
+        room.members.delete(rest.id);
+        rest.send({ type: 'left', room: room.name });
+      }
+      this.emit('roomClosed', room.name);
+    }
   }
 
   /** Seed protocol: the latest `sender` / `receiver` socket of room `default` wins, as in the lecture's server. */
@@ -210,6 +276,31 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     if (!refusal) return false;
     conn.error(refusal.code, refusal.message, ref);
     return true;
+  }
+
+  /** Asks placeRoom where the room lives, then joins here or redirects the client there (if it is still connected). */
+  private placeThenJoin(conn: Connection, msg: Extract<ClientMessage, { type: 'join' }>): void {
+    this.placing.add(conn);
+    Promise.resolve()
+      .then(() => this.placeRoom!(msg.room))
+      .then(
+        (placement) => {
+          this.placing.delete(conn);
+          if (!this.connections.has(conn)) return;
+          if ('redirect' in placement) return conn.send({ type: 'redirect', room: msg.room, url: placement.redirect });
+          this.placed.add(conn);
+          try {
+            this.dispatch(conn, msg);
+          } catch (err) {
+            conn.error('INTERNAL', `internal error: ${(err as Error).message}`);
+          }
+        },
+        (err: unknown) => {
+          this.placing.delete(conn);
+          const code = (err as { code?: unknown }).code;
+          conn.error(typeof code === 'string' ? code : 'INTERNAL', (err as Error).message, 'join');
+        },
+      );
   }
 
   /** The usual ws heartbeat: a connection that missed a whole interval's ping is cut, and its `close` leaves the room. */

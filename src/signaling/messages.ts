@@ -10,7 +10,13 @@ const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const ROLES = ['participant', 'recorder'] as const;
-export type Role = (typeof ROLES)[number] | 'seed-sender' | 'seed-receiver';
+/** `sfu`: the server's forwarding peer, an in-process member of every SFU room (never a tile, never recorded). */
+export type Role = (typeof ROLES)[number] | 'seed-sender' | 'seed-receiver' | 'sfu';
+
+/** `sfu`: everybody publishes once to the server, which forwards; `p2p`: a full mesh (the lecture's first design). */
+export const ROOM_MODES = ['sfu', 'p2p'] as const;
+export type RoomMode = (typeof ROOM_MODES)[number];
+export type TrackSource = 'camera' | 'screen' | 'microphone';
 
 const sdpSchema = z.object({
   type: z.enum(['offer', 'answer']),
@@ -38,6 +44,10 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     room: z.string().regex(ROOM_NAME, 'room must be 1-64 chars of A-Z a-z 0-9 _ -'),
     name: z.string().regex(PARTICIPANT_NAME, 'name must be 1-64 letters, digits, spaces or . _ \' -'),
     role: z.enum(ROLES).optional(),
+    /** Wished mode when this join opens the room; a room keeps the mode it was opened with (see `joined.mode`). */
+    mode: z.enum(ROOM_MODES).optional(),
+    /** SFU rooms: false = publish only, receive nothing (a recorded-only client). */
+    subscribe: z.boolean().optional(),
   }),
   z.object({ type: z.literal('leave') }),
   z.object({ type: z.literal('sender') }),
@@ -57,6 +67,8 @@ export interface PeerInfo {
   role: Role;
   /** Server wall clock (epoch ms) when this peer joined: pages show how long a recorder has been recording. */
   joinedAt?: number;
+  /** Present (false) when the peer joined an SFU room to publish only. */
+  subscribe?: boolean;
 }
 
 export interface IceServer {
@@ -66,9 +78,29 @@ export interface IceServer {
 }
 
 export type ServerMessage =
-  | { type: 'joined'; id: string; room: string; peers: PeerInfo[]; iceServers: IceServer[]; serverTime: number }
+  | { type: 'joined'; id: string; room: string; mode: RoomMode; peers: PeerInfo[]; iceServers: IceServer[]; serverTime: number }
   | { type: 'left'; room: string }
   | { type: 'peerJoined'; peer: PeerInfo }
   | { type: 'peerLeft'; id: string }
   | { type: 'error'; code: string; message: string; ref?: string }
-  | (Omit<RelayedMessage, 'to'> & { from?: string });
+  /** Instead of `joined`: the room lives on the server at `url` (its signaling WebSocket); join there. */
+  | { type: 'redirect'; room: string; url: string }
+  | TrackPublished
+  | { type: 'trackUnpublished'; from: string; participant: string; mid: string }
+  | RelayedToPeer<RelayedMessage>;
+
+/** A relayed message as its addressee gets it: `to` removed, `from` added. */
+type RelayedToPeer<T> = T extends unknown ? Omit<T, 'to'> & { from?: string } : never;
+
+/**
+ * SFU → subscriber, sent before the offer that carries it: the media section `mid` of the subscriber's receiving PC
+ * holds `participant`'s `kind` track from `source`.
+ */
+export interface TrackPublished {
+  type: 'trackPublished';
+  from: string;
+  participant: string;
+  kind: 'audio' | 'video';
+  source: TrackSource;
+  mid: string;
+}

@@ -1,8 +1,14 @@
 // Room page: one RTCPeerConnection per direction per remote peer. Each side offers on the PC it sends on, so there is
 // never glare; the PC a peer receives on is created when that peer's offer arrives (see docs/protocol.md).
+// In an SFU room (the default) the only remote peer we connect to is the server's `sfu` member: we publish to it once
+// and it offers us everybody else's tracks, telling us whose each one is (`trackPublished`, by media section `mid`).
 
 const params = new URLSearchParams(location.search);
 const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+/** This page's own server; a room living on another server (several servers on one Redis) is joined there instead. */
+const ORIGIN_WS = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+/** How long to keep trying when the server a room was sent to cannot be reached (its claim runs out meanwhile). */
+const UNREACHABLE_OWNER_RETRY_MS = 60_000;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -12,7 +18,7 @@ const ui = {
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [] };
+const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', tracksByMid: new Map() };
 let sessionCounter = 0;
 
 /**
@@ -52,29 +58,90 @@ async function join() {
   const wantVideo = ui.useVideo.checked;
   const wantAudio = ui.useAudio.checked;
   setStatus('connecting');
+  state.local?.getTracks().forEach((t) => t.stop()); // a rejoin after a lost connection opens them anew
   if (wantVideo || wantAudio) {
     // ?agc=0 turns the browser's voice processing off (echo cancellation, noise suppression, AGC): tests compare levels.
     const raw = params.get('agc') === '0' ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false } : true;
     state.local = await navigator.mediaDevices.getUserMedia({ video: wantVideo, audio: wantAudio && raw });
     ui.localVideo.srcObject = state.local;
   }
-  // With --secret, joining needs the page's ?token= (browsers cannot set headers on a WebSocket).
-  const token = params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : '';
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${token}`);
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: 'join', room: roomName, name }));
-  ws.onmessage = (event) => onMessage(JSON.parse(event.data)).catch(showError);
-  ws.onclose = () => {
-    if (state.ws === ws) {
-      teardown();
-      setStatus('disconnected');
-    }
-  };
+  state.timing = { start: performance.now(), redirects: [] };
+  connectSignaling(ORIGIN_WS, name, 0);
   ui.join.disabled = true;
   ui.leave.disabled = false;
 }
 
+/**
+ * Opens the signaling socket at `url` and joins. `redirect` (the room lives on another server) closes it and joins at
+ * the given URL, media included, without leaving this page; the page's token goes along (servers share the secret).
+ */
+function connectSignaling(url, name, hops) {
+  // With --secret, joining needs the page's ?token= (browsers cannot set headers on a WebSocket).
+  const token = params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : '';
+  const ws = new WebSocket(`${url}${token}`);
+  state.ws = ws;
+  state.signalingUrl = url;
+  let opened = false;
+  // ?mode=p2p opens the room as a mesh; ?mesh=0 publishes only (no tiles, nothing received).
+  const mode = params.get('mode') === 'p2p' || params.get('mode') === 'sfu' ? params.get('mode') : undefined;
+  const subscribe = params.get('mesh') !== '0';
+  ws.onopen = () => {
+    opened = true;
+    ws.send(JSON.stringify({ type: 'join', room: roomName, name, ...(mode ? { mode } : {}), ...(subscribe ? {} : { subscribe: false }) }));
+  };
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type === 'redirect') followRedirect(ws, msg, name, hops);
+    else onMessage(msg).catch(showError);
+  };
+  ws.onclose = () => {
+    if (state.ws !== ws) return;
+    if (!opened && url !== ORIGIN_WS) return ownerUnreachable(url, name);
+    state.ws = undefined; // Join works again (on whichever server has the room by then).
+    teardown();
+    setStatus('disconnected');
+  };
+}
+
+function followRedirect(ws, msg, name, hops) {
+  state.ws = undefined;
+  ws.close();
+  const moved = state.id !== undefined; // joined here before: the room was taken over by another server
+  if (moved) {
+    teardown();
+    state.id = undefined;
+    ui.join.disabled = true;
+    ui.leave.disabled = false;
+  }
+  // Each server answers from the same registry, so a second hop is rare and a third one a loop.
+  if (!moved && hops >= 3) {
+    setStatus('error');
+    return showError(new Error(`room ${msg.room}: too many redirects (last to ${msg.url})`));
+  }
+  state.timing?.redirects.push(performance.now());
+  console.info(`room ${msg.room} lives on ${msg.url}: joining there`);
+  setStatus('connecting');
+  connectSignaling(msg.url, name, moved ? 1 : hops + 1);
+}
+
+/** The room's server just died: ask our own server again shortly; it places the room anew once the claim ran out. */
+function ownerUnreachable(url, name) {
+  const since = (state.ownerUnreachableSince ??= Date.now());
+  if (Date.now() - since > UNREACHABLE_OWNER_RETRY_MS) {
+    state.ws = undefined;
+    teardown();
+    return showError(new Error(`the server of room ${roomName} (${url}) cannot be reached`));
+  }
+  setStatus('connecting');
+  state.retryTimer = setTimeout(() => {
+    state.retryTimer = undefined;
+    if (state.ws && state.ws.readyState === WebSocket.CLOSED) connectSignaling(ORIGIN_WS, name, 0);
+  }, 1000);
+}
+
 function leave() {
+  clearTimeout(state.retryTimer);
+  state.ownerUnreachableSince = undefined;
   state.ws?.send(JSON.stringify({ type: 'leave' }));
   const ws = state.ws;
   state.ws = undefined;
@@ -104,6 +171,9 @@ async function onMessage(msg) {
   switch (msg.type) {
     case 'joined':
       state.id = msg.id;
+      state.ownerUnreachableSince = undefined;
+      if (state.timing) state.timing.joined ??= performance.now();
+      state.mode = msg.mode ?? 'p2p';
       state.iceServers = msg.iceServers ?? [];
       ui.share.disabled = false;
       setStatus('joined');
@@ -124,6 +194,12 @@ async function onMessage(msg) {
     case 'iceCandidate':
       await fromPeer(msg.from, () => onCandidate(msg));
       break;
+    case 'trackPublished':
+      state.tracksByMid.set(msg.mid, { participant: msg.participant, kind: msg.kind, source: msg.source });
+      break;
+    case 'trackUnpublished':
+      unpublished(msg.mid);
+      break;
     case 'error':
       console.warn('signaling error', msg.code, msg.message);
       if (msg.ref === 'join') showError(`${msg.code}: ${msg.message}`);
@@ -140,7 +216,10 @@ function addPeer(info) {
   // ?mesh=0: send to recorders only (a recorded-only client: one upload, no tiles).
   const mesh = params.get('mesh') !== '0';
   if (info.role === 'participant' && mesh) peer.tile = createTile(info);
-  if ((info.role === 'participant' && mesh) || info.role === 'recorder') startSending(peer);
+  if (state.mode === 'sfu') {
+    // One upload whatever the room size: to the SFU only (it also feeds the recording).
+    if (info.role === 'sfu') startSending(peer);
+  } else if ((info.role === 'participant' && mesh) || info.role === 'recorder') startSending(peer);
   updateRecordingIndicator();
 }
 
@@ -167,6 +246,10 @@ function newPc(peer) {
   peer.pending.set(pc, []);
   pc.addEventListener('connectionstatechange', () => {
     if (peer.tile && pc === peer.recv) peer.tile.querySelector('.state').textContent = pc.connectionState;
+    // The SFU's connection carries every participant's media: its state is each tile's until the tile has media.
+    if (peer.info.role === 'sfu' && pc === peer.recv) {
+      for (const p of state.peers.values()) if (p.tile && !p.hasMedia) p.tile.querySelector('.state').textContent = pc.connectionState;
+    }
     refreshStatus();
   });
   return pc;
@@ -275,8 +358,25 @@ function createTile(info) {
   return fig;
 }
 
-function attachTrack(peer, e) {
-  if (!peer.tile) return;
+/** The peer a received track belongs to: the sender itself in a mesh, the announced participant for the SFU's tracks. */
+function ownerOf(peer, e) {
+  if (peer.info.role !== 'sfu') return peer;
+  const published = state.tracksByMid.get(e.transceiver?.mid);
+  return published ? state.peers.get(published.participant) : undefined;
+}
+
+function unpublished(mid) {
+  const published = state.tracksByMid.get(mid);
+  state.tracksByMid.delete(mid);
+  const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
+  const track = sfu?.recv?.getTransceivers().find((t) => t.mid === mid)?.receiver.track;
+  const video = published && state.peers.get(published.participant)?.tile?.querySelector('video');
+  if (track && video?.srcObject instanceof MediaStream) video.srcObject.removeTrack(track);
+}
+
+function attachTrack(receivedFrom, e) {
+  const peer = ownerOf(receivedFrom, e);
+  if (!peer?.tile) return;
   const video = peer.tile.querySelector('video');
   // Assign srcObject once and add later tracks to that stream (the element picks them up). Re-assigning it, even to the
   // same stream, restarts loading and rejects the pending play() with an AbortError.
@@ -290,6 +390,38 @@ function attachTrack(peer, e) {
     video.play().catch(() => {});
   });
 }
+
+/**
+ * Once a second, from getStats(): each tile's connection quality (video frame rate and loss since the last look) and a
+ * speaking ring from its received audio level.
+ */
+const previous = new Map();
+async function updateIndicators() {
+  if (!state.ws) return;
+  for (const peer of state.peers.values()) {
+    if (!peer.recv) continue;
+    const stats = await peer.recv.getStats().catch(() => undefined);
+    stats?.forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      const owner = peer.info.role === 'sfu' ? state.peers.get(state.tracksByMid.get(s.mid)?.participant) : peer;
+      if (!owner?.tile) return;
+      if (s.kind === 'audio') owner.tile.classList.toggle('speaking', (s.audioLevel ?? 0) > 0.03);
+      if (s.kind !== 'video') return;
+      const before = previous.get(s.id) ?? { received: 0, lost: 0 };
+      const received = (s.packetsReceived ?? 0) - before.received;
+      const lost = Math.max(0, (s.packetsLost ?? 0) - before.lost);
+      previous.set(s.id, { received: s.packetsReceived ?? 0, lost: s.packetsLost ?? 0 });
+      const loss = received + lost > 0 ? lost / (received + lost) : 0;
+      const fps = s.framesPerSecond ?? 0;
+      const quality = received === 0 ? 'no video' : loss > 0.1 || fps < 5 ? 'poor' : loss > 0.02 || fps < 10 ? 'fair' : 'good';
+      owner.hasMedia = received > 0 || owner.hasMedia;
+      const label = owner.tile.querySelector('.state');
+      label.textContent = quality;
+      label.dataset.quality = quality;
+    });
+  }
+}
+setInterval(() => updateIndicators().catch(() => {}), 1000);
 
 function refreshStatus() {
   if (!state.ws) return;
@@ -328,8 +460,21 @@ function preferCodec(pc, sender) {
 // Hooks for tests and debugging: what this page receives (straight from getStats()), and publish() for an extra stream.
 window.rtcRoom = {
   get id() { return state.id; },
+  /** The signaling server this page joined through (another server than the page's when the room lives there). */
+  get signalingUrl() { return state.signalingUrl; },
+  /** performance.now() of the join click, each redirect and the first `joined`. */
+  get timing() { return state.timing; },
+  get mode() { return state.mode; },
   publish,
-  peers: () => [...state.peers.values()].map((p) => ({ ...p.info, recvState: p.recv?.connectionState, sendState: p.send?.connectionState })),
+  // In an SFU room a participant's media arrives on the SFU's connection: its state stands for every participant's.
+  peers: () => {
+    const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
+    return [...state.peers.values()].filter((p) => p.info.role !== 'sfu').map((p) => ({
+      ...p.info,
+      recvState: (sfu && p.info.role === 'participant' ? sfu.recv : p.recv)?.connectionState,
+      sendState: (sfu && p.info.role === 'participant' ? sfu.send : p.send)?.connectionState,
+    }));
+  },
   async inboundStats() {
     const out = [];
     for (const peer of state.peers.values()) {
@@ -337,11 +482,26 @@ window.rtcRoom = {
       const stats = await peer.recv.getStats();
       stats.forEach((s) => {
         if (s.type !== 'inbound-rtp') return;
+        const owner = peer.info.role === 'sfu' ? state.peers.get(state.tracksByMid.get(s.mid)?.participant) : peer;
+        if (!owner) return;
         out.push({
-          peerId: peer.info.id, name: peer.info.name, kind: s.kind, bytesReceived: s.bytesReceived ?? 0,
+          peerId: owner.info.id, name: owner.info.name, kind: s.kind, bytesReceived: s.bytesReceived ?? 0,
           packetsReceived: s.packetsReceived ?? 0, framesDecoded: s.framesDecoded ?? 0,
           totalSamplesReceived: s.totalSamplesReceived ?? 0, audioLevel: s.audioLevel ?? 0,
+          frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
         });
+      });
+    }
+    return out;
+  },
+  /** What this page sends: one entry per outbound RTP stream on every PC (an SFU room: one audio, one video). */
+  async outboundStats() {
+    const out = [];
+    for (const peer of state.peers.values()) {
+      if (!peer.send) continue;
+      const stats = await peer.send.getStats();
+      stats.forEach((s) => {
+        if (s.type === 'outbound-rtp') out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0 });
       });
     }
     return out;

@@ -1,0 +1,41 @@
+import type { MediaStreamTrack, RTCPeerConnection } from 'werift';
+import type { PeerInfo } from '../signaling/messages.js';
+import type { RemoteTrack } from './RecorderPeerTypes.js';
+
+/**
+ * Wraps a werift track received on `pc` as the recording layer sees it (codec, ssrc, keyframe requests, NACKs).
+ * Undefined when the track never got a codec and ssrc (nothing arrived within `waitMs`).
+ */
+export async function remoteTrackOf(pc: RTCPeerConnection, track: MediaStreamTrack, participant: PeerInfo, waitMs = 10_000): Promise<RemoteTrack | undefined> {
+  const transceiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+  if (!transceiver) return undefined;
+  // Chrome's offers carry a=ssrc, so codec and ssrc are known now; otherwise (simulcast rid) wait for the first packet.
+  if (!track.codec || track.ssrc === undefined) await track.onReceiveRtp.asPromise(waitMs).catch(() => undefined);
+  if (!track.codec || track.ssrc === undefined) return undefined;
+  const ssrc = track.ssrc;
+  const receiver = transceiver.receiver;
+  let plisSent = 0;
+  return {
+    participant,
+    kind: track.kind as 'audio' | 'video',
+    codec: { name: track.codec.name.toLowerCase(), clockRate: track.codec.clockRate, payloadType: track.codec.payloadType ?? 0 },
+    ssrc,
+    mid: transceiver.mid ?? String(pc.getTransceivers().indexOf(transceiver)),
+    remoteTrackId: receiver.remoteTrackId,
+    track,
+    requestKeyframe: () => {
+      plisSent++;
+      return receiver.sendRtcpPLI(ssrc);
+    },
+    get plisSent() {
+      return plisSent;
+    },
+    onNack: (listener) => {
+      // werift's NackHandler is per receiver and repeats a NACK (every 5 ms, up to 10 times) until the packet comes.
+      const sub = receiver.onPacketLost.subscribe((nack) => {
+        if (nack.mediaSourceSsrc === ssrc) listener(nack.lost);
+      });
+      return () => sub.unSubscribe();
+    },
+  };
+}

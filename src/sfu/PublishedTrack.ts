@@ -1,0 +1,88 @@
+import type { RtpPacket } from 'werift';
+import { isKeyframePacket } from '../media/rtp/keyframe.js';
+import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import type { TrackSource } from '../signaling/messages.js';
+
+/** What a published track hands each packet to: one per subscriber (DownTrack) or tap. */
+export interface PacketSink {
+  write(packet: RtpPacket, keyframe: boolean): void;
+}
+
+/**
+ * One track a participant publishes to the SFU. Each received packet is stripped of the publisher's header extensions
+ * (their ids are the publisher's negotiation, not the subscriber's: forwarded as they are, a subscriber would read an
+ * audio level as its `mid`) and handed to every sink. Keyframe requests from all subscribers are coalesced.
+ */
+export class PublishedTrack {
+  private readonly sinks = new Set<PacketSink>();
+  private readonly unsubscribe: () => void;
+  private lastKeyframeRequestAt = -Infinity;
+  private keyframeTimer?: NodeJS.Timeout;
+  private closed = false;
+  keyframesRequested = 0;
+  packetsReceived = 0;
+
+  constructor(
+    readonly remote: RemoteTrack,
+    readonly source: TrackSource,
+    private readonly keyframeIntervalMs: number,
+    private readonly countForwarded: (n: number) => void,
+  ) {
+    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
+  }
+
+  get id(): string {
+    return `${this.remote.participant.id}/${this.remote.mid}`;
+  }
+
+  get kind(): 'audio' | 'video' {
+    return this.remote.kind;
+  }
+
+  get codec(): string {
+    return this.remote.codec.name;
+  }
+
+  addSink(sink: PacketSink): void {
+    this.sinks.add(sink);
+    // A new video receiver can start only at a keyframe: ask for one now rather than wait for the next periodic one.
+    if (this.kind === 'video') this.requestKeyframe();
+  }
+
+  removeSink(sink: PacketSink): void {
+    this.sinks.delete(sink);
+  }
+
+  /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */
+  requestKeyframe(): void {
+    if (this.closed || this.kind !== 'video' || this.keyframeTimer) return;
+    const wait = this.lastKeyframeRequestAt + this.keyframeIntervalMs - performance.now();
+    const send = () => {
+      this.keyframeTimer = undefined;
+      if (this.closed) return;
+      this.lastKeyframeRequestAt = performance.now();
+      this.keyframesRequested++;
+      this.remote.requestKeyframe().catch(() => {});
+    };
+    if (wait <= 0) send();
+    else this.keyframeTimer = setTimeout(send, wait).unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.keyframeTimer);
+    this.unsubscribe();
+    this.sinks.clear();
+  }
+
+  private forward(packet: RtpPacket): void {
+    this.packetsReceived++;
+    if (this.sinks.size === 0) return;
+    const out = packet.clone();
+    out.header.extensions = [];
+    out.header.extension = false;
+    const keyframe = this.kind === 'video' && isKeyframePacket(this.codec, out.payload);
+    for (const sink of this.sinks) sink.write(out, keyframe);
+    this.countForwarded(this.sinks.size);
+  }
+}

@@ -1,0 +1,97 @@
+import { EventEmitter } from 'node:events';
+import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
+import type { Logger } from '../logger.js';
+import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
+import { remoteTrackOf } from '../peer/remoteTrack.js';
+import type { PeerInfo, TrackSource } from '../signaling/messages.js';
+import { PublishedTrack } from './PublishedTrack.js';
+
+type Sdp = { type: 'offer' | 'answer'; sdp: string };
+type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
+
+export interface PublisherEvents {
+  track: [track: PublishedTrack];
+  /** The PC closed or failed: its tracks are gone. */
+  closed: [];
+}
+
+export interface PublisherContext {
+  iceServers: Parameters<typeof peerConnectionConfig>[0]['iceServers'];
+  iceAddress?: string;
+  keyframeIntervalMs: number;
+  countForwarded: (n: number) => void;
+  sendAnswer: (sdp: Sdp) => void;
+  logger: Logger;
+}
+
+/**
+ * The PC a participant publishes on (one `session` of theirs): the participant offers, the SFU answers, as for any
+ * receiving side of the room protocol. A renegotiation (screen share added) is an offer on the same session.
+ */
+export class Publisher extends EventEmitter<PublisherEvents> {
+  readonly tracks: PublishedTrack[] = [];
+  private readonly pc: RTCPeerConnection;
+  private pending: Candidate[] | undefined = [];
+  private chain = Promise.resolve();
+  private videos = 0;
+  private closed = false;
+
+  constructor(
+    readonly participant: PeerInfo,
+    readonly session: string | undefined,
+    private readonly ctx: PublisherContext,
+  ) {
+    super();
+    this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
+    this.pc.onTrack.subscribe((track) => void this.onTrack(track));
+    this.pc.connectionStateChange.subscribe((state) => {
+      ctx.logger.debug({ peer: participant.name, state }, 'publisher connection state');
+      if (state === 'failed' || state === 'closed') void this.close();
+    });
+  }
+
+  offer(sdp: string): void {
+    this.chain = this.chain
+      .then(() => this.answer(sdp))
+      .catch((err) => this.ctx.logger.warn({ err: (err as Error).message, peer: this.participant.name }, 'publish negotiation failed'));
+  }
+
+  candidate(candidate: Candidate): void {
+    if (this.pending) this.pending.push(candidate);
+    else void this.addCandidate(candidate);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.tracks) t.close();
+    this.emit('closed');
+    await this.pc.close().catch(() => {});
+  }
+
+  private async answer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    for (const c of pending) await this.addCandidate(c);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    // Gathering is complete once setLocalDescription resolves: the answer carries our candidates; we never trickle.
+    this.ctx.sendAnswer({ type: 'answer', sdp: this.pc.localDescription!.sdp });
+  }
+
+  private async addCandidate(c: Candidate): Promise<void> {
+    await this.pc
+      .addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined })
+      .catch((err: Error) => this.ctx.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  }
+
+  private async onTrack(track: MediaStreamTrack): Promise<void> {
+    // A participant's first video is its camera, a further one a screen share (as the recorder's layout assumes).
+    const source: TrackSource = track.kind === 'audio' ? 'microphone' : this.videos++ === 0 ? 'camera' : 'screen';
+    const remote = await remoteTrackOf(this.pc, track, this.participant);
+    if (!remote || this.closed) return;
+    const published = new PublishedTrack(remote, source, this.ctx.keyframeIntervalMs, this.ctx.countForwarded);
+    this.tracks.push(published);
+    this.emit('track', published);
+  }
+}

@@ -1,0 +1,80 @@
+import type { TrackSource } from '../peer/RecorderPeerTypes.js';
+import type { SignalingServer } from '../signaling/SignalingServer.js';
+import { SfuRoom } from './SfuRoom.js';
+import { SfuTap } from './SfuTap.js';
+import type { SfuOptions, SfuStats } from './SfuTypes.js';
+
+const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
+
+/**
+ * The server's forwarding peer: a member of every room opened in `sfu` mode. Participants publish their tracks to it
+ * once and receive everybody else's from it (see docs/protocol.md, "SFU rooms").
+ */
+export class Sfu {
+  private readonly rooms = new Map<string, SfuRoom>();
+  private forwarded = 0;
+
+  constructor(
+    private readonly signaling: SignalingServer,
+    private readonly options: SfuOptions,
+  ) {
+    signaling.on('roomOpened', (room, mode) => {
+      if (mode === 'sfu') this.open(room);
+    });
+    signaling.on('roomClosed', (room) => {
+      void this.rooms.get(room)?.close();
+      this.rooms.delete(room);
+    });
+  }
+
+  room(name: string): SfuRoom | undefined {
+    return this.rooms.get(name);
+  }
+
+  /**
+   * An in-process track source for recording `room`, opening the room in SFU mode if nobody is there yet; undefined
+   * when the room is a mesh (`p2p`): then the recorder must join as a peer.
+   */
+  tap(room: string): TrackSource | undefined {
+    if (this.signaling.modeOf(room) !== 'sfu') return undefined;
+    let tap: SfuTap | undefined;
+    const member = this.signaling.attachLocal(room, 'recorder', 'recorder', (msg) => {
+      if (msg.type === 'left') void tap?.close();
+    });
+    const sfuRoom = this.rooms.get(room);
+    if (!sfuRoom) {
+      member.leave();
+      return undefined;
+    }
+    tap = new SfuTap(sfuRoom, member);
+    return tap;
+  }
+
+  stats(): SfuStats {
+    const rooms = [...this.rooms.values()];
+    return {
+      rooms: rooms.length,
+      publishers: rooms.reduce((n, r) => n + r.publisherCount, 0),
+      subscribers: rooms.reduce((n, r) => n + r.subscriberCount, 0),
+      packetsForwarded: this.forwarded,
+      keyframesRequested: rooms.reduce((n, r) => n + r.tracks.reduce((k, t) => k + t.keyframesRequested, 0), 0),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((r) => r.close()));
+    this.rooms.clear();
+  }
+
+  private open(name: string): void {
+    const room = new SfuRoom(name, {
+      iceServers: this.options.iceServers,
+      iceAddress: this.options.iceAddress,
+      keyframeIntervalMs: this.options.keyframeRequestIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS,
+      countForwarded: (n) => (this.forwarded += n),
+      logger: this.options.logger,
+    });
+    this.rooms.set(name, room);
+    room.attach(this.signaling.attachLocal(name, 'sfu', 'sfu', room.deliver));
+  }
+}

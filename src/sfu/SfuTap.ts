@@ -1,0 +1,58 @@
+import { EventEmitter } from 'node:events';
+import type { RecorderPeerEvents, TrackSource } from '../peer/RecorderPeerTypes.js';
+import type { PeerInfo } from '../signaling/messages.js';
+import type { LocalMember } from '../signaling/SignalingServerTypes.js';
+import type { PublishedTrack } from './PublishedTrack.js';
+import type { SfuRoom } from './SfuRoom.js';
+
+/**
+ * A recording's view of an SFU room in the same process: the publishers' received tracks, read straight from the
+ * SFU's receivers (no second WebRTC leg, nothing extra on anyone's uplink). It is a room member of role `recorder`, so
+ * pages show "● Recording" as for a recorder peer.
+ */
+export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSource {
+  private held: Array<() => void> | undefined = [];
+  private closed = false;
+  private readonly onJoined = (p: PeerInfo) =>
+    this.deliver(() => this.emit('participantJoined', p));
+  private readonly onLeft = (p: PeerInfo) => this.deliver(() => this.emit('participantLeft', p));
+  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', t.remote));
+  private readonly onClosed = () => this.deliver(() => this.emit('disconnected'));
+
+  constructor(
+    private readonly room: SfuRoom,
+    private readonly member: LocalMember,
+  ) {
+    super();
+    room.markLocal(member.id);
+    // Everybody already there, then whatever comes: all held until start().
+    for (const peer of room.peers.values()) if (peer.role === 'participant') this.onJoined(peer);
+    for (const track of room.tracks) this.onTrack(track);
+    room.on('participantJoined', this.onJoined);
+    room.on('participantLeft', this.onLeft);
+    room.on('track', this.onTrack);
+    room.on('closed', this.onClosed);
+  }
+
+  start(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const event of held) event();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.room.off('participantJoined', this.onJoined);
+    this.room.off('participantLeft', this.onLeft);
+    this.room.off('track', this.onTrack);
+    this.room.off('closed', this.onClosed);
+    this.member.leave();
+  }
+
+  private deliver(event: () => void): void {
+    if (this.closed) return;
+    if (this.held) this.held.push(event);
+    else event();
+  }
+}

@@ -1,0 +1,23 @@
+import type { Logger } from '../logger.js';
+import type { IceServer } from '../signaling/messages.js';
+
+export interface SfuOptions {
+  /** STUN/TURN the server's own peer connections use (the same the pages get in `joined`). */
+  iceServers: IceServer[];
+  /** Pin the one address the SFU binds and advertises for ICE (127.0.0.1 on a loopback host). */
+  iceAddress?: string;
+  logger: Logger;
+  /** Keyframe requests to one publisher's track are sent at most this often; those in between are coalesced. */
+  keyframeRequestIntervalMs?: number;
+}
+
+/** Counters of one SFU, for /metrics and the bench. */
+export interface SfuStats {
+  rooms: number;
+  publishers: number;
+  subscribers: number;
+  /** RTP packets written to subscribers' senders so far. */
+  packetsForwarded: number;
+  /** Keyframe requests (PLI) sent to publishers, after coalescing. */
+  keyframesRequested: number;
+}

@@ -1,0 +1,162 @@
+import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
+import type { Logger } from '../logger.js';
+import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
+import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
+import { DownTrack } from './DownTrack.js';
+import type { PublishedTrack } from './PublishedTrack.js';
+
+type Sdp = { type: 'offer' | 'answer'; sdp: string };
+type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
+
+export interface SubscriberContext {
+  iceServers: Parameters<typeof peerConnectionConfig>[0]['iceServers'];
+  iceAddress?: string;
+  /** `session` of the SFU's offers to this subscriber. */
+  session: string;
+  sendOffer: (sdp: Sdp) => void;
+  announce: (message: Omit<TrackPublished, 'from'> | { type: 'trackUnpublished'; participant: string; mid: string }) => void;
+  logger: Logger;
+}
+
+const ANSWER_TIMEOUT_MS = 10_000;
+
+/**
+ * The PC the SFU sends one participant everybody else's tracks on. The SFU offers (so there is never glare), one
+ * negotiation at a time; changes that arrive meanwhile are folded into the next one. Each forwarded track gets a
+ * send-only transceiver; an unpublished track's transceiver goes inactive and is reused by the next track of its kind
+ * and codec, so a long meeting does not grow the SDP without bound.
+ */
+export class Subscriber {
+  private readonly pc: RTCPeerConnection;
+  private readonly downTracks = new Map<PublishedTrack, DownTrack>();
+  private readonly idle: RTCRtpTransceiver[] = [];
+  private pending: Candidate[] | undefined = [];
+  private negotiating = false;
+  private dirty = false;
+  private answerWaiter?: (sdp: string | undefined) => void;
+  private closed = false;
+
+  constructor(
+    readonly participant: PeerInfo,
+    private readonly ctx: SubscriberContext,
+  ) {
+    this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
+    this.pc.connectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state'));
+  }
+
+  get session(): string {
+    return this.ctx.session;
+  }
+
+  add(track: PublishedTrack): void {
+    if (this.closed || this.downTracks.has(track)) return;
+    const transceiver = this.reuse(track) ?? this.pc.addTransceiver(track.kind, { direction: 'sendonly' });
+    transceiver.setCodecPreferences(this.codecsFor(track));
+    const down = new DownTrack(track, transceiver);
+    this.downTracks.set(track, down);
+    track.addSink(down);
+    this.renegotiate();
+  }
+
+  remove(track: PublishedTrack): void {
+    const down = this.downTracks.get(track);
+    if (!down) return;
+    this.downTracks.delete(track);
+    down.close();
+    down.transceiver.setDirection('inactive');
+    this.idle.push(down.transceiver);
+    if (down.mid !== undefined) this.ctx.announce({ type: 'trackUnpublished', participant: track.remote.participant.id, mid: down.mid });
+    this.renegotiate();
+  }
+
+  answer(sdp: Sdp): void {
+    this.answerWaiter?.(sdp.sdp);
+  }
+
+  candidate(candidate: Candidate): void {
+    if (this.pending) this.pending.push(candidate);
+    else void this.addCandidate(candidate);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const down of this.downTracks.values()) down.close();
+    this.downTracks.clear();
+    this.answerWaiter?.(undefined);
+    await this.pc.close().catch(() => {});
+  }
+
+  private reuse(track: PublishedTrack): RTCRtpTransceiver | undefined {
+    const i = this.idle.findIndex((t) => t.kind === track.kind && t.codecs.some((c) => c.name.toLowerCase() === track.codec));
+    if (i < 0) return undefined;
+    const [transceiver] = this.idle.splice(i, 1);
+    transceiver!.setDirection('sendonly');
+    return transceiver;
+  }
+
+  /** The published codec (and its RTX) only: the subscriber must decode exactly what the publisher encodes. */
+  private codecsFor(track: PublishedTrack): RTCRtpCodecParameters[] {
+    const all = (track.kind === 'audio' ? this.pc.config.codecs.audio : this.pc.config.codecs.video) ?? [];
+    const main = all.filter((c) => c.name.toLowerCase() === track.codec);
+    const rtx = all.filter((c) => c.name.toLowerCase() === 'rtx' && main.some((m) => c.parameters === `apt=${m.payloadType}`));
+    return [...main, ...rtx];
+  }
+
+  private renegotiate(): void {
+    if (this.negotiating) {
+      this.dirty = true;
+      return;
+    }
+    this.negotiating = true;
+    void this.negotiateLoop().finally(() => (this.negotiating = false));
+  }
+
+  private async negotiateLoop(): Promise<void> {
+    do {
+      this.dirty = false;
+      try {
+        await this.negotiateOnce();
+      } catch (err) {
+        this.ctx.logger.warn({ err: (err as Error).message, peer: this.participant.name }, 'subscribe negotiation failed');
+      }
+    } while (this.dirty && !this.closed);
+  }
+
+  private async negotiateOnce(): Promise<void> {
+    if (this.closed) return;
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    // The subscriber learns whose track each media section carries before the offer that adds it.
+    for (const down of this.downTracks.values()) {
+      if (down.mid === undefined || down.announcedMid === down.mid) continue;
+      down.announcedMid = down.mid;
+      const p = down.published;
+      this.ctx.announce({ type: 'trackPublished', participant: p.remote.participant.id, kind: p.kind, source: p.source, mid: down.mid });
+    }
+    const answered = new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), ANSWER_TIMEOUT_MS);
+      this.answerWaiter = (sdp) => {
+        clearTimeout(timer);
+        this.answerWaiter = undefined;
+        resolve(sdp);
+      };
+    });
+    this.ctx.logger.debug({ peer: this.participant.name, tracks: this.downTracks.size }, 'sfu: offering to subscriber');
+    this.ctx.sendOffer({ type: 'offer', sdp: this.pc.localDescription!.sdp });
+    const sdp = await answered;
+    if (this.closed) return;
+    if (sdp === undefined) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
+    const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    for (const down of offered) down.markNegotiated();
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    for (const c of pending) await this.addCandidate(c);
+  }
+
+  private async addCandidate(c: Candidate): Promise<void> {
+    await this.pc
+      .addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined })
+      .catch((err: Error) => this.ctx.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  }
+}

@@ -1,0 +1,62 @@
+// The SFU forwards, with werift peers on both sides (no browsers): synthetic publishers send pre-encoded VP8 + Opus
+// once, to the server; synthetic subscribers get every other publisher's tracks, announced by participant and kind,
+// with the publisher's payloads byte for byte, video starting at a keyframe.
+import { afterEach, describe, expect, it } from 'vitest';
+import { videoFixture } from '../../bench/fixtures.js';
+import { loadIvf, loadOggOpus } from '../../bench/loadgen/media.js';
+import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
+import { SyntheticSubscriber } from '../../bench/loadgen/subscriber.js';
+import { startServer } from '../../src/http/HttpServer.js';
+import { opusToneFixture } from '../harness/fixtures.js';
+import { waitFor } from '../harness/util.js';
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('SFU forwarding (werift publishers and subscribers)', () => {
+  it('each subscriber receives every publisher once, byte for byte, video from a keyframe; publishers upload once', async () => {
+    const server = await startServer({ port: 0 });
+    cleanups.push(() => server.close());
+    const audio = loadOggOpus(await opusToneFixture({ freq: 600, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.3 }] }));
+    const video = loadIvf((await videoFixture({ width: 320, height: 240, fps: 15, kbps: 300, keyframeSeconds: 2, seconds: 4, variant: 0 })).path);
+    const scheduler = new MediaScheduler();
+    cleanups.push(() => scheduler.stop());
+    const subscribers = ['S1', 'S2'].map((name) => new SyntheticSubscriber({ serverUrl: server.wsUrl, room: 'fwd', name, keepPayloads: true }));
+    for (const s of subscribers) cleanups.push(() => s.close());
+    await Promise.all(subscribers.map((s) => s.join()));
+    const publishers = ['P1', 'P2'].map((name, i) => new SyntheticParticipant({ serverUrl: server.wsUrl, room: 'fwd', name, audio, video, startOffset: i, scheduler }));
+    for (const p of publishers) cleanups.push(() => p.close());
+    await Promise.all(publishers.map((p) => p.join()));
+    await Promise.all(publishers.map((p) => p.flowing));
+
+    for (const s of subscribers) {
+      for (const p of publishers) {
+        await waitFor(
+          () => {
+            if (process.env.RTC_RECORD_DEBUG) console.log(s.id, p.id, JSON.stringify([...s.streams.values()].map((x) => [x.participant, x.kind, x.packets])), JSON.stringify(server.sfu.stats()));
+            return (s.stream(p.id, 'video')?.packets ?? 0) > 50 && (s.stream(p.id, 'audio')?.packets ?? 0) > 50;
+          },
+          { timeoutMs: 10_000, description: `${s.id} receives ${p.id}'s audio and video` },
+        );
+        const v = s.stream(p.id, 'video')!;
+        expect(v.startedAtKeyframe, 'video starts at a keyframe').toBe(true);
+        // Every payload received is one the publisher's clip holds (forwarded unchanged; after the 4-byte VP8
+        // descriptor the publisher writes with its own PictureID).
+        const sent = new Set(video.frames.flatMap((f) => f.chunks.map((x) => x.toString('base64'))));
+        const unknown = v.payloads.filter((pl) => !sent.has(pl.subarray(4).toString('base64')));
+        expect(unknown.length, 'video payloads not sent by the publisher').toBe(0);
+        const sentAudio = new Set(audio.packets.map((x) => Buffer.from(x.data).toString('base64')));
+        expect(s.stream(p.id, 'audio')!.payloads.filter((pl) => !sentAudio.has(pl.toString('base64'))).length).toBe(0);
+      }
+      // Nobody else's media (and not its own: subscribers publish nothing).
+      expect([...s.streams.keys()].sort()).toEqual(publishers.flatMap((p) => [`${p.id}/audio`, `${p.id}/video`]).sort());
+    }
+    const stats = server.sfu.stats();
+    expect(stats.publishers).toBe(2);
+    // Publishers join with subscribe:false; the two subscribers are the only ones the SFU sends to.
+    expect(stats.subscribers).toBe(2);
+    expect(stats.packetsForwarded).toBeGreaterThan(400);
+  });
+});
