@@ -152,12 +152,14 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
 
   /** `room` is served here (occupied): keep our claim alive and its listing fresh until release(). */
   hold(room: string): void {
+    if (this.closed) return;
     this.held.add(room);
     void this.refresh(room);
   }
 
   /** `room` is empty here: give it up at once, so the next join anywhere may claim it. */
   release(room: string): void {
+    if (this.closed) return; // close() released everything
     this.held.delete(room);
     this.commands.rtcRelease(this.ownerKey(room), this.infoKey(room), this.publicUrl).catch((err: Error) => {
       this.logger.warn({ room, err: err.message }, 'could not release room in Redis (its lease will run out)');
@@ -175,7 +177,11 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   }
 
   /** Every occupied room of the cluster, as its owner last described it (at most a heartbeat old). */
-  async rooms(): Promise<ClusterRoomListing[]> {
+  rooms(): Promise<ClusterRoomListing[]> {
+    return withTimeout(this.readRooms(), this.placeTimeoutMs, 'listing rooms');
+  }
+
+  private async readRooms(): Promise<ClusterRoomListing[]> {
     const keys: string[] = [];
     let cursor = '0';
     do {

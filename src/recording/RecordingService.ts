@@ -20,6 +20,7 @@ import type {
 import { isAbandoned, OWNER_FILE, recoverRecording, writeOwner } from './recovery.js';
 import { assertSomethingToRecord, RoomRecorder } from './RoomRecorder.js';
 import { QueuedRecordings } from './jobs/QueuedRecordings.js';
+import { RecordingUploads } from './upload/RecordingUploads.js';
 
 interface Active {
   room: string;
@@ -62,6 +63,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Totals of recordings that ended in this process (live ones are added on read). */
   readonly finished = { bytesWritten: 0, packetsReceived: 0, packetsLost: 0, done: 0, failed: 0, recovered: 0 };
   ffmpegRestarts = 0;
+  /** Uploads finished recordings to the bucket (`serve --s3`); with workers, they upload their own. */
+  readonly uploads?: RecordingUploads;
 
   constructor(private readonly options: RecordingServiceOptions) {
     super();
@@ -71,6 +74,10 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     options.rooms?.on('peerJoined', this.onPeerJoined);
     options.rooms?.on('peerLeft', this.onPeerLeft);
     if (options.jobs) this.queued = new QueuedRecordings(options.jobs.queue, this.root, options.jobs.serverUrl);
+    if (options.upload && !options.jobs) {
+      this.uploads = new RecordingUploads(options.upload, this.logger);
+      this.uploads.resumeInterrupted(locateAll(this.root).map((l) => l.dir));
+    }
     // With workers, recovery is theirs: the one that takes a recording over (or restarts on that disk) repairs it.
     const every = options.jobs ? 0 : (options.recoveryIntervalMs ?? 30_000);
     if (every > 0) this.recoveryTimer = setInterval(() => void this.recover(), every).unref();
@@ -192,7 +199,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Deletes a finished recording's directory (never a running or recovering one). */
   delete(id: string): { room: string } {
     const loc = locateRecording(this.root, id);
-    if ([...this.active.values()].some((a) => a.recorder?.id === id) || this.recovering.has(id) || this.queued?.isLive(id)) {
+    if ([...this.active.values()].some((a) => a.recorder?.id === id) || this.recovering.has(id) || this.queued?.isLive(id) || this.uploads?.isBusy(loc.dir)) {
       throw new RtcRecordError('RECORDING_ACTIVE', `recording ${id} is still running; stop it first`);
     }
     // A recording directory that is itself a symlink is not ours to delete (even if it points inside the root).
@@ -239,6 +246,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
             const recovered = await recoverRecording(loc.dir, manifest, this.logger);
             this.finished.recovered++;
             this.emit('recordingFinished', recovered);
+            this.uploads?.schedule(loc.dir);
           } catch (err) {
             this.logger.error({ id: loc.id, err: (err as Error).message }, 'recovery failed; files left as they are');
           } finally {
@@ -268,6 +276,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       }),
     );
     await this.recoveryRun?.catch(() => undefined);
+    await this.uploads?.shutdown();
   }
 
   private compositeSettings(opts: StartRecordingOptions): CompositeSettings | false {
@@ -301,6 +310,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       this.active.delete(entry.room);
       this.clearAutoStop(entry.room);
       this.account(manifest, recorder.dir);
+      this.uploads?.schedule(recorder.dir);
       if (manifest.state === 'failed') {
         this.emit('recordingFailed', { id: manifest.id, room: entry.room, code: entry.failure?.code ?? 'INTERNAL', error: manifest.error ?? 'failed' });
       } else this.emit('recordingFinished', manifest);

@@ -5,6 +5,7 @@ import type { CompositeSettings } from './CompositeRecorderTypes.js';
 import type { Manifest, RecordingState } from './ManifestTypes.js';
 import type { RoomRecorderEvents, RoomRecorderOptions } from './RoomRecorderTypes.js';
 import type { JobQueue } from './jobs/JobQueue.js';
+import type { RecordingUploadsOptions } from './upload/RecordingUploads.js';
 
 export interface RecordingFile {
   /** Relative to the recording directory: `recording.mp4`, `tracks/Alice-x-0.webm`, `manifest.json`. */
@@ -84,6 +85,8 @@ export interface RecordingServiceOptions {
   startRecorder?: StartRecorder;
   /** Workers record (`serve --redis`): start/stop/list go through this queue; `serverUrl` is handed to workers (no token). */
   jobs?: { queue: JobQueue; serverUrl: () => string };
+  /** Upload each finished recording to this bucket (`serve --s3`). */
+  upload?: RecordingUploadsOptions;
 }
 
 export interface RecordingStartedEvent {

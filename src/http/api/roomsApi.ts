@@ -1,20 +1,44 @@
 import type { ServerResponse } from 'node:http';
+import type { RoomRegistry } from '../../cluster/RoomRegistry.js';
+import type { RoomListing } from '../../cluster/RoomRegistryTypes.js';
 import type { RecordingService } from '../../recording/RecordingService.js';
 import type { SignalingServer } from '../../signaling/SignalingServer.js';
 import type { Access } from '../auth.js';
 import { sendJson } from '../respond.js';
 
-/** `GET /api/rooms`: active rooms, their members and the recording running in each (a room token sees its room only). */
-export function listRooms(res: ServerResponse, signaling: SignalingServer, service: RecordingService | undefined, access: Access): void {
+/** This server's rooms as GET /api/rooms shows them: members and the recording running in each. */
+export function localRooms(signaling: SignalingServer, service: RecordingService | undefined): RoomListing[] {
+  return signaling.listRooms().map((r) => {
+    const rec = service?.activeIn(r.room);
+    return { ...r, ...(rec ? { recordingId: rec.id, recordingStartedAt: rec.manifest.startedAt, recordingState: rec.state } : {}) };
+  });
+}
+
+/**
+ * `GET /api/rooms`: active rooms, their members and the recording running in each (a room token sees its room only).
+ * With several servers (`cluster`), the rooms of all of them, each once, with `server` (its public URL); the others'
+ * as their owners last published them (at most a heartbeat old). Redis away: this server's rooms and `incomplete`.
+ */
+export async function listRooms(
+  res: ServerResponse,
+  signaling: SignalingServer,
+  service: RecordingService | undefined,
+  access: Access,
+  cluster?: RoomRegistry,
+): Promise<void> {
   access.requireSomewhere('view');
-  const rooms = signaling
-    .listRooms()
-    .filter((r) => access.can('view', r.room))
-    .map((r) => {
-      const rec = service?.activeIn(r.room);
-      return { ...r, ...(rec ? { recordingId: rec.id, recordingStartedAt: rec.manifest.startedAt, recordingState: rec.state } : {}) };
-    });
-  sendJson(res, 200, { rooms });
+  let rooms: RoomListing[] = localRooms(signaling, service).map((r) => (cluster ? { ...r, server: cluster.publicUrl } : r));
+  let incomplete: string | undefined;
+  if (cluster) {
+    const here = new Set(rooms.map((r) => r.room));
+    try {
+      const others = (await cluster.rooms()).filter((r) => r.server !== cluster.publicUrl && !here.has(r.room));
+      rooms = [...rooms, ...others].sort((a, b) => a.room.localeCompare(b.room));
+    } catch (err) {
+      incomplete = `rooms of other servers are missing: Redis unreachable (${(err as Error).message})`;
+    }
+  }
+  sendJson(res, 200, { rooms: rooms.filter((r) => access.can('view', r.room)), ...(incomplete ? { incomplete } : {}) });
 }
 
 /**
