@@ -29,8 +29,23 @@ export interface SignalingClientEvents {
 
 /** The room protocol from the Node side: what the recorder (and the load generator) use to join like a browser. */
 export class SignalingClient extends EventEmitter<SignalingClientEvents> {
-  private constructor(private readonly ws: WebSocket) {
+  private ws: WebSocket;
+
+  private constructor(
+    ws: WebSocket,
+    /** Where `ws` goes; a redirect moves to another server (see join). */
+    private url: string,
+  ) {
     super();
+    this.ws = ws;
+    this.attach(ws);
+  }
+
+  static async connect(url: string, timeoutMs = 5000): Promise<SignalingClient> {
+    return new SignalingClient(await open(url, timeoutMs), url);
+  }
+
+  private attach(ws: WebSocket): void {
     // Emitted on a later turn, in order: whoever awaits join() attaches its listeners in the continuation, and must still
     // see messages that arrived in the same network read as `joined` (an offer from a participant already in the room).
     ws.on('message', (data) => {
@@ -41,30 +56,48 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     ws.on('error', () => {}); // `close` follows and is what callers act on.
   }
 
-  static async connect(url: string, timeoutMs = 5000): Promise<SignalingClient> {
-    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', (err) =>
-        reject(new RtcRecordError('SERVER_UNREACHABLE', `cannot reach signaling server ${url}: ${err.message}`, { cause: err })),
-      );
-    });
-    return new SignalingClient(ws);
+  /**
+   * Several servers (`serve --redis`): the room lives on the server a `redirect` names. The socket moves there (with
+   * this one's token: servers of a cluster share the secret) and the join is sent again.
+   */
+  private async moveTo(target: string, timeoutMs: number): Promise<void> {
+    const url = new URL(target);
+    const token = new URL(this.url).searchParams.get('token');
+    if (token && !url.searchParams.has('token')) url.searchParams.set('token', token);
+    const ws = await open(url.toString(), timeoutMs);
+    const old = this.ws;
+    old.removeAllListeners();
+    old.on('error', () => {});
+    old.close();
+    this.ws = ws;
+    this.url = url.toString();
+    this.attach(ws);
   }
 
   /** `options.subscribe: false`: in an SFU room, publish only (the SFU sends this peer nothing). */
-  join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000, options: { mode?: RoomMode; subscribe?: boolean } = {}): Promise<JoinedInfo> {
+  async join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000, options: { mode?: RoomMode; subscribe?: boolean } = {}): Promise<JoinedInfo> {
+    for (let hops = 0; ; hops++) {
+      const answer = await this.joinHere(room, name, role, timeoutMs, options);
+      if (!('redirect' in answer)) return answer;
+      // Every server answers from the same registry: a second hop is rare (the room moved meanwhile), a third a loop.
+      if (hops >= 3) throw new RtcRecordError('SERVER_UNREACHABLE', `join ${room}: too many redirects (last to ${answer.redirect})`);
+      await this.moveTo(answer.redirect, timeoutMs);
+    }
+  }
+
+  private joinHere(room: string, name: string, role: Role, timeoutMs: number, options: { mode?: RoomMode; subscribe?: boolean }): Promise<JoinedInfo | { redirect: string }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new RtcRecordError('SERVER_UNREACHABLE', 'no answer to join')), timeoutMs);
       const onRaw = (data: WebSocket.RawData) => {
         const msg = JSON.parse(data.toString());
         if (msg.type === 'joined') done(undefined, msg as JoinedInfo);
+        else if (msg.type === 'redirect') done(undefined, { redirect: String(msg.url) });
         else if (msg.type === 'error' && msg.ref === 'join') {
           done(new RtcRecordError(msg.code === 'INVALID_FIELD' ? 'BAD_ROOM_NAME' : msg.code, `join refused: ${msg.message}`));
         }
       };
       const onClose = () => done(new RtcRecordError('SERVER_UNREACHABLE', 'signaling connection closed during join'));
-      const done = (err?: Error, info?: JoinedInfo) => {
+      const done = (err?: Error, info?: JoinedInfo | { redirect: string }) => {
         clearTimeout(timer);
         this.ws.off('message', onRaw);
         this.off('close', onClose);
@@ -115,6 +148,20 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         return void this.emit('trackPublished', msg as TrackPublished);
       case 'error':
         return void this.emit('serverError', msg.code, msg.message);
+      case 'redirect':
+        // The room was taken over by another server while we were in it: we are out of it here, as on a lost connection.
+        return void this.ws.close();
     }
   }
+}
+
+function open(url: string, timeoutMs: number): Promise<WebSocket> {
+  const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+  return new Promise<WebSocket>((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', (err) => {
+      const shown = url.replace(/([?&]token=)[^&]*/, '$1…'); // a token is a credential: not in messages and logs
+      reject(new RtcRecordError('SERVER_UNREACHABLE', `cannot reach signaling server ${shown}: ${err.message}`, { cause: err }));
+    });
+  });
 }

@@ -3,6 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isRtcRecordError } from '../../src/errors.js';
+import { SignalingClient } from '../../src/signaling/SignalingClient.js';
 import { SignalingServer } from '../../src/signaling/SignalingServer.js';
 import type { RoomPlacement, SignalingServerOptions } from '../../src/signaling/SignalingServerTypes.js';
 import { TestClient } from './wsClient.js';
@@ -10,7 +12,7 @@ import { TestClient } from './wsClient.js';
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
 
-async function start(options: SignalingServerOptions): Promise<{ signaling: SignalingServer; client: () => Promise<TestClient> }> {
+async function start(options: SignalingServerOptions): Promise<{ signaling: SignalingServer; url: string; client: () => Promise<TestClient> }> {
   const signaling = new SignalingServer(options);
   const http: Server = createServer();
   http.on('upgrade', (req, socket, head) => signaling.handleUpgrade(req, socket, head));
@@ -24,6 +26,7 @@ async function start(options: SignalingServerOptions): Promise<{ signaling: Sign
   });
   return {
     signaling,
+    url,
     client: async () => {
       const c = await TestClient.connect(url);
       clients.push(c);
@@ -97,5 +100,30 @@ describe('placeRoom', () => {
     for (const c of [a, b]) expect(await c.type('redirect')).toEqual({ type: 'redirect', room: 'moving', url: 'ws://10.0.0.3:8080/ws' });
     expect(signaling.listRooms()).toEqual([]);
     expect(signaling.redirectRoom('moving', 'ws://10.0.0.3:8080/ws')).toBe(0);
+  });
+
+  it('SignalingClient (the recorder) follows a redirect to the owner, with its token, and joins there', async () => {
+    const tokens = { owner: new Set<string | undefined>(), other: new Set<string | undefined>() };
+    const owner = await start({ placeRoom: () => ({ local: true }), authorizeJoin: (token) => void tokens.owner.add(token) });
+    const other = await start({ placeRoom: () => ({ redirect: owner.url }), authorizeJoin: (token) => void tokens.other.add(token) });
+    const client = await SignalingClient.connect(`${other.url}?token=t0k3n`);
+    cleanups.push(() => client.close());
+    const joined = await client.join('moved', 'recorder', 'recorder');
+    expect(joined.room).toBe('moved');
+    expect(owner.signaling.listRooms().map((r) => [r.room, r.participants.map((p) => p.role)])).toEqual([['moved', ['recorder']]]);
+    expect(other.signaling.listRooms()).toEqual([]);
+    expect(tokens).toEqual({ owner: new Set(['t0k3n']), other: new Set(['t0k3n']) });
+  });
+
+  it('SignalingClient gives up on a redirect loop, and says so', async () => {
+    let otherUrl = '';
+    const a = await start({ placeRoom: () => ({ redirect: otherUrl }) });
+    const b = await start({ placeRoom: () => ({ redirect: a.url }) });
+    otherUrl = b.url;
+    const client = await SignalingClient.connect(a.url);
+    cleanups.push(() => client.close());
+    const err = await client.join('ping-pong', 'recorder', 'recorder').catch((e: unknown) => e);
+    expect(isRtcRecordError(err, 'SERVER_UNREACHABLE')).toBe(true);
+    expect((err as Error).message).toMatch(/join ping-pong: too many redirects/);
   });
 });

@@ -1,0 +1,166 @@
+// Two real `rtc-record serve --redis` processes on one real redis-server, driven over the WebSocket protocol (no
+// browser; test/e2e/cluster.test.ts has the Chromium version): a join on the server that does not own the room is
+// redirected to the owner, /api/rooms on either lists every room once, a clean shutdown hands rooms over at once, and
+// the CLI refuses a cluster set-up it cannot work with.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CliProcess } from '../harness/cli.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
+import { freePort, waitFor } from '../harness/util.js';
+import { TestClient } from '../signaling/wsClient.js';
+
+let redis: RedisServer;
+let out: string;
+const processes: CliProcess[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  out = await mkdtemp(join(tmpdir(), 'rtc-record-serve-cluster-'));
+});
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
+  for (const p of processes.splice(0)) {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+});
+afterAll(async () => {
+  await redis?.stop();
+  await rm(out, { recursive: true, force: true });
+});
+
+interface Server {
+  cli: CliProcess;
+  url: string;
+  ws: string;
+}
+
+async function serve(...extra: string[]): Promise<Server> {
+  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redis.url, '--room-lease', '2', '--log-level', 'warn', ...extra]);
+  processes.push(cli);
+  const line = await cli.waitForLine(/^rtc-record server listening on /, 30_000);
+  const url = line.replace(/^rtc-record server listening on /, '');
+  return { cli, url, ws: `${url.replace(/^http/, 'ws')}/ws` };
+}
+
+async function client(server: Server): Promise<TestClient> {
+  const c = await TestClient.connect(server.ws);
+  clients.push(c);
+  return c;
+}
+
+type Listing = { room: string; server: string; mode?: string; participants: Array<{ name: string; role: string }> };
+
+async function rooms(server: Server): Promise<Listing[]> {
+  const res = await fetch(`${server.url}/api/rooms`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { rooms: Listing[] }).rooms;
+}
+
+const names = (l: Listing) => l.participants.filter((p) => p.role === 'participant').map((p) => p.name).sort();
+
+describe('serve --redis', () => {
+  it('redirects a join to the room\'s owner; /api/rooms on both servers lists every room once', async () => {
+    const [a, b] = await Promise.all([serve(), serve()]);
+    expect(a.cli.stdout.join('\n')).toContain(`rooms shared through Redis: this server is ${a.url}`);
+    const ann = await client(a);
+    await ann.join('alpha', 'ann');
+    const bob = await client(b);
+    const t0 = performance.now();
+    bob.send({ type: 'join', room: 'alpha', name: 'bob' });
+    expect(await bob.type('redirect')).toEqual({ type: 'redirect', room: 'alpha', url: a.ws });
+    const redirectMs = performance.now() - t0;
+    // Following it, as the room page does.
+    const bobOnA = await client(a);
+    const joined = await bobOnA.join('alpha', 'bob');
+    expect(joined.peers.map((p: { name: string }) => p.name)).toContain('ann');
+    expect((await ann.type('peerJoined')).peer.name).toBe('bob');
+    console.log(`redirect answered in ${redirectMs.toFixed(1)} ms`);
+
+    // A room opened on B lives on B.
+    const cat = await client(b);
+    await cat.join('beta', 'cat');
+    for (const s of [a, b]) {
+      await waitFor(async () => {
+        const list = await rooms(s);
+        return list.length === 2 && names(list[0]!).join() === 'ann,bob' && names(list[1]!).join() === 'cat';
+      }, { timeoutMs: 3000, description: `${s.url}/api/rooms` });
+      const list = await rooms(s);
+      expect(list.map((r) => [r.room, r.server])).toEqual([
+        ['alpha', a.url],
+        ['beta', b.url],
+      ]);
+    }
+    // A leave shows on the other server too (published at once, not at the next heartbeat).
+    bobOnA.send({ type: 'leave' });
+    await waitFor(async () => names((await rooms(b))[0]!).join() === 'ann', { timeoutMs: 2000, description: 'bob gone from B\'s listing' });
+  });
+
+  it('a stopped server (SIGTERM) hands its rooms over at once; a killed one after its lease', async () => {
+    const [a, b] = await Promise.all([serve(), serve()]);
+    const ann = await client(a);
+    await ann.join('gamma', 'ann');
+    const dan = await client(a);
+    await dan.join('delta', 'dan');
+
+    a.cli.kill('SIGTERM');
+    await a.cli.exited;
+    const stoppedAt = Date.now();
+    const bob = await client(b);
+    await bob.join('gamma', 'bob'); // no redirect: A gave the room up on its way out
+    expect(Date.now() - stoppedAt).toBeLessThan(1000);
+
+    const c = await serve();
+    const eve = await client(c);
+    await eve.join('epsilon', 'eve');
+    c.cli.kill('SIGKILL');
+    const killedAt = Date.now();
+    let redirects = 0;
+    for (;;) {
+      const fay = await client(b);
+      fay.send({ type: 'join', room: 'epsilon', name: 'fay' });
+      const answer = await fay.next((m) => m.type === 'joined' || m.type === 'redirect');
+      if (answer.type === 'joined') break;
+      expect(answer.url).toBe(c.ws);
+      redirects++;
+      fay.close();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(Date.now() - killedAt).toBeLessThan(4000);
+    }
+    const took = Date.now() - killedAt;
+    expect(redirects).toBeGreaterThan(0);
+    expect(took).toBeGreaterThan(1000); // ≥ 2/3 of the 2 s lease was left
+    expect(took).toBeLessThan(2600);
+  });
+
+  it('refuses to start without Redis, or listening everywhere without --public-url', async () => {
+    const port = await freePort();
+    const noRedis = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', `redis://127.0.0.1:${port}`]);
+    processes.push(noRedis);
+    expect((await noRedis.exited).code).toBe(1);
+    expect(noRedis.stderr.join('\n')).toContain(`[REDIS_UNAVAILABLE] cannot reach Redis at redis://127.0.0.1:${port}`);
+
+    const everywhere = new CliProcess(['serve', '--port', '0', '--host', '0.0.0.0', '--out', out, '--redis', redis.url]);
+    processes.push(everywhere);
+    expect((await everywhere.exited).code).toBe(1);
+    expect(everywhere.stderr.join('\n')).toMatch(/--redis with --host 0\.0\.0\.0 needs --public-url/);
+
+    const badUrl = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redis.url, '--public-url', 'http://10.0.0.1:8080/rtc']);
+    processes.push(badUrl);
+    expect((await badUrl.exited).code).toBe(1);
+    expect(badUrl.stderr.join('\n')).toMatch(/--public-url is a base URL without a path/);
+  });
+
+  it('--public-url is what other servers redirect to', async () => {
+    const a = await serve('--public-url', 'https://rtc-a.example.org');
+    const b = await serve();
+    const ann = await client(a);
+    await ann.join('zeta', 'ann');
+    const bob = await client(b);
+    bob.send({ type: 'join', room: 'zeta', name: 'bob' });
+    expect(await bob.type('redirect')).toEqual({ type: 'redirect', room: 'zeta', url: 'wss://rtc-a.example.org/ws' });
+  });
+});
