@@ -125,7 +125,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     service.startAutoRecording();
   }
   ctx.service = service;
-  ctx.metrics = new Metrics(signaling, service, webhooks);
+  ctx.metrics = new Metrics(signaling, service, webhooks, sfu);
 
   let closing: Promise<void> | undefined;
   const close = (flushWebhooks: boolean) =>

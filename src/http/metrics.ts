@@ -1,8 +1,10 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ProgressTracker } from '../recording/progress.js';
 import type { RecordingService } from '../recording/RecordingService.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
+import { DELAY_BUCKETS_MS } from '../sfu/ForwardMeter.js';
+import type { Sfu } from '../sfu/Sfu.js';
 
 interface LiveSample {
   id: string;
@@ -27,9 +29,10 @@ export class Metrics {
   /** Live figures of the running recordings, sampled once per scrape and shared by every metric of it. */
   private cache?: LiveSample[];
 
-  constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier) {
+  constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier, sfu?: Sfu) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'rtc_record_' });
+    if (sfu) this.sfuMetrics(sfu);
 
     new Gauge({
       name: 'rtc_record_rooms',
@@ -123,6 +126,42 @@ export class Metrics {
       webhooks.on('attemptFailed', () => deliveries.inc({ result: 'attempt_failed' }));
       webhooks.on('dropped', () => deliveries.inc({ result: 'dropped' }));
     }
+  }
+
+  /** The SFU's counters, read when scraped; the delay histogram gets the SFU's samples (1 packet in 16 per track). */
+  private sfuMetrics(sfu: Sfu): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers') =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(sfu.stats()[key]);
+        },
+      });
+    gauge('rtc_record_sfu_rooms', 'Rooms the SFU forwards in', 'rooms');
+    gauge('rtc_record_sfu_publishers', 'Participants publishing to the SFU', 'publishers');
+    gauge('rtc_record_sfu_subscribers', 'Peers the SFU sends to (participants and remote recorders)', 'subscribers');
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    total('rtc_record_sfu_packets_forwarded_total', 'RTP packets the SFU sent to subscribers (each subscriber counts)', () => sfu.meter.packets);
+    total('rtc_record_sfu_keyframes_requested_total', 'Keyframe requests (PLI) the SFU sent to publishers', () => sfu.stats().keyframesRequested);
+    const delay = new Histogram({
+      name: 'rtc_record_sfu_forward_delay_seconds',
+      help: 'SFU forwarding delay of sampled packets (1 in 16 per track): received packet handed over by werift → sent to a subscriber',
+      buckets: DELAY_BUCKETS_MS.map((ms) => ms / 1000),
+      registers,
+    });
+    sfu.meter.onDelay((ms) => delay.observe(ms / 1000));
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -40,9 +40,9 @@ export class DownTrack implements PacketSink {
     return this.transceiver.mid ?? undefined;
   }
 
-  write(packet: RtpPacket, keyframe: boolean): void {
+  write(packet: RtpPacket, keyframe: boolean): Promise<void> | undefined {
     if (!this.started) {
-      if (!keyframe || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return;
+      if (!keyframe || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return undefined;
       this.started = true;
       this.continueSequence(packet);
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
@@ -50,7 +50,7 @@ export class DownTrack implements PacketSink {
       this.continueSequence(packet);
     }
     this.lastInputSsrc = packet.header.ssrc;
-    this.transceiver.sender.sendRtp(packet).catch(() => {});
+    return this.transceiver.sender.sendRtp(packet).catch(() => {});
   }
 
   /**

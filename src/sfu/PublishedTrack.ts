@@ -2,10 +2,12 @@ import type { RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { TrackSource } from '../signaling/messages.js';
+import { SAMPLE_EVERY, type ForwardMeter } from './ForwardMeter.js';
 
 /** What a published track hands each packet to: one per subscriber (DownTrack) or tap. */
 export interface PacketSink {
-  write(packet: RtpPacket, keyframe: boolean): void;
+  /** The send's promise when the packet was sent on, undefined when it was not (a subscriber not started yet). */
+  write(packet: RtpPacket, keyframe: boolean): Promise<void> | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export class PublishedTrack {
     readonly remote: RemoteTrack,
     readonly source: TrackSource,
     private readonly keyframeIntervalMs: number,
-    private readonly countForwarded: (n: number) => void,
+    private readonly meter: ForwardMeter,
   ) {
     this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
   }
@@ -78,11 +80,24 @@ export class PublishedTrack {
   private forward(packet: RtpPacket): void {
     this.packetsReceived++;
     if (this.sinks.size === 0) return;
+    // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
     const out = packet.clone();
     out.header.extensions = [];
     out.header.extension = false;
     const keyframe = this.kind === 'video' && isKeyframePacket(this.codec, out.payload);
-    for (const sink of this.sinks) sink.write(out, keyframe);
-    this.countForwarded(this.sinks.size);
+    const meter = this.meter;
+    if (this.packetsReceived % SAMPLE_EVERY !== 0) {
+      for (const sink of this.sinks) if (sink.write(out, keyframe)) meter.packets++;
+      return;
+    }
+    // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
+    const t0 = performance.now();
+    const done = () => meter.observeDelay(performance.now() - t0);
+    for (const sink of this.sinks) {
+      const sent = sink.write(out, keyframe);
+      if (!sent) continue;
+      meter.packets++;
+      void sent.then(done);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
+import type { ForwardMeter } from './ForwardMeter.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import { remoteTrackOf } from '../peer/remoteTrack.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
@@ -19,7 +20,7 @@ export interface PublisherContext {
   iceServers: Parameters<typeof peerConnectionConfig>[0]['iceServers'];
   iceAddress?: string;
   keyframeIntervalMs: number;
-  countForwarded: (n: number) => void;
+  meter: ForwardMeter;
   sendAnswer: (sdp: Sdp) => void;
   logger: Logger;
 }
@@ -90,7 +91,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const source: TrackSource = track.kind === 'audio' ? 'microphone' : this.videos++ === 0 ? 'camera' : 'screen';
     const remote = await remoteTrackOf(this.pc, track, this.participant);
     if (!remote || this.closed) return;
-    const published = new PublishedTrack(remote, source, this.ctx.keyframeIntervalMs, this.ctx.countForwarded);
+    const published = new PublishedTrack(remote, source, this.ctx.keyframeIntervalMs, this.ctx.meter);
     this.tracks.push(published);
     this.emit('track', published);
   }

@@ -1,5 +1,6 @@
 import type { TrackSource } from '../peer/RecorderPeerTypes.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
+import { ForwardMeter } from './ForwardMeter.js';
 import { SfuRoom } from './SfuRoom.js';
 import { SfuTap } from './SfuTap.js';
 import type { SfuOptions, SfuStats } from './SfuTypes.js';
@@ -12,7 +13,8 @@ const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
  */
 export class Sfu {
   private readonly rooms = new Map<string, SfuRoom>();
-  private forwarded = 0;
+  /** Packets forwarded and the forwarding delay's samples (also read by /metrics). */
+  readonly meter = new ForwardMeter();
 
   constructor(
     private readonly signaling: SignalingServer,
@@ -56,8 +58,9 @@ export class Sfu {
       rooms: rooms.length,
       publishers: rooms.reduce((n, r) => n + r.publisherCount, 0),
       subscribers: rooms.reduce((n, r) => n + r.subscriberCount, 0),
-      packetsForwarded: this.forwarded,
+      packetsForwarded: this.meter.packets,
       keyframesRequested: rooms.reduce((n, r) => n + r.tracks.reduce((k, t) => k + t.keyframesRequested, 0), 0),
+      forwardDelay: { samples: this.meter.delaySamples, p50Ms: this.meter.delayQuantileMs(0.5), p99Ms: this.meter.delayQuantileMs(0.99) },
     };
   }
 
@@ -71,7 +74,7 @@ export class Sfu {
       iceServers: this.options.iceServers,
       iceAddress: this.options.iceAddress,
       keyframeIntervalMs: this.options.keyframeRequestIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS,
-      countForwarded: (n) => (this.forwarded += n),
+      meter: this.meter,
       logger: this.options.logger,
     });
     this.rooms.set(name, room);

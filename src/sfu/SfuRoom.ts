@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
+import type { ForwardMeter } from './ForwardMeter.js';
 import type { IceServer, PeerInfo, ServerMessage } from '../signaling/messages.js';
 import type { LocalMember } from '../signaling/SignalingServerTypes.js';
 import { Publisher } from './Publisher.js';
@@ -12,7 +13,7 @@ export interface SfuRoomContext {
   iceServers: IceServer[];
   iceAddress?: string;
   keyframeIntervalMs: number;
-  countForwarded: (n: number) => void;
+  meter: ForwardMeter;
   logger: Logger;
 }
 
@@ -166,7 +167,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       iceServers: this.ctx.iceServers,
       iceAddress: this.ctx.iceAddress,
       keyframeIntervalMs: this.ctx.keyframeIntervalMs,
-      countForwarded: this.ctx.countForwarded,
+      meter: this.ctx.meter,
       sendAnswer: (sdp) => this.member.sendTo(peer.id, { type: 'createAnswer', session, sdp }),
       logger: this.ctx.logger,
     });

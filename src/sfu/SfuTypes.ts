@@ -20,4 +20,10 @@ export interface SfuStats {
   packetsForwarded: number;
   /** Keyframe requests (PLI) sent to publishers, after coalescing. */
   keyframesRequested: number;
+  /**
+   * Forwarding delay since start, from a sample of the packets (1 in 16 per track): werift's receiver hands the packet
+   * over → a subscriber's sender has sent it. Not in it: time in the kernel's socket queue and in werift's receive
+   * path (SRTP decrypt) before the hand-over; the bench's end-to-end figure has those.
+   */
+  forwardDelay: { samples: number; p50Ms?: number; p99Ms?: number };
 }

@@ -58,5 +58,17 @@ describe('SFU forwarding (werift publishers and subscribers)', () => {
     // Publishers join with subscribe:false; the two subscribers are the only ones the SFU sends to.
     expect(stats.subscribers).toBe(2);
     expect(stats.packetsForwarded).toBeGreaterThan(400);
+    // The forwarding delay is sampled (1 packet in 16 per track) and measured: received → sent to a subscriber.
+    expect(stats.forwardDelay.samples).toBeGreaterThan(20);
+    expect(stats.forwardDelay.p50Ms).toBeGreaterThan(0);
+    expect(stats.forwardDelay.p99Ms!).toBeGreaterThanOrEqual(stats.forwardDelay.p50Ms!);
+    // …and /metrics shows the same counters.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^rtc_record_sfu_publishers 2$/m);
+    expect(metrics).toMatch(/^rtc_record_sfu_subscribers 2$/m);
+    const forwarded = Number(/^rtc_record_sfu_packets_forwarded_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(forwarded).toBeGreaterThanOrEqual(stats.packetsForwarded);
+    const delaySamples = Number(/^rtc_record_sfu_forward_delay_seconds_count (\d+)$/m.exec(metrics)?.[1]);
+    expect(delaySamples).toBeGreaterThanOrEqual(stats.forwardDelay.samples);
   });
 });
