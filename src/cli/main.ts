@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
   addUploadOptions(addCompositeOptions(serve)).action((opts: ServeOptions) => serveCommand(opts));
 
-  program
+  const worker = program
     .command('worker')
     .description('take recording jobs queued by `serve --redis` (as many as fit its cores), and take over those of dead workers')
     .requiredOption('--redis <url>', 'the Redis the servers queue jobs in (redis://host:port)')
@@ -113,8 +113,8 @@ export function buildProgram(): Command {
     .option('--secret <secret>', 'the servers\' --secret, to mint the recorder\'s join token (env RTC_RECORD_SECRET)')
     .option('--ice-address <ip>', 'the one address the recorder peers bind and advertise for ICE (default 127.0.0.1)')
     .option('--ice-server <url>', 'STUN/TURN server (repeatable)', collectIceServer, [])
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info')
-    .action((opts: WorkerOptions) => workerCommand(opts));
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
+  addUploadOptions(worker).action((opts: WorkerOptions) => workerCommand(opts));
 
   program
     .command('list')

@@ -9,8 +9,10 @@ import type { IceServer, RoomMode } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
 import { IoBatching } from './IoBatching.js';
+import { targetFromOptions } from './uploadOptions.js';
+import type { UploadCliOptions } from '../recording/upload/UploadTypes.js';
 
-export interface ServeOptions extends CompositeCliOptions {
+export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   port: number;
   host: string;
   iceServer: IceServer[];
@@ -58,6 +60,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: recordings will fail');
   }
   const outputRoot = resolve(opts.out);
+  // A bad --s3 is refused before the server starts; recordings are uploaded once finalized (workers upload their own).
+  const uploadTarget = targetFromOptions(opts);
   // With --redis, recordings are jobs taken by `rtc-record worker` processes (any server queues, lists and stops them).
   const jobs = opts.redis ? await JobQueue.connect({ redisUrl: opts.redis, logger, owner: `serve-${process.pid}` }) : undefined;
   const server = await startServer({
@@ -77,6 +81,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       composite: compositeSettings(opts),
       tracks: opts.tracks !== false,
       webhook: webhook ? { url: webhook, secret: opts.webhookSecret ?? secret } : undefined,
+      upload: uploadTarget ? { target: uploadTarget, keepLocal: opts.keepLocal === true } : undefined,
       jobs,
     },
   });

@@ -8,8 +8,13 @@ import { RecordingWorker } from '../recording/jobs/RecordingWorker.js';
 import type { RecordingWorkerOptions } from '../recording/jobs/RecordingWorkerTypes.js';
 import type { IceServer } from '../signaling/messages.js';
 import { iceServersFromEnv } from './iceServerOption.js';
+import { describeOutcome, progressLogger, targetFromOptions } from './uploadOptions.js';
+import { uploadRecording } from '../recording/upload/uploadRecording.js';
+import type { UploadCliOptions, UploadTarget } from '../recording/upload/UploadTypes.js';
+import type { PartUploadResult } from '../recording/jobs/RecordingWorkerTypes.js';
+import type { Logger } from '../logger.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends UploadCliOptions {
   redis: string;
   out: string;
   cores?: number;
@@ -44,6 +49,7 @@ export function parseCores(value: string): number {
  */
 export async function workerCommand(opts: WorkerOptions, extra: Partial<RecordingWorkerOptions> = {}): Promise<void> {
   const logger = createLogger({ level: opts.logLevel });
+  const target = targetFromOptions(opts); // BAD_S3_TARGET before anything starts
   const secret = opts.secret ?? (process.env.RTC_RECORD_SECRET || undefined);
   try {
     requireUsableFfmpeg();
@@ -61,11 +67,12 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
     iceServers: [...opts.iceServer, ...iceServersFromEnv()],
     // Servers started with --secret want a token from recorders too; the worker mints a fresh one per join.
     joinUrl: (url) => (secret ? `${url}${url.includes('?') ? '&' : '?'}token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url),
+    upload: target ? (dir, _status, part) => uploadPart(dir, part, target, opts.keepLocal === true, logger) : undefined,
     ...extra,
   });
   const a = worker.advert();
   const costs = JOB_KINDS.map((k) => `${k} ${a.costs[k]}`).join(', ');
-  console.log(`rtc-record worker ${worker.id} ready: ${a.cores} cores, job costs ${costs}; recordings under ${worker.outputRoot}`);
+  console.log(`rtc-record worker ${worker.id} ready: ${a.cores} cores, job costs ${costs}; recordings under ${worker.outputRoot}${target ? `, uploaded to s3://${target.bucket}/${target.prefix}` : ''}`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -88,4 +95,35 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * A recording directory to the bucket (with the `part-N/` directories inside it). A part N ≥ 2 uploaded alone (part 1
+ * on another disk) gets `part-N/` before its file names, as it would have inside the recording's directory.
+ */
+async function uploadPart(dir: string, part: number, target: UploadTarget, keepLocal: boolean, logger: Logger): Promise<PartUploadResult> {
+  const sub = `part-${part}`;
+  const keyTemplate =
+    part < 2
+      ? target.keyTemplate
+      : target.keyTemplate.includes('{file}')
+        ? target.keyTemplate.replace('{file}', `${sub}/{file}`)
+        : target.keyTemplate.includes('{name}')
+          ? target.keyTemplate.replace('{name}', `${sub}/{name}`)
+          : target.keyTemplate.replace('{track}', `${sub}-{track}`);
+  try {
+    const outcome = await uploadRecording(dir, { ...target, keyTemplate }, { keepLocal, logger, onProgress: progressLogger(logger) });
+    logger.info({ dir, part }, describeOutcome(dir, outcome));
+    const bytes = outcome.objects.reduce((n, o) => n + o.size, 0);
+    return {
+      ok: outcome.state === 'uploaded',
+      location: `s3://${outcome.bucket}/${target.prefix ? `${target.prefix}/` : ''}`,
+      objects: outcome.objects.length,
+      bytes,
+      ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}),
+    };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return { ok: false, objects: 0, bytes: 0, error: `${e.code ?? 'UPLOAD_FAILED'}: ${e.message}` };
+  }
 }

@@ -108,6 +108,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
       tap: (room) => sfu.tap(room),
       composite: rec.composite,
       tracks: rec.tracks,
+      upload: rec.upload,
       autoRecord: rec.autoRecord,
       autoStopGraceMs: rec.autoStopGraceMs,
       maxConcurrent: rec.maxConcurrent,

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { CompositeSettings } from '../recording/CompositeRecorderTypes.js';
 import type { JobQueue } from '../recording/jobs/JobQueue.js';
 import type { RecordingService } from '../recording/RecordingService.js';
+import type { RecordingUploadsOptions } from '../recording/upload/RecordingUploads.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
 import type { Sfu } from '../sfu/Sfu.js';
 import type { IceServer, RoomMode } from '../signaling/messages.js';
@@ -50,6 +51,8 @@ export interface RecordingsOptions {
   maxConcurrent?: number;
   autoStopGraceMs?: number;
   webhook?: { url: string; secret?: string; baseDelayMs?: number };
+  /** Upload each finished recording to a bucket (`--s3`). */
+  upload?: RecordingUploadsOptions;
   /** Repair recordings left unfinished by a crash (at start and every 30 s). Default true. */
   recover?: boolean;
   /** Recording workers take the jobs (`serve --redis`): this server queues, lists and stops them. */

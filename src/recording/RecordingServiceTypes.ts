@@ -13,6 +13,22 @@ export interface RecordingFile {
   bytes: number;
   kind: 'composite' | 'track' | 'manifest';
   mediaKind?: 'audio' | 'video';
+  /** 'bucket': the local copy was deleted after a verified upload; downloads redirect to a presigned link. */
+  location?: 'local' | 'bucket';
+}
+
+/** A recording's upload as the list shows it (from its upload.json). */
+export interface RecordingUploadSummary {
+  state: 'queued' | 'uploading' | 'uploaded' | 'failed';
+  attempt: number;
+  bucket: string;
+  prefix: string;
+  endpoint?: string;
+  objects: Array<{ file: string; key: string; size: number; sha256: string }>;
+  localDeleted: boolean;
+  progress?: { bytesDone: number; bytesTotal: number };
+  error?: { code: string; message: string };
+  updatedAt: string;
 }
 
 /** One line of the recordings list (API, page, `rtc-record list`). */
@@ -29,6 +45,8 @@ export interface RecordingSummary {
   files: RecordingFile[];
   error?: string;
   composite?: { file: string; state: string; format: string };
+  /** Absent: never uploaded. */
+  upload?: RecordingUploadSummary;
 }
 
 /** What a caller may choose per recording (API body); the rest comes from the service's defaults. */

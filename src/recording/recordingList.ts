@@ -4,16 +4,18 @@ import { RtcRecordError } from '../errors.js';
 import { ROOM_NAME } from '../signaling/messages.js';
 import type { Manifest, RecordingState } from './ManifestTypes.js';
 import { isRecordingId } from './recordingId.js';
-import type { RecordingFile, RecordingSummary } from './RecordingServiceTypes.js';
+import type { RecordingFile, RecordingSummary, RecordingUploadSummary } from './RecordingServiceTypes.js';
 import { resolveInside } from './storage.js';
+import { readUploadState, uploadInterrupted } from './upload/uploadState.js';
+import type { UploadStateFile } from './upload/UploadTypes.js';
 
 // Reads recordings from disk (`<root>/<room>/<id>/manifest.json`): what `rtc-record list`, the API and the recordings
 // page show. The disk is the source of truth, so recordings made by the CLI or before a restart are listed too.
 
 /** The files a recording may expose for download; nothing else in its directory is ever served. */
-export const DOWNLOADABLE = /^(?:manifest\.json|recording(?:\.part)?\.(?:mp4|m4a)|tracks\/[A-Za-z0-9_-]{1,200}\.(?:webm|mkv))$/;
+export const DOWNLOADABLE = /^(?:part-\d{1,4}\/)?(?:manifest\.json|recording(?:\.part)?\.(?:mp4|m4a)|tracks\/[A-Za-z0-9_-]{1,200}\.(?:webm|mkv))$/;
 
-const PART_FILE = /^recording\.part\.(?:mp4|m4a)$/;
+const PART_FILE = /^(?:part-\d{1,4}\/)?recording\.part\.(?:mp4|m4a)$/;
 
 /**
  * While a recording is finalizing (stopping, or being recovered after a crash) its part file is about to be remuxed
@@ -98,12 +100,28 @@ export function recordingFiles(dir: string, manifest?: Manifest): RecordingFile[
     add(rel, 'track', manifest?.tracks.find((t) => t.file === rel)?.kind);
   }
   add('manifest.json', 'manifest');
+  // Later parts of a recording continued by another worker (takeover): `part-N/…`, listed after part 1.
+  for (const sub of partDirs(dir)) {
+    for (const f of recordingFiles(join(dir, sub), readManifest(join(dir, sub)))) files.push({ ...f, path: `${sub}/${f.path}` });
+  }
   return files;
+}
+
+function partDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => /^part-\d{1,4}$/.test(n))
+      .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  } catch {
+    return [];
+  }
 }
 
 /** A list entry from a manifest; `live` overrides what the disk says for recordings this process is running. */
 export function summarize(loc: LocatedRecording, manifest: Manifest | undefined, now = Date.now()): RecordingSummary {
-  const files = recordingFiles(loc.dir, manifest);
+  const uploadState = readUploadState(loc.dir);
+  const files = withStoredFiles(recordingFiles(loc.dir, manifest), uploadState, manifest);
+  const upload = uploadState ? uploadSummary(uploadState) : undefined;
   const sizeBytes = files.reduce((sum, f) => sum + f.bytes, 0);
   if (!manifest) {
     return { id: loc.id, room: loc.room, state: 'failed', startedAt: idTime(loc.id), durationMs: 0, sizeBytes, participants: [], files, error: 'manifest.json missing or unreadable' };
@@ -124,6 +142,44 @@ export function summarize(loc: LocatedRecording, manifest: Manifest | undefined,
     files: offeredFiles(files, manifest.state, composite?.state),
     ...(manifest.error ? { error: manifest.error } : {}),
     ...(composite ? { composite: { file: composite.file, state: composite.state, format: composite.format } } : {}),
+    ...(upload ? { upload } : {}),
+  };
+}
+
+/**
+ * The files whose local copy was deleted after a verified upload are still the recording's: listed from upload.json,
+ * marked as in the bucket (downloads redirect there).
+ */
+export function withStoredFiles(local: RecordingFile[], upload: UploadStateFile | undefined, manifest?: Manifest): RecordingFile[] {
+  if (upload?.state !== 'uploaded') return local;
+  const here = new Set(local.map((f) => f.path));
+  const stored: RecordingFile[] = [];
+  for (const o of upload.objects) {
+    if (here.has(o.file) || !DOWNLOADABLE.test(o.file) || o.file === 'manifest.json') continue;
+    const kind: RecordingFile['kind'] = o.file.startsWith('tracks/') ? 'track' : 'composite';
+    const mediaKind = kind === 'track' ? manifest?.tracks.find((t) => t.file === o.file)?.kind : o.file.endsWith('.m4a') ? 'audio' : 'video';
+    stored.push({ path: o.file, bytes: o.size, kind, ...(mediaKind ? { mediaKind } : {}), location: 'bucket' });
+  }
+  if (!stored.length) return local;
+  // Same order as recordingFiles: composite, tracks, manifest.
+  const order = (f: RecordingFile) => (f.kind === 'composite' ? 0 : f.kind === 'track' ? 1 : 2);
+  return [...local, ...stored].sort((a, b) => order(a) - order(b) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** upload.json for the list; an upload whose process died shows as failed (it is retried by `rtc-record upload`). */
+export function uploadSummary(s: UploadStateFile): RecordingUploadSummary {
+  const interrupted = uploadInterrupted(s);
+  return {
+    state: interrupted ? 'failed' : s.state,
+    attempt: s.attempt,
+    bucket: s.bucket,
+    prefix: s.prefix,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    objects: s.objects.map(({ file, key, size, sha256 }) => ({ file, key, size, sha256 })),
+    localDeleted: s.localDeleted,
+    ...(s.progress && s.state === 'uploading' && !interrupted ? { progress: s.progress } : {}),
+    ...(interrupted ? { error: { code: 'UPLOAD_FAILED', message: `interrupted: process ${s.owner?.pid} is gone` } } : s.error ? { error: s.error } : {}),
+    updatedAt: s.updatedAt,
   };
 }
 

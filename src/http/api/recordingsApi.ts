@@ -1,10 +1,13 @@
+import { lstatSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sep } from 'node:path';
 import { z } from 'zod';
 import { RtcRecordError } from '../../errors.js';
-import { DOWNLOADABLE, partFileWithdrawn, summarize } from '../../recording/recordingList.js';
+import { DOWNLOADABLE, partFileWithdrawn, summarize, uploadSummary } from '../../recording/recordingList.js';
 import type { RecordingService } from '../../recording/RecordingService.js';
 import { resolveInside } from '../../recording/storage.js';
+import { presignStoredFile } from '../../recording/upload/storedDownload.js';
+import { readUploadState } from '../../recording/upload/uploadState.js';
 import { ROOM_NAME } from '../../signaling/messages.js';
 import type { Access } from '../auth.js';
 import { sendFileWithRanges } from '../fileResponse.js';
@@ -16,7 +19,8 @@ import { readJsonBody, sendJson } from '../respond.js';
 //   GET    /api/recordings/:id            its manifest
 //   POST   /api/recordings/:id/stop       stop; answers once finalized
 //   DELETE /api/recordings/:id            delete a finished recording
-//   GET    /recordings/:id/files/<file>   download (Range; ?download=1 for attachment)
+//   GET    /recordings/:id/files/<file>   download (Range; ?download=1 for attachment); once the local copy was
+//                                         deleted after a verified upload: 302 to a presigned link into the bucket
 
 const startBody = z
   .object({
@@ -61,7 +65,7 @@ export async function handleRecordingsApi(req: IncomingMessage, res: ServerRespo
   if (segments[0] === 'recordings' && segments[2] === 'files' && segments.length > 3) {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
     const service = requireService(ctx);
-    download(req, res, url, segments[1]!, segments.slice(3).join('/'), service, ctx.access);
+    await download(req, res, url, segments[1]!, segments.slice(3).join('/'), service, ctx.access);
     return true;
   }
   return false;
@@ -98,9 +102,10 @@ async function start(req: IncomingMessage, res: ServerResponse, service: Recordi
 
 function getOne(res: ServerResponse, id: string, service: RecordingService, access: Access): void {
   access.requireSomewhere('view');
-  const { room, manifest } = service.get(id);
+  const { room, dir, manifest } = service.get(id);
   access.require('view', room);
-  sendJson(res, 200, manifest);
+  const upload = readUploadState(dir);
+  sendJson(res, 200, upload ? { ...manifest, upload: uploadSummary(upload) } : manifest);
 }
 
 async function stop(res: ServerResponse, id: string, service: RecordingService, access: Access): Promise<void> {
@@ -119,7 +124,7 @@ function remove(res: ServerResponse, id: string, service: RecordingService, acce
   res.writeHead(204).end();
 }
 
-function download(req: IncomingMessage, res: ServerResponse, url: URL, id: string, file: string, service: RecordingService, access: Access): void {
+async function download(req: IncomingMessage, res: ServerResponse, url: URL, id: string, file: string, service: RecordingService, access: Access): Promise<void> {
   access.requireSomewhere('view');
   // Only the files a recording is made of, by their exact relative names: no other path can even be expressed.
   if (!DOWNLOADABLE.test(file)) throw notFound();
@@ -129,10 +134,27 @@ function download(req: IncomingMessage, res: ServerResponse, url: URL, id: strin
   const path = resolveInside(service.root, room, id, file);
   if (!path.startsWith(dir + sep)) throw new RtcRecordError('FORBIDDEN', 'outside the recording');
   const base = file.slice(file.lastIndexOf('/') + 1);
+  const attachment = url.searchParams.get('download') === '1';
+  if (!isRegularFile(path)) {
+    // Deleted after a verified upload: the bucket has it (a short-lived link, signed here).
+    const link = await presignStoredFile(dir, file, { filename: `${room}-${id}-${base}`, attachment });
+    if (link) {
+      res.writeHead(302, { location: link, 'cache-control': 'no-store' }).end();
+      return;
+    }
+  }
   sendFileWithRanges(req, res, path, {
     filename: `${room}-${id}-${base}`,
-    disposition: url.searchParams.get('download') === '1' ? 'attachment' : 'inline',
+    disposition: attachment ? 'attachment' : 'inline',
   });
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Decoded path segments; a malformed escape is a 400, not a crash. */

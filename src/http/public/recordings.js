@@ -57,9 +57,12 @@ function row(rec) {
   // The mixed MP4 first: it is what most people want.
   const ordered = [...rec.files].sort((a, b) => (a.kind === 'composite' ? -1 : b.kind === 'composite' ? 1 : 0));
   for (const f of ordered) {
-    const a = el('a', { href: fileUrl(rec, f, true), textContent: `${f.path} (${fmtSize(f.bytes)})` });
+    const inBucket = f.location === 'bucket';
+    const a = el('a', { href: fileUrl(rec, f, true), textContent: `${f.path} (${fmtSize(f.bytes)})${inBucket ? ' ☁' : ''}` });
+    if (inBucket) a.title = 'in the bucket (local copy deleted after a verified upload)';
     a.dataset.testid = 'download';
     a.dataset.file = f.path;
+    a.dataset.location = f.location ?? 'local';
     a.setAttribute('download', '');
     files.append(a);
   }
@@ -95,7 +98,7 @@ function row(rec) {
   }
   tr.append(
     el('td', {}, el('strong', { textContent: rec.room }), el('br'), el('small', { textContent: rec.id })),
-    el('td', { className: `state-${rec.state}`, textContent: rec.state + (rec.error ? ` — ${rec.error}` : ''), title: rec.error ?? '' }),
+    el('td', { className: `state-${rec.state}`, textContent: rec.state + (rec.error ? ` — ${rec.error}` : ''), title: rec.error ?? '' }, ...uploadCell(rec)),
     el('td', { className: 'num', textContent: new Date(rec.startedAt).toLocaleString() }),
     el('td', { className: 'num', textContent: fmtDuration(rec.durationMs) }),
     el('td', { className: 'num', textContent: fmtSize(rec.sizeBytes) }),
@@ -104,6 +107,25 @@ function row(rec) {
     actions,
   );
   return tr;
+}
+
+/** Under the state: where the upload stands (queued, uploading n %, uploaded to s3://…, failed and why). */
+function uploadCell(rec) {
+  const u = rec.upload;
+  if (!u) return [];
+  const where = `s3://${u.bucket}/${u.prefix}`;
+  const text =
+    u.state === 'uploaded'
+      ? `uploaded to ${where} (attempt ${u.attempt})${u.localDeleted ? '' : ', local copy kept'}`
+      : u.state === 'uploading'
+        ? `uploading${u.progress ? ` ${Math.floor((100 * u.progress.bytesDone) / Math.max(1, u.progress.bytesTotal))} %` : ''} to ${where}`
+        : u.state === 'failed'
+          ? `upload failed (attempt ${u.attempt}): ${u.error ? `[${u.error.code}] ${u.error.message}` : 'unknown'}; local files kept`
+          : `upload queued (${where})`;
+  const span = el('small', { className: `upload upload-${u.state}`, textContent: text, title: u.objects.map((o) => o.key).join('\n') });
+  span.dataset.testid = 'upload';
+  span.dataset.upload = u.state;
+  return [el('br'), span];
 }
 
 async function refresh() {

@@ -51,7 +51,9 @@ export class JobQueue extends EventEmitter<JobEvents> {
     const prefix = options.prefix ?? 'rtc:';
     this.store = new JobStore(redis, prefix);
     for (const kind of JOB_KINDS) {
-      this.queues.set(kind, new Queue(queueName(kind), { connection: redis, prefix: `${prefix}bull` }));
+      const q = new Queue(queueName(kind), { connection: redis, prefix: `${prefix}bull` });
+      q.on('error', () => undefined); // connection errors: reported once by connectRedis, retried by ioredis
+      this.queues.set(kind, q);
     }
     if (options.watch !== false) {
       this.sub = redis.duplicate();

@@ -38,7 +38,7 @@ interface Held {
   writes: Promise<unknown>;
   /** Recovery of earlier parts (takeover), awaited before the final manifest is written. */
   recovering: Promise<void>;
-  /** Earlier parts this worker recovered: uploaded with its own part at the end (after the manifest lists all parts). */
+  /** Earlier parts this worker recovered (uploaded with its own part at the end, once the manifest lists all parts). */
   recovered: Array<{ part: number; dir: string }>;
   /** Ownership lost to a takeover (this worker was cut off from Redis too long): its part ends, the status is not ours. */
   superseded?: boolean;
@@ -315,8 +315,10 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     this.writeManifests(held.status, held.part, manifest);
     if (this.options.upload) {
       await this.write(held, (s) => void (s.state = 'uploading'));
-      for (const r of held.recovered) await this.uploadPart(held.status, r.part, r.dir, log);
-      await this.uploadPart(held.status, held.part, recorder.dir, log);
+      // The recording's directory holds every part this disk has (part-N/ inside it): one upload carries them all.
+      const top = join(this.outputRoot, held.status.room, held.id);
+      if (held.part > 1 && readManifest(top)) await this.uploadPart(held.status, 1, top, log);
+      else await this.uploadPart(held.status, held.part, recorder.dir, log);
     }
     await this.write(held, (s) => {
       s.state = manifest.state === 'failed' ? 'failed' : 'done';

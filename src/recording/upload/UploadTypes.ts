@@ -112,4 +112,9 @@ export interface UploadOptions {
   retry?: RetryPolicy;
   /** Multipart part size (≥ 5 MiB). Default 8 MiB. */
   partSize?: number;
+  /**
+   * Also upload the `part-N/` directories a takeover added (default true). A worker that uploads each part by itself
+   * passes false for part 1; a part directory (its manifest says `part: N`) is keyed as `part-N/<file>` either way.
+   */
+  includeParts?: boolean;
 }

@@ -24,7 +24,7 @@ const PART_DIR = /^part-\d{1,4}$/;
  * also in the `part-N/` directories a takeover adds. Never anything else in the directory (owner file, temp files).
  * The top manifest.json is not listed: it is uploaded last, with the object list added.
  */
-export async function listRecordingObjects(dir: string, manifest: Manifest): Promise<LocalObject[]> {
+export async function listRecordingObjects(dir: string, manifest: Manifest, opts: { includeParts?: boolean } = {}): Promise<LocalObject[]> {
   const out: LocalObject[] = [];
   const scan = async (sub: string, m: Manifest | undefined) => {
     const base = sub ? join(dir, sub) : dir;
@@ -50,6 +50,7 @@ export async function listRecordingObjects(dir: string, manifest: Manifest): Pro
     }
   };
   await scan('', manifest);
+  if (opts.includeParts === false) return out;
   for (const sub of safeReaddir(dir).filter((n) => PART_DIR.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))) {
     if (!lstatSync(join(dir, sub)).isDirectory()) continue;
     await scan(sub, readJson<Manifest>(join(dir, sub, 'manifest.json')));

@@ -55,7 +55,8 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
   const attempt = opts.attempt ?? (previous?.attempt ?? 0) + 1;
   const history = [
     ...(previous?.history ?? []),
-    ...(previous ? [{ attempt: previous.attempt, state: previous.state, ...(previous.error ? { error: previous.error } : {}), ...(previous.finishedAt ? { finishedAt: previous.finishedAt } : {}) }] : []),
+    // A queued state's history already holds the attempt before it.
+    ...(previous && previous.state !== 'queued' ? [{ attempt: previous.attempt, state: previous.state, ...(previous.error ? { error: previous.error } : {}), ...(previous.finishedAt ? { finishedAt: previous.finishedAt } : {}) }] : []),
   ];
   const base = {
     attempt,
@@ -82,7 +83,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
   let files: LocalObject[];
   let keys: Map<string, string>;
   try {
-    files = await listRecordingObjects(dir, manifest);
+    files = await listRecordingObjects(dir, manifest, { includeParts: opts.includeParts });
     keys = objectKeys(target, manifest, files, attempt);
   } catch (err) {
     return fail(err);
@@ -144,13 +145,15 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
 /** Every file's key (the manifest's too); two files with one key is a template error, found before anything is sent. */
 function objectKeys(target: UploadTarget, manifest: Manifest, files: LocalObject[], attempt: number): Map<string, string> {
   const keys = new Map<string, string>();
+  // A part directory uploaded by itself: its files are keyed where they sit in the whole recording.
+  const part = manifest.part !== undefined && manifest.part >= 2 ? `part-${manifest.part}/` : '';
   const owners = new Map<string, string>();
   for (const f of [...files, { file: 'manifest.json' } as LocalObject]) {
     const key = renderKey(target.prefix, target.keyTemplate, {
       room: manifest.room,
       id: manifest.id,
       startedAt: manifest.startedAt,
-      file: f.file,
+      file: part + f.file,
       participant: f.participant,
       track: f.track,
       attempt,

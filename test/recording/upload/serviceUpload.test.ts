@@ -1,0 +1,123 @@
+// The recordings service uploads what it finalizes; the API lists upload state and serves deleted files from the
+// bucket (presigned redirect). Real S3-compatible server in process; recorders are fakes writing real files.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../../src/http/HttpServer.js';
+import type { RunningServer } from '../../../src/http/HttpServerTypes.js';
+import { RecordingService } from '../../../src/recording/RecordingService.js';
+import type { RecordingSummary } from '../../../src/recording/RecordingServiceTypes.js';
+import { readUploadState } from '../../../src/recording/upload/uploadState.js';
+import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
+import type { UploadStateFile, UploadTarget } from '../../../src/recording/upload/UploadTypes.js';
+import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
+import { fakeRecording } from '../../http/fakeRecording.js';
+import { fakeStarter, quietLogger, tempRoot } from '../fakes.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+let s3: TestS3Server;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  Object.assign(process.env, S3_ENV);
+  s3 = await new TestS3Server().start();
+});
+afterAll(async () => {
+  await s3.stop();
+  process.env = savedEnv;
+});
+
+const target = (): UploadTarget => ({ bucket: s3.bucket, prefix: 'svc', endpoint: s3.endpoint, forcePathStyle: true, keyTemplate: '{room}/{id}/{file}' });
+
+async function until(dir: string, states: UploadStateFile['state'][], timeoutMs = 20_000): Promise<UploadStateFile> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = readUploadState(dir);
+    if (s && states.includes(s.state)) return s;
+    if (Date.now() > deadline) throw new Error(`upload state ${s?.state ?? 'none'}, waited for ${states.join('/')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('RecordingService with upload', () => {
+  it('uploads a recording once it is finalized; the list shows it uploaded, its files in the bucket', async () => {
+    const root = tempRoot();
+    const fakes = fakeStarter();
+    const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, startRecorder: fakes.start, recoveryIntervalMs: 0, upload: { target: target(), retry: { tries: 2, baseDelayMs: 50 } } });
+    const rec = await service.start('room1');
+    const track = randomBytes(70_000);
+    writeFileSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm'), track);
+    await service.stop(rec.id);
+    const state = await until(rec.dir, ['uploaded', 'failed']);
+    expect(state.error).toBeUndefined();
+    expect(state.objects.map((o) => o.key)).toEqual([`svc/room1/${rec.id}/tracks/Bob-b1-0.webm`, `svc/room1/${rec.id}/manifest.json`]);
+    expect(sha((await s3.get(`svc/room1/${rec.id}/tracks/Bob-b1-0.webm`)).body)).toBe(sha(track));
+    expect(existsSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm'))).toBe(false);
+    const [summary] = service.list('room1');
+    expect(summary!.upload).toMatchObject({ state: 'uploaded', attempt: 1, bucket: s3.bucket, localDeleted: true });
+    expect(summary!.files).toContainEqual({ path: 'tracks/Bob-b1-0.webm', bytes: track.length, kind: 'track', location: 'bucket' });
+    await service.shutdown();
+  });
+
+  it('store down: the upload fails, the list says so, every file stays', async () => {
+    const root = tempRoot();
+    const fakes = fakeStarter();
+    const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, startRecorder: fakes.start, recoveryIntervalMs: 0, upload: { target: { ...target(), endpoint: 'http://127.0.0.1:9' }, retry: { tries: 2, baseDelayMs: 50 } } });
+    const rec = await service.start('room2');
+    const track = randomBytes(10_000);
+    writeFileSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm'), track);
+    await service.stop(rec.id);
+    const state = await until(rec.dir, ['uploaded', 'failed']);
+    expect(state).toMatchObject({ state: 'failed', error: { code: 'BUCKET_UNREACHABLE' }, localDeleted: false });
+    expect(readFileSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm')).equals(track)).toBe(true);
+    const [summary] = service.list('room2');
+    expect(summary!.upload).toMatchObject({ state: 'failed', error: { code: 'BUCKET_UNREACHABLE' } });
+    expect(summary!.files.find((f) => f.path === 'tracks/Bob-b1-0.webm')?.location).toBeUndefined();
+    await service.shutdown();
+  });
+});
+
+describe('HTTP: upload state and downloads from the bucket', () => {
+  let server: RunningServer;
+  afterAll(async () => server?.close());
+
+  it('/api/recordings shows the upload; a deleted local file redirects to a presigned link that serves the same bytes', async () => {
+    const rec = fakeRecording({ root: tempRoot('rtc-http-s3-'), room: 'web' });
+    const mp4 = randomBytes(40_000);
+    writeFileSync(join(rec.dir, 'recording.mp4'), mp4);
+    expect((await uploadRecording(rec.dir, target())).state).toBe('uploaded');
+    server = await startServer({ port: 0, recordings: { outputRoot: rec.root, recover: false, composite: false } });
+
+    const list = (await (await fetch(`${server.url}/api/recordings`)).json()) as { recordings: RecordingSummary[] };
+    const r = list.recordings.find((x) => x.id === rec.id)!;
+    expect(r.upload).toMatchObject({ state: 'uploaded', bucket: s3.bucket, prefix: 'svc', localDeleted: true });
+    expect(r.upload!.objects.map((o) => o.key)).toEqual([`svc/web/${rec.id}/recording.mp4`, `svc/web/${rec.id}/tracks/Alice-a1-0.webm`, `svc/web/${rec.id}/manifest.json`]);
+    expect(r.files.map((f) => [f.path, f.location ?? 'local'])).toEqual([
+      ['recording.mp4', 'bucket'],
+      ['tracks/Alice-a1-0.webm', 'bucket'],
+      ['manifest.json', 'local'],
+    ]);
+    expect(r.sizeBytes).toBeGreaterThan(mp4.length + rec.track.length);
+    const one = (await (await fetch(`${server.url}/api/recordings/${rec.id}`)).json()) as { upload?: { state: string } };
+    expect(one.upload?.state).toBe('uploaded');
+
+    const res = await fetch(`${server.url}/recordings/${rec.id}/files/tracks/Alice-a1-0.webm?download=1`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const link = new URL(res.headers.get('location')!);
+    expect(link.origin).toBe(s3.endpoint);
+    expect(link.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    const got = await fetch(link);
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-disposition')).toBe(`attachment; filename="web-${rec.id}-Alice-a1-0.webm"`);
+    expect(Buffer.from(await got.arrayBuffer()).equals(rec.track)).toBe(true);
+    // The store checks the link's signature: a forged one is refused.
+    link.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+    expect((await fetch(link)).status).toBe(403);
+
+    const video = await fetch(`${server.url}/recordings/${rec.id}/files/recording.mp4`);
+    expect(Buffer.from(await video.arrayBuffer()).equals(mp4)).toBe(true);
+    // The manifest is still served from disk.
+    expect((await fetch(`${server.url}/recordings/${rec.id}/files/manifest.json`, { redirect: 'manual' })).status).toBe(200);
+  });
+});
