@@ -78,6 +78,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
   const port = (server.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
 
+  const ownerUrl = ownerUrlOf(ctx);
   if (options.cluster) {
     const describe = (room: string) => localRooms(signaling, ctx.service).find((r) => r.room === room);
     clusterReady = RoomRegistry.connect({ ...options.cluster, publicUrl: options.cluster.publicUrl ?? `http://${hostPart}:${port}`, describe, logger });
@@ -116,7 +117,9 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
       recoveryIntervalMs: rec.recover === false ? 0 : undefined,
       logger,
       // Workers join through this server's signaling like any recorder (and mint their own token when needed).
-      jobs: rec.jobs ? { queue: rec.jobs, serverUrl: () => `ws://${internalHost}:${port}/ws` } : undefined,
+      // A worker joins the room on the server it lives on: its owner (several servers), else this one as others reach it.
+      // (Joining elsewhere would still work: the worker follows the redirect.)
+      jobs: rec.jobs ? { queue: rec.jobs, serverUrl: async (room) => (await ownerUrl(room)) ?? ctx.cluster?.signalingUrl ?? `ws://${internalHost}:${port}/ws` } : undefined,
     });
     if (rec.webhook) {
       webhooks = new WebhookNotifier({ ...rec.webhook, logger });
@@ -203,6 +206,11 @@ function joinPolicy(secret: string) {
     if (access.tokenError) return { code: 'UNAUTHORIZED', message: `joining needs a token: ${access.tokenError}` };
     return { code: 'FORBIDDEN', message: `this token does not grant ${scope} on room ${room}` };
   };
+}
+
+/** The signaling URL of the server that owns `room` (undefined: no cluster, nobody has it, or Redis is away). */
+function ownerUrlOf(ctx: Context): (room: string) => Promise<string | undefined> {
+  return async (room) => ctx.cluster?.roomOwnerUrl(room).catch(() => undefined);
 }
 
 function isLoopback(host: string): boolean {

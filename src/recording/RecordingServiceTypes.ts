@@ -101,8 +101,11 @@ export interface RecordingServiceOptions {
   recoveryIntervalMs?: number;
   logger: Logger;
   startRecorder?: StartRecorder;
-  /** Workers record (`serve --redis`): start/stop/list go through this queue; `serverUrl` is handed to workers (no token). */
-  jobs?: { queue: JobQueue; serverUrl: () => string };
+  /**
+   * Workers record (`serve --redis`): start/stop/list go through this queue; `serverUrl(room)` is handed to workers (no
+   * token): the signaling URL of the server the room lives on (several servers: its owner, see src/cluster).
+   */
+  jobs?: { queue: JobQueue; serverUrl: (room: string) => string | Promise<string> };
   /** Upload each finished recording to this bucket (`serve --s3`). */
   upload?: RecordingUploadsOptions;
 }

@@ -5,7 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JobStore } from '../../src/recording/jobs/JobStore.js';
 import { CliProcess } from '../harness/cli.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { freePort, waitFor } from '../harness/util.js';
@@ -97,6 +99,17 @@ describe('serve --redis', () => {
     // A leave shows on the other server too (published at once, not at the next heartbeat).
     bobOnA.send({ type: 'leave' });
     await waitFor(async () => names((await rooms(b))[0]!).join() === 'ann', { timeoutMs: 2000, description: 'bob gone from B\'s listing' });
+
+    // A recording requested on B for A's room is a job that sends its worker to A (no worker runs here: it stays queued).
+    void fetch(`${b.url}/api/recordings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room: 'alpha' }) }).catch(() => {});
+    const admin = new Redis(redis.url);
+    try {
+      const store = new JobStore(admin);
+      const job = await waitFor(async () => (await store.list()).find((j) => j.room === 'alpha'), { timeoutMs: 5000, description: 'job queued' });
+      expect(job.request.serverUrl).toBe(a.ws);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('a stopped server (SIGTERM) hands its rooms over at once; a killed one after its lease', async () => {

@@ -19,12 +19,12 @@ export class QueuedRecordings {
   constructor(
     private readonly queue: JobQueue,
     private readonly root: string,
-    /** ws URL of this server's signaling, handed to workers. */
-    private readonly serverUrl: () => string,
+    /** ws URL of the signaling server `room` lives on, handed to workers. */
+    private readonly serverUrl: (room: string) => string | Promise<string>,
   ) {}
 
   async start(room: string, composite: CompositeSettings | false, tracks: boolean, trigger: 'api' | 'auto'): Promise<ActiveRecordingInfo> {
-    const status = await this.queue.enqueue({ room, composite, tracks, trigger, serverUrl: this.serverUrl() });
+    const status = await this.queue.enqueue({ room, composite, tracks, trigger, serverUrl: await this.serverUrl(room) });
     let now = status;
     try {
       now = await this.queue.waitFor(status.id, (s) => s.state !== 'queued' && s.state !== 'starting', START_WAIT_MS);
