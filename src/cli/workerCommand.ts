@@ -5,6 +5,8 @@ import { createLogger } from '../logger.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { JOB_KINDS, type JobKind } from '../recording/jobs/RecordingJobTypes.js';
 import { RecordingWorker } from '../recording/jobs/RecordingWorker.js';
+import { connectRedis, withTimeout } from '../recording/jobs/redisConnection.js';
+import { roomOwnerUrl } from '../cluster/RoomRegistry.js';
 import type { RecordingWorkerOptions } from '../recording/jobs/RecordingWorkerTypes.js';
 import type { IceServer } from '../signaling/messages.js';
 import { iceServersFromEnv } from './iceServerOption.js';
@@ -56,6 +58,7 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: mixed recordings will fail');
   }
+  const rooms = connectRedis(opts.redis, logger, 'worker-room-lookup');
   const worker = await RecordingWorker.start({
     redisUrl: opts.redis,
     outputRoot: resolve(opts.out),
@@ -65,8 +68,13 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
     logger,
     iceAddress: opts.iceAddress ?? '127.0.0.1',
     iceServers: [...opts.iceServer, ...iceServersFromEnv()],
-    // Servers started with --secret want a token from recorders too; the worker mints a fresh one per join.
-    joinUrl: (url) => (secret ? `${url}${url.includes('?') ? '&' : '?'}token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url),
+    // The room may have moved since the job was queued (its server died): join where it lives now. Servers started
+    // with --secret want a token from recorders too; the worker mints a fresh one per join.
+    joinUrl: async (queuedUrl, room) => {
+      const owner = await withTimeout(roomOwnerUrl(rooms, room), 2000, () => new Error('timeout')).catch(() => undefined);
+      const url = owner ?? queuedUrl;
+      return secret ? `${url}${url.includes('?') ? '&' : '?'}token=${mintToken(secret, { room: ANY_ROOM, scopes: ['join', 'record'], ttlSeconds: 300 })}` : url;
+    },
     upload: target ? (dir, _status, part) => uploadPart(dir, part, target, opts.keepLocal === true, logger) : undefined,
     ...extra,
   });

@@ -48,7 +48,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
     private readonly options: JobQueueOptions,
   ) {
     super();
-    const prefix = options.prefix ?? 'rtc:';
+    const prefix = options.prefix ?? 'rtc-record:';
     this.store = new JobStore(redis, prefix);
     for (const kind of JOB_KINDS) {
       const q = new Queue(queueName(kind), { connection: redis, prefix: `${prefix}bull` });

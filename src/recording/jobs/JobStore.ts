@@ -4,7 +4,7 @@ import { LIVE_STATES, type JobStatus, type WorkerAdvert } from './RecordingJobTy
 
 // The recordings' shared state in Redis, and nothing else (BullMQ only dispatches):
 //   <p>job:<id>          JSON JobStatus               <p>jobs        zset id → enqueued at (newest listed first)
-//   <p>live              set of ids not done/failed   <p>room:<room> id of the room's live recording (one per room)
+//   <p>live              set of ids not done/failed   <p>recording-room:<room> the room's live recording (one per room)
 //   <p>job:<id>:hb       worker id, PX ttl            <p>worker:<w>  JSON WorkerAdvert, PX ttl; <p>workers set of ids
 //   channels <p>job:<id>:stop (stop requests to the holder) and <p>events (id of a status that changed)
 // Updates are read → modify → compare-and-set (a Lua CAS on the whole JSON), retried on a concurrent write: no WATCH
@@ -15,13 +15,14 @@ const CAS = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEY
 export class JobStore {
   constructor(
     readonly redis: Redis,
-    readonly prefix = 'rtc:',
+    readonly prefix = 'rtc-record:',
   ) {}
 
   jobKey = (id: string) => `${this.prefix}job:${id}`;
   heartbeatKey = (id: string) => `${this.prefix}job:${id}:hb`;
   stopChannel = (id: string) => `${this.prefix}job:${id}:stop`;
-  roomKey = (room: string) => `${this.prefix}room:${room}`;
+  /** Not `<p>room:<room>`: that is the room registry's (src/cluster), in the same namespace. */
+  roomKey = (room: string) => `${this.prefix}recording-room:${room}`;
   workerKey = (id: string) => `${this.prefix}worker:${id}`;
   get eventsChannel(): string {
     return `${this.prefix}events`;

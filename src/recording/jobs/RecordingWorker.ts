@@ -80,7 +80,7 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     this.admission = new Admission(options.cores ?? defaultCores(), { ...DEFAULT_JOB_COSTS, ...options.costs });
     this.startRecorder = options.startRecorder ?? ((o, l) => RoomRecorder.start(o, l));
     this.ttl = options.heartbeatTtlMs ?? 3000;
-    const prefix = `${options.prefix ?? 'rtc:'}bull`;
+    const prefix = `${options.prefix ?? 'rtc-record:'}bull`;
     for (const kind of JOB_KINDS) {
       // Manual fetching: a job is asked for only when its kind fits (no processor, so BullMQ never takes one by itself).
       const w = new Worker(queueName(kind), null, { connection: queue.redis, prefix, lockDuration: 120_000, autorun: false });
