@@ -111,6 +111,8 @@ export class RecordingUploads extends EventEmitter<RecordingUploadsEvents> {
           logger: this.logger.child({ id }),
           signal: abort.signal,
         });
+        // Cut short by a shutdown: queued again on disk, so the next start resumes it (local files are all there).
+        if (outcome.state === 'failed' && abort.signal.aborted) this.markQueued(dir);
         this.emit(outcome.state === 'uploaded' ? 'uploaded' : 'uploadFailed', id, outcome);
       } catch (err) {
         this.logger.error({ id, err: (err as Error).message }, 'upload could not start');

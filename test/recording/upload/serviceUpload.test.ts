@@ -78,6 +78,31 @@ describe('RecordingService with upload', () => {
   });
 });
 
+describe('RecordingService upload across a restart', () => {
+  it('a shutdown cuts an upload short: it is queued again with every local file, and the next start uploads it', async () => {
+    const root = tempRoot();
+    const fakes = fakeStarter();
+    const opts = { outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, startRecorder: fakes.start, recoveryIntervalMs: 0 };
+    const service = new RecordingService({ ...opts, upload: { target: target(), shutdownGraceMs: 1 } });
+    const rec = await service.start('room3');
+    const big = randomBytes(40 * 1024 * 1024);
+    writeFileSync(join(rec.dir, 'recording.mp4'), big);
+    await service.stop(rec.id);
+    await until(rec.dir, ['uploading']);
+    await service.shutdown();
+    const cut = readUploadState(rec.dir)!;
+    expect(cut.state).toBe('queued');
+    expect(cut.history?.at(-1)).toMatchObject({ attempt: 1, state: 'failed' });
+    expect(sha(readFileSync(join(rec.dir, 'recording.mp4')))).toBe(sha(big));
+
+    const again = new RecordingService({ ...opts, upload: { target: target() } });
+    const state = await until(rec.dir, ['uploaded', 'failed']);
+    expect(state).toMatchObject({ state: 'uploaded', attempt: 2, localDeleted: true });
+    expect(sha((await s3.get(`svc/room3/${rec.id}/recording.attempt-2.mp4`)).body)).toBe(sha(big));
+    await again.shutdown();
+  });
+});
+
 describe('HTTP: upload state and downloads from the bucket', () => {
   let server: RunningServer;
   afterAll(async () => server?.close());
