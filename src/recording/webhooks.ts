@@ -9,7 +9,14 @@ import type { RecordingService } from './RecordingService.js';
 // never blocks recording (nor the event loop beyond a JSON.stringify). Deliveries are in order, retried with
 // exponential backoff, and dropped (oldest first) when the queue overflows.
 
-export type WebhookEventType = 'recording.started' | 'recording.finished' | 'recording.failed' | 'participant.joined' | 'participant.left';
+export type WebhookEventType =
+  | 'recording.started'
+  | 'recording.finished'
+  | 'recording.failed'
+  | 'recording.uploaded'
+  | 'recording.upload_failed'
+  | 'participant.joined'
+  | 'participant.left';
 
 export interface WebhookEvent {
   /** Unique per event; the same on every retry, so receivers can de-duplicate. */
@@ -80,6 +87,9 @@ export class WebhookNotifier extends EventEmitter<WebhookNotifierEvents> {
     service.on('recordingFailed', (e) => this.send('recording.failed', { ...e }));
     service.on('participantJoined', (e) => this.send('participant.joined', participantData(e)));
     service.on('participantLeft', (e) => this.send('participant.left', participantData(e)));
+    // With --s3: where the files went (or why they did not; the local copy is kept then).
+    service.uploads?.on('uploaded', (id, o) => this.send('recording.uploaded', { id, bucket: o.bucket, attempt: o.attempt, localDeleted: o.localDeleted, objects: o.objects }));
+    service.uploads?.on('uploadFailed', (id, o) => this.send('recording.upload_failed', { id, bucket: o.bucket, attempt: o.attempt, code: o.error?.code, error: o.error?.message }));
   }
 
   /** Queues an event; never throws, never waits. */

@@ -2,6 +2,8 @@
 // bucket (presigned redirect). Real S3-compatible server in process; recorders are fakes writing real files.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../src/http/HttpServer.js';
@@ -10,8 +12,10 @@ import { RecordingService } from '../../../src/recording/RecordingService.js';
 import type { RecordingSummary } from '../../../src/recording/RecordingServiceTypes.js';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
+import { WebhookNotifier, type WebhookEvent } from '../../../src/recording/webhooks.js';
 import type { UploadStateFile, UploadTarget } from '../../../src/recording/upload/UploadTypes.js';
 import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
+import { waitFor } from '../../harness/util.js';
 import { fakeRecording } from '../../http/fakeRecording.js';
 import { fakeStarter, quietLogger, tempRoot } from '../fakes.js';
 
@@ -30,6 +34,23 @@ afterAll(async () => {
 
 const target = (): UploadTarget => ({ bucket: s3.bucket, prefix: 'svc', endpoint: s3.endpoint, forcePathStyle: true, keyTemplate: '{room}/{id}/{file}' });
 
+/** A local webhook receiver attached to `service`; returns the events received so far. */
+async function webhookEvents(service: RecordingService): Promise<{ events: WebhookEvent[]; close: () => Promise<void> }> {
+  const events: WebhookEvent[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      events.push(JSON.parse(body) as WebhookEvent);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const n = new WebhookNotifier({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, logger: quietLogger });
+  n.attach(service);
+  return { events, close: async () => (await n.close(2000), server.closeAllConnections(), await new Promise<void>((r) => server.close(() => r()))) };
+}
+
 async function until(dir: string, states: UploadStateFile['state'][], timeoutMs = 20_000): Promise<UploadStateFile> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -45,6 +66,7 @@ describe('RecordingService with upload', () => {
     const root = tempRoot();
     const fakes = fakeStarter();
     const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, startRecorder: fakes.start, recoveryIntervalMs: 0, upload: { target: target(), retry: { tries: 2, baseDelayMs: 50 } } });
+    const hook = await webhookEvents(service);
     const rec = await service.start('room1');
     const track = randomBytes(70_000);
     writeFileSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm'), track);
@@ -57,6 +79,9 @@ describe('RecordingService with upload', () => {
     const [summary] = service.list('room1');
     expect(summary!.upload).toMatchObject({ state: 'uploaded', attempt: 1, bucket: s3.bucket, localDeleted: true });
     expect(summary!.files).toContainEqual({ path: 'tracks/Bob-b1-0.webm', bytes: track.length, kind: 'track', location: 'bucket' });
+    await waitFor(() => hook.events.some((e) => e.type === 'recording.uploaded'), { timeoutMs: 5000 });
+    expect(hook.events.find((e) => e.type === 'recording.uploaded')!.data).toMatchObject({ id: rec.id, bucket: s3.bucket, attempt: 1, localDeleted: true, objects: [{ key: `svc/room1/${rec.id}/tracks/Bob-b1-0.webm` }, { key: `svc/room1/${rec.id}/manifest.json` }] });
+    await hook.close();
     await service.shutdown();
   });
 
@@ -64,6 +89,7 @@ describe('RecordingService with upload', () => {
     const root = tempRoot();
     const fakes = fakeStarter();
     const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, startRecorder: fakes.start, recoveryIntervalMs: 0, upload: { target: { ...target(), endpoint: 'http://127.0.0.1:9' }, retry: { tries: 2, baseDelayMs: 50 } } });
+    const hook = await webhookEvents(service);
     const rec = await service.start('room2');
     const track = randomBytes(10_000);
     writeFileSync(join(rec.dir, 'tracks', 'Bob-b1-0.webm'), track);
@@ -74,6 +100,9 @@ describe('RecordingService with upload', () => {
     const [summary] = service.list('room2');
     expect(summary!.upload).toMatchObject({ state: 'failed', error: { code: 'BUCKET_UNREACHABLE' } });
     expect(summary!.files.find((f) => f.path === 'tracks/Bob-b1-0.webm')?.location).toBeUndefined();
+    await waitFor(() => hook.events.some((e) => e.type === 'recording.upload_failed'), { timeoutMs: 5000 });
+    expect(hook.events.find((e) => e.type === 'recording.upload_failed')!.data).toMatchObject({ id: rec.id, attempt: 1, code: 'BUCKET_UNREACHABLE' });
+    await hook.close();
     await service.shutdown();
   });
 });
