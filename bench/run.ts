@@ -22,7 +22,13 @@ import { startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
 import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Encoder.js';
 import { tileFitFilter } from '../src/media/video/VideoTileDecoder.js';
-import { COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
+import { CAMERA_720P, COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
+import { runSfuForwarding, SFU_PUBLISHERS_MAX, SFU_STEPS, sfuRows, type SfuResult } from './sfuForwarding.js';
+
+/** The SFU forwarding part (`--only sfu`): its own window and warm-up unless --seconds / --warmup say otherwise. */
+const SFU = 'sfu';
+const SFU_SECONDS = 15;
+const SFU_WARMUP_SEC = 8;
 
 /**
  * Warm-up before the floor's window. Ours is longer (--warmup): with 5 s, ~0.02 of the recorder's 0.18 node cores in
@@ -33,7 +39,8 @@ const FLOOR_WARMUP_SEC = 5;
 
 const USAGE = `usage: npm run bench [-- options]
   --seconds N     media seconds measured per scenario (default 25; --long's scenario is always 600)
-  --only LIST     run only these scenarios (comma-separated or repeated): ${SCENARIOS.map((s) => s.name).join(', ')}
+  --only LIST     run only these scenarios (comma-separated or repeated): ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}
+                  (${SFU}: the SFU forwarding benchmark, ${SFU_STEPS.length} load steps of ${SFU_WARMUP_SEC} + ${SFU_SECONDS} s, ~3 minutes)
   --long          also run the 10-minute composite (stop → MP4 ready, memory growth)
   --keep          keep the recordings and floor outputs under .cache/bench/runs/
   --warmup N      seconds between "all media flowing" and the start of our measurement window (default 20: V8 keeps
@@ -52,6 +59,9 @@ interface Options {
   participants?: number;
   nice?: number;
   waitQuiet: number;
+  /** --seconds / --warmup given (else the SFU part uses its own shorter window). */
+  secondsGiven: boolean;
+  warmupGiven: boolean;
 }
 
 function parseOptions(): Options {
@@ -80,14 +90,14 @@ function parseOptions(): Options {
     return n;
   };
   const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  for (const name of only) if (name !== SFU && !SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}`);
   const participants = values.participants === undefined ? undefined : Math.round(positive('participants', values.participants, 1, 1));
   let nice: number | undefined;
   if (values.nice !== undefined) {
     nice = Number(values.nice);
     if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${values.nice}`);
   }
-  return { nice, waitQuiet: positive('wait-quiet', values['wait-quiet'], 0, 0), seconds: positive('seconds', values.seconds, 25, 5), warmup: positive('warmup', values.warmup, 20, 0), only, long: values.long!, keep: values.keep!, participants };
+  return { secondsGiven: values.seconds !== undefined, warmupGiven: values.warmup !== undefined, nice, waitQuiet: positive('wait-quiet', values['wait-quiet'], 0, 0), seconds: positive('seconds', values.seconds, 25, 5), warmup: positive('warmup', values.warmup, 20, 0), only, long: values.long!, keep: values.keep!, participants };
 }
 
 function git(args: string[]): string | undefined {
@@ -140,8 +150,14 @@ async function main(): Promise<number> {
   if (process.env.RTC_RECORD_NETNS !== '1') log('WARNING: not inside a private network namespace (use `npm run bench`)');
 
   const selected = SCENARIOS.filter((s) => (opts.only.length > 0 ? opts.only.includes(s.name) : !s.long || opts.long));
+  const sfuSelected = opts.only.length === 0 || opts.only.includes(SFU);
+  const sfuSeconds = opts.secondsGiven ? opts.seconds : SFU_SECONDS;
+  const sfuWarmup = opts.warmupGiven ? opts.warmup : SFU_WARMUP_SEC;
   // Hard cap on the whole run: every step below is bounded too, this is the last resort.
-  const budgetSec = 180 + selected.reduce((a, s) => a + (s.seconds ?? opts.seconds) * 2 + 300 + 2 * opts.waitQuiet, 0);
+  const budgetSec =
+    180 +
+    selected.reduce((a, s) => a + (s.seconds ?? opts.seconds) * 2 + 300 + 2 * opts.waitQuiet, 0) +
+    (sfuSelected ? SFU_STEPS.length * (sfuSeconds + sfuWarmup + 60) + opts.waitQuiet : 0);
   setTimeout(() => {
     console.error(`bench: run exceeded its ${budgetSec} s budget; aborting`);
     onInterrupt('SIGTERM');
@@ -160,11 +176,14 @@ async function main(): Promise<number> {
     media.set(s.name, await participantFixtures({ ...s.participants, count: opts.participants ?? s.participants.count }));
   }
 
+  const sfuMedia = sfuSelected ? await participantFixtures({ count: SFU_PUBLISHERS_MAX, video: CAMERA_720P, audio: { seconds: 20 } }) : [];
+
   const runDir = join(CACHE_DIR, 'runs', machine.date.replace(/[:.]/g, '-'));
   mkdirSync(runDir, { recursive: true });
-  const server = await startSignalingServer();
-  cleanups.add(() => server.process.kill('SIGKILL'));
+  const server = selected.length > 0 ? await startSignalingServer() : undefined;
+  if (server) cleanups.add(() => server.process.kill('SIGKILL'));
   const results: ScenarioResult[] = [];
+  let sfu: SfuResult | undefined;
   const noisy: string[] = [];
   try {
     for (const s of selected) {
@@ -213,7 +232,7 @@ async function main(): Promise<number> {
       log(`ours: rtc-record ${s.recorderFlags.join(' ')} with ${m.length} synthetic participants…`);
       try {
         r.ours = await runOurs({
-          serverUrl: server.wsUrl,
+          serverUrl: server!.wsUrl,
           room: `bench-${s.name}`,
           media: m,
           flags: s.recorderFlags,
@@ -238,13 +257,26 @@ async function main(): Promise<number> {
       results.push({ ...r, rows, pass: rows.every((row) => !row.result.startsWith('FAIL')) });
       if (r.ours?.noisy) noisy.push(`${s.name}: ${r.ours.noisy}`);
     }
+    if (sfuSelected) {
+      if (opts.waitQuiet > 0) {
+        const q = await waitForQuiet(opts.waitQuiet);
+        log(`${q.quiet ? 'machine quiet' : 'machine still busy'} (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSec.toFixed(0)} s`);
+      }
+      log(`── SFU forwarding: rtc-record serve alone in its process, werift publishers × subscribers in a load generator; ${sfuWarmup} s warm-up + ${sfuSeconds} s measured per step`);
+      const workDir = join(runDir, SFU);
+      mkdirSync(workDir, { recursive: true });
+      sfu = await runSfuForwarding({ media: sfuMedia, warmupSec: sfuWarmup, seconds: sfuSeconds, workDir, log, onProcess: (kill) => cleanups.add(kill) });
+    }
   } finally {
-    server.process.kill('SIGTERM');
-    const kill = setTimeout(() => server.process.kill('SIGKILL'), 5000);
-    await server.process.exited;
-    clearTimeout(kill);
+    if (server) {
+      server.process.kill('SIGTERM');
+      const kill = setTimeout(() => server.process.kill('SIGKILL'), 5000);
+      await server.process.exited;
+      clearTimeout(kill);
+    }
     if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
   }
+  const sfuTable = sfu ? sfuRows(sfu) : [];
 
   const allRows: Row[] = [
     {
@@ -258,8 +290,9 @@ async function main(): Promise<number> {
       values: { ours: selfCheck.sampledCpuSec, floor: selfCheck.kernelCpuSec },
     },
     ...results.flatMap((r) => r.rows),
+    ...sfuTable,
   ];
-  const pass = selfCheck.pass && results.every((r) => r.pass);
+  const pass = selfCheck.pass && results.every((r) => r.pass) && sfuTable.every((row) => !row.result.startsWith('FAIL'));
   console.log('');
   console.log(textTable(allRows));
   console.log('');
@@ -268,10 +301,15 @@ async function main(): Promise<number> {
     `floor settings (the recorder's own): decoders and filters one thread each; 2x2 tiles ${tileFitFilter(COMPOSITE_OUTPUT.width / 2, COMPOSITE_OUTPUT.height / 2)}; ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
     `machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, ffmpeg ${machine.ffmpeg}, ${machine.date}${machine.git.commit ? `, commit ${machine.git.commit}${machine.git.dirty ? ' (dirty)' : ''}` : ''}.`,
   ];
+  if (sfu) {
+    notes.push(
+      `sfu = \`rtc-record ${sfu.serveArgs.join(' ')}\` alone in its process (its default --io-batch-ms), measured over ${sfuSeconds} s after ${sfuWarmup} s; N publishers × M subscribers (werift, one load generator process), 720p30 ~1.5 Mbit/s VP8 + Opus each; subscribers publish nothing and get every publisher. Packets/s per core = the server's forwarded-packet counter / its cores (receiving, decrypting, encrypting, sending; all included). Delay in the SFU: 1 packet in 16 per track, werift's receiver hands it over → the subscriber's sender has sent it; end to end: publisher's send → subscriber's receive, one process and clock (includes both werift stacks, the kernel and the server's I/O batching). Loss: packets sent in the window × subscribers − distinct ones received.`,
+    );
+  }
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);
   for (const n of notes) console.log(n);
 
-  const json = { version: 1, pass, machine, options: opts, selfCheck, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, rows: allRows };
+  const json = { version: 1, pass, machine, options: opts, selfCheck, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, sfu, rows: allRows };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const text = `${JSON.stringify(json, null, 2)}\n`;
   const dated = join(RESULTS_DIR, `${machine.date.slice(0, 19).replace(/:/g, '-')}Z.json`);

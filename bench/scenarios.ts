@@ -30,7 +30,7 @@ const AUDIO_GOALS: Goal[] = [
 ];
 
 /** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
-const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
+export const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
 
 export type MetricKey =
   | 'cores'

@@ -132,6 +132,9 @@ function send(sender: RTCRtpSender, packet: RtpPacket): void {
   sender.sendRtp(packet).catch(() => {}); // a closed transport only means the run is ending
 }
 
+/** Told of every packet as it leaves (sequence number, performance.now()): the SFU bench's delay and loss figures. */
+export type SentHook = (kind: 'audio' | 'video', sequenceNumber: number, atMs: number) => void;
+
 /** VP8 frames of a looping clip at the clip's frame rate; a PLI makes the next frame the clip's next keyframe. */
 class VideoOut implements ScheduledStream {
   nextDue = Infinity;
@@ -155,6 +158,7 @@ class VideoOut implements ScheduledStream {
     private readonly sender: RTCRtpSender,
     startKeyframe: number,
     firstSeq?: number,
+    private readonly onSent?: SentHook,
   ) {
     if (firstSeq !== undefined) this.seq = firstSeq & 0xffff;
     const clipBytes = clip.frames.reduce((a, f) => a + f.bytes, 0);
@@ -181,7 +185,9 @@ class VideoOut implements ScheduledStream {
     this.lastDrain = nowMs;
     while (this.queue.length > 0 && this.credit > 0) {
       const packet = this.queue.shift()!;
+      const at = performance.now();
       send(this.sender, packet);
+      this.onSent?.('video', packet.header.sequenceNumber, at);
       this.credit -= packet.payload.length;
       this.stats.packetsSent++;
       this.stats.bytesSent += packet.payload.length;
@@ -245,6 +251,7 @@ class AudioOut implements ScheduledStream {
     private readonly sender: RTCRtpSender,
     startIndex: number,
     firstSeq?: number,
+    private readonly onSent?: SentHook,
   ) {
     if (firstSeq !== undefined) this.seq = firstSeq & 0xffff;
     this.index = startIndex % clip.packets.length;
@@ -273,7 +280,9 @@ class AudioOut implements ScheduledStream {
     const packet = this.clip.packets[this.index]!;
     const header = new RtpHeader({ payloadType: 111, sequenceNumber: this.seq, timestamp: (this.ts0 + this.samples) >>> 0, marker: this.samples === 0, ssrc: this.sender.ssrc });
     this.seq = (this.seq + 1) & 0xffff;
+    const at = performance.now();
     send(this.sender, new RtpPacket(header, packet.data));
+    this.onSent?.('audio', header.sequenceNumber, at);
     const now = Date.now();
     this.stats.firstSentAtMs ??= now;
     this.stats.lastSentAtMs = now;
@@ -321,6 +330,8 @@ export interface ParticipantOptions {
    */
   rewriteOffer?: (sdp: string) => string | Promise<string>;
   rewriteAnswer?: (sdp: string) => string | Promise<string>;
+  /** Every packet sent (the SFU bench matches them with what subscribers receive). */
+  onSent?: SentHook;
 }
 
 export class SyntheticParticipant {
@@ -422,12 +433,12 @@ export class SyntheticParticipant {
         this.connectedAtMs = Date.now();
         const at = performance.now();
         if (audio && audioSender) {
-          this.audioOut = new AudioOut(audio, audioSender, startOffset * 7, this.opts.firstSequenceNumber);
+          this.audioOut = new AudioOut(audio, audioSender, startOffset * 7, this.opts.firstSequenceNumber, this.opts.onSent);
           this.audioOut.start(at + ((startOffset * 3) % 20));
           scheduler.add(this.audioOut);
         }
         if (video && videoSender) {
-          this.videoOut = new VideoOut(video, videoSender, startOffset, this.opts.firstSequenceNumber);
+          this.videoOut = new VideoOut(video, videoSender, startOffset, this.opts.firstSequenceNumber, this.opts.onSent);
           this.videoOut.start(at + ((startOffset * 7) % Math.floor(1000 / video.fps)));
           scheduler.add(this.videoOut);
         }

@@ -1,0 +1,52 @@
+/** Messages between the bench runner and the SFU load generator process (bench/loadgen/sfuMain.ts; Node IPC, JSON). */
+import type { GeneratorParticipant, SchedulerStats } from './protocol.js';
+
+export interface SfuGeneratorConfig {
+  serverUrl: string;
+  room: string;
+  /** Publish to the SFU (subscribe: false), each its own clips. */
+  publishers: GeneratorParticipant[];
+  /** Subscribers (publish nothing): each should get every publisher's audio and video. */
+  subscribers: number;
+  joinIntervalMs: number;
+  /** Give up when not every subscriber receives every publisher's streams after this long. */
+  connectTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+/** Publisher send → subscriber receive, same process and clock (ms). */
+export interface DelayFigures {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface SfuWindowStats {
+  windowSec: number;
+  /** Packets the publishers sent inside the window (audio + video). */
+  sent: number;
+  /** sent × subscribers: what the subscribers should have received. */
+  expected: number;
+  /** Distinct packets sent inside the window that subscribers received (matched by publisher, kind, sequence number). */
+  received: number;
+  lost: number;
+  /** Per subscriber: packets received of those expected. */
+  perSubscriber: { name: string; received: number; expected: number }[];
+  /** Packets received that match no packet sent in the window (before it, duplicates, or renumbered by the SFU). */
+  unmatched: number;
+  endToEnd: DelayFigures;
+  scheduler: SchedulerStats;
+  /** Publisher connections that left "connected" (name: states). */
+  connectionTrouble: string[];
+}
+
+export type RunnerToSfuGenerator = { type: 'start'; config: SfuGeneratorConfig } | { type: 'mark' } | { type: 'stopMedia' } | { type: 'exit' };
+
+export type SfuGeneratorToRunner =
+  /** Every publisher is connected and sending; subscribers start joining. */
+  | { type: 'published'; publishers: { name: string; id: string }[] }
+  /** Every subscriber receives every publisher's audio and video. */
+  | { type: 'flowing'; atMs: number }
+  | { type: 'stopped'; stats: SfuWindowStats }
+  | { type: 'error'; message: string };
