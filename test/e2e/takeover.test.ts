@@ -1,0 +1,220 @@
+// Crash takeover end to end, all real: redis-server (started here), two `rtc-record serve --redis` processes, two
+// `rtc-record worker` processes (CLI, built dist/), one Chromium participant with a red camera and a 440 Hz microphone.
+// A recording is started through one server's API; the worker holding it is SIGKILLed mid-recording; the other worker
+// must join within 10 s and record part 2 of the same recording; a stop sent to the *other* server ends it. Both parts
+// must decode and carry the participant's picture and voice, and the manifest must list the parts and the gap.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JobStore } from '../../src/recording/jobs/JobStore.js';
+import type { JobStatus } from '../../src/recording/jobs/RecordingJobTypes.js';
+import type { Manifest } from '../../src/recording/ManifestTypes.js';
+import type { RecordingSummary } from '../../src/recording/RecordingServiceTypes.js';
+import { decodeAudioPcm, decodeErrors, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
+import { CliProcess } from '../harness/cli.js';
+import { startRedis } from '../harness/redis.js';
+import { roomParticipant } from '../harness/roomPage.js';
+import { trackPath, waitFor } from '../harness/util.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LOG = process.env.RTC_RECORD_LOG_LEVEL ?? 'info';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+}, 120_000);
+
+async function serve(redisUrl: string, out: string): Promise<{ cli: CliProcess; url: string }> {
+  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redisUrl, '--size', '320x240', '--fps', '15', '--log-level', LOG]);
+  cleanups.push(() => cli.kill('SIGKILL'));
+  const line = await cli.waitForLine(/^rtc-record server listening on /, 30_000);
+  return { cli, url: line.replace(/^rtc-record server listening on /, '') };
+}
+
+async function worker(redisUrl: string, out: string, id: string): Promise<CliProcess> {
+  const cli = new CliProcess(['worker', '--redis', redisUrl, '--out', out, '--id', id, '--log-level', LOG]);
+  cleanups.push(() => cli.kill('SIGKILL'));
+  await cli.waitForLine(/^rtc-record worker \S+ ready: /, 30_000);
+  return cli;
+}
+
+async function api<T = any>(base: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** The participant's picture (red) and voice (440 Hz) are in a part's track files, which decode cleanly. */
+async function expectParticipantContent(dir: string, label: string): Promise<{ videoSec: number; audioSec: number }> {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  const video = manifest.tracks.find((t) => t.kind === 'video' && t.participantName === 'Alice');
+  const audio = manifest.tracks.find((t) => t.kind === 'audio' && t.participantName === 'Alice');
+  expect(video, `${label}: Alice's video track`).toBeDefined();
+  expect(audio, `${label}: Alice's audio track`).toBeDefined();
+  const vfile = trackPath(dir, video!);
+  const afile = trackPath(dir, audio!);
+  expect(await decodeErrors(vfile), `${label} ${video!.file}`).toEqual([]);
+  expect(await decodeErrors(afile), `${label} ${audio!.file}`).toEqual([]);
+  const videoSec = await streamDuration(vfile, 'video');
+  const audioSec = await streamDuration(afile, 'audio');
+  expect(videoSec, `${label} video seconds`).toBeGreaterThan(2);
+  expect(audioSec, `${label} audio seconds`).toBeGreaterThan(2);
+  const c = await sampleColor(vfile, { timeSec: Math.min(1, videoSec / 2), x: 100, y: 80, w: 20, h: 20 });
+  expect(nearestNamedColor(c).name, `${label} picture ${JSON.stringify(c)}`).toBe('red');
+  const voices = tonePresence(await decodeAudioPcm(afile), 48_000, [440, 880], { minActiveFraction: 0.05 });
+  expect(voices.present, `${label} voice`).toEqual([440]);
+  return { videoSec, audioSec };
+}
+
+describe('recording workers: crash takeover', () => {
+  it('SIGKILL the worker holding a recording → the other worker records part 2 within 10 s; both parts hold the participant; the manifest lists parts and gap', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const out = mkdtempSync(join(tmpdir(), 'rtc-takeover-'));
+    const [a, b] = [await serve(redis.url, out), await serve(redis.url, out)];
+    const workers = new Map([
+      ['w1', await worker(redis.url, out, 'w1')],
+      ['w2', await worker(redis.url, out, 'w2')],
+    ]);
+    const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    const store = new JobStore(client);
+
+    const alice = await roomParticipant(a.url, 'crash', 'Alice', { color: 'red', freq: 440 });
+    cleanups.push(() => alice.close());
+    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
+
+    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'crash' }) });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    expect(started.body.state).toBe('recording');
+    const id = started.body.id as string;
+    const first = (await store.get(id))!;
+    const holder = first.worker!;
+    const heir = holder === 'w1' ? 'w2' : 'w1';
+    // Both servers list it as recording (status from Redis, on every server).
+    await waitFor(async () => (await api<{ recordings: RecordingSummary[] }>(b.url, '/api/recordings')).body.recordings.find((r) => r.id === id)?.state === 'recording', {
+      description: 'server b lists it recording',
+    });
+    // Part 1 gets media: wait for Alice's tracks in its manifest, then let it record a while.
+    await waitFor(() => {
+      const m = JSON.parse(readFileSync(join(out, 'crash', id, 'manifest.json'), 'utf8')) as Manifest;
+      return m.tracks.filter((t) => t.participantName === 'Alice' && t.packetsReceived > 50).length === 2;
+    }, { timeoutMs: 30_000, description: 'part 1 receives Alice' });
+    await sleep(6000);
+
+    const killedAt = Date.now();
+    workers.get(holder)!.kill('SIGKILL');
+    await waitFor(async () => {
+      const s = await store.get(id);
+      return s?.part === 2 && s.state === 'recording' && s.worker === heir ? s : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 100, description: 'part 2 recording on the other worker' });
+    const takeoverMs = Date.now() - killedAt;
+    console.log(`takeover: part 2 recording on ${heir} ${takeoverMs} ms after SIGKILL of ${holder}`);
+    expect(takeoverMs).toBeLessThan(10_000);
+    // Part 2 gets Alice's media too.
+    await waitFor(() => {
+      const m = JSON.parse(readFileSync(join(out, 'crash', id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
+      return m.tracks.filter((t) => t.participantName === 'Alice' && t.packetsReceived > 50).length === 2;
+    }, { timeoutMs: 30_000, description: 'part 2 receives Alice' });
+    const firstMediaMs = Date.now() - killedAt;
+    console.log(`takeover: part 2 has Alice's media ${firstMediaMs} ms after the kill`);
+    await sleep(6000);
+
+    // Stop through the *other* server.
+    const stopped = await api(b.url, `/api/recordings/${id}/stop`, { method: 'POST' });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    const final = (await store.get(id)) as JobStatus;
+    expect(final.state).toBe('done');
+    expect(final.parts.map((p) => [p.part, p.worker, p.state])).toEqual([
+      [1, holder, 'recovered'],
+      [2, heir, 'done'],
+    ]);
+
+    const manifest = JSON.parse(readFileSync(join(out, 'crash', id, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.parts?.map((p) => [p.part, p.dir, p.state])).toEqual([
+      [1, '.', 'recovered'],
+      [2, 'part-2', 'done'],
+    ]);
+    expect(manifest.gaps).toHaveLength(1);
+    const gap = manifest.gaps![0]!;
+    console.log(`takeover: gap in the recording ${gap.ms} ms`);
+    expect(gap.afterPart).toBe(1);
+    expect(gap.fromMs).toBeLessThanOrEqual(killedAt + 500);
+    expect(gap.toMs).toBeGreaterThan(killedAt);
+    expect(gap.ms).toBe(gap.toMs - gap.fromMs);
+    expect(gap.ms).toBeLessThan(15_000);
+    // The part files decode and carry Alice's picture and voice.
+    const p1 = await expectParticipantContent(join(out, 'crash', id), 'part 1');
+    const p2 = await expectParticipantContent(join(out, 'crash', id, 'part-2'), 'part 2');
+    expect(p1.audioSec).toBeGreaterThan(5);
+    expect(p2.audioSec).toBeGreaterThan(5);
+    if (manifest.composite) expect(existsSync(join(out, 'crash', id, manifest.composite.file))).toBe(true);
+
+    // Every server lists it done.
+    for (const s of [a, b]) {
+      const listed = (await api<{ recordings: RecordingSummary[] }>(s.url, '/api/recordings')).body.recordings.find((r) => r.id === id);
+      expect(listed?.state).toBe('done');
+    }
+  }, 240_000);
+
+  it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over, stop works', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const out = mkdtempSync(join(tmpdir(), 'rtc-redis-restart-'));
+    const a = await serve(redis.url, out);
+    await worker(redis.url, out, 'w1');
+    await worker(redis.url, out, 'w2');
+    const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    const store = new JobStore(client);
+
+    const alice = await roomParticipant(a.url, 'steady', 'Alice', { color: 'red', freq: 440 });
+    cleanups.push(() => alice.close());
+    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
+    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady', composite: false }) });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const id = started.body.id as string;
+    const holder = (await store.get(id))!.worker;
+    const dir = join(out, 'steady', id);
+    const packets = () => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest).tracks.reduce((n, t) => n + t.packetsReceived, 0);
+    await waitFor(() => packets() > 200, { timeoutMs: 30_000, description: 'media flowing' });
+    await sleep(3000);
+
+    const before = packets();
+    await redis.kill({ hard: true });
+    await sleep(5000);
+    const during = packets();
+    expect(during, 'media kept arriving while Redis was down').toBeGreaterThan(before + 150);
+    await redis.start();
+    await sleep(8000); // past every reaper's grace after reconnecting
+    const after = (await store.get(id))!;
+    expect(after).toMatchObject({ state: 'recording', worker: holder, part: 1, takeovers: 0 });
+    // The servers' view caught up: listed as recording, from Redis.
+    const listed = (await api<{ recordings: RecordingSummary[] }>(a.url, '/api/recordings')).body.recordings.find((r) => r.id === id);
+    expect(listed?.state).toBe('recording');
+
+    const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    const final = (await store.get(id))!;
+    expect(final.state).toBe('done');
+    expect(final.parts).toHaveLength(1);
+    expect(existsSync(join(dir, 'part-2'))).toBe(false);
+    // Nothing lost: the audio track is as long as the recording ran, outage included.
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    const audio = manifest.tracks.find((t) => t.kind === 'audio')!;
+    const ranSec = (audio.lastPacketAtMs! - audio.firstPacketAtMs!) / 1000;
+    const { audioSec } = await expectParticipantContent(dir, 'recording');
+    expect(ranSec).toBeGreaterThan(15);
+    expect(audioSec).toBeGreaterThan(ranSec - 1.5);
+  }, 240_000);
+});
