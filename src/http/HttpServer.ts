@@ -89,7 +89,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
       await new Promise((resolve) => server.close(resolve));
       throw err;
     }
-    linkRooms(signaling, ctx.cluster, (room) => describe(room) !== undefined);
+    linkRooms(signaling, ctx.cluster);
   }
 
   let service: RecordingService | undefined;

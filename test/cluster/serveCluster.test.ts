@@ -107,6 +107,14 @@ describe('serve --redis', () => {
       const store = new JobStore(admin);
       const job = await waitFor(async () => (await store.list()).find((j) => j.room === 'alpha'), { timeoutMs: 5000, description: 'job queued' });
       expect(job.request.serverUrl).toBe(a.ws);
+
+      // The last one out: the claim goes at once (not when its 2 s lease runs out), so any server may open it next.
+      expect(await admin.get('rtc-record:room:alpha')).toBe(a.url);
+      ann.send({ type: 'leave' });
+      await ann.type('left');
+      const leftAt = Date.now();
+      await waitFor(async () => (await admin.exists('rtc-record:room:alpha', 'rtc-record:room-info:alpha')) === 0, { timeoutMs: 3000, description: 'alpha released' });
+      expect(Date.now() - leftAt).toBeLessThan(500);
     } finally {
       admin.disconnect();
     }
