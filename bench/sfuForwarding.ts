@@ -13,6 +13,7 @@ import { CliProcess } from './cliProcess.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { SfuLoadGenerator } from './loadgen/sfuClient.js';
 import type { SfuWindowStats } from './loadgen/sfuProtocol.js';
+import { sfuFloor, type SfuFloorResult } from './measure/sfuFloor.js';
 import { cores, readSystemCpu, readUdpCounters, TreeSampler, type Sample } from './measure/procTree.js';
 import type { Row, Verdict } from './report.js';
 
@@ -77,7 +78,8 @@ export interface SfuStepResult {
 export interface SfuResult {
   steps: SfuStepResult[];
   serveArgs: string[];
-  notes: string[];
+  /** The floor per subscriber count, run before and after the steps (its figures: the mean of both). */
+  floor: Record<number, SfuFloorResult & { runs: number[] }>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -142,6 +144,22 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
   const serve = new CliProcess(serveArgs, (steps.length * (opts.seconds + opts.warmupSec + 120) + 60) * 1000);
   opts.onProcess?.(() => serve.kill('SIGKILL'));
   const results: SfuStepResult[] = [];
+  const floor: SfuResult['floor'] = {};
+  const floorRun = async (which: string) => {
+    for (const m of [...new Set(steps.map((st) => st.subscribers))]) {
+      try {
+        const f = await sfuFloor(m);
+        const prev = floor[m];
+        const runs = [...(prev?.runs ?? []), f.usPerPacket];
+        const us = runs.reduce((a, b) => a + b, 0) / runs.length;
+        floor[m] = { ...f, usPerPacket: us, packetsPerCore: 1e6 / us, plainUsPerPacket: prev ? (prev.plainUsPerPacket + f.plainUsPerPacket) / 2 : f.plainUsPerPacket, runs };
+        opts.log(`sfu floor (${which}), ${m} subscribers: ${f.usPerPacket.toFixed(2)} µs CPU per forwarded packet (${f.packetsPerCore.toFixed(0)} per core); without SRTP ${f.plainUsPerPacket.toFixed(2)} µs`);
+      } catch (err) {
+        opts.log(`sfu floor failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  await floorRun('before');
   try {
     const { match } = await serve.waitForLine(/listening on (http:\/\/[\d.]+:\d+)/, 20_000);
     const httpUrl = match[1]!;
@@ -168,7 +186,8 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
     await serve.exited;
     clearTimeout(kill);
   }
-  return { steps: results, serveArgs, notes: [] };
+  await floorRun('after');
+  return { steps: results, serveArgs, floor };
 }
 
 async function runStep(
@@ -288,8 +307,11 @@ export function sfuRows(result: SfuResult): Row[] {
     }
     const plain = !r.step.recording;
     if (plain) {
-      rows.push(row(name, 'forwarded packets/s per server core', fmt(r.packetsPerCore), `≥ ${SFU_GOALS.packetsPerCore.toLocaleString('en')}`, verdict(r.packetsPerCore >= SFU_GOALS.packetsPerCore, r, false), { ours: r.packetsPerCore }));
-      rows.push(row(name, 'server cores per 1,000 forwarded packets/s', fmt((1000 * r.serveCores) / r.forwardedPerSec, 3), '', 'info', { ours: (1000 * r.serveCores) / r.forwardedPerSec }));
+      const f = result.floor[r.step.subscribers];
+      const ratio = f ? r.packetsPerCore / f.packetsPerCore : undefined;
+      rows.push(row(name, 'forwarded packets/s per server core', fmt(r.packetsPerCore), `≥ ${SFU_GOALS.packetsPerCore.toLocaleString('en')}`, verdict(r.packetsPerCore >= SFU_GOALS.packetsPerCore, r, false), { ours: r.packetsPerCore, floor: f?.packetsPerCore, ratio }, fmt(f?.packetsPerCore), ratio === undefined ? '—' : `${ratio.toFixed(2)}×`));
+      rows.push(row(name, 'server cores per 1,000 forwarded packets/s', fmt((1000 * r.serveCores) / r.forwardedPerSec, 3), '', 'info', { ours: (1000 * r.serveCores) / r.forwardedPerSec, floor: f ? f.usPerPacket / 1000 : undefined }, f ? (f.usPerPacket / 1000).toFixed(3) : '—'));
+      if (f) rows.push(row(name, 'floor: µs CPU per forwarded packet, with SRTP / without', `${f.usPerPacket.toFixed(2)} / ${f.plainUsPerPacket.toFixed(2)}`, '', 'info', { ours: f.usPerPacket, floor: f.plainUsPerPacket }));
       rows.push(row(name, 'forwarding delay in the SFU p50 / p99 (ms)', `${fmt(r.sfuDelay.p50Ms, 2)} / ${fmt(r.sfuDelay.p99Ms, 2)}`, `p99 ≤ ${SFU_GOALS.delayP99Ms} ms`, verdict((r.sfuDelay.p99Ms ?? Infinity) <= SFU_GOALS.delayP99Ms, r, true), { ours: r.sfuDelay.p99Ms }));
       rows.push(row(name, 'end to end p50 / p99 / max (ms), publisher → subscriber', `${fmt(r.load.endToEnd.p50Ms, 1)} / ${fmt(r.load.endToEnd.p99Ms, 1)} / ${fmt(r.load.endToEnd.maxMs, 1)}`, '', 'info', { ours: r.load.endToEnd.p99Ms }));
       rows.push(row(name, 'packets lost (subscribers)', `${r.load.lost} of ${r.load.expected}`, '0', verdict(r.load.lost <= SFU_GOALS.lost, r, true), { ours: r.load.lost }));
