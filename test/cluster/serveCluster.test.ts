@@ -115,6 +115,19 @@ describe('serve --redis', () => {
       const leftAt = Date.now();
       await waitFor(async () => (await admin.exists('rtc-record:room:alpha', 'rtc-record:room-info:alpha')) === 0, { timeoutMs: 3000, description: 'alpha released' });
       expect(Date.now() - leftAt).toBeLessThan(500);
+
+      // First joins of a room on both servers at the same moment: one server gets it, the other sends its client there.
+      for (let i = 0; i < 5; i++) {
+        const room = `race-${i}`;
+        const [onA, onB] = await Promise.all([client(a), client(b)]);
+        onA.send({ type: 'join', room, name: 'x' });
+        onB.send({ type: 'join', room, name: 'y' });
+        const answers = await Promise.all([onA, onB].map((c) => c.next((m) => m.type === 'joined' || m.type === 'redirect')));
+        expect(answers.map((m) => m.type).sort()).toEqual(['joined', 'redirect']);
+        const winner = answers[0].type === 'joined' ? a : b;
+        expect(answers.find((m) => m.type === 'redirect').url).toBe(winner.ws);
+        expect(await admin.get(`rtc-record:room:${room}`)).toBe(winner.url);
+      }
     } finally {
       admin.disconnect();
     }
