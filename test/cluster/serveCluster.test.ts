@@ -116,6 +116,12 @@ describe('serve --redis', () => {
       await waitFor(async () => (await admin.exists('rtc-record:room:alpha', 'rtc-record:room-info:alpha')) === 0, { timeoutMs: 3000, description: 'alpha released' });
       expect(Date.now() - leftAt).toBeLessThan(500);
 
+      // B's claim on beta taken over by A (what happens when B could not reach Redis for longer than the lease): B
+      // notices at its next heartbeat and sends cat there.
+      await admin.set('rtc-record:room:beta', a.url, 'PX', 60_000);
+      expect(await cat.type('redirect', 2000)).toEqual({ type: 'redirect', room: 'beta', url: a.ws });
+      expect(b.cli.stderr.join('\n')).toMatch(/room is now owned by another server/);
+
       // First joins of a room on both servers at the same moment: one server gets it, the other sends its client there.
       for (let i = 0; i < 5; i++) {
         const room = `race-${i}`;
