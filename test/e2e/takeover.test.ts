@@ -16,6 +16,7 @@ import type { RecordingSummary } from '../../src/recording/RecordingServiceTypes
 import { decodeAudioPcm, decodeErrors, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
 import { startRedis } from '../harness/redis.js';
+import { S3_ENV, TestS3Server } from '../harness/s3Server.js';
 import { roomParticipant } from '../harness/roomPage.js';
 import { trackPath, waitFor } from '../harness/util.js';
 
@@ -39,8 +40,9 @@ async function serve(redisUrl: string, out: string): Promise<{ cli: CliProcess; 
   return { cli, url: line.replace(/^rtc-record server listening on /, '') };
 }
 
-async function worker(redisUrl: string, out: string, id: string): Promise<CliProcess> {
-  const cli = new CliProcess(['worker', '--redis', redisUrl, '--out', out, '--id', id, '--log-level', LOG]);
+async function worker(redisUrl: string, out: string, id: string, s3?: TestS3Server): Promise<CliProcess> {
+  const upload = s3 ? ['--s3', `s3://${s3.bucket}/rec`, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--keep-local'] : [];
+  const cli = new CliProcess(['worker', '--redis', redisUrl, '--out', out, '--id', id, '--log-level', LOG, ...upload], s3 ? S3_ENV : {});
   cleanups.push(() => cli.kill('SIGKILL'));
   await cli.waitForLine(/^rtc-record worker \S+ ready: /, 30_000);
   return cli;
@@ -79,10 +81,12 @@ describe('recording workers: crash takeover', () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const out = mkdtempSync(join(tmpdir(), 'rtc-takeover-'));
+    const s3 = await new TestS3Server().start();
+    cleanups.push(() => s3.stop());
     const [a, b] = [await serve(redis.url, out), await serve(redis.url, out)];
     const workers = new Map([
-      ['w1', await worker(redis.url, out, 'w1')],
-      ['w2', await worker(redis.url, out, 'w2')],
+      ['w1', await worker(redis.url, out, 'w1', s3)],
+      ['w2', await worker(redis.url, out, 'w2', s3)],
     ]);
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
     client.on('error', () => undefined);
@@ -158,6 +162,19 @@ describe('recording workers: crash takeover', () => {
     expect(p1.audioSec).toBeGreaterThan(5);
     expect(p2.audioSec).toBeGreaterThan(5);
     if (manifest.composite) expect(existsSync(join(out, 'crash', id, manifest.composite.file))).toBe(true);
+
+    // Both parts are in the bucket (uploaded by the surviving worker once the recording ended), the manifest last.
+    const keys = await s3.keys(`rec/crash/${id}/`);
+    const rel = keys.map((k) => k.slice(`rec/crash/${id}/`.length));
+    for (const t of manifest.tracks) expect(rel, `part 1 ${t.file}`).toContain(t.file);
+    const m2 = JSON.parse(readFileSync(join(out, 'crash', id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
+    for (const t of m2.tracks) expect(rel, `part 2 ${t.file}`).toContain(`part-2/${t.file}`);
+    expect(rel).toContain('manifest.json');
+    expect(rel).toContain('part-2/manifest.json');
+    const inBucket = JSON.parse((await s3.get(`rec/crash/${id}/manifest.json`)).body.toString('utf8')) as Manifest;
+    expect(inBucket.parts?.map((p) => p.part)).toEqual([1, 2]);
+    expect(inBucket.gaps).toEqual(manifest.gaps);
+    expect(final.upload?.files).toBeGreaterThanOrEqual(manifest.tracks.length + m2.tracks.length + 2);
 
     // Every server lists it done.
     for (const s of [a, b]) {
