@@ -289,8 +289,18 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     }
     rmSync(join(recorder.dir, OWNER_FILE), { force: true });
     if (held.superseded) {
-      // Another worker carries the recording on: this part is closed as what it is, the shared status is not touched.
+      // Another worker carries the recording on: this part is closed as what it is; of the shared status only this
+      // part's entry is ours to correct (the reaper marked it lost).
       new ManifestWriter(recorder.dir, manifest);
+      await this.store
+        .update(held.id, (s) => {
+          const p = s.parts.find((x) => x.part === held.part && x.worker === this.id);
+          if (!p) return false;
+          p.state = manifest.state === 'failed' ? 'failed' : 'done';
+          p.endedAt = new Date().toISOString();
+          p.error = 'ended after a takeover: this worker had been cut off from Redis';
+        })
+        .catch(() => undefined);
       await this.release(held);
       return;
     }
@@ -454,6 +464,8 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     let manifest = readManifest(dir);
     if (!manifest) return;
     if (manifest.state === 'recording' || manifest.state === 'finalizing') {
+      // Its worker is alive after all (it was only cut off from Redis): it closes the part itself.
+      if (!isAbandoned(dir, manifest)) return;
       if (!(await this.store.lease(`recover:${id}:${part}`, this.id, 10 * 60_000).catch(() => false))) return;
       try {
         manifest = await recoverRecording(dir, manifest, log);

@@ -203,6 +203,31 @@ describe('recording jobs on Redis', () => {
     expect(existsSync(join(root, 'orphan', ghost.id, 'manifest.json'))).toBe(true);
   });
 
+  it('a worker that finds its recording taken over (it was cut off too long) ends its part, and says so in that part only', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const { w, started } = await worker(r, root);
+    const job = await enqueue(q, 'split');
+    await until(q, job.id, 'recording');
+    // What a reaper does when it judged the worker dead: the recording is someone else's now.
+    await q.store.update(job.id, (s) => {
+      s.parts[0]!.state = 'lost';
+      s.worker = s.claimedBy = 'heir';
+      s.part = 2;
+      s.dispatch++;
+    });
+    await waitFor(() => started[0]!.stopped, { description: 'part 1 ended by its worker' });
+    const s = await waitFor(async () => {
+      const x = await q.store.get(job.id);
+      return x?.parts[0]?.state === 'done' ? x : undefined;
+    }, { description: 'part 1 closed in the status' });
+    expect(s).toMatchObject({ state: 'recording', worker: 'heir' });
+    expect(s.parts[0]!.error).toMatch(/ended after a takeover/);
+    expect(w.jobs()).toHaveLength(0);
+    expect(JSON.parse(readFileSync(join(root, 'split', job.id, 'manifest.json'), 'utf8')).state).toBe('done');
+  });
+
   it('Redis restarts under a running recording (down longer than a heartbeat TTL): nothing is taken over, the status catches up, stop works', async () => {
     const r = await redis(true);
     const q = await server(r);
