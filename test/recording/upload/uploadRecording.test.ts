@@ -1,6 +1,6 @@
 // uploadRecording against a real S3-compatible server in this process (@20minutes/s3rver, signatures checked).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
@@ -98,6 +98,30 @@ describe('uploadRecording: parts, keeping, failing', () => {
     const stored = await s3.get(key);
     expect(stored.body.length).toBe(rec.composite.length);
     expect(sha(stored.body)).toBe(sha(rec.composite));
+  });
+
+  it('verification: a file that grew after it was hashed does not match what is stored: failed, nothing deleted', async () => {
+    const rec = recordingWithComposite(11 * 1024 * 1024);
+    let grown = false;
+    const outcome = await uploadRecording(rec.dir, target({ prefix: 'grow' }), {
+      partSize: 5 * 1024 * 1024,
+      retry: { tries: 2, baseDelayMs: 50 },
+      // After the first part went, the file gets longer (as if something still wrote to it): the stream sends those
+      // bytes too, and the stored object's size is not the hashed one's.
+      onProgress: (p) => {
+        if (p.file !== 'recording.mp4' || grown) return;
+        grown = true;
+        appendFileSync(join(rec.dir, 'recording.mp4'), Buffer.alloc(1000, 1));
+      },
+    });
+    expect(grown).toBe(true);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.error?.code).toBe('UPLOAD_VERIFY_FAILED');
+    expect(outcome.error?.message).toMatch(/does not match the local file: size \d+ \(local 11534336\)/);
+    expect(outcome.objects).toEqual([]);
+    expect(readFileSync(join(rec.dir, 'recording.mp4')).subarray(0, rec.composite.length).equals(rec.composite)).toBe(true);
+    expect(existsSync(join(rec.dir, 'tracks', 'Alice-a1-0.webm'))).toBe(true);
+    expect(readUploadState(rec.dir)).toMatchObject({ state: 'failed', error: { code: 'UPLOAD_VERIFY_FAILED' } });
   });
 
   it('keepLocal: uploaded and verified, local files untouched', async () => {
