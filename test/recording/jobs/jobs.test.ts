@@ -17,7 +17,11 @@ import type { RoomRecorderEvents, RoomRecorderOptions } from '../../../src/recor
 import { createRecordingDir, partDirName } from '../../../src/recording/storage.js';
 import { startRedis, type RedisServer } from '../../harness/redis.js';
 import { waitFor } from '../../harness/util.js';
-import { quietLogger, tempRoot } from '../fakes.js';
+import { FakeRooms, quietLogger, tempRoot } from '../fakes.js';
+import { RecordingService } from '../../../src/recording/RecordingService.js';
+import { OWNER_FILE } from '../../../src/recording/recovery.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -226,6 +230,56 @@ describe('recording jobs on Redis', () => {
     expect(s.parts[0]!.error).toMatch(/ended after a takeover/);
     expect(w.jobs()).toHaveLength(0);
     expect(JSON.parse(readFileSync(join(root, 'split', job.id, 'manifest.json'), 'utf8')).state).toBe('done');
+  });
+
+  it('serve --redis: the service starts, lists, auto-records and auto-stops through the queue (a worker records)', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const { w, started } = await worker(r, root);
+    const rooms = new FakeRooms();
+    const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, rooms, autoRecord: true, autoStopGraceMs: 300, composite: false, jobs: { queue: q, serverUrl: () => 'ws://127.0.0.1:9/ws' } });
+    cleanups.push(() => service.shutdown());
+
+    const rec = await service.start('api-room');
+    expect(rec).toMatchObject({ room: 'api-room', state: 'recording' });
+    expect(started[0]!.options.serverUrl).toBe('ws://127.0.0.1:9/ws');
+    await waitFor(() => service.list().find((x) => x.id === rec.id)?.state === 'recording', { description: 'listed recording' });
+    await expect(service.start('api-room')).rejects.toMatchObject({ code: 'ALREADY_RECORDING' });
+    expect(() => service.delete(rec.id)).toThrow(/still running/);
+    expect((await service.stop(rec.id)).state).toBe('done');
+    await waitFor(() => service.list().find((x) => x.id === rec.id)?.state === 'done', { description: 'listed done' });
+
+    const alice = rooms.join('auto-room', 'Alice');
+    const auto = await waitFor(() => service.activeIn('auto-room'), { description: 'auto recording' });
+    await waitFor(() => service.activeIn('auto-room')?.state === 'recording', { description: 'auto recording on the worker' });
+    rooms.leave('auto-room', alice);
+    await waitFor(async () => (await q.store.get(auto.id))?.state === 'done', { description: 'auto stopped' });
+    expect(w.jobs()).toHaveLength(0);
+  });
+
+  it('a worker restarting on the disk of a dead worker recovers its part and marks it recovered in the status', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const job = await enqueue(q, 'lost-and-found');
+    const dead = spawnSync('true').pid!; // a pid that no longer runs
+    const dir = createRecordingDir(root, 'lost-and-found', job.id);
+    const startedAt = new Date(Date.now() - 10_000).toISOString();
+    new ManifestWriter(dir, { version: 1, id: job.id, room: 'lost-and-found', state: 'recording', startedAt, participants: [], tracks: [] });
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: dead }));
+    await q.store.update(job.id, (s) => {
+      s.state = 'failed';
+      s.error = 'WORKER_LOST: test';
+      s.parts.push({ part: 1, dir: '.', worker: 'old', startedAt, state: 'lost' });
+    });
+    await worker(r, root);
+    const s = await waitFor(async () => {
+      const x = await q.store.get(job.id);
+      return x?.parts[0]?.state === 'recovered' ? x : undefined;
+    }, { timeoutMs: 20_000, description: 'part recovered' });
+    expect(s.parts[0]!.endedAt).toBeDefined();
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).state).toBe('recovered');
   });
 
   it('Redis restarts under a running recording (down longer than a heartbeat TTL): nothing is taken over, the status catches up, stop works', async () => {
