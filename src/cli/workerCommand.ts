@@ -107,20 +107,12 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
 
 /**
  * A recording directory to the bucket (with the `part-N/` directories inside it). A part N ≥ 2 uploaded alone (part 1
- * on another disk) gets `part-N/` before its file names, as it would have inside the recording's directory.
+ * on another disk) gets `part-N/` before its file names, as it would have inside the recording's directory:
+ * uploadRecording does that from the part's manifest (`part: N`).
  */
 async function uploadPart(dir: string, part: number, target: UploadTarget, keepLocal: boolean, logger: Logger): Promise<PartUploadResult> {
-  const sub = `part-${part}`;
-  const keyTemplate =
-    part < 2
-      ? target.keyTemplate
-      : target.keyTemplate.includes('{file}')
-        ? target.keyTemplate.replace('{file}', `${sub}/{file}`)
-        : target.keyTemplate.includes('{name}')
-          ? target.keyTemplate.replace('{name}', `${sub}/{name}`)
-          : target.keyTemplate.replace('{track}', `${sub}-{track}`);
   try {
-    const outcome = await uploadRecording(dir, { ...target, keyTemplate }, { keepLocal, logger, onProgress: progressLogger(logger) });
+    const outcome = await uploadRecording(dir, target, { keepLocal, logger, onProgress: progressLogger(logger) });
     logger.info({ dir, part }, describeOutcome(dir, outcome));
     const bytes = outcome.objects.reduce((n, o) => n + o.size, 0);
     return {

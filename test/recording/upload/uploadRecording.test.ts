@@ -1,6 +1,6 @@
 // uploadRecording against a real S3-compatible server in this process (@20minutes/s3rver, signatures checked).
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
@@ -122,6 +122,35 @@ describe('uploadRecording: parts, keeping, failing', () => {
     expect(readFileSync(join(rec.dir, 'recording.mp4')).subarray(0, rec.composite.length).equals(rec.composite)).toBe(true);
     expect(existsSync(join(rec.dir, 'tracks', 'Alice-a1-0.webm'))).toBe(true);
     expect(readUploadState(rec.dir)).toMatchObject({ state: 'failed', error: { code: 'UPLOAD_VERIFY_FAILED' } });
+  });
+
+  it('a recording continued after a takeover: its part-N/ directories go up inside it; a part alone gets part-N/ keys once', async () => {
+    const rec = recordingWithComposite(20_000);
+    const partDir = join(rec.dir, 'part-2');
+    mkdirSync(join(partDir, 'tracks'), { recursive: true });
+    const partTrack = randomBytes(30_000);
+    writeFileSync(join(partDir, 'tracks', 'Alice-a1-1.webm'), partTrack);
+    const top = JSON.parse(readFileSync(join(rec.dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(partDir, 'manifest.json'), JSON.stringify({ ...top, part: 2, tracks: [] }));
+    const base = `rec/upl/${rec.id}`;
+
+    // The part by itself (as a worker on another disk would upload it).
+    const alone = await uploadRecording(partDir, target(), { keepLocal: true, retry: FAST_RETRY });
+    expect(alone.objects.map((o) => o.key)).toEqual([`${base}/part-2/tracks/Alice-a1-1.webm`, `${base}/part-2/manifest.json`]);
+
+    // The whole recording: part 1's files, then part-2/'s, the top manifest last.
+    const whole = await uploadRecording(rec.dir, target({ prefix: 'whole' }), { retry: FAST_RETRY });
+    const wbase = `whole/upl/${rec.id}`;
+    expect(whole.objects.map((o) => o.key)).toEqual([
+      `${wbase}/recording.mp4`,
+      `${wbase}/tracks/Alice-a1-0.webm`,
+      `${wbase}/part-2/manifest.json`,
+      `${wbase}/part-2/tracks/Alice-a1-1.webm`,
+      `${wbase}/manifest.json`,
+    ]);
+    expect(sha((await s3.get(`${wbase}/part-2/tracks/Alice-a1-1.webm`)).body)).toBe(sha(partTrack));
+    expect(existsSync(join(partDir, 'tracks', 'Alice-a1-1.webm'))).toBe(false);
+    expect(existsSync(join(partDir, 'manifest.json'))).toBe(true);
   });
 
   it('keepLocal: uploaded and verified, local files untouched', async () => {
