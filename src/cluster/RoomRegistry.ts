@@ -157,6 +157,11 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     void this.refresh(room);
   }
 
+  /** A held room changed (someone left): publish its listing now rather than at the next heartbeat. */
+  update(room: string): void {
+    if (this.held.has(room)) void this.refresh(room);
+  }
+
   /** `room` is empty here: give it up at once, so the next join anywhere may claim it. */
   release(room: string): void {
     if (this.closed) return; // close() released everything

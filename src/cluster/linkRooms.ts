@@ -9,7 +9,7 @@ import type { RoomRegistry } from './RoomRegistry.js';
 export function linkRooms(signaling: SignalingServer, registry: RoomRegistry): void {
   signaling.on('peerJoined', (room) => registry.hold(room));
   // `peerLeft` comes before the room is closed (it may be the last member): the release waits for `roomClosed`.
-  signaling.on('peerLeft', (room) => registry.hold(room));
+  signaling.on('peerLeft', (room) => registry.update(room));
   signaling.on('roomClosed', (room) => registry.release(room));
   registry.on('lost', (room, url) => signaling.redirectRoom(room, url));
 }

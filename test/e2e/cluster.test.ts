@@ -135,6 +135,7 @@ afterAll(async () => {
 describe('rooms across servers', () => {
   let ann: Person;
   let bob: Person;
+  let carol: Person;
 
   it('a participant opening the room on another server is sent to its owner: both in one room, seeing and hearing each other', async () => {
     [ann, bob] = await Promise.all([person('ann', '#ff0000', 440), person('bob', '#00ff00', 620)]);
@@ -170,7 +171,7 @@ describe('rooms across servers', () => {
   });
 
   it('when the owner dies, a join on the other server takes the room over once its lease ran out', async () => {
-    const carol = await person('carol', '#0000ff', 830);
+    carol = await person('carol', '#0000ff', 830);
     await ann.p.close(); // its page came from A
 
     a.cli.kill('SIGKILL'); // no clean shutdown: A's claim stays in Redis until its lease runs out
@@ -197,16 +198,39 @@ describe('rooms across servers', () => {
       return rooms.length === 1 && rooms[0]!.server === b.url && participantNames(rooms[0]!).join() === 'bob,carol';
     }, { timeoutMs: 5000, description: `/api/rooms on B lists ${ROOM} on B with bob and carol` });
 
-    // Everyone leaves: B releases the room at once, not when its lease runs out.
+  });
+
+  it('a room taken over while occupied (its owner lost its claim): the members are moved to the new owner and meet again there', async () => {
+    const c = await serve();
+    // What C does once B's claim has run out while B could not reach Redis (partitions cannot be made on loopback).
     const admin = new Redis(redis.url);
     try {
+      await admin.set(`rtc-record:room:${ROOM}`, c.url, 'PX', LEASE_S * 1000);
+      const movedAt = Date.now();
+      for (const who of [bob, carol]) {
+        await waitFor(async () => {
+          const h = await hooks(who);
+          return h.signalingUrl === c.ws && h.id !== undefined;
+        }, { timeoutMs: 15_000, description: `${who.name} moved to C` });
+      }
+      console.log(`moved: both pages in the room on C ${Date.now() - movedAt} ms after C took it over`);
+      await expectSeeAndHear([bob, carol]);
+      expect(b.cli.stderr.join('\n')).toMatch(/room is now owned by another server/);
+      await waitFor(async () => {
+        const rooms = await apiRooms(b);
+        return rooms.length === 1 && rooms[0]!.server === c.url && participantNames(rooms[0]!).join() === 'bob,carol';
+      }, { timeoutMs: 5000, description: `/api/rooms on B lists ${ROOM} on C with bob and carol` });
+
+      // Everyone leaves: C releases the room at once, not when its lease runs out.
       await Promise.all([bob.p.close(), carol.p.close()]);
-      await waitFor(async () => (await apiRooms(b)).length === 0, { timeoutMs: 15_000, description: 'room closed on B once empty' });
+      await waitFor(async () => (await apiRooms(c)).length === 0, { timeoutMs: 15_000, description: 'room closed on C once empty' });
       const emptyAt = Date.now();
       await waitFor(async () => (await admin.exists(`rtc-record:room:${ROOM}`)) === 0, { timeoutMs: 10_000, description: 'claim released' });
       expect(Date.now() - emptyAt).toBeLessThan(1000);
     } finally {
       admin.disconnect();
+      c.cli.kill('SIGKILL');
+      await c.cli.exited;
     }
   });
 });
