@@ -19,7 +19,8 @@ import type {
 } from './RecordingServiceTypes.js';
 import { isAbandoned, OWNER_FILE, recoverRecording, writeOwner } from './recovery.js';
 import { assertSomethingToRecord, RoomRecorder } from './RoomRecorder.js';
-import { QueuedRecordings } from './jobs/QueuedRecordings.js';
+import { codeOf, QueuedRecordings } from './jobs/QueuedRecordings.js';
+import type { JobStatus } from './jobs/RecordingJobTypes.js';
 import { RecordingUploads } from './upload/RecordingUploads.js';
 
 interface Active {
@@ -60,6 +61,9 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   private closed = false;
   private readonly onPeerJoined = (room: string, peer: PeerInfo) => this.peerJoined(room, peer);
   private readonly onPeerLeft = (room: string, peer: PeerInfo) => this.peerLeft(room, peer);
+  /** Last state of each worker-run recording this server has seen (its events are sent on transitions). */
+  private readonly jobStates = new Map<string, string>();
+  private readonly onJobStatus = (s: JobStatus) => this.jobEvent(s);
   /** Totals of recordings that ended in this process (live ones are added on read). */
   readonly finished = { bytesWritten: 0, packetsReceived: 0, packetsLost: 0, done: 0, failed: 0, recovered: 0 };
   ffmpegRestarts = 0;
@@ -73,7 +77,12 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     this.startRecorder = options.startRecorder ?? ((o, l) => RoomRecorder.start(o, l));
     options.rooms?.on('peerJoined', this.onPeerJoined);
     options.rooms?.on('peerLeft', this.onPeerLeft);
-    if (options.jobs) this.queued = new QueuedRecordings(options.jobs.queue, this.root, options.jobs.serverUrl);
+    if (options.jobs) {
+      this.queued = new QueuedRecordings(options.jobs.queue, this.root, options.jobs.serverUrl);
+      // States known at start are history: only transitions seen from now on are events.
+      for (const s of options.jobs.queue.snapshot()) this.jobStates.set(s.id, s.state);
+      options.jobs.queue.on('status', this.onJobStatus);
+    }
     if (options.upload && !options.jobs) {
       this.uploads = new RecordingUploads(options.upload, this.logger);
       this.uploads.resumeInterrupted(locateAll(this.root).map((l) => l.dir));
@@ -264,6 +273,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.recoveryTimer);
+    this.options.jobs?.queue.off('status', this.onJobStatus);
     for (const t of this.autoStopTimers.values()) clearTimeout(t);
     this.autoStopTimers.clear();
     this.options.rooms?.off('peerJoined', this.onPeerJoined);
@@ -390,6 +400,30 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     }, this.options.autoStopGraceMs ?? 3000);
     timer.unref();
     this.autoStopTimers.set(room, timer);
+  }
+
+  /**
+   * Events of worker-run recordings (webhooks, metrics): sent by the server that queued the recording only, so several
+   * servers do not send each one several times.
+   */
+  private jobEvent(s: JobStatus): void {
+    if (s.request.origin !== this.options.jobs!.queue.owner) return;
+    const prev = this.jobStates.get(s.id);
+    if (prev === s.state) return;
+    this.jobStates.set(s.id, s.state);
+    if (s.state === 'recording' && (prev === undefined || prev === 'queued' || prev === 'starting') && s.part === 1) {
+      this.emit('recordingStarted', { id: s.id, room: s.room, startedAt: new Date(s.startedAt ?? s.enqueuedAt).toISOString(), trigger: s.trigger });
+    } else if (s.state === 'done') {
+      try {
+        this.emit('recordingFinished', this.queued!.get(s.id).manifest);
+        this.finished.done++;
+      } catch (err) {
+        this.logger.warn({ id: s.id, err: (err as Error).message }, 'finished recording not readable here');
+      }
+    } else if (s.state === 'failed') {
+      this.finished.failed++;
+      this.emit('recordingFailed', { id: s.id, room: s.room, code: codeOf(s.error), error: s.error ?? 'failed' });
+    }
   }
 
   /** Auto-record with workers: the room's recording (on whichever worker) stops once the room stayed empty. */

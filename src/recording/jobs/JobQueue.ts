@@ -65,7 +65,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
       redis.on('ready', () => void this.refresh());
     }
     if (options.reap !== false) {
-      this.reaper = new Reaper(this, options.owner ?? `server-${process.pid}`, options.logger, { heartbeatTtlMs: options.heartbeatTtlMs });
+      this.reaper = new Reaper(this, this.owner, options.logger, { heartbeatTtlMs: options.heartbeatTtlMs });
     }
   }
 
@@ -82,6 +82,11 @@ export class JobQueue extends EventEmitter<JobEvents> {
     return q;
   }
 
+  /** Who this queue is (servers: `serve-<pid>`, workers: their id). */
+  get owner(): string {
+    return this.options.owner ?? `server-${process.pid}`;
+  }
+
   get logger(): Logger {
     return this.options.logger;
   }
@@ -94,7 +99,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
   async enqueue(request: EnqueueRequest): Promise<JobStatus> {
     if (!this.ready) throw new RtcRecordError('REDIS_UNAVAILABLE', 'Redis is unreachable: recordings cannot be queued now');
     const id = request.id ?? newRecordingId();
-    const full: JobRequest = { ...request, id, kind: jobKind(request.composite, request.tracks) };
+    const full: JobRequest = { ...request, id, kind: jobKind(request.composite, request.tracks), origin: this.owner };
     const now = Date.now();
     const status: JobStatus = {
       id,

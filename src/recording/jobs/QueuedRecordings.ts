@@ -140,7 +140,7 @@ function bare(s: JobStatus): RecordingSummary {
   };
 }
 
-function codeOf(error: string | undefined): RtcRecordError['code'] {
+export function codeOf(error: string | undefined): RtcRecordError['code'] {
   const m = /^([A-Z_]+):/.exec(error ?? '');
   return (m?.[1] as RtcRecordError['code']) ?? 'INTERNAL';
 }

@@ -21,6 +21,8 @@ export interface JobRequest {
   /** ws:// URL of the signaling server that hosts the room (no token: a worker mints its own with --secret). */
   serverUrl: string;
   trigger: 'api' | 'auto';
+  /** The server that queued it: it alone sends the recording's webhooks and counts it in its metrics. */
+  origin?: string;
 }
 
 /** The payload of one BullMQ dispatch: start part `part` of recording `request.id`. */

@@ -240,6 +240,16 @@ describe('recording jobs on Redis', () => {
     const rooms = new FakeRooms();
     const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, rooms, autoRecord: true, autoStopGraceMs: 300, composite: false, jobs: { queue: q, serverUrl: () => 'ws://127.0.0.1:9/ws' } });
     cleanups.push(() => service.shutdown());
+    const events: string[] = [];
+    service.on('recordingStarted', (e) => events.push(`started ${e.room}`));
+    service.on('recordingFinished', (m) => events.push(`finished ${m.room} ${m.state}`));
+    service.on('recordingFailed', (e) => events.push(`failed ${e.room}`));
+    // Another server on the same Redis sends no events for recordings it did not queue.
+    const other = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, composite: false, jobs: { queue: await server(r, 'serve-b'), serverUrl: () => 'ws://127.0.0.1:9/ws' } });
+    cleanups.push(() => other.shutdown());
+    const otherEvents: string[] = [];
+    other.on('recordingStarted', (e) => otherEvents.push(e.room));
+    other.on('recordingFinished', (m) => otherEvents.push(m.room));
 
     const rec = await service.start('api-room');
     expect(rec).toMatchObject({ room: 'api-room', state: 'recording' });
@@ -256,6 +266,9 @@ describe('recording jobs on Redis', () => {
     rooms.leave('auto-room', alice);
     await waitFor(async () => (await q.store.get(auto.id))?.state === 'done', { description: 'auto stopped' });
     expect(w.jobs()).toHaveLength(0);
+    await waitFor(() => events.length === 4, { description: 'events' });
+    expect(events).toEqual(['started api-room', 'finished api-room done', 'started auto-room', 'finished auto-room done']);
+    expect(otherEvents).toEqual([]);
   });
 
   it('a worker restarting on the disk of a dead worker recovers its part and marks it recovered in the status', async () => {
