@@ -260,11 +260,13 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
       this.redisDown = true;
       this.logger.warn({ err: err.message, rooms: this.held.size }, 'Redis unreachable: new rooms cannot be placed until it is back');
     });
+    // Every reconnection renews the claims at once: a Redis that restarted without persistence has forgotten them.
+    let connected = this.redis.status === 'ready';
     this.redis.on('ready', () => {
-      if (!this.redisDown) return;
+      if (this.redisDown) this.logger.info({ rooms: this.held.size }, 'Redis is back: renewing room claims');
       this.redisDown = false;
-      this.logger.info({ rooms: this.held.size }, 'Redis is back: renewing room claims');
-      void this.refreshAll();
+      if (connected) void this.refreshAll();
+      connected = true;
     });
   }
 

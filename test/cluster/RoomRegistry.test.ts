@@ -7,7 +7,7 @@ import { RoomRegistry, roomOwnerUrl, signalingUrlOf } from '../../src/cluster/Ro
 import type { RoomRegistryOptions } from '../../src/cluster/RoomRegistryTypes.js';
 import { isRtcRecordError } from '../../src/errors.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
-import { freePort } from '../harness/util.js';
+import { freePort, waitFor } from '../harness/util.js';
 
 let redis: RedisServer;
 let admin: Redis;
@@ -140,6 +140,11 @@ describe('RoomRegistry', () => {
     participants.set('alpha', ['ann']);
     await sleep(500);
     expect((await b.rooms())[0]).toEqual({ room: 'alpha', participants: ['ann'], server: A });
+    // update() publishes at once (a leave), without waiting for the heartbeat.
+    participants.set('beta', ['cat', 'dan']);
+    b.update('beta');
+    await sleep(50);
+    expect((await a.rooms())[1]).toEqual({ room: 'beta', participants: ['cat', 'dan'], server: B });
     a.release('alpha');
     await sleep(50);
     expect((await b.rooms()).map((r) => r.room)).toEqual(['beta']);
@@ -166,6 +171,27 @@ describe('RoomRegistry', () => {
     expect(await b.place('durable')).toEqual({ redirect: signalingUrlOf(A) });
     await sleep(3500); // longer than the lease: only A's renewed heartbeats keep it
     expect(await b.place('durable')).toEqual({ redirect: signalingUrlOf(A) });
+  });
+
+  it('a Redis that lost everything (no persistence) gets the held rooms claimed again as soon as it is back', async () => {
+    const volatile = await startRedis({ appendonly: false });
+    try {
+      const a = await RoomRegistry.connect({ redisUrl: volatile.url, publicUrl: A, leaseMs: 60_000 });
+      registries.push(a);
+      await a.place('kept');
+      a.hold('kept');
+      await volatile.restart();
+      const check = new Redis(volatile.url);
+      try {
+        // Claimed again on reconnect, not at the next heartbeat (20 s away with this lease).
+        await waitFor(async () => (await check.get('rtc-record:room:kept')) === A, { timeoutMs: 3000, description: 'claim back' });
+        expect(await check.get('rtc-record:room-info:kept')).toContain('"server":"http://10.0.0.1:8080"');
+      } finally {
+        check.disconnect();
+      }
+    } finally {
+      await volatile.stop();
+    }
   });
 
   it('Redis away: placing fails within the timeout with REDIS_UNAVAILABLE; it works again once Redis is back', async () => {
