@@ -33,8 +33,8 @@ export interface ClusterRoomListing extends RoomListing {
   server: string;
 }
 
-/** Where a joining participant belongs: here, or on the server at `redirect` (its signaling WebSocket URL). */
-export type RoomPlacement = { local: true } | { redirect: string };
+/** Where a joining participant belongs: the signaling server's placeRoom hook, answered by the registry. */
+export type { RoomPlacement } from '../signaling/SignalingServerTypes.js';
 
 export interface RoomRegistryEvents {
   /**
