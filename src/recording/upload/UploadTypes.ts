@@ -104,7 +104,7 @@ export interface RetryPolicy {
 export interface UploadOptions {
   /** Keep the local files after a verified upload (they are always kept after a failure). */
   keepLocal?: boolean;
-  /** The attempt number (keys get a suffix from 2 on). Default: the last attempt in upload.json + 1. */
+  /** The attempt number (keys get a suffix from 2 on); never below the last attempt in upload.json + 1 (the default). */
   attempt?: number;
   onProgress?: (p: UploadProgress) => void;
   logger?: Logger;

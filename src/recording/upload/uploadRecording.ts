@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRtcRecordError, RtcRecordError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Manifest } from '../ManifestTypes.js';
@@ -43,6 +44,11 @@ export async function uploadRecording(
   if (inProgress.has(dir) || (previous?.state === 'uploading' && !uploadInterrupted(previous) && previous.owner?.pid !== process.pid)) {
     throw new RtcRecordError('UPLOAD_IN_PROGRESS', `recording ${manifest.id} is being uploaded by ${previous?.owner ? `process ${previous.owner.pid} on ${previous.owner.host}` : 'this process'}`);
   }
+  if (previous?.state === 'uploaded' && previous.objects.some((o) => !o.file.endsWith('manifest.json') && !existsSync(join(dir, o.file)))) {
+    // Its local copy is gone: another attempt would store (and list) only what is left. Idempotent instead.
+    log?.info({ attempt: previous.attempt, bucket: previous.bucket }, 'already uploaded and the local copy deleted: nothing to upload');
+    return { state: 'uploaded', bucket: previous.bucket, attempt: previous.attempt, objects: previous.objects, localDeleted: previous.localDeleted };
+  }
   inProgress.add(dir);
   try {
     return await run(dir, manifest, target, previous, opts, log);
@@ -52,7 +58,8 @@ export async function uploadRecording(
 }
 
 async function run(dir: string, manifest: Manifest, target: UploadTarget, previous: UploadStateFile | undefined, opts: UploadOptions, log?: Logger): Promise<UploadOutcome> {
-  const attempt = opts.attempt ?? (previous?.attempt ?? 0) + 1;
+  // Never an attempt number already used here: its keys may hold that attempt's objects.
+  const attempt = Math.max(opts.attempt ?? 0, (previous?.attempt ?? 0) + 1);
   const history = [
     ...(previous?.history ?? []),
     // A queued state's history already holds the attempt before it.

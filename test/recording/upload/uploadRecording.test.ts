@@ -79,6 +79,13 @@ describe('uploadRecording', () => {
     const state = readUploadState(rec.dir)!;
     expect(state).toMatchObject({ state: 'uploaded', attempt: 1, bucket: s3.bucket, localDeleted: true });
     expect(state.objects).toHaveLength(3);
+
+    // Again (even asking for attempt 1): the local copy is gone, so nothing is sent and nothing listed is lost.
+    const again = await uploadRecording(rec.dir, target(), { attempt: 1, retry: FAST_RETRY });
+    expect(again).toMatchObject({ state: 'uploaded', attempt: 1 });
+    expect(again.objects).toEqual(outcome.objects);
+    expect(readUploadState(rec.dir)!.objects).toHaveLength(3);
+    expect(await s3.keys(`${base}/`)).toHaveLength(3);
   });
 });
 
@@ -157,6 +164,10 @@ describe('uploadRecording: parts, keeping, failing', () => {
     const rec = recordingWithComposite(50_000);
     const outcome = await uploadRecording(rec.dir, target({ keyTemplate: '{date}/{room}/{participant}/{id}-{name}' }), { keepLocal: true, retry: FAST_RETRY });
     expect(outcome).toMatchObject({ state: 'uploaded', localDeleted: false });
+    // With the files still here, another upload is a new attempt with its own keys, whatever number is asked for.
+    const second = await uploadRecording(rec.dir, target({ keyTemplate: '{date}/{room}/{participant}/{id}-{name}' }), { keepLocal: true, attempt: 1, retry: FAST_RETRY });
+    expect(second.attempt).toBe(2);
+    expect(second.objects[0]!.key).toMatch(/-recording\.attempt-2\.mp4$/);
     const date = new Date(Date.now() - 60_000).toISOString().slice(0, 10);
     expect(outcome.objects.map((o) => o.key)).toEqual([`rec/${date}/upl/${rec.id}-recording.mp4`, `rec/${date}/upl/Alice/${rec.id}-Alice-a1-0.webm`, `rec/${date}/upl/${rec.id}-manifest.json`]);
     expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
