@@ -95,6 +95,8 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
   private readonly heartbeat: NodeJS.Timeout;
   private redisDown = false;
   private closed = false;
+  /** Counts since start, for /metrics. */
+  readonly counts = { placedHere: 0, redirected: 0, lost: 0 };
 
   /** Connects first: a wrong `--redis` fails the start with REDIS_UNAVAILABLE instead of every later join. */
   static async connect(options: RoomRegistryOptions): Promise<RoomRegistry> {
@@ -147,7 +149,12 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     const owner = await withTimeout(this.claim(room, ''), this.placeTimeoutMs, 'placing the room').catch((err: Error) => {
       throw new RtcRecordError('REDIS_UNAVAILABLE', `cannot place room ${room}: Redis (the room registry) did not answer: ${err.message}`, { cause: err });
     });
-    return owner === this.publicUrl ? { local: true } : { redirect: signalingUrlOf(owner) };
+    if (owner === this.publicUrl) {
+      this.counts.placedHere++;
+      return { local: true };
+    }
+    this.counts.redirected++;
+    return { redirect: signalingUrlOf(owner) };
   }
 
   /** `room` is served here (occupied): keep our claim alive and its listing fresh until release(). */
@@ -208,6 +215,11 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     return rooms.sort((a, b) => a.room.localeCompare(b.room));
   }
 
+  /** Whether Redis answers now. */
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
   /** Rooms this server holds now. */
   heldRooms(): string[] {
     return [...this.held];
@@ -244,6 +256,7 @@ export class RoomRegistry extends EventEmitter<RoomRegistryEvents> {
     if (owner === this.publicUrl || !this.held.has(room)) return;
     // Our lease ran out (Redis unreachable or restarted without it) and another server claimed the room meanwhile.
     this.held.delete(room);
+    this.counts.lost++;
     this.logger.warn({ room, owner }, 'room is now owned by another server: moving its members there');
     this.emit('lost', room, signalingUrlOf(owner));
   }

@@ -129,7 +129,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     service.startAutoRecording();
   }
   ctx.service = service;
-  ctx.metrics = new Metrics(signaling, service, webhooks, sfu);
+  ctx.metrics = new Metrics(signaling, service, webhooks, sfu, ctx.cluster);
 
   let closing: Promise<void> | undefined;
   const close = (flushWebhooks: boolean) =>

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RoomRegistry } from '../cluster/RoomRegistry.js';
 import { ProgressTracker } from '../recording/progress.js';
 import type { RecordingService } from '../recording/RecordingService.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
@@ -29,10 +30,11 @@ export class Metrics {
   /** Live figures of the running recordings, sampled once per scrape and shared by every metric of it. */
   private cache?: LiveSample[];
 
-  constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier, sfu?: Sfu) {
+  constructor(signaling: SignalingServer, service?: RecordingService, webhooks?: WebhookNotifier, sfu?: Sfu, cluster?: RoomRegistry) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'rtc_record_' });
     if (sfu) this.sfuMetrics(sfu);
+    if (cluster) this.clusterMetrics(cluster);
 
     new Gauge({
       name: 'rtc_record_rooms',
@@ -129,6 +131,40 @@ export class Metrics {
   }
 
   /** The SFU's counters, read when scraped; the delay histogram gets the SFU's samples (1 packet in 16 per track). */
+  /** Several servers on one Redis (`serve --redis`): this server's share of the rooms. */
+  private clusterMetrics(cluster: RoomRegistry): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'rtc_record_cluster_rooms_held',
+      help: 'Rooms this server owns in the cluster (claimed in Redis)',
+      registers,
+      collect() {
+        this.set(cluster.heldRooms().length);
+      },
+    });
+    new Gauge({
+      name: 'rtc_record_cluster_redis_up',
+      help: '1 while the room registry reaches Redis (0: new rooms cannot be placed)',
+      registers,
+      collect() {
+        this.set(cluster.connected ? 1 : 0);
+      },
+    });
+    const total = (name: string, help: string, key: keyof RoomRegistry['counts']) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cluster.counts[key]);
+        },
+      });
+    total('rtc_record_cluster_joins_placed_total', 'Joins that opened a room here (this server claimed it or had it)', 'placedHere');
+    total('rtc_record_cluster_joins_redirected_total', 'Joins sent to the server that owns the room', 'redirected');
+    total('rtc_record_cluster_rooms_lost_total', 'Rooms another server took over while members were here (they were sent there)', 'lost');
+  }
+
   private sfuMetrics(sfu: Sfu): void {
     const registers = [this.registry];
     const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers') =>

@@ -81,6 +81,11 @@ describe('serve --redis', () => {
     expect(joined.peers.map((p: { name: string }) => p.name)).toContain('ann');
     expect((await ann.type('peerJoined')).peer.name).toBe('bob');
     console.log(`redirect answered in ${redirectMs.toFixed(1)} ms`);
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    expect(metrics).toMatch(/^rtc_record_cluster_joins_redirected_total 1$/m);
+    expect(metrics).toMatch(/^rtc_record_cluster_redis_up 1$/m);
+    expect(metrics).toMatch(/^rtc_record_cluster_rooms_held 0$/m);
+    expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(/^rtc_record_cluster_rooms_held 1$/m);
 
     // A room opened on B lives on B.
     const cat = await client(b);
