@@ -35,7 +35,9 @@ export function listCommand(opts: ListOptions): void {
 }
 
 export function formatTable(recordings: RecordingSummary[], unfinished = new Set<string>()): string {
-  const head = ['ID', 'ROOM', 'STATE', 'STARTED', 'DURATION', 'SIZE', 'PARTICIPANTS'];
+  // The UPLOAD column only where something was sent to a bucket (--s3).
+  const uploads = recordings.some((r) => r.upload);
+  const head = ['ID', 'ROOM', 'STATE', 'STARTED', 'DURATION', 'SIZE', ...(uploads ? ['UPLOAD'] : []), 'PARTICIPANTS'];
   const rows = recordings.map((r) => [
     r.id,
     r.room,
@@ -43,11 +45,22 @@ export function formatTable(recordings: RecordingSummary[], unfinished = new Set
     r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     formatElapsed(r.durationMs),
     formatBytes(r.sizeBytes),
+    ...(uploads ? [uploadCell(r)] : []),
     r.participants.join(', ') || '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+/** `uploaded`, `uploaded+local` (kept), `failed#2` (attempt 2; `rtc-record upload <dir>` retries), `uploading 40%`, `queued`. */
+function uploadCell(r: RecordingSummary): string {
+  const u = r.upload;
+  if (!u) return '-';
+  if (u.state === 'uploaded') return u.localDeleted ? 'uploaded' : 'uploaded+local';
+  if (u.state === 'failed') return `failed#${u.attempt}`;
+  if (u.state === 'uploading') return `uploading${u.progress ? ` ${Math.floor((100 * u.progress.bytesDone) / Math.max(1, u.progress.bytesTotal))}%` : ''}`;
+  return u.state;
 }
 
 /** Recordings marked live on disk whose recorder is gone (crash, kill). */

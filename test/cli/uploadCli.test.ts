@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTable } from '../../src/cli/listCommand.js';
+import { listRecordingsOnDisk } from '../../src/recording/recordingList.js';
 import { readUploadState } from '../../src/recording/upload/uploadState.js';
 import { CliProcess } from '../harness/cli.js';
 import { S3_ENV, TestS3Server } from '../harness/s3Server.js';
@@ -34,6 +36,10 @@ describe('--s3 on the CLI', () => {
       const res = await fetch(`${url}/recordings/${rec.id}/files/tracks/Alice-a1-0.webm`);
       expect(res.redirected).toBe(true);
       expect(Buffer.from(await res.arrayBuffer()).equals(rec.track)).toBe(true);
+      // `rtc-record list` gets an UPLOAD column.
+      const table = formatTable(listRecordingsOnDisk(rec.root)).split('\n');
+      expect(table[0]).toMatch(/^ID\s+ROOM\s+STATE\s+STARTED\s+DURATION\s+SIZE\s+UPLOAD\s+PARTICIPANTS$/);
+      expect(table[1]).toMatch(new RegExp(`^${rec.id}\\s+srv\\s+done\\s.*\\s98 kB\\s+uploaded\\s+Alice$`));
     } finally {
       serve.kill('SIGTERM');
       await serve.exited;
