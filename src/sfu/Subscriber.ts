@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
+import { subscriberPeerConfig } from './subscriberConfig.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
@@ -40,7 +41,7 @@ export class Subscriber {
     readonly participant: PeerInfo,
     private readonly ctx: SubscriberContext,
   ) {
-    this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
+    this.pc = new RTCPeerConnection(subscriberPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
     this.pc.connectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state'));
   }
 
