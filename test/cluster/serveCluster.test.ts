@@ -208,4 +208,35 @@ describe('serve --redis', () => {
     bob.send({ type: 'join', room: 'zeta', name: 'bob' });
     expect(await bob.type('redirect')).toEqual({ type: 'redirect', room: 'zeta', url: 'wss://rtc-a.example.org/ws' });
   });
+
+  it('Redis away: joins that would open a room are refused with REDIS_UNAVAILABLE, open rooms go on, /api/rooms says what is missing', async () => {
+    const a = await serve();
+    const ann = await client(a);
+    await ann.join('eta', 'ann');
+    await redis.kill();
+    try {
+      const t0 = Date.now();
+      const bob = await client(a);
+      bob.send({ type: 'join', room: 'theta', name: 'bob' });
+      expect(await bob.type('error', 6000)).toMatchObject({ code: 'REDIS_UNAVAILABLE', ref: 'join', message: expect.stringMatching(/cannot place room theta: Redis/) });
+      expect(Date.now() - t0).toBeLessThan(4500);
+      // A room open here needs no placement: its members keep coming.
+      const cat = await client(a);
+      await cat.join('eta', 'cat');
+      const res = await fetch(`${a.url}/api/rooms`);
+      const body = (await res.json()) as { rooms: Listing[]; incomplete?: string };
+      expect(res.status).toBe(200);
+      expect(body.rooms.map((r) => [r.room, names(r)])).toEqual([['eta', ['ann', 'cat']]]);
+      expect(body.incomplete).toMatch(/rooms of other servers are missing: Redis unreachable/);
+      expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(/^rtc_record_cluster_redis_up 0$/m);
+    } finally {
+      await redis.start();
+    }
+    const dan = await client(a);
+    await waitFor(async () => {
+      dan.send({ type: 'join', room: 'theta', name: 'dan' });
+      const answer = await dan.next((m) => m.type === 'joined' || (m.type === 'error' && m.ref === 'join'), 6000);
+      return answer.type === 'joined';
+    }, { timeoutMs: 15_000, description: 'joins placed again once Redis is back' });
+  });
 });
