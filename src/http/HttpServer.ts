@@ -10,7 +10,7 @@ import { ROOM_NAME, type Role } from '../signaling/messages.js';
 import { Sfu } from '../sfu/Sfu.js';
 import { SignalingServer } from '../signaling/SignalingServer.js';
 import type { JoinRefusal } from '../signaling/SignalingServerTypes.js';
-import { handleRecordingsApi } from './api/recordingsApi.js';
+import { handleRecordingsApi, listWorkers } from './api/recordingsApi.js';
 import { listRooms, localRooms, session } from './api/roomsApi.js';
 import { Access, ANY_ROOM, mintToken, requestToken } from './auth.js';
 import type { HttpServerOptions, RunningServer } from './HttpServerTypes.js';
@@ -170,6 +170,7 @@ async function route(req: IncomingMessage, res: ServerResponse, ctx: Context): P
   if (path === '/') return sendFile(res, ctx.files.get('index.html')!);
   if (path === '/api/rooms') return listRooms(res, ctx.signaling, ctx.service, access, ctx.cluster);
   if (path === '/api/session') return session(res, ctx.service, access);
+  if (path === '/api/workers') return listWorkers(res, ctx.service, access);
   if (path === '/healthz') return sendJson(res, 200, { ok: true, accepting: ctx.service?.accepting ?? true });
   if (path === '/metrics' && ctx.metrics) {
     access.requireEverywhere('view');

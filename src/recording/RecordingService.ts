@@ -20,7 +20,7 @@ import type {
 import { isAbandoned, OWNER_FILE, recoverRecording, writeOwner } from './recovery.js';
 import { assertSomethingToRecord, RoomRecorder } from './RoomRecorder.js';
 import { codeOf, QueuedRecordings } from './jobs/QueuedRecordings.js';
-import type { JobStatus } from './jobs/RecordingJobTypes.js';
+import type { JobStatus, WorkerAdvert } from './jobs/RecordingJobTypes.js';
 import { RecordingUploads } from './upload/RecordingUploads.js';
 
 interface Active {
@@ -222,6 +222,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     }
     this.logger.info({ id, room: loc.room }, 'recording deleted');
     return { room: loc.room };
+  }
+
+  /** The recording workers sharing this server's Redis, as they advertise themselves (none without `--redis`). */
+  async workers(): Promise<WorkerAdvert[]> {
+    return this.options.jobs ? this.options.jobs.queue.store.workers() : [];
   }
 
   /** The recording running in `room`, if any. */

@@ -115,6 +115,12 @@ describe('recording workers: crash takeover', () => {
     }, { timeoutMs: 30_000, description: 'part 1 receives Alice' });
     await sleep(6000);
 
+    // Any server shows the workers with what they hold and have free.
+    const ws = (await api<{ workers: Array<{ id: string; jobs: string[]; freeCores: number; cores: number }> }>(b.url, '/api/workers')).body.workers;
+    expect(ws.map((w) => w.id).sort()).toEqual(['w1', 'w2']);
+    expect(ws.find((w) => w.id === holder)!.jobs).toEqual([id]);
+    expect(ws.find((w) => w.id === holder)!.freeCores).toBeLessThan(ws.find((w) => w.id === heir)!.freeCores);
+
     const killedAt = Date.now();
     workers.get(holder)!.kill('SIGKILL');
     await waitFor(async () => {

@@ -157,6 +157,13 @@ function isRegularFile(path: string): boolean {
   }
 }
 
+/** `GET /api/workers`: the recording workers (`serve --redis`) with their cores, free cores and jobs; [] without. */
+export async function listWorkers(res: ServerResponse, service: RecordingService | undefined, access: Access): Promise<void> {
+  access.requireEverywhere('view');
+  if (!service) throw new RtcRecordError('RECORDINGS_DISABLED', 'this server does not run recordings (start it with rtc-record serve)');
+  sendJson(res, 200, { workers: await service.workers() });
+}
+
 /** Decoded path segments; a malformed escape is a 400, not a crash. */
 function pathSegments(pathname: string): string[] {
   try {

@@ -251,6 +251,7 @@ describe('recording jobs on Redis', () => {
     other.on('recordingStarted', (e) => otherEvents.push(e.room));
     other.on('recordingFinished', (m) => otherEvents.push(m.room));
 
+    expect((await service.workers()).map((x) => [x.id, x.cores])).toEqual([[w.id, 2]]);
     const rec = await service.start('api-room');
     expect(rec).toMatchObject({ room: 'api-room', state: 'recording' });
     expect(started[0]!.options.serverUrl).toBe('ws://127.0.0.1:9/ws');
