@@ -2,13 +2,17 @@
 // bucket (presigned redirect). Real S3-compatible server in process; recorders are fakes writing real files.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../src/http/HttpServer.js';
 import type { RunningServer } from '../../../src/http/HttpServerTypes.js';
+import { newRecordingId } from '../../../src/recording/recordingId.js';
 import { RecordingService } from '../../../src/recording/RecordingService.js';
+import { OWNER_FILE } from '../../../src/recording/recovery.js';
+import { createRecordingDir } from '../../../src/recording/storage.js';
 import type { RecordingSummary } from '../../../src/recording/RecordingServiceTypes.js';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
@@ -108,6 +112,30 @@ describe('RecordingService with upload', () => {
 });
 
 describe('RecordingService upload across a restart', () => {
+  it('a recording a crash left unfinished is uploaded once recovered', async () => {
+    const root = tempRoot();
+    const id = newRecordingId(new Date(Date.now() - 10_000));
+    const dir = createRecordingDir(root, 'crashed', id);
+    const track = randomBytes(20_000);
+    writeFileSync(join(dir, 'tracks', 'Alice-a1-0.webm'), track);
+    const startedAt = new Date(Date.now() - 10_000).toISOString();
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: 1, id, room: 'crashed', state: 'recording', startedAt, participants: [], tracks: [] }));
+    // Its recorder's process is gone.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => child.on('exit', r));
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: child.pid }));
+
+    const service = new RecordingService({ outputRoot: root, serverUrl: 'ws://unused', logger: quietLogger, recoveryIntervalMs: 0, upload: { target: target() } });
+    await service.recover();
+    const state = await until(dir, ['uploaded', 'failed']);
+    expect(state).toMatchObject({ state: 'uploaded', attempt: 1 });
+    expect(state.objects.map((o) => o.key)).toEqual([`svc/crashed/${id}/tracks/Alice-a1-0.webm`, `svc/crashed/${id}/manifest.json`]);
+    const stored = JSON.parse((await s3.get(`svc/crashed/${id}/manifest.json`)).body.toString()) as { state: string };
+    expect(stored.state).toBe('recovered');
+    expect(sha((await s3.get(`svc/crashed/${id}/tracks/Alice-a1-0.webm`)).body)).toBe(sha(track));
+    await service.shutdown();
+  });
+
   it('a shutdown cuts an upload short: it is queued again with every local file, and the next start uploads it', async () => {
     const root = tempRoot();
     const fakes = fakeStarter();
