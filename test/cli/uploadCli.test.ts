@@ -17,7 +17,7 @@ let s3: TestS3Server;
 beforeAll(async () => {
   s3 = await new TestS3Server().start();
 });
-afterAll(() => s3.stop());
+afterAll(() => s3.close());
 
 describe('--s3 on the CLI', () => {
   it('serve --s3: a recording left queued for upload is uploaded at start; its download then redirects into the bucket', async () => {

@@ -32,7 +32,7 @@ async function redMostly(file: string, x: number, y: number, times: number[]): P
 describe('rtc-record --room … --s3', () => {
   it('records a room, uploads every file under its key, verified; the downloads decode with the right picture and sound; the local copy goes', async () => {
     const s3 = await new TestS3Server().start();
-    cleanups.push(() => s3.stop());
+    cleanups.push(() => s3.close());
     const s = await startServer({ port: 0 });
     cleanups.push(() => s.close());
     const out = mkdtempSync(join(tmpdir(), 'rtc-e2e-s3-'));

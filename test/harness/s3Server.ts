@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,12 @@ export class TestS3Server {
     if (!s) return;
     s.httpServer?.closeAllConnections();
     await s.close();
+  }
+
+  /** Stops the store for good and deletes what it stored. */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.directory, { recursive: true, force: true });
   }
 
   client(secret = S3_SECRET_KEY): S3Client {

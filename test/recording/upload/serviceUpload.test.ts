@@ -32,7 +32,7 @@ beforeAll(async () => {
   s3 = await new TestS3Server().start();
 });
 afterAll(async () => {
-  await s3.stop();
+  await s3.close();
   process.env = savedEnv;
 });
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
   s3 = await new TestS3Server().start();
 });
 afterAll(async () => {
-  await s3.stop();
+  await s3.close();
   process.env = savedEnv;
 });
 afterEach(() => Object.assign(process.env, S3_ENV));
