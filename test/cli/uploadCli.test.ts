@@ -1,7 +1,7 @@
 // The --s3 flags through the real CLI: serve resumes a queued upload at start and serves the file from the bucket;
 // bad flags are refused before anything runs.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/cli/listCommand.js';
@@ -11,6 +11,7 @@ import { CliProcess } from '../harness/cli.js';
 import { S3_ENV, TestS3Server } from '../harness/s3Server.js';
 import { waitFor } from '../harness/util.js';
 import { fakeRecording } from '../http/fakeRecording.js';
+import { tempRoot } from '../recording/fakes.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let s3: TestS3Server;
@@ -44,6 +45,18 @@ describe('--s3 on the CLI', () => {
       serve.kill('SIGTERM');
       await serve.exited;
     }
+  });
+
+  it('rtc-record --room … --s3 with the store down: the recording is kept, the upload failure is said, exit 1', async () => {
+    const out = tempRoot('rtc-cli-s3-');
+    const cli = new CliProcess(['--room', 'nobody', '--port', '0', '--out', out, '--duration', '1', '--no-composite', '--s3', 's3://rec/x', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style'], S3_ENV);
+    const exit = await cli.exited;
+    expect(exit.code, cli.stderr.join('\n')).toBe(1);
+    const dir = cli.stdout.at(-1)!;
+    expect(dir.startsWith(join(out, 'nobody'))).toBe(true);
+    expect(cli.stderr.join('\n')).toMatch(new RegExp(`rtc-record: \\[BUCKET_UNREACHABLE\\] upload failed \\(attempt 1\\): cannot reach bucket rec at http://127\\.0\\.0\\.1:9.*; local files kept in ${dir}; retry with: rtc-record upload ${dir}`));
+    expect(readUploadState(dir)).toMatchObject({ state: 'failed', error: { code: 'BUCKET_UNREACHABLE' } });
+    expect(existsSync(join(dir, 'manifest.json'))).toBe(true);
   });
 
   it('refuses a bad --s3 before recording or serving, with a coded message', async () => {
