@@ -129,7 +129,8 @@ export function summarize(loc: LocatedRecording, manifest: Manifest | undefined,
   const started = Date.parse(manifest.startedAt);
   const ended = manifest.stoppedAt ? Date.parse(manifest.stoppedAt) : manifest.state === 'recording' || manifest.state === 'finalizing' ? lastActivity(loc.dir, manifest, now) : started;
   const composite = manifest.composite;
-  const durationMs = composite?.durationMs ?? Math.max(0, ended - started);
+  // A recording in parts (takeover) lasted from its start to the last part's end; part 1's mix covers part 1 only.
+  const durationMs = (manifest.parts?.length ?? 0) < 2 && composite?.durationMs !== undefined ? composite.durationMs : Math.max(0, ended - started);
   return {
     id: manifest.id,
     room: manifest.room,

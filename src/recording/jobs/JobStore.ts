@@ -10,6 +10,9 @@ import { LIVE_STATES, type JobStatus, type WorkerAdvert } from './RecordingJobTy
 // Updates are read → modify → compare-and-set (a Lua CAS on the whole JSON), retried on a concurrent write: no WATCH
 // state to lose when the connection drops and comes back.
 
+/** How long a finished recording's status stays in Redis. */
+export const FINISHED_TTL_MS = 30 * 24 * 3600 * 1000;
+
 const CAS = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
 
 export class JobStore {
@@ -89,6 +92,9 @@ export class JobStore {
 
   private async afterWrite(status: JobStatus): Promise<void> {
     if (!LIVE_STATES.includes(status.state)) {
+      // Finished recordings' statuses age out (the files and manifests are the record); the list skips missing ones.
+      await this.redis.pexpire(this.jobKey(status.id), FINISHED_TTL_MS);
+      await this.redis.zremrangebyscore(`${this.prefix}jobs`, '-inf', Date.now() - FINISHED_TTL_MS);
       await this.redis.srem(`${this.prefix}live`, status.id);
       await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.roomKey(status.room), status.id);
     }
