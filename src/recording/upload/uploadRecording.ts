@@ -77,12 +77,24 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
   };
   const startedAt = new Date().toISOString();
   const objects: UploadedObject[] = [];
-  let state = writeUploadState(dir, { ...base, state: 'uploading', owner: currentOwner(), startedAt, objects, localDeleted: false });
+  let state: Omit<UploadStateFile, 'updatedAt' | 'version'> = { ...base, state: 'uploading', owner: currentOwner(), startedAt, objects, localDeleted: false };
+  // upload.json reports to other processes: a write that fails (a full disk) must not stop the upload itself.
+  const persist = (next: Omit<UploadStateFile, 'updatedAt' | 'version'>): boolean => {
+    state = next;
+    try {
+      writeUploadState(dir, next);
+      return true;
+    } catch (err) {
+      log?.warn({ err: (err as Error).message }, 'could not write upload.json');
+      return false;
+    }
+  };
+  persist(state);
 
   const fail = (err: unknown): UploadOutcome => {
     const e = isRtcRecordError(err) ? err : new RtcRecordError('UPLOAD_FAILED', (err as Error)?.message ?? String(err), { cause: err });
     const error = { code: e.code, message: e.message };
-    writeUploadState(dir, { ...base, state: 'failed', startedAt, finishedAt: new Date().toISOString(), objects, localDeleted: false, error });
+    persist({ ...base, state: 'failed', startedAt, finishedAt: new Date().toISOString(), objects, localDeleted: false, error });
     log?.error({ code: e.code, err: e.message, attempt, uploaded: objects.length }, 'upload failed; local files kept');
     return { state: 'failed', bucket: target.bucket, attempt, objects, localDeleted: false, error };
   };
@@ -105,7 +117,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
     // upload.json shows the progress to other processes, about once a second.
     if (Date.now() - lastPersist >= 1000) {
       lastPersist = Date.now();
-      state = writeUploadState(dir, { ...stripMeta(state), progress: { bytesDone: p.bytesDone, bytesTotal } });
+      persist({ ...state, progress: { bytesDone: p.bytesDone, bytesTotal } });
     }
   };
 
@@ -121,7 +133,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
       );
       bytesDone += f.size;
       objects.push({ file: f.file, key, size: f.size, sha256: f.sha256, ...(etag ? { etag } : {}) });
-      state = writeUploadState(dir, { ...stripMeta(state), objects, progress: { bytesDone, bytesTotal } });
+      persist({ ...state, objects, progress: { bytesDone, bytesTotal } });
       log?.debug({ key, size: f.size }, 'object uploaded and verified');
     }
     // Last: the manifest with every object, so a reader that finds it knows the rest is there.
@@ -142,8 +154,10 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
   }
   client.destroy();
 
-  const localDeleted = opts.keepLocal ? false : deleteLocal(files, log);
-  writeUploadState(dir, { ...base, state: 'uploaded', startedAt, finishedAt: new Date().toISOString(), objects, localDeleted });
+  // Where the files went is on disk before any local file goes: without that record nothing is deleted.
+  const recorded = persist({ ...base, state: 'uploaded', startedAt, finishedAt: new Date().toISOString(), objects, localDeleted: false });
+  const localDeleted = recorded && !opts.keepLocal ? deleteLocal(files, log) : false;
+  if (localDeleted) persist({ ...state, localDeleted: true });
   const seconds = (Date.now() - t0) / 1000;
   log?.info({ bucket: target.bucket, attempt, objects: objects.length, bytes: bytesTotal, seconds, mbPerS: +(bytesTotal / 1e6 / Math.max(seconds, 1e-3)).toFixed(1), localDeleted }, 'recording uploaded and verified');
   return { state: 'uploaded', bucket: target.bucket, attempt, objects, localDeleted };
@@ -197,9 +211,4 @@ function deleteLocal(files: LocalObject[], log?: Logger): boolean {
     }
   }
   return all;
-}
-
-function stripMeta(s: UploadStateFile): Omit<UploadStateFile, 'updatedAt' | 'version'> {
-  const { updatedAt: _u, version: _v, ...rest } = s;
-  return rest;
 }

@@ -160,6 +160,16 @@ describe('uploadRecording: parts, keeping, failing', () => {
     expect(existsSync(join(partDir, 'manifest.json'))).toBe(true);
   });
 
+  it('upload.json cannot be written: the upload goes on, but nothing local is deleted (nothing would say where it went)', async () => {
+    const rec = recordingWithComposite(30_000);
+    mkdirSync(join(rec.dir, 'upload.json', 'blocker'), { recursive: true });
+    const outcome = await uploadRecording(rec.dir, target({ prefix: 'nostate' }), { retry: FAST_RETRY });
+    expect(outcome).toMatchObject({ state: 'uploaded', localDeleted: false });
+    expect(await s3.keys(`nostate/upl/${rec.id}/`)).toHaveLength(3);
+    expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
+    expect(existsSync(join(rec.dir, 'tracks', 'Alice-a1-0.webm'))).toBe(true);
+  });
+
   it('keepLocal: uploaded and verified, local files untouched', async () => {
     const rec = recordingWithComposite(50_000);
     const outcome = await uploadRecording(rec.dir, target({ keyTemplate: '{date}/{room}/{participant}/{id}-{name}' }), { keepLocal: true, retry: FAST_RETRY });
