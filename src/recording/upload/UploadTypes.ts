@@ -110,6 +110,8 @@ export interface UploadOptions {
   logger?: Logger;
   signal?: AbortSignal;
   retry?: RetryPolicy;
+  /** A request to the store that sends and receives nothing this long fails and is retried (a hung store). Default 60 s. */
+  stallTimeoutMs?: number;
   /** Multipart part size (≥ 5 MiB). Default 8 MiB. */
   partSize?: number;
   /**

@@ -3,12 +3,15 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RtcRecordError } from '../../errors.js';
 import type { UploadTarget } from './UploadTypes.js';
 
+/** A request that sends and receives nothing this long fails (and is retried). */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+
 /**
  * An S3 client for `target`. Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
  * AWS_PROFILE and ~/.aws, …). Checksums only "when required": many S3-compatible stores reject the SDK's default
  * streaming (aws-chunked) checksums; we check content ourselves (size + SHA-256 metadata).
  */
-export function createS3Client(target: Pick<UploadTarget, 'endpoint' | 'region' | 'forcePathStyle'>, opts: { maxAttempts?: number } = {}): S3Client {
+export function createS3Client(target: Pick<UploadTarget, 'endpoint' | 'region' | 'forcePathStyle'>, opts: { maxAttempts?: number; stallTimeoutMs?: number } = {}): S3Client {
   // The SDK warns on every run under Node 20 that its releases after January 2027 need Node 22: our pin is exact, so
   // that is a note for whoever upgrades it (README), not for every user of the CLI.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -21,6 +24,9 @@ export function createS3Client(target: Pick<UploadTarget, 'endpoint' | 'region' 
     responseChecksumValidation: 'WHEN_REQUIRED',
     // Our own retries (with backoff, per object) come on top; the SDK's cover a dropped connection mid-request.
     maxAttempts: opts.maxAttempts ?? 2,
+    // The SDK waits forever by default: a store that accepts connections and never answers would hold the upload
+    // (and serve's upload queue) for good.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS },
   });
 }
 

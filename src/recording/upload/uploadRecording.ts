@@ -121,7 +121,7 @@ async function run(dir: string, manifest: Manifest, target: UploadTarget, previo
     }
   };
 
-  const client = createS3Client(target);
+  const client = createS3Client(target, { stallTimeoutMs: opts.stallTimeoutMs });
   const uploader = new ObjectUploader(client, target.bucket, { endpoint: target.endpoint, retry: opts.retry, partSize: opts.partSize, signal: opts.signal, logger: log });
   const t0 = Date.now();
   try {

@@ -1,6 +1,7 @@
 // uploadRecording against a real S3-compatible server in this process (@20minutes/s3rver, signatures checked).
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
@@ -237,6 +238,26 @@ describe('uploadRecording: parts, keeping, failing', () => {
     expect(state).toMatchObject({ state: 'uploaded', attempt: 2, localDeleted: true });
     expect(state.history).toEqual([expect.objectContaining({ attempt: 1, state: 'failed', error: expect.objectContaining({ code: 'BUCKET_UNREACHABLE' }) })]);
   }, 60_000);
+
+  it('a store that accepts connections and never answers: the requests time out, failed, files kept', async () => {
+    const hung = createServer((socket) => socket.on('data', () => undefined));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const sockets = new Set<Socket>();
+    hung.on('connection', (s) => sockets.add(s));
+    try {
+      const rec = recordingWithComposite(20_000);
+      const t0 = Date.now();
+      const outcome = await uploadRecording(rec.dir, target({ endpoint: `http://127.0.0.1:${(hung.address() as AddressInfo).port}` }), { stallTimeoutMs: 300, retry: { tries: 2, baseDelayMs: 50 } });
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(outcome.state).toBe('failed');
+      expect(outcome.error?.code).toBe('BUCKET_UNREACHABLE');
+      expect(outcome.error?.message).toMatch(/timed? ?out|Timeout/i);
+      expect(readFileSync(join(rec.dir, 'recording.mp4')).equals(rec.composite)).toBe(true);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hung.close(r));
+    }
+  });
 
   it('`rtc-record upload` against a store that is down exits non-zero, says why and how to retry, keeps the files', async () => {
     const rec = recordingWithComposite(20_000);
