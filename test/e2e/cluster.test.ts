@@ -233,4 +233,19 @@ describe('rooms across servers', () => {
       await c.cli.exited;
     }
   });
+
+  it('Redis away: a page opening a new room waits for the registry and joins once Redis is back', async () => {
+    const dan = await person('dan', '#ffff00', 1150);
+    await redis.kill();
+    try {
+      await dan.page.goto(`${b.url}/room/later?name=dan&autojoin=1&token=${encodeURIComponent(mintToken(SECRET, { room: 'later', scopes: ['join'] }))}`);
+      await waitFor(async () => (await dan.page.getByTestId('status').textContent()) === 'waiting for the room registry', { timeoutMs: 15_000, description: 'dan waits' });
+      expect((await hooks(dan)).id).toBeUndefined();
+    } finally {
+      await redis.start();
+    }
+    const h = await joined(dan, 15_000);
+    expect(h.signalingUrl).toBe(b.ws);
+    expect(await dan.page.getByTestId('error').isHidden()).toBe(true);
+  });
 });

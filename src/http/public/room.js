@@ -85,14 +85,19 @@ function connectSignaling(url, name, hops) {
   // ?mode=p2p opens the room as a mesh; ?mesh=0 publishes only (no tiles, nothing received).
   const mode = params.get('mode') === 'p2p' || params.get('mode') === 'sfu' ? params.get('mode') : undefined;
   const subscribe = params.get('mesh') !== '0';
+  const sendJoin = () => ws.send(JSON.stringify({ type: 'join', room: roomName, name, ...(mode ? { mode } : {}), ...(subscribe ? {} : { subscribe: false }) }));
   ws.onopen = () => {
     opened = true;
-    ws.send(JSON.stringify({ type: 'join', room: roomName, name, ...(mode ? { mode } : {}), ...(subscribe ? {} : { subscribe: false }) }));
+    sendJoin();
   };
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === 'redirect') followRedirect(ws, msg, name, hops);
-    else onMessage(msg).catch(showError);
+    else if (msg.type === 'error' && msg.ref === 'join' && msg.code === 'REDIS_UNAVAILABLE') {
+      // Several servers and their Redis is away (restarting): the room cannot be placed yet; ask again shortly.
+      setStatus('waiting for the room registry');
+      setTimeout(() => state.ws === ws && ws.readyState === WebSocket.OPEN && !state.id && sendJoin(), 2000);
+    } else onMessage(msg).catch(showError);
   };
   ws.onclose = () => {
     if (state.ws !== ws) return;
