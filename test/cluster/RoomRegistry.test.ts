@@ -55,17 +55,17 @@ describe('RoomRegistry', () => {
   });
 
   it('a held room outlives its lease (heartbeat); a placed but never held one expires', async () => {
-    const a = await registry(A, { leaseMs: 600 });
-    const b = await registry(B, { leaseMs: 600 });
+    const a = await registry(A, { leaseMs: 1000 });
+    const b = await registry(B, { leaseMs: 1000 });
     await a.place('held');
     a.hold('held');
     await a.place('abandoned');
-    await sleep(1500);
+    await sleep(2500);
     expect(await b.place('held')).toEqual({ redirect: signalingUrlOf(A) });
     expect(await b.place('abandoned')).toEqual({ local: true });
     const ttl = await admin.pttl('rtc-record:room:held');
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(600);
+    expect(ttl).toBeLessThanOrEqual(1000);
   });
 
   it('release frees the room at once, and never deletes another server\'s claim', async () => {
@@ -92,14 +92,14 @@ describe('RoomRegistry', () => {
     expect(await b.place('orphan')).toEqual({ redirect: signalingUrlOf(A) });
     let placement = await b.place('orphan');
     while ('redirect' in placement) {
-      expect(Date.now() - diedAt).toBeLessThan(2500);
+      expect(Date.now() - diedAt).toBeLessThan(3000);
       await sleep(50);
       placement = await b.place('orphan');
     }
     const took = Date.now() - diedAt;
     // The last refresh was at most a third of the lease before the death: at least 2/3 of it was left.
     expect(took).toBeGreaterThan(600);
-    expect(took).toBeLessThan(1000 + 200);
+    expect(took).toBeLessThan(1000 + 500); // polled every 50 ms; slack for a loaded machine
     expect(await b.ownerOf('orphan')).toBe(B);
   });
 

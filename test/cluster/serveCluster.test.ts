@@ -119,7 +119,7 @@ describe('serve --redis', () => {
       await ann.type('left');
       const leftAt = Date.now();
       await waitFor(async () => (await admin.exists('rtc-record:room:alpha', 'rtc-record:room-info:alpha')) === 0, { timeoutMs: 3000, description: 'alpha released' });
-      expect(Date.now() - leftAt).toBeLessThan(500);
+      expect(Date.now() - leftAt).toBeLessThan(1000); // the lease is 2 s
 
       // B's claim on beta taken over by A (what happens when B could not reach Redis for longer than the lease): B
       // notices at its next heartbeat and sends cat there.
@@ -173,12 +173,12 @@ describe('serve --redis', () => {
       redirects++;
       fay.close();
       await new Promise((r) => setTimeout(r, 100));
-      expect(Date.now() - killedAt).toBeLessThan(4000);
+      expect(Date.now() - killedAt).toBeLessThan(5000);
     }
     const took = Date.now() - killedAt;
     expect(redirects).toBeGreaterThan(0);
     expect(took).toBeGreaterThan(1000); // ≥ 2/3 of the 2 s lease was left
-    expect(took).toBeLessThan(2600);
+    expect(took).toBeLessThan(3500); // lease 2 s, plus slack for a loaded machine
   });
 
   it('refuses to start without Redis, or listening everywhere without --public-url', async () => {
