@@ -136,7 +136,9 @@ export interface SfuOptions {
 export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
   const out = join(opts.workDir, 'recordings');
   mkdirSync(out, { recursive: true });
-  const serveArgs = ['serve', '--port', '0', '--host', '127.0.0.1', '--out', out, ...SERVE_FLAGS];
+  // BENCH_SFU_SERVE_FLAGS="--io-batch-ms 0": extra flags for the server (exploring).
+  const extra = process.env.BENCH_SFU_SERVE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const serveArgs = ['serve', '--port', '0', '--host', '127.0.0.1', '--out', out, ...SERVE_FLAGS, ...extra];
   // BENCH_SFU_STEPS=4x4,tap,peer,6x10: only these steps (exploring, profiling).
   const only = process.env.BENCH_SFU_STEPS?.split(',').map((x) => x.trim()).filter(Boolean);
   const key = (st: SfuStep) => (st.recording ?? st.name.replace('×', 'x'));
@@ -171,7 +173,7 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
         results.push(r);
         opts.log(
           `sfu ${step.name}: server ${r.serveCores.toFixed(3)} cores${r.recorderCores !== undefined ? ` + recorder ${r.recorderCores.toFixed(3)}` : ''}, ${r.forwardedPerSec.toFixed(0)} pkt/s forwarded → ${r.packetsPerCore.toFixed(0)} pkt/s per core; ` +
-            `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms; ` +
+            `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms (generator's loop lag p99 ${r.load.generatorLoopDelay.p99Ms.toFixed(1)} ms); ` +
             `lost ${r.load.lost} of ${r.load.expected} (unmatched ${r.load.unmatched}); generator ${r.generatorCores.toFixed(2)} cores, machine ${r.machineBusyCores.toFixed(2)} busy, udp drops ${r.udpDrops}` +
             `${r.recordingPacketsPerSec !== undefined ? `, recording got ${r.recordingPacketsPerSec.toFixed(0)} pkt/s` : ''}${r.noisy ? `; NOISY: ${r.noisy}` : ''}`,
         );
@@ -314,6 +316,7 @@ export function sfuRows(result: SfuResult): Row[] {
       if (f) rows.push(row(name, 'floor: µs CPU per forwarded packet, with SRTP / without', `${f.usPerPacket.toFixed(2)} / ${f.plainUsPerPacket.toFixed(2)}`, '', 'info', { ours: f.usPerPacket, floor: f.plainUsPerPacket }));
       rows.push(row(name, 'forwarding delay in the SFU p50 / p99 (ms)', `${fmt(r.sfuDelay.p50Ms, 2)} / ${fmt(r.sfuDelay.p99Ms, 2)}`, `p99 ≤ ${SFU_GOALS.delayP99Ms} ms`, verdict((r.sfuDelay.p99Ms ?? Infinity) <= SFU_GOALS.delayP99Ms, r, true), { ours: r.sfuDelay.p99Ms }));
       rows.push(row(name, 'end to end p50 / p99 / max (ms), publisher → subscriber', `${fmt(r.load.endToEnd.p50Ms, 1)} / ${fmt(r.load.endToEnd.p99Ms, 1)} / ${fmt(r.load.endToEnd.maxMs, 1)}`, '', 'info', { ours: r.load.endToEnd.p99Ms }));
+      rows.push(row(name, "load generator's event-loop lag p50 / p99 (ms)", `${fmt(r.load.generatorLoopDelay.p50Ms, 1)} / ${fmt(r.load.generatorLoopDelay.p99Ms, 1)}`, '', 'info', { ours: r.load.generatorLoopDelay.p99Ms }));
       rows.push(row(name, 'packets lost (subscribers)', `${r.load.lost} of ${r.load.expected}`, '0', verdict(r.load.lost <= SFU_GOALS.lost, r, true), { ours: r.load.lost }));
     }
     rows.push(row(name, 'server CPU (cores)', fmt(r.serveCores, 3), '', 'info', { ours: r.serveCores }));

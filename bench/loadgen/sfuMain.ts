@@ -1,65 +1,43 @@
 /**
  * The SFU bench's load generator process (forked by the runner, IPC channel): N synthetic werift publishers (each
- * publishes once, to the SFU) and M synthetic werift subscribers, in one Node process separate from the server it
- * measures. Every packet a publisher sends is matched with what each subscriber receives (publisher, kind, sequence
+ * publishes once, to the SFU) on its main thread and M synthetic werift subscribers in worker threads
+ * (sfuSubscribers.ts), one Node process separate from the server it measures. Every packet a publisher sends is matched with what each subscriber receives (publisher, kind, sequence
  * number: a subscriber's sender keeps the publisher's numbering unless the source restarts), which gives loss and the
  * end-to-end delay on one clock. Ends by itself on `exit`, when the runner goes away, or after maxLifetimeMs.
  */
+import { Worker } from 'node:worker_threads';
 import { loadIvf, loadOggOpus, type AudioClip, type VideoClip } from './media.js';
 import { MediaScheduler, SyntheticParticipant } from './participant.js';
-import type { RunnerToSfuGenerator, SfuGeneratorConfig, SfuGeneratorToRunner, SfuWindowStats } from './sfuProtocol.js';
-import { SyntheticSubscriber } from './subscriber.js';
+import {
+  DELAY_BUCKETS,
+  type FromSubscriberWorker,
+  type RunnerToSfuGenerator,
+  type SfuGeneratorConfig,
+  type SfuGeneratorToRunner,
+  type SfuWindowStats,
+  type SubscriberWorkerData,
+  type SubscriberWorkerReport,
+  type ToSubscriberWorker,
+} from './sfuProtocol.js';
 
-/** One published stream: when each sequence number was sent (performance.now(); 0 = not in this window). */
+/** Subscribers per worker thread (each thread its own event loop, like each real client). */
+const SUBSCRIBERS_PER_THREAD = 2;
+
+/** One published stream: when each sequence number was sent (epoch ms, shared with the subscriber threads). */
 interface SentStream {
   sentAt: Float64Array;
   sentInWindow: number;
 }
 
-/** One subscriber's view of one published stream: which sequence numbers of the window arrived. */
-interface ReceivedStream {
-  seen: Uint8Array;
-  received: number;
-}
-
-/** End-to-end delay in 0.1 ms buckets up to 2 s (last bucket: more). */
-class DelayHistogram {
-  private readonly counts = new Uint32Array(20_001);
-  private n = 0;
-  private max = 0;
-
-  add(ms: number): void {
-    this.counts[Math.min(20_000, Math.max(0, Math.round(ms * 10)))]!++;
-    this.n++;
-    if (ms > this.max) this.max = ms;
-  }
-
-  figures(): SfuWindowStats['endToEnd'] {
-    const q = (p: number) => {
-      const target = p * this.n;
-      let acc = 0;
-      for (let i = 0; i < this.counts.length; i++) {
-        acc += this.counts[i]!;
-        if (acc >= target) return i / 10;
-      }
-      return NaN;
-    };
-    return { samples: this.n, p50Ms: this.n ? q(0.5) : NaN, p99Ms: this.n ? q(0.99) : NaN, maxMs: Math.round(this.max * 10) / 10 };
-  }
-}
-
 const publishers: SyntheticParticipant[] = [];
-const subscribers: SyntheticSubscriber[] = [];
+const workers: Worker[] = [];
 const scheduler = new MediaScheduler();
-/** `${publisherId}/${kind}` → sent stream; filled as publishers join (their id is known then). */
+/** `${publisherId}/${kind}` → sent stream; filled as publishers connect (their id is known then). */
 const sent = new Map<string, SentStream>();
-/** Per subscriber: `${publisherId}/${kind}` → received. */
-const received = new Map<SyntheticSubscriber, Map<string, ReceivedStream>>();
 let markAt = Infinity;
 let stopAt = Infinity;
-let delays = new DelayHistogram();
-let unmatched = 0;
 let exiting = false;
+const epochNow = () => performance.timeOrigin + performance.now();
 
 function tell(msg: SfuGeneratorToRunner): void {
   if (process.connected) process.send!(msg);
@@ -67,20 +45,19 @@ function tell(msg: SfuGeneratorToRunner): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function onPacket(sub: SyntheticSubscriber, key: string, sequenceNumber: number, atMs: number): void {
-  if (atMs < markAt) return;
-  const s = sent.get(key);
-  const at = s?.sentAt[sequenceNumber] ?? 0;
-  if (!s || at < markAt || at > stopAt || atMs < at || atMs - at > 5000) {
-    unmatched++;
-    return;
-  }
-  let mine = received.get(sub)!.get(key);
-  if (!mine) received.get(sub)!.set(key, (mine = { seen: new Uint8Array(65_536), received: 0 }));
-  if (mine.seen[sequenceNumber]) return; // a retransmission of one already counted
-  mine.seen[sequenceNumber] = 1;
-  mine.received++;
-  delays.add(atMs - at);
+/** The next message of `type` from a worker (its error message rejects). */
+function next<T extends FromSubscriberWorker['type']>(w: Worker, type: T, timeoutMs: number): Promise<Extract<FromSubscriberWorker, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`subscriber thread: no ${type} after ${timeoutMs} ms`)), timeoutMs);
+    const on = (m: FromSubscriberWorker) => {
+      if (m.type !== type && m.type !== 'error') return;
+      clearTimeout(timer);
+      w.off('message', on);
+      if (m.type === 'error') reject(new Error(`subscriber thread: ${m.message}`));
+      else resolve(m as Extract<FromSubscriberWorker, { type: T }>);
+    };
+    w.on('message', on);
+  });
 }
 
 async function start(config: SfuGeneratorConfig): Promise<void> {
@@ -95,8 +72,13 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
     if (p.videoPath && !videos.has(p.videoPath)) videos.set(p.videoPath, loadIvf(p.videoPath));
     if (p.audioPath && !audios.has(p.audioPath)) audios.set(p.audioPath, loadOggOpus(p.audioPath));
   }
+  const shared: Record<string, SharedArrayBuffer> = {};
   config.publishers.forEach((p, i) => {
-    const streams = { audio: { sentAt: new Float64Array(65_536), sentInWindow: 0 }, video: { sentAt: new Float64Array(65_536), sentInWindow: 0 } };
+    const stream = (): SentStream & { buffer: SharedArrayBuffer } => {
+      const buffer = new SharedArrayBuffer(65_536 * 8);
+      return { buffer, sentAt: new Float64Array(buffer), sentInWindow: 0 };
+    };
+    const streams = { audio: stream(), video: stream() };
     const participant: SyntheticParticipant = new SyntheticParticipant({
       serverUrl: config.serverUrl,
       room: config.room,
@@ -105,8 +87,9 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
       audio: p.audioPath ? audios.get(p.audioPath) : undefined,
       startOffset: i,
       scheduler,
-      onSent: (kind, seq, at) => {
+      onSent: (kind, seq, perfAt) => {
         const s = streams[kind];
+        const at = performance.timeOrigin + perfAt;
         // Only the window's packets are matched: earlier ones read as 0 (a subscriber may get them after the mark).
         if (at >= markAt && at <= stopAt) {
           s.sentAt[seq] = at;
@@ -116,66 +99,70 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
     });
     publishers.push(participant);
     void participant.flowing.then(() => {
-      if (p.audioPath) sent.set(`${participant.id}/audio`, streams.audio);
-      if (p.videoPath) sent.set(`${participant.id}/video`, streams.video);
+      for (const kind of ['audio', 'video'] as const) {
+        if (!(kind === 'audio' ? p.audioPath : p.videoPath)) continue;
+        sent.set(`${participant.id}/${kind}`, streams[kind]);
+        shared[`${participant.id}/${kind}`] = streams[kind].buffer;
+      }
     });
   });
   const deadline = Date.now() + config.connectTimeoutMs;
-  const timeout = (what: string) => sleep(Math.max(0, deadline - Date.now())).then(() => Promise.reject(new Error(`${what} after ${config.connectTimeoutMs} ms`)));
+  const left = () => Math.max(1, deadline - Date.now());
   for (const [i, p] of publishers.entries()) {
     if (i > 0) await sleep(config.joinIntervalMs);
     await p.join();
   }
-  await Promise.race([Promise.all(publishers.map((p) => p.flowing)), timeout('publishers not all connected')]);
+  await Promise.race([
+    Promise.all(publishers.map((p) => p.flowing)),
+    sleep(left()).then(() => Promise.reject(new Error(`publishers not all connected after ${config.connectTimeoutMs} ms`))),
+  ]);
   tell({ type: 'published', publishers: publishers.map((p) => ({ name: p.stats().name, id: p.id })) });
 
-  for (let i = 0; i < config.subscribers; i++) {
-    if (i > 0) await sleep(config.joinIntervalMs);
-    const sub: SyntheticSubscriber = new SyntheticSubscriber({
-      serverUrl: config.serverUrl,
-      room: config.room,
-      name: `S${i + 1}`,
-      onPacket: (participant, kind, packet, atMs) => onPacket(sub, `${participant}/${kind}`, packet.header.sequenceNumber, atMs),
-    });
-    subscribers.push(sub);
-    received.set(sub, new Map());
-    await sub.join();
+  const names = Array.from({ length: config.subscribers }, (_, i) => `S${i + 1}`);
+  for (let i = 0; i < names.length; i += SUBSCRIBERS_PER_THREAD) {
+    const data: SubscriberWorkerData = { serverUrl: config.serverUrl, room: config.room, names: names.slice(i, i + SUBSCRIBERS_PER_THREAD), joinIntervalMs: config.joinIntervalMs, sent: shared };
+    workers.push(new Worker(new URL('./sfuSubscribers.js', import.meta.url), { workerData: data }));
   }
-  const all = (sub: SyntheticSubscriber) => [...sent.keys()].every((key) => (sub.streams.get(key)?.packets ?? 0) > 0);
-  for (;;) {
-    if (subscribers.every(all)) break;
-    if (Date.now() > deadline) {
-      const missing = subscribers.filter((s) => !all(s)).map((s) => `${s.id}: ${[...s.streams.keys()].join(' ') || 'nothing'}`);
-      throw new Error(`subscribers not receiving every publisher after ${config.connectTimeoutMs} ms (${missing.join('; ')})`);
-    }
-    await sleep(100);
-  }
+  await Promise.all(workers.map((w) => next(w, 'flowing', left())));
   tell({ type: 'flowing', atMs: Date.now() });
 }
 
 function mark(): void {
-  markAt = performance.now();
-  delays = new DelayHistogram();
-  unmatched = 0;
-  for (const m of received.values()) m.clear();
+  markAt = epochNow();
   for (const s of sent.values()) s.sentInWindow = 0;
+  for (const w of workers) w.postMessage({ type: 'mark', atMs: markAt } satisfies ToSubscriberWorker);
   scheduler.mark();
 }
 
 async function stopMedia(): Promise<void> {
-  stopAt = performance.now();
+  stopAt = epochNow();
   scheduler.stop();
+  for (const w of workers) w.postMessage({ type: 'stop', atMs: stopAt } satisfies ToSubscriberWorker);
   // What was sent last is still on its way (and a retransmission may follow a NACK).
   await sleep(1000);
+  const reports: SubscriberWorkerReport[] = await Promise.all(
+    workers.map(async (w) => {
+      const reply = next(w, 'report', 10_000);
+      w.postMessage({ type: 'report' } satisfies ToSubscriberWorker);
+      return (await reply).report;
+    }),
+  );
   const windowSec = (stopAt - markAt) / 1000;
   const sentTotal = [...sent.values()].reduce((a, s) => a + s.sentInWindow, 0);
-  const perSubscriber = subscribers.map((sub) => ({
-    name: sub.joined?.id ?? '?',
-    received: [...received.get(sub)!.values()].reduce((a, r) => a + r.received, 0),
-    expected: sentTotal,
-  }));
+  const perSubscriber = reports.flatMap((r) => r.perSubscriber.map((s) => ({ ...s, expected: sentTotal })));
   const receivedTotal = perSubscriber.reduce((a, s) => a + s.received, 0);
-  const expected = sentTotal * subscribers.length;
+  const expected = sentTotal * perSubscriber.length;
+  const counts = new Array<number>(DELAY_BUCKETS).fill(0);
+  for (const r of reports) r.delayCounts.forEach((c, i) => (counts[i]! += c));
+  const n = counts.reduce((a, b) => a + b, 0);
+  const q = (p: number) => {
+    let acc = 0;
+    for (let i = 0; i < counts.length; i++) {
+      acc += counts[i]!;
+      if (acc >= p * n) return i / 10;
+    }
+    return NaN;
+  };
   const connectionTrouble = publishers.flatMap((p) => {
     const st = p.stats();
     return st.states.some((x) => /:(failed|disconnected|closed)$/.test(x)) ? [`${st.name}: ${st.states.join(', ')}`] : [];
@@ -187,8 +174,14 @@ async function stopMedia(): Promise<void> {
     received: receivedTotal,
     lost: expected - receivedTotal,
     perSubscriber,
-    unmatched,
-    endToEnd: delays.figures(),
+    unmatched: reports.reduce((a, r) => a + r.unmatched, 0),
+    endToEnd: { samples: n, p50Ms: n ? q(0.5) : NaN, p99Ms: n ? q(0.99) : NaN, maxMs: Math.round(Math.max(0, ...reports.map((r) => r.delayMaxMs)) * 10) / 10 },
+    // The worst subscriber thread's lag.
+    generatorLoopDelay: {
+      p50Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p50Ms)),
+      p99Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p99Ms)),
+      maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
+    },
     scheduler: scheduler.stats().window,
     connectionTrouble,
   };
@@ -200,7 +193,8 @@ async function exit(code: number): Promise<void> {
   exiting = true;
   scheduler.stop();
   setTimeout(() => process.exit(code), 3000).unref(); // closing must not hang the run
-  await Promise.all([...publishers, ...subscribers].map((p) => p.close()));
+  for (const w of workers) w.postMessage({ type: 'exit' } satisfies ToSubscriberWorker);
+  await Promise.all([...publishers.map((p) => p.close()), ...workers.map((w) => new Promise((r) => w.once('exit', r)))]);
   process.exit(code);
 }
 

@@ -36,6 +36,8 @@ export interface SfuWindowStats {
   /** Packets received that match no packet sent in the window (before it, duplicates, or renumbered by the SFU). */
   unmatched: number;
   endToEnd: DelayFigures;
+  /** The event-loop delay of the busiest subscriber thread in the window (perf_hooks, 5 ms resolution): the generator's own share of the end to end. */
+  generatorLoopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
   scheduler: SchedulerStats;
   /** Publisher connections that left "connected" (name: states). */
   connectionTrouble: string[];
@@ -50,3 +52,33 @@ export type SfuGeneratorToRunner =
   | { type: 'flowing'; atMs: number }
   | { type: 'stopped'; stats: SfuWindowStats }
   | { type: 'error'; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// Between the generator's main thread and its subscriber threads (bench/loadgen/sfuSubscribers.ts)
+
+export interface SubscriberWorkerData {
+  serverUrl: string;
+  room: string;
+  names: string[];
+  joinIntervalMs: number;
+  /** `${publisherId}/${kind}` → send time (epoch ms) by sequence number; 0 = not sent inside the window. */
+  sent: Record<string, SharedArrayBuffer>;
+}
+
+export type ToSubscriberWorker = { type: 'mark'; atMs: number } | { type: 'stop'; atMs: number } | { type: 'report' } | { type: 'exit' };
+
+export interface SubscriberWorkerReport {
+  perSubscriber: { name: string; received: number }[];
+  unmatched: number;
+  /** End-to-end delay counts in 0.1 ms buckets (last: 2 s or more). */
+  delayCounts: number[];
+  delayMaxMs: number;
+  loopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+}
+
+export type FromSubscriberWorker =
+  | { type: 'flowing' }
+  | { type: 'report'; report: SubscriberWorkerReport }
+  | { type: 'error'; message: string };
+
+export const DELAY_BUCKETS = 20_001;
