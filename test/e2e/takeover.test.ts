@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ANY_ROOM, mintToken } from '../../src/http/auth.js';
 import { JobStore } from '../../src/recording/jobs/JobStore.js';
 import type { JobStatus } from '../../src/recording/jobs/RecordingJobTypes.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
@@ -33,23 +34,24 @@ beforeAll(() => {
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
 }, 120_000);
 
-async function serve(redisUrl: string, out: string): Promise<{ cli: CliProcess; url: string }> {
-  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redisUrl, '--size', '320x240', '--fps', '15', '--log-level', LOG]);
+async function serve(redisUrl: string, out: string, extra: string[] = []): Promise<{ cli: CliProcess; url: string }> {
+  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redisUrl, '--size', '320x240', '--fps', '15', '--log-level', LOG, ...extra]);
   cleanups.push(() => cli.kill('SIGKILL'));
   const line = await cli.waitForLine(/^rtc-record server listening on /, 30_000);
   return { cli, url: line.replace(/^rtc-record server listening on /, '') };
 }
 
-async function worker(redisUrl: string, out: string, id: string, s3?: TestS3Server): Promise<CliProcess> {
+async function worker(redisUrl: string, out: string, id: string, s3?: TestS3Server, extra: string[] = []): Promise<CliProcess> {
   const upload = s3 ? ['--s3', `s3://${s3.bucket}/rec`, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--keep-local'] : [];
-  const cli = new CliProcess(['worker', '--redis', redisUrl, '--out', out, '--id', id, '--log-level', LOG, ...upload], s3 ? S3_ENV : {});
+  const cli = new CliProcess(['worker', '--redis', redisUrl, '--out', out, '--id', id, '--log-level', LOG, ...upload, ...extra], s3 ? S3_ENV : {});
   cleanups.push(() => cli.kill('SIGKILL'));
   await cli.waitForLine(/^rtc-record worker \S+ ready: /, 30_000);
   return cli;
 }
 
-async function api<T = any>(base: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+async function api<T = any>(base: string, path: string, init: RequestInit = {}, token?: string): Promise<{ status: number; body: T }> {
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
+  const res = await fetch(`${base}${path}`, { ...init, headers: { 'content-type': 'application/json', ...auth, ...((init.headers as Record<string, string>) ?? {}) } });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -189,22 +191,26 @@ describe('recording workers: crash takeover', () => {
     }
   }, 240_000);
 
-  it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over, stop works', async () => {
+  it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over, stop works (servers and workers with --secret)', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const out = mkdtempSync(join(tmpdir(), 'rtc-redis-restart-'));
-    const a = await serve(redis.url, out);
-    await worker(redis.url, out, 'w1');
-    await worker(redis.url, out, 'w2');
+    // Tokens required: the workers mint their own recorder token from the shared secret.
+    const secret = 'scale-out-secret';
+    const token = mintToken(secret, { room: ANY_ROOM, ttlSeconds: 600 });
+    const a = await serve(redis.url, out, ['--secret', secret]);
+    await worker(redis.url, out, 'w1', undefined, ['--secret', secret]);
+    await worker(redis.url, out, 'w2', undefined, ['--secret', secret]);
     const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
     client.on('error', () => undefined);
     cleanups.push(() => client.disconnect());
     const store = new JobStore(client);
 
-    const alice = await roomParticipant(a.url, 'steady', 'Alice', { color: 'red', freq: 440 });
+    const alice = await roomParticipant(a.url, 'steady', 'Alice', { color: 'red', freq: 440, query: `&token=${token}` });
     cleanups.push(() => alice.close());
     await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
-    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady', composite: false }) });
+    expect((await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady' }) })).status).toBe(401);
+    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady', composite: false }) }, token);
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const id = started.body.id as string;
     const holder = (await store.get(id))!.worker;
@@ -223,10 +229,10 @@ describe('recording workers: crash takeover', () => {
     const after = (await store.get(id))!;
     expect(after).toMatchObject({ state: 'recording', worker: holder, part: 1, takeovers: 0 });
     // The servers' view caught up: listed as recording, from Redis.
-    const listed = (await api<{ recordings: RecordingSummary[] }>(a.url, '/api/recordings')).body.recordings.find((r) => r.id === id);
+    const listed = (await api<{ recordings: RecordingSummary[] }>(a.url, '/api/recordings', {}, token)).body.recordings.find((r) => r.id === id);
     expect(listed?.state).toBe('recording');
 
-    const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' });
+    const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' }, token);
     expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
     const final = (await store.get(id))!;
     expect(final.state).toBe('done');
