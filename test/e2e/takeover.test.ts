@@ -50,7 +50,7 @@ async function worker(redisUrl: string, out: string, id: string, s3?: TestS3Serv
 }
 
 async function api<T = any>(base: string, path: string, init: RequestInit = {}, token?: string): Promise<{ status: number; body: T }> {
-  const auth = token ? { authorization: `Bearer ${token}` } : {};
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const res = await fetch(`${base}${path}`, { ...init, headers: { 'content-type': 'application/json', ...auth, ...((init.headers as Record<string, string>) ?? {}) } });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
