@@ -404,8 +404,21 @@ describe('room page', () => {
     for (const m of members) expect(pageErrors(m), m.name).toEqual([]);
   });
 
-  it('two rooms do not leak into each other; / lists them; bad room names are refused', async () => {
+  it('?mode=p2p opens a mesh room: three participants see and hear each other over direct connections', async () => {
     const server = await serve();
+    const members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'mesh', n, '&mode=p2p')));
+    await expectFullMesh(members);
+    for (const m of members) {
+      expect(await m.page.evaluate(() => (window.rtcRoom as unknown as { mode: string }).mode)).toBe('p2p');
+      // One upload per other participant, none to a server peer.
+      const sent = await m.page.evaluate(() => (window.rtcRoom as unknown as { outboundStats(): Promise<Array<{ role: string }>> }).outboundStats());
+      expect(sent.map((x) => x.role)).toEqual(['participant', 'participant', 'participant', 'participant']);
+    }
+  });
+
+  it('two rooms do not leak into each other; / lists them; bad room names are refused', async () => {
+    // A mesh: room B's raw-signaling member is offered to directly by cat (in SFU rooms the SFU would be in between).
+    const server = await serve({ defaultRoomMode: 'p2p' });
     const [ann, bob, cat] = await Promise.all([
       joinRoom(server, 'roomA', 'ann'),
       joinRoom(server, 'roomA', 'bob'),
@@ -463,7 +476,8 @@ describe('room page', () => {
   });
 
   it('survives a malformed-message barrage while a room is live, and still admits a new participant', async () => {
-    const server = await serve();
+    // A mesh, so the pages' signaling logs hold exactly the other participant (no SFU member).
+    const server = await serve({ defaultRoomMode: 'p2p' });
     const [ann, bob] = await Promise.all([joinRoom(server, 'stage', 'ann'), joinRoom(server, 'stage', 'bob')]);
     await Promise.all([expectMediaFlowing(ann, [bob]), expectMediaFlowing(bob, [ann])]);
 

@@ -1,0 +1,202 @@
+// The SFU end to end: six real Chromium participants in one room of the real `rtc-record serve`, which forwards (each
+// browser uploads once) and records by tapping its own SFU. Checked by content: every page shows the five others'
+// colours; the recording's track files hold each participant's colour and tone and the composite shows all six;
+// a participant that leaves and rejoins continues (and sees video again within 1 s); a killed browser leaves the
+// others going and the recording keeps what it had; every first packet reached the recording within 1 s of its join.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/recording/ManifestTypes.js';
+import { decodeAudioPcm, NAMED_COLORS, nearestNamedColor, sampleColor, tonePresence } from '../harness/analyze.js';
+import { launchParticipant, type Participant } from '../harness/browser.js';
+import { CliProcess } from '../harness/cli.js';
+import { audioFixture, videoFixture } from '../harness/fixtures.js';
+import { waitTileColor } from '../harness/tileMedia.js';
+import { trackPath, waitFor } from '../harness/util.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+beforeAll(() => {
+  // `serve` runs from dist/: make sure it is the current source.
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+}, 120_000);
+
+// Far apart in colour and pitch (no tone a harmonic of another).
+const PEOPLE = [
+  { name: 'Ann', color: 'red', freq: 440 },
+  { name: 'Bob', color: 'lime', freq: 620 },
+  { name: 'Cat', color: 'blue', freq: 830 },
+  { name: 'Dan', color: 'yellow', freq: 1150 },
+  { name: 'Eve', color: 'magenta', freq: 1390 },
+  { name: 'Fay', color: 'cyan', freq: 1730 },
+] as const;
+const PALETTE = Object.fromEntries([...PEOPLE.map((p) => p.color), 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
+
+interface Person {
+  name: string;
+  color: string;
+  freq: number;
+  video: string;
+  p: Participant;
+  page: Page;
+  id: string;
+}
+
+type Outbound = { to: string; role: string; kind: string; bytesSent: number; packetsSent: number };
+type Inbound = { peerId: string; kind: string; framesDecoded: number; totalSamplesReceived: number };
+interface RoomHooks {
+  rtcRoom: { id?: string; mode: string; outboundStats(): Promise<Outbound[]>; inboundStats(): Promise<Inbound[]>; peers(): Array<{ id: string; role: string }> };
+}
+const roomId = (page: Page) => page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.id);
+const outbound = (page: Page) => page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.outboundStats());
+const inbound = (page: Page) => page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.inboundStats());
+
+describe('SFU room (six browsers, recorded by tapping the SFU)', () => {
+  it('each uploads once, sees the five others, the recording holds all six; leave/rejoin, a killed browser, join → first packet ≤ 1 s', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rtc-sfu-'));
+    const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--auto-record', '--size', '480x360', '--fps', '10', '--log-level', process.env.RTC_RECORD_LOG_LEVEL ?? 'info'], {}, process.env.RTC_RECORD_PROF ? { command: process.execPath, prefix: ['--cpu-prof', `--cpu-prof-dir=${process.env.RTC_RECORD_PROF}`] } : undefined);
+    // SIGINT lets a profiled serve (RTC_RECORD_PROF=dir) write its profile.
+    cleanups.push(async () => {
+      cli.kill('SIGINT');
+      await Promise.race([cli.exited, sleep(15_000)]);
+      cli.kill('SIGKILL');
+    });
+    // RTC_RECORD_TEST_LOG=file: keep the server's log for debugging.
+    if (process.env.RTC_RECORD_TEST_LOG) cleanups.push(() => writeFileSync(process.env.RTC_RECORD_TEST_LOG!, cli.stderr.join('\n')));
+    const url = (await cli.waitForLine(/^rtc-record server listening on /, 30_000)).replace(/^rtc-record server listening on /, '');
+    const room = 'six';
+
+    // Browsers are launched first (blank page), then all six open the room together: "six join at once".
+    const people: Person[] = await Promise.all(
+      PEOPLE.map(async (who) => {
+        const video = await videoFixture({ kind: 'color', color: who.color, width: 160, height: 120, fps: 10 });
+        const audio = await audioFixture({ freq: who.freq, seconds: 4 });
+        const p = await launchParticipant({ name: who.name, video, audio });
+        cleanups.push(() => p.close());
+        return { ...who, video, p, page: p.page, id: '' };
+      }),
+    );
+    await Promise.all(people.map((x) => x.page.goto(`${url}/room/${room}?name=${x.name}&autojoin=1`)));
+    for (const x of people) {
+      x.id = await waitFor(() => roomId(x.page), { timeoutMs: 15_000, description: `${x.name} joined` }).catch(async (err) => {
+        const page = `status ${await x.page.getByTestId('status').textContent()}, error ${await x.page.getByTestId('error').textContent()}`;
+        throw new Error(`${(err as Error).message}: ${page}\nserve: ${cli.stderr.slice(-20).join('\n')}`);
+      });
+    }
+    expect(await people[0]!.page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.mode)).toBe('sfu');
+
+    // Every page shows the five others' colours.
+    await Promise.all(
+      people.flatMap((x) =>
+        people
+          .filter((o) => o !== x)
+          .map((o) =>
+            waitTileColor(x.page, o.id, o.color, 30_000).catch(async (err) => {
+              const seen = await x.page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.inboundStats());
+              throw new Error(`${x.name} ← ${o.name}: ${(err as Error).message}\n${x.name} receives ${JSON.stringify(seen)}\nserve: ${cli.stderr.slice(-20).join('\n')}`);
+            }),
+          ),
+      ),
+    );
+
+    // One upload each: exactly one outbound audio and one outbound video, both to the SFU.
+    for (const x of people) {
+      const sent = await outbound(x.page);
+      expect(sent.map((s) => `${s.role}/${s.kind}`).sort(), `${x.name} uploads`).toEqual(['sfu/audio', 'sfu/video']);
+      expect(sent.every((s) => s.packetsSent > 0), `${x.name} sends`).toBe(true);
+    }
+
+    // Leave and rejoin: the others see the new peer's colour again; the rejoiner sees video within 1 s.
+    const fay = people[5]!;
+    const oldFayId = fay.id;
+    await fay.page.getByTestId('leave').click();
+    await sleep(1000);
+    const rejoinAt = Date.now();
+    await fay.page.getByTestId('join').click();
+    fay.id = await waitFor(async () => {
+      const id = await roomId(fay.page);
+      return id && id !== oldFayId ? id : undefined;
+    }, { timeoutMs: 10_000, description: 'Fay rejoined' });
+    await waitFor(
+      async () => {
+        const stats = await inbound(fay.page);
+        return people.slice(0, 5).every((o) => stats.some((s) => s.peerId === o.id && s.kind === 'video' && s.framesDecoded > 0));
+      },
+      { timeoutMs: 10_000, intervalMs: 25, description: 'Fay decodes the five others after rejoining' },
+    );
+    const rejoinVideoMs = Date.now() - rejoinAt;
+    console.log(`rejoin → video of all five others decoded: ${rejoinVideoMs} ms`);
+    expect(rejoinVideoMs, 'a subscriber that joins late gets video within 1 s').toBeLessThanOrEqual(1000);
+    await Promise.all(people.slice(0, 5).map((o) => waitTileColor(o.page, fay.id, fay.color, 15_000)));
+
+    // Kill Eve's browser outright: the others keep decoding each other.
+    const eve = people[4]!;
+    execFileSync('pkill', ['-9', '-f', `use-file-for-fake-video-capture=${resolve(eve.video)}`]);
+    const alive = people.filter((x) => x !== eve);
+    await waitFor(async () => (await alive[0]!.page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.peers())).every((p) => p.id !== eve.id), {
+      timeoutMs: 35_000,
+      description: "Eve's departure noticed",
+    });
+    const before = await Promise.all(alive.map((x) => inbound(x.page)));
+    await sleep(2000);
+    const after = await Promise.all(alive.map((x) => inbound(x.page)));
+    alive.forEach((x, i) => {
+      for (const o of alive.filter((y) => y !== x)) {
+        const f0 = before[i]!.find((s) => s.peerId === o.id && s.kind === 'video')?.framesDecoded ?? 0;
+        const f1 = after[i]!.find((s) => s.peerId === o.id && s.kind === 'video')?.framesDecoded ?? 0;
+        expect(f1 - f0, `${x.name} keeps decoding ${o.name} after Eve's crash`).toBeGreaterThanOrEqual(8);
+      }
+    });
+
+    // Stop the recording (auto-recorded) through the API and check what it holds.
+    const list = (await (await fetch(`${url}/api/recordings`)).json()) as { recordings: Array<{ id: string; room: string; state: string }> };
+    const rec = list.recordings.find((r) => r.room === room && r.state === 'recording');
+    expect(rec, 'the room is being recorded').toBeDefined();
+    const stopped = await fetch(`${url}/api/recordings/${rec!.id}/stop`, { method: 'POST' });
+    expect(stopped.status).toBe(200);
+    const dir = join(out, room, rec!.id);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+
+    // First packet at the recording within 1 s of each join (six joining at once, and the rejoin).
+    for (const entry of manifest.participants) {
+      const first = Math.min(...manifest.tracks.filter((t) => t.participantId === entry.id && t.firstPacketAtMs).map((t) => t.firstPacketAtMs!));
+      console.log(`${entry.name}: join → first packet at the recording ${first - entry.joinedAtMs} ms`);
+      expect(first - entry.joinedAtMs, `${entry.name}: join → first packet`).toBeLessThanOrEqual(1000);
+    }
+    expect(manifest.participants.map((p) => p.name).sort()).toEqual([...PEOPLE.map((p) => p.name), 'Fay'].sort());
+
+    // Each participant's own track files: its colour and its tone.
+    for (const who of PEOPLE) {
+      const tracks = manifest.tracks.filter((t) => t.participantName === who.name);
+      const video = tracks.find((t) => t.kind === 'video' && t.file)!;
+      const audio = tracks.find((t) => t.kind === 'audio' && t.file)!;
+      expect(video && audio, `${who.name} has track files`).toBeTruthy();
+      const c = await sampleColor(trackPath(dir, video), { timeSec: 1, x: 76, y: 56 });
+      expect(nearestNamedColor(c, PALETTE).name, `${who.name}'s video track`).toBe(who.color);
+      const pcm = await decodeAudioPcm(trackPath(dir, audio));
+      const tones = tonePresence(pcm, 48_000, PEOPLE.map((p) => p.freq));
+      expect(tones.present, `${who.name}'s audio track`).toEqual([who.freq]);
+    }
+
+    // The composite shows all six at a time when all were present (before the rejoin and the crash: 4 s in).
+    const composite = join(dir, manifest.composite!.file);
+    const seen = new Set<string>();
+    const frame = execFileSync('ffmpeg', ['-v', 'error', '-ss', '4', '-i', composite, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
+    for (let y = 10; y < 360; y += 20) {
+      for (let x = 10; x < 480; x += 20) {
+        const i = (y * 480 + x) * 3;
+        seen.add(nearestNamedColor({ r: frame[i]!, g: frame[i + 1]!, b: frame[i + 2]! }, PALETTE).name);
+      }
+    }
+    for (const who of PEOPLE) expect(seen.has(who.color), `composite at 4 s shows ${who.name} (${who.color}); saw ${[...seen].join(',')}`).toBe(true);
+  }, 240_000);
+});
