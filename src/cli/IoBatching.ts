@@ -1,8 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { pipeTransfersActive } from '../media/ffmpeg/index.js';
 
-/** What `rtc-record` and `rtc-record serve` use unless told otherwise (`--io-batch-ms`). */
+/** What a recorder joining a remote server (`rtc-record --server …`) uses unless told otherwise (`--io-batch-ms`). */
 export const DEFAULT_IO_BATCH_MS = 20;
+/**
+ * A process that runs the SFU (`serve`, `rtc-record --room` with its embedded server) forwards live media: a batch
+ * period would be added to every forwarded packet's delay (and bunch its sends), so it does not batch by default.
+ */
+export const SERVE_IO_BATCH_MS = 0;
 
 /**
  * Lets the process's I/O pile up and handles it in batches: after each event-loop turn that did work, the main thread

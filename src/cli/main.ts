@@ -3,7 +3,7 @@ import { SCOPES } from '../http/auth.js';
 import { ROOM_MODES, type IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
 import { doctorCommand, type DoctorOptions } from './doctorCommand.js';
-import { DEFAULT_IO_BATCH_MS } from './IoBatching.js';
+import { DEFAULT_IO_BATCH_MS, SERVE_IO_BATCH_MS } from './IoBatching.js';
 import { parseIceServer } from './iceServerOption.js';
 import { listCommand, type ListOptions } from './listCommand.js';
 import { serveCommand, type ServeOptions } from './serveCommand.js';
@@ -67,7 +67,7 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address of the embedded server (without --server)', '127.0.0.1')
     .option('--ice-address <ip>', 'the one address the recorder binds and advertises for ICE')
     .option('--ice-server <url>', 'STUN/TURN server (repeatable): stun:host:port or turn:user:pass@host:port', collectIceServer, [])
-    .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
+    .option('--io-batch-ms <ms>', `${IO_BATCH_HELP}; default ${DEFAULT_IO_BATCH_MS} with --server, 0 with the embedded server (its SFU forwards live media)`, parseIoBatch)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'warn');
   addUploadOptions(addCompositeOptions(program)).action(async (opts: Partial<RecordOptions>) => {
     if (!opts.room) {
@@ -98,7 +98,7 @@ export function buildProgram(): Command {
     .option('--public-url <url>', 'with --redis: this server\'s base URL as participants reach it (default http://<host>:<port>)')
     .option('--room-lease <seconds>', 'with --redis: a dead server\'s rooms are taken over after at most this', parseRoomLease, 10)
     .option('--max-recordings <n>', 'simultaneous recordings at most', parseMaxRecordings, 16)
-    .option('--io-batch-ms <ms>', IO_BATCH_HELP, parseIoBatch, DEFAULT_IO_BATCH_MS)
+    .option('--io-batch-ms <ms>', `${IO_BATCH_HELP}; default 0 here: the SFU forwards live media, and each batch would delay it`, parseIoBatch, SERVE_IO_BATCH_MS)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.RTC_RECORD_LOG_LEVEL ?? 'info');
   addUploadOptions(addCompositeOptions(serve)).action((opts: ServeOptions) => serveCommand(opts));
 

@@ -8,7 +8,7 @@ import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
-import { IoBatching } from './IoBatching.js';
+import { DEFAULT_IO_BATCH_MS, IoBatching, SERVE_IO_BATCH_MS } from './IoBatching.js';
 import { startStatusLine } from './statusLine.js';
 import { describeOutcome, progressLogger, targetFromOptions } from './uploadOptions.js';
 import { uploadRecording } from '../recording/upload/uploadRecording.js';
@@ -24,7 +24,8 @@ export interface RecordOptions extends CompositeCliOptions, UploadCliOptions {
   host: string;
   iceAddress?: string;
   iceServer: IceServer[];
-  ioBatchMs: number;
+  /** Default: DEFAULT_IO_BATCH_MS with --server, SERVE_IO_BATCH_MS with the embedded server. */
+  ioBatchMs?: number;
   logLevel: string;
 }
 
@@ -74,7 +75,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     throw err;
   }
   console.log(`recording room ${opts.room} into ${recorder.dir}`);
-  const batching = new IoBatching(opts.ioBatchMs).start();
+  const batching = new IoBatching(opts.ioBatchMs ?? (server ? SERVE_IO_BATCH_MS : DEFAULT_IO_BATCH_MS)).start();
   const status = startStatusLine(recorder);
   recorder.on('trackStarted', (t) => console.log(`+ ${t.participantName}: ${t.kind} (${t.codec})${t.file ? ` → ${t.file}` : ''}`));
   recorder.on('participantLeft', (p) => console.log(`- ${p.name} left`));

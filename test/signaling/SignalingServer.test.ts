@@ -16,11 +16,44 @@ async function client(): Promise<TestClient> {
 }
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, iceServers: [{ urls: 'stun:127.0.0.1:3478' }] });
+  // Mesh rooms: the room protocol between peers as such (SFU rooms: see "SFU rooms" below).
+  server = await startServer({ port: 0, iceServers: [{ urls: 'stun:127.0.0.1:3478' }], defaultRoomMode: 'p2p' });
 });
 afterAll(async () => {
   clients.forEach((c) => c.close());
   await server.close();
+});
+
+describe('SFU rooms', () => {
+  it('a join may open an SFU room: joined says so and lists the sfu peer; the room closes when the last participant leaves', async () => {
+    const a = await client();
+    const joinedA = await a.join('s1', 'Alice', { mode: 'sfu' });
+    expect(joinedA.mode).toBe('sfu');
+    expect(joinedA.peers).toEqual([{ id: expect.any(String), name: 'sfu', role: 'sfu', joinedAt: expect.any(Number) }]);
+    // A later wish does not change the room's mode.
+    const b = await client();
+    expect((await b.join('s1', 'Bob', { mode: 'p2p' })).mode).toBe('sfu');
+    const room = server.signaling.listRooms().find((r) => r.room === 's1')!;
+    expect(room.mode).toBe('sfu');
+    expect(room.participants.map((p) => p.name).sort()).toEqual(['Alice', 'Bob']);
+    expect(server.sfu.room('s1')).toBeDefined();
+    a.send({ type: 'leave' });
+    b.send({ type: 'leave' });
+    await b.type('left');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.signaling.listRooms().some((r) => r.room === 's1')).toBe(false);
+    expect(server.sfu.room('s1')).toBeUndefined();
+  });
+
+  it('the SFU refuses offers from peers that do not publish and ignores malformed SDP without leaving the room', async () => {
+    const a = await client();
+    const joined = await a.join('s2', 'Alice', { mode: 'sfu' });
+    const sfu = joined.peers.find((p: { role: string }) => p.role === 'sfu')!;
+    a.send({ type: 'createOffer', to: sfu.id, session: 'x', sdp: { type: 'offer', sdp: 'v=0\r\ngarbage' } });
+    await new Promise((r) => setTimeout(r, 200));
+    const b = await client();
+    expect((await b.join('s2', 'Bob')).peers.map((p: { name: string }) => p.name).sort()).toEqual(['Alice', 'sfu']);
+  });
 });
 
 describe('room protocol', () => {

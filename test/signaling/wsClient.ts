@@ -50,8 +50,10 @@ export class TestClient {
     return this.next((m) => m.type === type, timeoutMs);
   }
 
-  async join(room: string, name: string, role?: string): Promise<any> {
-    this.send({ type: 'join', room, name, ...(role ? { role } : {}) });
+  /** `role` or join options (`{ mode: 'sfu' }`). */
+  async join(room: string, name: string, roleOrOptions?: string | Record<string, unknown>): Promise<any> {
+    const extra = typeof roleOrOptions === 'string' ? { role: roleOrOptions } : (roleOrOptions ?? {});
+    this.send({ type: 'join', room, name, ...extra });
     return this.type('joined');
   }
 

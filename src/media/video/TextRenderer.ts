@@ -24,12 +24,18 @@ export function resolveFontFile(env: NodeJS.ProcessEnv = process.env): string | 
 
 const even = (v: number): number => Math.max(2, Math.floor(v / 2) * 2);
 
+/** Names are drawn once at this size; every label and placeholder is scaled from it. */
+const REFERENCE_PX = 96;
+
 /**
- * Renders participant names with ffmpeg's drawtext (libfreetype) once per name and size, as bitmaps the compositor
- * blends itself — no per-frame text work, and re-layouts never touch the encoder. Without a usable font (or drawtext)
- * labels are simply left out and placeholders show no name; that is logged once.
+ * Renders participant names with ffmpeg's drawtext (libfreetype) once per name, as a bitmap scaled here to each label
+ * and placeholder size the layouts need, and blended by the compositor itself — no per-frame text work, and re-layouts
+ * never touch the encoder. Once per name, not per size: spawning ffmpeg blocks the event loop (30–80 ms on a loaded
+ * 2-core machine), and six people joining at once went through six layouts.
+ * Without a usable font (or drawtext) labels are simply left out and placeholders show no name; that is logged once.
  */
 export class TextRenderer {
+  private readonly references = new Map<string, Promise<TextMask | undefined>>();
   private readonly masks = new Map<string, Promise<TextMask | undefined>>();
   private readonly placeholders = new Map<string, Promise<YuvFrame>>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'rtc-record-text-'));
@@ -48,8 +54,17 @@ export class TextRenderer {
     const key = `${fontPx}\0${text}`;
     let p = this.masks.get(key);
     if (!p) {
-      p = this.renderMask(text, fontPx);
+      p = this.reference(text).then((ref) => ref && scaleMask(ref, fontPx / REFERENCE_PX));
       this.masks.set(key, p);
+    }
+    return p;
+  }
+
+  private reference(text: string): Promise<TextMask | undefined> {
+    let p = this.references.get(text);
+    if (!p) {
+      p = this.renderMask(text, REFERENCE_PX);
+      this.references.set(text, p);
     }
     return p;
   }
@@ -89,7 +104,7 @@ export class TextRenderer {
 
   private async renderMask(text: string, fontPx: number): Promise<TextMask | undefined> {
     const h = even(fontPx * 1.5);
-    const w = even(Math.min(2000, fontPx * (text.length + 2)));
+    const w = even(Math.min(8000, fontPx * (text.length + 2)));
     try {
       const { stdout } = await runFfmpeg(
         [
@@ -115,20 +130,60 @@ export class TextRenderer {
 
   private async renderPlaceholder(text: string, width: number, height: number): Promise<YuvFrame> {
     const fontPx = Math.max(10, Math.min(Math.round(height / 6), Math.round((width * 1.6) / Math.max(4, text.length + 2))));
-    const bg = 'color=c=0x2a2f3a';
-    const args = (withText: boolean): string[] => [
-      '-v', 'error', '-f', 'lavfi', '-i', `${bg}:s=${width}x${height}:d=1`,
-      ...(withText ? ['-vf', this.drawtext(text, fontPx, '(w-tw)/2', '(h-th)/2')] : []),
-      '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1',
-    ];
-    const size = (width * height * 3) / 2;
-    try {
-      const { stdout } = await runFfmpeg(args(true), { timeoutMs: 10_000, logger: this.log });
-      if (stdout.length >= size) return { data: stdout.subarray(0, size), width, height };
-    } catch (err) {
-      this.warnOnce('cannot render names with ffmpeg drawtext; names are not drawn', { err: (err as Error).message });
+    const data = solidYuv(width, height, 0x2a, 0x2f, 0x3a);
+    const ref = await this.reference(text);
+    if (ref) drawCentred(data, width, height, scaleMask(ref, fontPx / REFERENCE_PX));
+    return { data, width, height };
+  }
+}
+
+/** The mask scaled by `factor` (area average when shrinking, bilinear when growing), even-sized. */
+export function scaleMask(m: TextMask, factor: number): TextMask {
+  const width = Math.max(2, even(Math.round(m.width * factor)));
+  const height = Math.max(2, even(Math.round(m.height * factor)));
+  const alpha = Buffer.alloc(width * height);
+  const sx = m.width / width;
+  const sy = m.height / height;
+  for (let y = 0; y < height; y++) {
+    const y0 = y * sy;
+    const y1 = Math.min(m.height, y0 + Math.max(1, sy));
+    for (let x = 0; x < width; x++) {
+      const x0 = x * sx;
+      const x1 = Math.min(m.width, x0 + Math.max(1, sx));
+      // Box average over the source pixels this one covers (at least one): smooth edges at any size.
+      let sum = 0;
+      let n = 0;
+      for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
+        for (let xx = Math.floor(x0); xx < Math.ceil(x1); xx++) {
+          sum += m.alpha[yy * m.width + xx]!;
+          n++;
+        }
+      }
+      alpha[y * width + x] = n > 0 ? Math.round(sum / n) : 0;
     }
-    return { data: solidYuv(width, height, 0x2a, 0x2f, 0x3a), width, height };
+  }
+  return { width, height, alpha };
+}
+
+/** White text of `mask` centred on a yuv420p picture (luma towards 235, chroma towards neutral, by alpha). */
+function drawCentred(yuv: Buffer, width: number, height: number, mask: TextMask): void {
+  const w = Math.min(width, mask.width);
+  const h = Math.min(height, mask.height);
+  const ox = even((width - w) / 2);
+  const oy = even((height - h) / 2);
+  const chroma = width * height;
+  const cw = width / 2;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const a = mask.alpha[y * mask.width + x]!;
+      if (a === 0) continue;
+      const i = (oy + y) * width + ox + x;
+      yuv[i] = yuv[i]! + (((235 - yuv[i]!) * a) >> 8);
+      if ((x & 1) === 0 && (y & 1) === 0) {
+        const c = ((oy + y) >> 1) * cw + ((ox + x) >> 1);
+        for (const plane of [chroma, chroma + chroma / 4]) yuv[plane + c] = yuv[plane + c]! + (((128 - yuv[plane + c]!) * a) >> 8);
+      }
+    }
   }
 }
 
