@@ -139,6 +139,19 @@ describe('recording workers: crash takeover', () => {
     }, { timeoutMs: 30_000, description: 'part 2 receives Alice' });
     const firstMediaMs = Date.now() - killedAt;
     console.log(`takeover: part 2 has Alice's media ${firstMediaMs} ms after the kill`);
+    // Where the time went, from the heir's log (ms after the kill).
+    const timeline = workers
+      .get(heir)!
+      .stderr.map((l) => {
+        try {
+          return JSON.parse(l) as { time: number; msg: string };
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l): l is { time: number; msg: string } => !!l && l.time >= killedAt)
+      .map((l) => `${l.time - killedAt} ms ${l.msg}`);
+    console.log(`takeover: heir's log after the kill:\n  ${timeline.slice(0, 15).join('\n  ')}`);
     await sleep(6000);
 
     // Stop through the *other* server.
