@@ -48,6 +48,14 @@ export const SFU_GOALS = {
   tapVsPeer: 1,
 } as const;
 
+/**
+ * The load generator runs below the server (nice +10, relative to the bench's own): its publisher thread and subscriber
+ * threads outnumber the server's one main thread, and at 6×10 the machine is near full; at equal priority the server
+ * lost its turn often enough that its receive queues held the publishers' packets for up to 1.6 s. The generator's own
+ * lateness is reported (scheduler, event-loop lag) so a starved generator shows.
+ */
+const GENERATOR_NICE = 10;
+
 /** The server exactly as shipped (its --io-batch-ms default included), recording tracks only. */
 const SERVE_FLAGS = ['--no-composite'];
 
@@ -173,7 +181,7 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
         results.push(r);
         opts.log(
           `sfu ${step.name}: server ${r.serveCores.toFixed(3)} cores${r.recorderCores !== undefined ? ` + recorder ${r.recorderCores.toFixed(3)}` : ''}, ${r.forwardedPerSec.toFixed(0)} pkt/s forwarded → ${r.packetsPerCore.toFixed(0)} pkt/s per core; ` +
-            `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms (generator's loop lag p99 ${r.load.generatorLoopDelay.p99Ms.toFixed(1)} ms); ` +
+            `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms (subscriber threads' loop lag p99 ${r.load.generatorLoopDelay.p99Ms.toFixed(1)} ms, publishers' send lateness p99 ${r.load.scheduler.lateP99Ms} ms); ` +
             `lost ${r.load.lost} of ${r.load.expected} (unmatched ${r.load.unmatched}); generator ${r.generatorCores.toFixed(2)} cores, machine ${r.machineBusyCores.toFixed(2)} busy, udp drops ${r.udpDrops}` +
             `${r.recordingPacketsPerSec !== undefined ? `, recording got ${r.recordingPacketsPerSec.toFixed(0)} pkt/s` : ''}${r.noisy ? `; NOISY: ${r.noisy}` : ''}`,
         );
@@ -210,6 +218,7 @@ async function runStep(
     joinIntervalMs: 150,
     connectTimeoutMs: 60_000,
     maxLifetimeMs: lifetimeMs,
+    nice: GENERATOR_NICE,
   });
   ctx.onProcess?.(() => void gen.close());
   const genSampler = new TreeSampler(gen.pid, 1000);

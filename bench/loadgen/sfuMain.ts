@@ -5,6 +5,7 @@
  * number: a subscriber's sender keeps the publisher's numbering unless the source restarts), which gives loss and the
  * end-to-end delay on one clock. Ends by itself on `exit`, when the runner goes away, or after maxLifetimeMs.
  */
+import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadIvf, loadOggOpus, type AudioClip, type VideoClip } from './media.js';
 import { MediaScheduler, SyntheticParticipant } from './participant.js';
@@ -61,6 +62,9 @@ function next<T extends FromSubscriberWorker['type']>(w: Worker, type: T, timeou
 }
 
 async function start(config: SfuGeneratorConfig): Promise<void> {
+  // Below the server in the CPU queue (threads created from here on inherit it): on 2 cores the generator's threads
+  // would otherwise take the server's turn whenever the machine is full, and queue its publishers' packets for seconds.
+  if (config.nice !== undefined) setPriority(config.nice);
   setTimeout(() => {
     console.error(`sfu loadgen: max lifetime ${config.maxLifetimeMs} ms reached; exiting`);
     process.exit(3);

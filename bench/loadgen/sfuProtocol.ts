@@ -12,6 +12,8 @@ export interface SfuGeneratorConfig {
   /** Give up when not every subscriber receives every publisher's streams after this long. */
   connectTimeoutMs: number;
   maxLifetimeMs: number;
+  /** Nice value of the generator's threads (higher = yields to the server). */
+  nice?: number;
 }
 
 /** Publisher send → subscriber receive, same process and clock (ms). */
