@@ -96,12 +96,14 @@ export class Subscriber {
     return transceiver;
   }
 
-  /** The published codec (and its RTX) only: the subscriber must decode exactly what the publisher encodes. */
+  /**
+   * The published codec only (werift adds its RTX itself): the subscriber must decode exactly what the publisher
+   * encodes. An RTX entry among the preferences would be matched by mime type to the first RTX configured (VP8's) and
+   * bring VP8 back into the offer.
+   */
   private codecsFor(track: PublishedTrack): RTCRtpCodecParameters[] {
     const all = (track.kind === 'audio' ? this.pc.config.codecs.audio : this.pc.config.codecs.video) ?? [];
-    const main = all.filter((c) => c.name.toLowerCase() === track.codec);
-    const rtx = all.filter((c) => c.name.toLowerCase() === 'rtx' && main.some((m) => c.parameters === `apt=${m.payloadType}`));
-    return [...main, ...rtx];
+    return all.filter((c) => c.name.toLowerCase() === track.codec);
   }
 
   private renegotiate(): void {

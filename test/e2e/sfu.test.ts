@@ -108,6 +108,18 @@ describe('SFU room (six browsers, recorded by tapping the SFU)', () => {
       ),
     );
 
+    // Each tile shows its connection quality (from getStats) and, while that participant's tone plays, a speaking ring.
+    for (const x of people) {
+      await waitFor(
+        async () => {
+          const q = await x.page.$$eval('[data-testid="tile"] .state', (els) => els.map((e) => (e as HTMLElement).dataset.quality ?? ''));
+          return q.length === 5 && q.every((v) => v === 'good' || v === 'fair');
+        },
+        { timeoutMs: 10_000, description: `${x.name}'s tiles show a connection quality` },
+      );
+      await waitFor(async () => (await x.page.$$('[data-testid="tile"].speaking')).length > 0, { timeoutMs: 10_000, description: `${x.name} shows someone speaking` });
+    }
+
     // One upload each: exactly one outbound audio and one outbound video, both to the SFU.
     for (const x of people) {
       const sent = await outbound(x.page);
