@@ -197,6 +197,17 @@ describe('recording workers: crash takeover', () => {
     expect(inBucket.gaps).toEqual(manifest.gaps);
     expect(final.upload?.files).toBeGreaterThanOrEqual(manifest.tracks.length + m2.tracks.length + 2);
 
+    // The other server's recordings page shows it done and offers both parts' files; a part-2 link serves its bytes.
+    await alice.page.goto(`${b.url}/recordings`);
+    const row = alice.page.locator(`[data-testid=recording-row][data-id="${id}"]`);
+    await waitFor(async () => (await row.getAttribute('data-state')) === 'done', { timeoutMs: 15_000, description: 'row done on server b' });
+    const links = await row.locator('[data-testid=download]').evaluateAll((as) => as.map((a) => ({ file: (a as HTMLElement).dataset.file!, href: (a as HTMLAnchorElement).href })));
+    for (const t of m2.tracks) expect(links.map((l) => l.file)).toContain(`part-2/${t.file}`);
+    const part2Video = links.find((l) => l.file === `part-2/${m2.tracks.find((t) => t.kind === 'video')!.file}`)!;
+    const res = await fetch(part2Video.href, { headers: { range: 'bytes=0-99' } });
+    expect(res.status).toBe(206);
+    expect((await res.arrayBuffer()).byteLength).toBe(100);
+
     // Every server lists it done.
     for (const s of [a, b]) {
       const listed = (await api<{ recordings: RecordingSummary[] }>(s.url, '/api/recordings')).body.recordings.find((r) => r.id === id);
