@@ -19,19 +19,22 @@ const subscribers: SyntheticSubscriber[] = [];
 const received = new Map<SyntheticSubscriber, Map<string, { seen: Uint8Array; n: number }>>();
 let markAt = Infinity;
 let stopAt = Infinity;
-let delayCounts = new Uint32Array(DELAY_BUCKETS);
+const delayCounts = new Uint32Array(DELAY_BUCKETS);
 let delayMax = 0;
 let unmatched = 0;
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 const epochNow = (perfNow: number) => performance.timeOrigin + perfNow;
 
+/**
+ * Whether a packet belongs to the window is decided by its send time alone (0 until the publishers' thread marked the
+ * window): the mark reaches this thread a moment later, and a packet sent after the mark may arrive before it.
+ */
 function onPacket(sub: SyntheticSubscriber, key: string, seq: number, perfAt: number): void {
   const at = epochNow(perfAt);
-  if (at < markAt) return;
   const times = sent.get(key);
   const sentAt = times?.[seq] ?? 0;
-  if (!times || sentAt < markAt || sentAt > stopAt || at < sentAt - 1 || at - sentAt > 5000) {
-    unmatched++;
+  if (!times || sentAt === 0 || sentAt > stopAt || at < sentAt - 1 || at - sentAt > 5000) {
+    if (at >= markAt) unmatched++;
     return;
   }
   const mine = received.get(sub)!;
@@ -66,11 +69,8 @@ async function start(): Promise<void> {
 port.on('message', (msg: ToSubscriberWorker) => {
   switch (msg.type) {
     case 'mark':
+      // Nothing to clear: packets sent before the mark were never counted (their send time reads 0).
       markAt = msg.atMs;
-      delayCounts = new Uint32Array(DELAY_BUCKETS);
-      delayMax = 0;
-      unmatched = 0;
-      for (const m of received.values()) m.clear();
       loopDelay.reset();
       loopDelay.enable();
       break;
