@@ -38,8 +38,6 @@ interface Held {
   writes: Promise<unknown>;
   /** Recovery of earlier parts (takeover), awaited before the final manifest is written. */
   recovering: Promise<void>;
-  /** Earlier parts this worker recovered (uploaded with its own part at the end, once the manifest lists all parts). */
-  recovered: Array<{ part: number; dir: string }>;
   /** Ownership lost to a takeover (this worker was cut off from Redis too long): its part ends, the status is not ours. */
   superseded?: boolean;
 }
@@ -197,7 +195,7 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     }
     let end!: (reason: string) => void;
     const ended = new Promise<string>((r) => (end = r));
-    const held: Held = { id, token, part: data.part, status, ended, end, writes: Promise.resolve(), recovering: Promise.resolve(), recovered: [] };
+    const held: Held = { id, token, part: data.part, status, ended, end, writes: Promise.resolve(), recovering: Promise.resolve() };
     this.held.set(id, held);
     await this.store.heartbeat(id, this.id, this.ttl).catch(() => undefined);
     await this.sub.subscribe(this.store.stopChannel(id)).catch(() => undefined);
@@ -495,8 +493,8 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
       status = held.status;
     } else status = await this.store.update(id, change).catch(() => undefined);
     log.warn({ part, dir }, 'dead worker’s part recovered');
-    if (held) held.recovered.push({ part, dir });
-    else if (status && this.options.upload) await this.uploadPart(status, part, dir, log);
+    // A takeover uploads the recovered part with its own at the end (once the manifest lists every part).
+    if (!held && status && this.options.upload) await this.uploadPart(status, part, dir, log);
   }
 
   /** Recordings on this worker's disk left unfinished by a dead worker (this one before a restart, or another). */
