@@ -182,7 +182,14 @@ describe('recording workers: crash takeover', () => {
     const p2 = await expectParticipantContent(join(out, 'crash', id, 'part-2'), 'part 2');
     expect(p1.audioSec).toBeGreaterThan(5);
     expect(p2.audioSec).toBeGreaterThan(5);
-    if (manifest.composite) expect(existsSync(join(out, 'crash', id, manifest.composite.file))).toBe(true);
+    // The mixed recording of each part: part 1's remuxed from what the dead worker left, part 2's finalized.
+    for (const [label, dir] of [['part 1', join(out, 'crash', id)], ['part 2', join(out, 'crash', id, 'part-2')]] as const) {
+      const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+      expect(m.composite?.state, `${label} composite`).toBe('done');
+      const file = join(dir, m.composite!.file);
+      expect(await decodeErrors(file), `${label} ${m.composite!.file}`).toEqual([]);
+      expect(await streamDuration(file, 'video'), `${label} composite seconds`).toBeGreaterThan(4);
+    }
 
     // Both parts are in the bucket (uploaded by the surviving worker once the recording ended), the manifest last.
     const keys = await s3.keys(`rec/crash/${id}/`);
