@@ -534,7 +534,7 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
   // ── liveness ──
 
   private async beat(): Promise<void> {
-    this.admission.measuredCores = this.meter.sample();
+    if (this.options.measureCpu !== false) this.admission.measuredCores = this.meter.sample();
     if (!this.queue.ready) return;
     await this.advertise();
     for (const held of this.held.values()) {

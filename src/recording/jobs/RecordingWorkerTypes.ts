@@ -32,6 +32,11 @@ export interface RecordingWorkerOptions {
   /** Uploads one finished (or recovered) part's directory; absent: files stay on disk. */
   upload?: (dir: string, status: JobStatus, part: number) => Promise<PartUploadResult>;
   startRecorder?: StartRecorder;
+  /**
+   * Count this process tree's measured CPU in admission (default true). Off for a worker inside another program (tests:
+   * the test runner's own CPU is not the worker's).
+   */
+  measureCpu?: boolean;
   pollMs?: number;
   heartbeatMs?: number;
   heartbeatTtlMs?: number;

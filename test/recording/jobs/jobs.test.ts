@@ -74,7 +74,7 @@ async function server(r: RedisServer, name = 'serve-a'): Promise<JobQueue> {
 
 async function worker(r: RedisServer, root: string, opts: { cores?: number; id?: string } = {}) {
   const s = starter();
-  const w = await RecordingWorker.start({ redisUrl: r.url, outputRoot: root, logger: quietLogger, startRecorder: s.start, cores: opts.cores ?? 2, id: opts.id });
+  const w = await RecordingWorker.start({ redisUrl: r.url, outputRoot: root, logger: quietLogger, startRecorder: s.start, cores: opts.cores ?? 2, id: opts.id, measureCpu: false });
   cleanups.push(() => w.shutdown());
   return { w, ...s };
 }
