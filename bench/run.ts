@@ -297,8 +297,12 @@ async function main(): Promise<number> {
   console.log(textTable(allRows));
   console.log('');
   const notes = [
+    ...(results.length === 0
+      ? []
+      : [
     `ours = rtc-record process tree (node + every ffmpeg child, exited ones included), steady window of ${opts.seconds} s (long: 600 s) after a ${opts.warmup} s warm-up (V8 optimizing); floor = one ffmpeg -re doing the same transcoding from the same files (${FLOOR_WARMUP_SEC} s warm-up), run before and after ours (CPU: the mean${results.filter((x) => x.floorRuns?.length).map((x) => `; ${x.name} ${x.floorRuns!.map((f) => f.cores.toFixed(2)).join(' / ')}`).join('')}); ratio = ours / floor.`,
     `floor settings (the recorder's own): decoders and filters one thread each; 2x2 tiles ${tileFitFilter(COMPOSITE_OUTPUT.width / 2, COMPOSITE_OUTPUT.height / 2)}; ${COMPOSITE_OUTPUT.width}x${COMPOSITE_OUTPUT.height}@${COMPOSITE_OUTPUT.fps} ${videoEncoderArgs(COMPOSITE_OUTPUT).join(' ')}; ${audioEncoderArgs({ sampleRate: 48_000, channels: 1 }).join(' ')}.`,
+        ]),
     `machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, ffmpeg ${machine.ffmpeg}, ${machine.date}${machine.git.commit ? `, commit ${machine.git.commit}${machine.git.dirty ? ' (dirty)' : ''}` : ''}.`,
   ];
   if (sfu) {

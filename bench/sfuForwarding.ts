@@ -6,7 +6,7 @@
  * receive, one process and clock), loss. Then the same 4 × 4 room recorded through the in-process tap and by a
  * recorder peer (`rtc-record --room … --server …`): the recording's cost either way.
  */
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DELAY_BUCKETS_MS, histogramQuantile } from '../src/sfu/ForwardMeter.js';
 import { CliProcess } from './cliProcess.js';
@@ -195,6 +195,9 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
     const kill = setTimeout(() => serve.kill('SIGKILL'), 10_000);
     await serve.exited;
     clearTimeout(kill);
+    // The server's own output, for diagnosis (kept with --keep; BENCH_NODE_FLAGS=--trace-gc lands here too).
+    const text = (lines: { atMs: number; text: string }[]) => lines.map((l) => `${new Date(l.atMs).toISOString()} ${l.text}`).join('\n');
+    writeFileSync(join(opts.workDir, 'serve.log'), `$ rtc-record ${serveArgs.join(' ')}\n--- stdout\n${text(serve.stdout)}\n--- stderr\n${text(serve.stderr)}\n`);
   }
   await floorRun('after');
   return { steps: results, serveArgs, floor };
