@@ -47,7 +47,8 @@ export function parseCores(value: string): number {
 
 /**
  * `rtc-record worker --redis URL`: takes recording jobs queued by `serve --redis` while they fit its cores, and takes
- * over the recordings of workers that died. SIGTERM/SIGINT finalize the running recordings and exit 0.
+ * over the recordings of workers that died. SIGTERM/SIGINT hand the running recordings to other workers with room (or
+ * finalize them when there are none) and exit 0.
  */
 export async function workerCommand(opts: WorkerOptions, extra: Partial<RecordingWorkerOptions> = {}): Promise<void> {
   const logger = createLogger({ level: opts.logLevel });
@@ -89,7 +90,7 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
       process.exit(1);
     }
     stopping = true;
-    console.log(`shutting down: finalizing ${worker.jobs().length} recording(s)…`);
+    console.log(`shutting down: handing ${worker.jobs().length} recording(s) to other workers (or finalizing them)…`);
     worker.shutdown().then(
       () => {
         console.log('stopped');

@@ -40,6 +40,8 @@ interface Held {
   recovering: Promise<void>;
   /** Ownership lost to a takeover (this worker was cut off from Redis too long): its part ends, the status is not ours. */
   superseded?: boolean;
+  /** Handed to another worker on shutdown: this part records on until the next part has started. */
+  handedOver?: boolean;
 }
 
 /**
@@ -288,15 +290,23 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     rmSync(join(recorder.dir, OWNER_FILE), { force: true });
     if (held.superseded) {
       // Another worker carries the recording on: this part is closed as what it is; of the shared status only this
-      // part's entry is ours to correct (the reaper marked it lost).
+      // part's entry (and the gap after it) is ours to correct.
       new ManifestWriter(recorder.dir, manifest);
+      const lastPacket = Math.max(0, ...manifest.tracks.map((t) => t.lastPacketAtMs ?? 0));
       await this.store
         .update(held.id, (s) => {
           const p = s.parts.find((x) => x.part === held.part && x.worker === this.id);
           if (!p) return false;
           p.state = manifest.state === 'failed' ? 'failed' : 'done';
           p.endedAt = new Date().toISOString();
-          p.error = 'ended after a takeover: this worker had been cut off from Redis';
+          p.lastSeenAt = lastPacket || Date.now(); // where a gap after it starts, if the next part is not there yet
+          if (!held.handedOver) p.error = 'ended after a takeover: this worker had been cut off from Redis';
+          const gap = s.gaps.find((g) => g.afterPart === held.part);
+          if (gap && lastPacket > 0) {
+            // Handed over: the parts overlap (this one ended after the next began), so nothing is missing.
+            if (lastPacket >= gap.toMs) s.gaps = s.gaps.filter((g) => g !== gap);
+            else Object.assign(gap, { fromMs: lastPacket, ms: gap.toMs - lastPacket });
+          }
         })
         .catch(() => undefined);
       await this.release(held);
@@ -538,6 +548,7 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     if (!this.queue.ready) return;
     await this.advertise();
     for (const held of this.held.values()) {
+      if (held.superseded) continue; // the heartbeat key is the new holder's now
       try {
         await this.store.heartbeat(held.id, this.id, this.ttl);
         const s = await this.store.get(held.id);
@@ -565,17 +576,65 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
   }
 
   private async advertise(): Promise<void> {
-    if (!this.queue.ready) return;
+    if (!this.queue.ready || this.closing) return;
     await this.store.advertise(this.advert(), Math.max(5000, this.ttl * 2)).catch(() => undefined);
   }
 
-  /** SIGTERM: takes no more jobs, finalizes (and uploads) the running ones, then leaves. */
+  /** Re-queues a recording this worker holds as its next part for another worker; true if it was handed over. */
+  private async handOver(held: Held, waitMs = 20_000): Promise<boolean> {
+    if (!held.recorder || held.status.state !== 'recording' || held.status.stopRequested) return false;
+    const now = Date.now();
+    let next: JobStatus | undefined;
+    try {
+      next = await this.store.update(held.id, (s) => {
+        if (s.worker !== this.id || s.state !== 'recording' || s.stopRequested) return false;
+        const p = s.parts.find((x) => x.part === held.part);
+        if (p) p.lastSeenAt = now;
+        s.dispatch++;
+        s.part = held.part + 1;
+        s.state = 'queued';
+        s.worker = s.claimedBy = undefined;
+        s.note = `handed over by worker ${this.id} (shutting down)`;
+      });
+    } catch {
+      return false;
+    }
+    if (!next || next.state !== 'queued' || next.part !== held.part + 1) return false;
+    held.superseded = held.handedOver = true;
+    await this.queue.dispatch(next);
+    this.logger.info({ id: held.id, part: next.part }, 'shutting down: recording handed over; this part records until the next has started');
+    void (async () => {
+      const deadline = Date.now() + waitMs;
+      while (Date.now() < deadline) {
+        const s = await this.store.get(held.id).catch(() => undefined);
+        if (s && (s.part > held.part + 1 || (s.part === held.part + 1 && s.state !== 'queued' && s.state !== 'starting'))) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      held.end('handed over to another worker (shutting down)');
+    })();
+    return true;
+  }
+
+  /**
+   * SIGTERM: takes no more jobs; hands its recordings to other workers when there are any (each part records on until
+   * the next part has started: a restart or scale-down does not end anyone's recording), otherwise finalizes (and
+   * uploads) them; then leaves.
+   */
   async shutdown(): Promise<void> {
     this.closing = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    // Heartbeats go on while handing over: the recordings are this worker's until the next part takes them.
+    const beat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
+    const others = this.queue.ready ? (await this.store.workers().catch(() => [])).filter((w) => w.id !== this.id) : [];
+    await this.store.withdraw(this.id).catch(() => undefined);
     const running = [...this.held.values()];
-    for (const h of running) h.end('worker shutting down');
+    for (const h of running) {
+      // Only to a worker that has room for it now (else the recording would wait, queued, for one that has).
+      const room = others.some((w) => w.freeCores + 1e-9 >= w.costs[h.status.kind]);
+      if (!(room && (await this.handOver(h)))) h.end('worker shutting down');
+    }
     while (this.held.size) await new Promise((r) => setTimeout(r, 100));
+    clearInterval(beat);
     await this.recoveringDisk;
     await this.store.withdraw(this.id).catch(() => undefined);
     await Promise.allSettled([...this.bull.values()].map((w) => w.close(true)));

@@ -232,6 +232,45 @@ describe('recording jobs on Redis', () => {
     expect(JSON.parse(readFileSync(join(root, 'split', job.id, 'manifest.json'), 'utf8')).state).toBe('done');
   });
 
+  it('a worker shut down (SIGTERM) hands its recording to another worker: part 1 records on until part 2 has started, no gap', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const first = await worker(r, root, { id: 'leaving' });
+    const job = await enqueue(q, 'rolling');
+    await until(q, job.id, 'recording');
+    const second = await worker(r, root, { id: 'staying' });
+    await first.w.shutdown();
+    const s = (await q.store.get(job.id))!;
+    expect(s).toMatchObject({ state: 'recording', worker: 'staying', part: 2 });
+    expect(s.parts.map((p) => [p.part, p.worker, p.state])).toEqual([
+      [1, 'leaving', 'done'],
+      [2, 'staying', 'recording'],
+    ]);
+    expect(s.parts[0]!.error).toBeUndefined();
+    // Part 1 stopped only after part 2 had started: they overlap (the stand-ins have no packets: no gap is known).
+    expect(Date.parse(first.started[0]!.manifest.stoppedAt!)).toBeGreaterThanOrEqual(Date.parse(second.started[0]!.manifest.startedAt));
+    expect((await q.store.workers()).map((w) => w.id)).toEqual(['staying']);
+    const done = await q.stop(job.id);
+    expect(done.parts.map((p) => p.state)).toEqual(['done', 'done']);
+    const top = JSON.parse(readFileSync(join(root, 'rolling', job.id, 'manifest.json'), 'utf8')) as Manifest;
+    expect(top.parts?.map((p) => [p.part, p.dir])).toEqual([
+      [1, '.'],
+      [2, 'part-2'],
+    ]);
+  });
+
+  it('a worker shut down with no other worker finalizes its recording (done)', async () => {
+    const r = await redis();
+    const q = await server(r);
+    const root = tempRoot('rtc-jobs-');
+    const only = await worker(r, root);
+    const job = await enqueue(q, 'last-one');
+    await until(q, job.id, 'recording');
+    await only.w.shutdown();
+    expect(await q.store.get(job.id)).toMatchObject({ state: 'done', parts: [{ part: 1, state: 'done' }] });
+  });
+
   it('serve --redis: the service starts, lists, auto-records and auto-stops through the queue (a worker records)', async () => {
     const r = await redis();
     const q = await server(r);
