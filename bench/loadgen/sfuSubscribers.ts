@@ -22,7 +22,8 @@ let stopAt = Infinity;
 const delayCounts = new Uint32Array(DELAY_BUCKETS);
 let delayMax = 0;
 let unmatched = 0;
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+const LOOP_RESOLUTION_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 const epochNow = (perfNow: number) => performance.timeOrigin + perfNow;
 
 /**
@@ -84,7 +85,8 @@ port.on('message', (msg: ToSubscriberWorker) => {
         unmatched,
         delayCounts: [...delayCounts],
         delayMaxMs: delayMax,
-        loopDelay: { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 },
+        // The monitor records intervals between its ticks: minus its resolution, the lag.
+        loopDelay: { p50Ms: Math.max(0, loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS), p99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS), maxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS) },
       };
       port.postMessage({ type: 'report', report } satisfies FromSubscriberWorker);
       break;
