@@ -222,6 +222,61 @@ describe('recording workers: crash takeover', () => {
     }
   }, 240_000);
 
+  it('SIGTERM the worker holding a recording → it hands the recording over: part 1 records until part 2 has started (no gap), the worker exits 0', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const out = mkdtempSync(join(tmpdir(), 'rtc-handover-'));
+    const a = await serve(redis.url, out);
+    const workers = new Map([
+      ['w1', await worker(redis.url, out, 'w1')],
+      ['w2', await worker(redis.url, out, 'w2')],
+    ]);
+    const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    const store = new JobStore(client);
+    const alice = await roomParticipant(a.url, 'rolling', 'Alice', { color: 'red', freq: 440 });
+    cleanups.push(() => alice.close());
+    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
+    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'rolling', composite: false }) });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const id = started.body.id as string;
+    const holder = (await store.get(id))!.worker!;
+    const heir = holder === 'w1' ? 'w2' : 'w1';
+    const packets = (dir: string) => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest).tracks.filter((t) => t.packetsReceived > 50).length;
+    await waitFor(() => packets(join(out, 'rolling', id)) === 2, { timeoutMs: 30_000, description: 'part 1 receives Alice' });
+    await sleep(4000);
+
+    const leaving = workers.get(holder)!;
+    leaving.kill('SIGTERM');
+    expect(await leaving.exited).toEqual({ code: 0, signal: null });
+    const s = (await store.get(id))!;
+    expect(s).toMatchObject({ state: 'recording', worker: heir, part: 2 });
+    expect(s.parts.map((p) => [p.part, p.worker, p.state])).toEqual([
+      [1, holder, 'done'],
+      [2, heir, 'recording'],
+    ]);
+    expect(s.gaps, 'parts overlap: nothing missing').toEqual([]);
+    await waitFor(() => packets(join(out, 'rolling', id, 'part-2')) === 2, { timeoutMs: 30_000, description: 'part 2 receives Alice' });
+    await sleep(4000);
+
+    const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    const manifest = JSON.parse(readFileSync(join(out, 'rolling', id, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.parts?.map((p) => [p.part, p.state])).toEqual([
+      [1, 'done'],
+      [2, 'done'],
+    ]);
+    expect(manifest.gaps).toEqual([]);
+    const m2 = JSON.parse(readFileSync(join(out, 'rolling', id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
+    const lastOf1 = Math.max(...manifest.tracks.map((t) => t.lastPacketAtMs ?? 0));
+    const firstOf2 = Math.min(...m2.tracks.map((t) => t.firstPacketAtMs ?? Infinity));
+    console.log(`handover: parts overlap by ${lastOf1 - firstOf2} ms`);
+    expect(lastOf1).toBeGreaterThanOrEqual(firstOf2);
+    await expectParticipantContent(join(out, 'rolling', id), 'part 1');
+    await expectParticipantContent(join(out, 'rolling', id, 'part-2'), 'part 2');
+  }, 240_000);
+
   it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over, stop works (servers and workers with --secret)', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());

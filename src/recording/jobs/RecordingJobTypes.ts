@@ -40,6 +40,8 @@ export type JobPart = ManifestPart & {
   outputRoot?: string;
   /** Epoch ms of the last heartbeat (lost parts: the exact span that is missing). */
   lastSeenAt?: number;
+  /** Epoch ms of this part's first media packet (a worker handing over waits for it before its own part ends). */
+  mediaAt?: number;
 };
 
 /** The status of one recording, shared by every server and worker (Redis key `<prefix>job:<id>`, JSON). */

@@ -40,8 +40,9 @@ interface Held {
   recovering: Promise<void>;
   /** Ownership lost to a takeover (this worker was cut off from Redis too long): its part ends, the status is not ours. */
   superseded?: boolean;
-  /** Handed to another worker on shutdown: this part records on until the next part has started. */
+  /** Handed to another worker on shutdown: this part records on until the next part has media. */
   handedOver?: boolean;
+  mediaNoted?: boolean;
 }
 
 /**
@@ -303,9 +304,10 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
           if (!held.handedOver) p.error = 'ended after a takeover: this worker had been cut off from Redis';
           const gap = s.gaps.find((g) => g.afterPart === held.part);
           if (gap && lastPacket > 0) {
-            // Handed over: the parts overlap (this one ended after the next began), so nothing is missing.
-            if (lastPacket >= gap.toMs) s.gaps = s.gaps.filter((g) => g !== gap);
-            else Object.assign(gap, { fromMs: lastPacket, ms: gap.toMs - lastPacket });
+            // Handed over: if this part's last packet came after the next part's first, they overlap: nothing missing.
+            const toMs = s.parts.find((x) => x.part === held.part + 1)?.mediaAt ?? gap.toMs;
+            if (lastPacket >= toMs) s.gaps = s.gaps.filter((g) => g !== gap);
+            else Object.assign(gap, { fromMs: lastPacket, toMs, ms: toMs - lastPacket });
           }
         })
         .catch(() => undefined);
@@ -549,6 +551,7 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
     await this.advertise();
     for (const held of this.held.values()) {
       if (held.superseded) continue; // the heartbeat key is the new holder's now
+      this.noteFirstMedia(held);
       try {
         await this.store.heartbeat(held.id, this.id, this.ttl);
         const s = await this.store.get(held.id);
@@ -563,6 +566,18 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
         // Redis went away mid-beat: the next one retries.
       }
     }
+  }
+
+  /** Records when this part's first packet arrived (once): a worker handing the recording over waits for it. */
+  private noteFirstMedia(held: Held): void {
+    if (held.mediaNoted || !held.recorder) return;
+    const first = Math.min(...held.recorder.manifest.tracks.map((t) => t.firstPacketAtMs ?? Infinity));
+    if (!Number.isFinite(first)) return;
+    held.mediaNoted = true;
+    void this.write(held, (s) => {
+      const p = s.parts.find((x) => x.part === held.part && x.worker === this.id);
+      if (p) p.mediaAt = first;
+    });
   }
 
   private async resync(): Promise<void> {
@@ -607,7 +622,12 @@ export class RecordingWorker extends EventEmitter<RecordingWorkerEvents> {
       const deadline = Date.now() + waitMs;
       while (Date.now() < deadline) {
         const s = await this.store.get(held.id).catch(() => undefined);
-        if (s && (s.part > held.part + 1 || (s.part === held.part + 1 && s.state !== 'queued' && s.state !== 'starting'))) break;
+        // The next part has media (or the recording moved on / ended): a moment more of overlap, then this part ends.
+        const next = s?.parts.find((p) => p.part === held.part + 1);
+        if (s && (next?.mediaAt || s.part > held.part + 1 || s.state === 'done' || s.state === 'failed')) {
+          await new Promise((r) => setTimeout(r, 500));
+          break;
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
       held.end('handed over to another worker (shutting down)');

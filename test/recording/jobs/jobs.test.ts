@@ -37,7 +37,10 @@ class PartRecorder extends EventEmitter<RoomRecorderEvents> implements RecorderH
     super();
     const part = options.part ?? 1;
     this.dir = createRecordingDir(options.outputRoot!, options.room, options.recordingId!, part > 1 ? partDirName(part) : undefined);
-    const m: Manifest = { version: 1, id: options.recordingId!, room: options.room, state: 'recording', startedAt: new Date().toISOString(), participants: [], tracks: [], ...(part > 1 ? { part } : {}) };
+    const now = Date.now();
+    // One track whose packets "arrive" from the start until the stop (what gaps and handovers are computed from).
+    const track = { id: 'a', participantId: 'p1', participantName: 'Alice', kind: 'audio' as const, codec: 'opus', clockRate: 48_000, ssrc: 1, packetsReceived: 1, packetsLost: 0, keyframesRequested: 0, bytesWritten: 0, firstPacketAtMs: now, lastPacketAtMs: now };
+    const m: Manifest = { version: 1, id: options.recordingId!, room: options.room, state: 'recording', startedAt: new Date(now).toISOString(), participants: [], tracks: [track], ...(part > 1 ? { part } : {}) };
     this.writer = new ManifestWriter(this.dir, m);
   }
   get manifest() {
@@ -48,6 +51,7 @@ class PartRecorder extends EventEmitter<RoomRecorderEvents> implements RecorderH
   }
   async stop() {
     this.stopped = true;
+    this.manifest.tracks[0]!.lastPacketAtMs = Date.now();
     this.manifest.state = 'done';
     this.manifest.stoppedAt = new Date().toISOString();
     this.writer.writeNow();
@@ -248,6 +252,8 @@ describe('recording jobs on Redis', () => {
       [2, 'staying', 'recording'],
     ]);
     expect(s.parts[0]!.error).toBeUndefined();
+    expect(s.parts[1]!.mediaAt).toBeGreaterThan(0);
+    expect(s.gaps, 'the parts overlap: nothing missing').toEqual([]);
     // Part 1 stopped only after part 2 had started: they overlap (the stand-ins have no packets: no gap is known).
     expect(Date.parse(first.started[0]!.manifest.stoppedAt!)).toBeGreaterThanOrEqual(Date.parse(second.started[0]!.manifest.startedAt));
     expect((await q.store.workers()).map((w) => w.id)).toEqual(['staying']);
