@@ -92,7 +92,9 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   console.log('stopping…');
   const manifest = await recorder.stop();
   batching.stop();
+  logger.debug('closing the embedded server');
   await server?.close();
+  logger.debug('embedded server closed');
   // Uploaded once finalized; a failed upload keeps every local file and says how to retry.
   const upload = uploadTarget
     ? await uploadRecording(recorder.dir, uploadTarget, { keepLocal: opts.keepLocal === true, logger, onProgress: progressLogger(logger) })
@@ -106,4 +108,8 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
     console.log(recorder.dir);
   }
   if (manifest.state === 'failed' || upload?.state === 'failed') process.exitCode = 1;
+  // The recording is complete and reported. End the process rather than wait for every handle to close: werift can
+  // leave a closed connection's ICE socket open (seen with the embedded SFU), which kept the process alive forever.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit();
 }

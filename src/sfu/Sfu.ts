@@ -65,7 +65,9 @@ export class Sfu {
   }
 
   async close(): Promise<void> {
+    this.options.logger.debug({ rooms: this.rooms.size }, 'sfu: closing');
     await Promise.all([...this.rooms.values()].map((r) => r.close()));
+    this.options.logger.debug('sfu: closed');
     this.rooms.clear();
   }
 
