@@ -47,7 +47,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.pc.onTrack.subscribe((track) => void this.onTrack(track));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'publisher connection state');
-      if (state === 'failed' || state === 'closed') void this.close();
+      // Not on 'failed': werift reports it when consent checks go unanswered for a while (a stalled process, a lossy
+      // moment) and then recovers to 'connected'; the tracks stay until the PC closes or the participant leaves.
+      if (state === 'closed') void this.close();
     });
   }
 
