@@ -3,11 +3,11 @@ import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
 import type { PeerInfo } from '../signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.js';
+import { addRemoteCandidate, type Candidate } from './iceCandidate.js';
 import { peerConnectionConfig } from './peerConnectionConfig.js';
 import type { RecorderPeerEvents, RecorderPeerOptions } from './RecorderPeerTypes.js';
 import { remoteTrackOf } from './remoteTrack.js';
 
-type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 /** One receive-only PC per (remote peer, session): the remote side offers, we answer. */
 interface InboundConnection {
@@ -157,10 +157,8 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     else void this.addCandidate(conn, candidate);
   }
 
-  private async addCandidate(conn: InboundConnection, candidate: Candidate): Promise<void> {
-    await conn.pc
-      .addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined })
-      .catch((err: Error) => this.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  private addCandidate(conn: InboundConnection, candidate: Candidate): Promise<void> {
+    return addRemoteCandidate(conn.pc, candidate, this.logger);
   }
 
   private async onTrack(conn: InboundConnection, track: MediaStreamTrack): Promise<void> {

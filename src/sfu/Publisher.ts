@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
 import type { ForwardMeter } from './ForwardMeter.js';
+import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import { remoteTrackOf } from '../peer/remoteTrack.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
 import { PublishedTrack } from './PublishedTrack.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
-type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 export interface PublisherEvents {
   track: [track: PublishedTrack];
@@ -82,10 +82,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.ctx.sendAnswer({ type: 'answer', sdp: this.pc.localDescription!.sdp });
   }
 
-  private async addCandidate(c: Candidate): Promise<void> {
-    await this.pc
-      .addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined })
-      .catch((err: Error) => this.ctx.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  private addCandidate(c: Candidate): Promise<void> {
+    return addRemoteCandidate(this.pc, c, this.ctx.logger);
   }
 
   private async onTrack(track: MediaStreamTrack): Promise<void> {

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
+import type { Candidate } from '../peer/iceCandidate.js';
 import type { ForwardMeter } from './ForwardMeter.js';
 import type { IceServer, PeerInfo, ServerMessage } from '../signaling/messages.js';
 import type { LocalMember } from '../signaling/SignalingServerTypes.js';
 import { Publisher } from './Publisher.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 import { Subscriber } from './Subscriber.js';
-
-type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 export interface SfuRoomContext {
   iceServers: IceServer[];

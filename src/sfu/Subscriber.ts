@@ -1,5 +1,6 @@
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 import type { Logger } from '../logger.js';
+import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
@@ -7,7 +8,6 @@ import { subscriberPeerConfig } from './subscriberConfig.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
-type Candidate = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null };
 
 export interface SubscriberContext {
   iceServers: Parameters<typeof peerConnectionConfig>[0]['iceServers'];
@@ -157,9 +157,7 @@ export class Subscriber {
     for (const c of pending) await this.addCandidate(c);
   }
 
-  private async addCandidate(c: Candidate): Promise<void> {
-    await this.pc
-      .addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined })
-      .catch((err: Error) => this.ctx.logger.debug({ err: err.message }, 'addIceCandidate failed'));
+  private addCandidate(c: Candidate): Promise<void> {
+    return addRemoteCandidate(this.pc, c, this.ctx.logger);
   }
 }

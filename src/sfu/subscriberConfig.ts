@@ -1,8 +1,6 @@
-import { RTCRtpCodecParameters, useFIR, useH264, useNACK, useOPUS, usePLI, useSdesMid, useVP8, type PeerConfig } from 'werift';
-import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
+import { useFIR, useNACK, usePLI, useSdesMid, type PeerConfig } from 'werift';
+import { mediaCodecs, peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { IceServer } from '../signaling/messages.js';
-
-const videoFeedback = () => [useNACK(), usePLI(), useFIR()];
 
 /**
  * The PC the SFU sends a subscriber media on: the recorder's codecs, but no transport-cc, abs-send-time or audio
@@ -16,15 +14,7 @@ export function subscriberPeerConfig(opts: { iceServers: IceServer[]; iceAddress
   const base = peerConnectionConfig(opts);
   return {
     ...base,
-    codecs: {
-      audio: [useOPUS({ parameters: 'minptime=10;useinbandfec=1' })],
-      video: [
-        useVP8({ payloadType: 96, rtcpFeedback: videoFeedback() }),
-        new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' }),
-        useH264({ payloadType: 102, rtcpFeedback: videoFeedback() }),
-        new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 103, parameters: 'apt=102' }),
-      ],
-    },
+    codecs: mediaCodecs([useNACK(), usePLI(), useFIR()]),
     // The mid lets a browser route packets to their transceiver before it has seen their SSRC.
     headerExtensions: { audio: [useSdesMid()], video: [useSdesMid()] },
   };
