@@ -14,9 +14,13 @@ export class DownTrack implements PacketSink {
   private lastInputSsrc?: number;
   private readonly unsubscribePli: () => void;
 
+  private readonly createdAt = performance.now();
+
   constructor(
     readonly published: PublishedTrack,
     readonly transceiver: RTCRtpTransceiver,
+    /** Told when forwarding starts (after how long): a video that never starts is the thing to look for. */
+    private readonly onStart?: (waitedMs: number) => void,
   ) {
     this.started = published.kind === 'audio';
     const sender = transceiver.sender;
@@ -44,6 +48,7 @@ export class DownTrack implements PacketSink {
     if (!this.started) {
       if (!keyframe || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return undefined;
       this.started = true;
+      this.onStart?.(performance.now() - this.createdAt);
       this.continueSequence(packet);
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
       // The publisher's stream restarted (new SSRC): keep the subscriber's sequence and timestamps continuous.

@@ -53,7 +53,9 @@ export class Subscriber {
     if (this.closed || this.downTracks.has(track)) return;
     const transceiver = this.reuse(track) ?? this.pc.addTransceiver(track.kind, { direction: 'sendonly' });
     transceiver.setCodecPreferences(this.codecsFor(track));
-    const down = new DownTrack(track, transceiver);
+    const down = new DownTrack(track, transceiver, (waitedMs) =>
+      this.ctx.logger.debug({ subscriber: this.participant.name, from: track.remote.participant.name, kind: track.kind, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
+    );
     this.downTracks.set(track, down);
     track.addSink(down);
     this.renegotiate();
