@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll } from 'vitest';
 
 // A real S3-compatible server in this process (@20minutes/s3rver: SigV4 header and presigned signatures are checked,
 // multipart uploads supported), storing into a temporary directory. The only account is S3RVER / S3RVER.
@@ -105,4 +106,22 @@ export class TestS3Server {
       c.destroy();
     }
   }
+}
+
+/**
+ * One store for the whole test file, for tests that upload from this process: the AWS variables are set to its
+ * account (the SDK reads them) while the file runs and restored after.
+ */
+export function useTestS3(): TestS3Server {
+  const s3 = new TestS3Server();
+  const savedEnv = { ...process.env };
+  beforeAll(async () => {
+    Object.assign(process.env, S3_ENV);
+    await s3.start();
+  });
+  afterAll(async () => {
+    await s3.close();
+    process.env = savedEnv;
+  });
+  return s3;
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../src/http/HttpServer.js';
 import type { RunningServer } from '../../../src/http/HttpServerTypes.js';
 import { newRecordingId } from '../../../src/recording/recordingId.js';
@@ -18,23 +18,13 @@ import { readUploadState } from '../../../src/recording/upload/uploadState.js';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
 import { WebhookNotifier, type WebhookEvent } from '../../../src/recording/webhooks.js';
 import type { UploadStateFile, UploadTarget } from '../../../src/recording/upload/UploadTypes.js';
-import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
+import { useTestS3 } from '../../harness/s3Server.js';
 import { waitFor } from '../../harness/util.js';
 import { fakeRecording } from '../../http/fakeRecording.js';
 import { fakeStarter, quietLogger, tempRoot } from '../fakes.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  Object.assign(process.env, S3_ENV);
-  s3 = await new TestS3Server().start();
-});
-afterAll(async () => {
-  await s3.close();
-  process.env = savedEnv;
-});
+const s3 = useTestS3();
 
 const target = (): UploadTarget => ({ bucket: s3.bucket, prefix: 'svc', endpoint: s3.endpoint, forcePathStyle: true, keyTemplate: '{room}/{id}/{file}' });
 

@@ -3,21 +3,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
-import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
+import { useTestS3 } from '../../harness/s3Server.js';
 import { fakeRecording } from '../../http/fakeRecording.js';
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-beforeAll(async () => {
-  Object.assign(process.env, S3_ENV);
-  s3 = await new TestS3Server().start();
-});
-afterAll(async () => {
-  await s3.close();
-  process.env = savedEnv;
-});
+const s3 = useTestS3();
 
 it('uploads 50 MiB in parts and reports the throughput', async () => {
   const rec = fakeRecording({ room: 'big', bytes: 1000 });

@@ -3,28 +3,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readUploadState } from '../../../src/recording/upload/uploadState.js';
 import { uploadRecording } from '../../../src/recording/upload/uploadRecording.js';
 import type { UploadProgress, UploadTarget } from '../../../src/recording/upload/UploadTypes.js';
 import { CliProcess } from '../../harness/cli.js';
 import { fakeRecording, type FakeRecording } from '../../http/fakeRecording.js';
-import { S3_ENV, TestS3Server } from '../../harness/s3Server.js';
+import { S3_ENV, useTestS3 } from '../../harness/s3Server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const FAST_RETRY = { tries: 2, baseDelayMs: 50 };
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  Object.assign(process.env, S3_ENV);
-  s3 = await new TestS3Server().start();
-});
-afterAll(async () => {
-  await s3.close();
-  process.env = savedEnv;
-});
+const s3 = useTestS3();
 afterEach(() => Object.assign(process.env, S3_ENV));
 
 const target = (over: Partial<UploadTarget> = {}): UploadTarget => ({
