@@ -10,6 +10,7 @@ import { launchParticipant, type LaunchParticipantOptions, type Participant } fr
 import { audioFixture, colorToRgb, videoFixture, type Rgb } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
 import { startTurnServer } from '../harness/turn.js';
+import { tileTone, type Tone } from '../harness/tileMedia.js';
 import { waitFor } from '../harness/util.js';
 import { TestClient } from '../signaling/wsClient.js';
 
@@ -109,45 +110,6 @@ async function videoColor(selector: string): Promise<{ r: number; g: number; b: 
   }
   const n = d.length / 4;
   return { r: Math.round(r / n), g: Math.round(g / n), b: Math.round(b / n) };
-}
-
-/**
- * Dominant frequency (Hz) of the audio a room page plays for `peerId`, read through WebAudio from the tile's stream,
- * or null when that stream carries no audible tone. Power is summed over ~1 s so the fixture's tone bursts count.
- */
-async function dominantTone(peerId: string): Promise<{ freq: number; peakDb: number; medianDb: number } | null> {
-  const video = document.querySelector<HTMLVideoElement>(`[data-testid="tile"][data-peer="${peerId}"] video`);
-  const track = video?.srcObject instanceof MediaStream ? video.srcObject.getAudioTracks()[0] : undefined;
-  if (!track) return null;
-  const ctx = new AudioContext();
-  try {
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 8192;
-    analyser.smoothingTimeConstant = 0;
-    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
-    const bins = new Float32Array(analyser.frequencyBinCount);
-    const power = new Float64Array(analyser.frequencyBinCount);
-    for (let i = 0; i < 12; i++) {
-      await new Promise((r) => setTimeout(r, 90));
-      analyser.getFloatFrequencyData(bins);
-      for (let j = 0; j < bins.length; j++) if (Number.isFinite(bins[j]!)) power[j]! += 10 ** (bins[j]! / 10);
-    }
-    const hz = ctx.sampleRate / analyser.fftSize;
-    const lo = Math.ceil(150 / hz);
-    const hi = Math.floor(4000 / hz);
-    let best = lo;
-    for (let j = lo; j <= hi; j++) if (power[j]! > power[best]!) best = j;
-    if (!(power[best]! > 0)) return null;
-    const sorted = [...power.slice(lo, hi + 1)].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    // Parabolic interpolation of the peak for sub-bin accuracy.
-    const [a, b, c] = [power[best - 1]!, power[best]!, power[best + 1]!].map((p) => 10 * Math.log10(p || 1e-30)) as [number, number, number];
-    const shift = a - 2 * b + c === 0 ? 0 : (0.5 * (a - c)) / (a - 2 * b + c);
-    return { freq: (best + shift) * hz, peakDb: b, medianDb: 10 * Math.log10(median || 1e-30) };
-  } finally {
-    await ctx.close();
-  }
 }
 
 // ───────────────────────────── node side ─────────────────────────────
@@ -259,10 +221,10 @@ async function expectTileColor(receiver: Member, sender: Member): Promise<void> 
 
 /** `receiver` hears `sender`'s tone on that sender's tile, and its inbound audio level is non-zero. */
 async function expectTone(receiver: Member, sender: Member): Promise<void> {
-  let tone: Awaited<ReturnType<typeof dominantTone>> = null;
+  let tone: Tone | null = null;
   await waitFor(
     async () => {
-      tone = await receiver.page.evaluate(dominantTone, sender.id);
+      tone = await receiver.page.evaluate(tileTone, sender.id);
       return tone && Math.abs(tone.freq - sender.freq) <= 15 && tone.peakDb - tone.medianDb >= 20;
     },
     { timeoutMs: 10_000, intervalMs: 100 },
