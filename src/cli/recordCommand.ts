@@ -92,9 +92,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   console.log('stopping…');
   const manifest = await recorder.stop();
   batching.stop();
-  logger.debug('closing the embedded server');
   await server?.close();
-  logger.debug('embedded server closed');
   // Uploaded once finalized; a failed upload keeps every local file and says how to retry.
   const upload = uploadTarget
     ? await uploadRecording(recorder.dir, uploadTarget, { keepLocal: opts.keepLocal === true, logger, onProgress: progressLogger(logger) })
