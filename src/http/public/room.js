@@ -507,6 +507,17 @@ window.rtcRoom = {
   get mixSpeakers() { return state.mixSpeakers; },
   get mixHistory() { return state.mixHistory; },
   publish,
+  /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
+  setMicEnabled(on) {
+    state.local?.getAudioTracks().forEach((t) => (t.enabled = on));
+  },
+  /** Sends `track` instead of the microphone on every connection (tests inject a WebAudio voice with known timing). */
+  async replaceAudioTrack(track) {
+    for (const peer of state.peers.values()) {
+      const sender = peer.send?.getSenders().find((s) => s.track?.kind === 'audio');
+      if (sender) await sender.replaceTrack(track);
+    }
+  },
   // In an SFU room a participant's media arrives on the SFU's connection: its state stands for every participant's.
   peers: () => {
     const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
