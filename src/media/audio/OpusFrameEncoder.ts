@@ -80,6 +80,14 @@ export class OpusFrameEncoder {
     this.ctl(OPUS_SET_PACKET_LOSS_PERC, opts.expectedLossPercent ?? 10);
   }
 
+  /**
+   * Compiles and instantiates the WASM module now (synchronous, ~30-40 ms once per process; later encoders take
+   * < 1 ms). Call at startup so the first live mix does not stall the media clock.
+   */
+  static preload(): void {
+    opusscriptNative();
+  }
+
   /** Encodes 960 float samples (full scale ±1; beyond is clamped) into one Opus packet (a fresh Buffer). */
   encode(pcm: Float32Array): Buffer {
     const handler = this.handler;
