@@ -9,6 +9,10 @@ const PER_MS = 48;
 /** libopus's guess fills at most 60 ms per loss or underrun, fading out over the last 20; silence follows. */
 const MAX_CONCEAL_SAMPLES = 3 * PULL_SAMPLES;
 const CONCEAL_FADE_FROM = 2 * PULL_SAMPLES;
+/** Depth beyond the target (ms) from which frames are dropped every few ticks instead of once a second. */
+const SPIKE_MS = 200;
+/** Beyond SPIKE_MS, one frame in this many is dropped (a third faster: 300 ms of backlog gone in ~1 s). */
+const SPIKE_DROP_EVERY = 3;
 /** Crossfade over the splice where a frame was dropped (2.5 ms): no click. */
 const SPLICE_SAMPLES = 120;
 /** A timestamp this far (ms) from where the stream should be is a new stream (sender restart, SSRC switch), not jitter. */
@@ -41,7 +45,7 @@ interface Packet {
  *   packets that were only delayed still play, whole and once (the stream stretches). If the next packet then leaves a
  *   gap (they were lost, or the sender paused: DTX), the inserted time is taken out of that gap.
  * - Depth above target + excess for a second (the sender's clock runs fast, or a delay spike passed): one frame is
- *   dropped, spliced with a short crossfade.
+ *   dropped, spliced with a short crossfade; more than 200 ms above the target (a stall), one in three.
  * - No packet for resetAfterMs: the talker stopped; the buffer resets and re-anchors on the next packet.
  */
 export class VoiceJitterBuffer {
@@ -160,8 +164,12 @@ export class VoiceJitterBuffer {
       return out;
     }
 
-    if (this.depth() > this.target + this.excess) {
-      if (++this.excessFrames >= this.excessHoldFrames) {
+    const depth = this.depth();
+    if (depth > this.target + this.excess) {
+      // Far behind (a burst after a stall): one frame in three goes, so 300 ms of backlog are gone in about a second
+      // rather than the 15 s one frame a second would take; a little excess (clock drift) keeps the gentle rate.
+      const hold = depth > this.target + SPIKE_MS * PER_MS ? SPIKE_DROP_EVERY : this.excessHoldFrames;
+      if (++this.excessFrames >= hold) {
         this.excessFrames = 0;
         if (this.fill(PULL_SAMPLES)) {
           this.fifo.read(this.dropBuf, PULL_SAMPLES);

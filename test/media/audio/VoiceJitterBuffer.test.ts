@@ -179,7 +179,8 @@ describe('VoiceJitterBuffer: network trouble', () => {
     // 14 underruns (3 concealed, then silence); the play point waited, so nothing was late.
     expect(run.history[51]).toMatchObject({ underruns: 0, concealed: 0 });
     expect(run.history[66]).toMatchObject({ underruns: 14, concealed: 3, late: 0, dropped: 0 });
-    // The burst left 300 ms more depth: one frame dropped per second until it is back within target + 60 ms.
+    // The burst left 300 ms more depth: frames dropped (one a
+    // second; one in three ticks beyond target + 200 ms) until it is back within target + 60 ms.
     expect(run.depth[66]).toBe(300);
     const end = run.history[packets.length - 1]!;
     expect(end).toMatchObject({ underruns: 14, concealed: 3, late: 0 });
@@ -216,6 +217,22 @@ describe('VoiceJitterBuffer: network trouble', () => {
 });
 
 describe('VoiceJitterBuffer: talkers that pause, stop or jump', () => {
+  it('catches up within about a second after a 450 ms stall delivers its backlog at once (the recorder was starved)', async () => {
+    // Packets 50-72 (1.0-1.46 s) are held (but < 500 ms: no reset) and come in one burst with packet 73: the play
+    // point waited (stretch), so ~460 ms are buffered. Beyond target + 200 ms one frame in three is dropped.
+    const packets = tonePackets(10_000);
+    const arrivals = onTime(packets).map((a, k) => (k >= 50 && k < 73 ? { ...a, arrivalMs: onTime(packets)[73]!.arrivalMs } : a));
+    const run = await play(arrivals, packets.length);
+    const peak = Math.max(...run.depth);
+    const peakAt = run.depth.indexOf(peak);
+    const recoveredAt = run.depth.findIndex((d, i) => i > peakAt && d <= 40 + 200);
+    expect(peak).toBeGreaterThan(400);
+    expect((recoveredAt - peakAt) * 20, 'ms from the peak depth back under target + 200 ms').toBeLessThanOrEqual(1500);
+    // No hole but the stall itself (ticks 52-74: nothing had arrived; 3 frames concealed, then silence): the drops
+    // that cut the latency after it leave the tone continuous.
+    expect(holes(run.pcm, run.start, packets.length - 5).filter((i) => i < 52 || i >= 75)).toEqual([]);
+  });
+
   it('takes a sender pause (DTX: timestamps skip, sequence numbers do not) out of the stretch, keeping the latency', async () => {
     const all = tonePackets(4000);
     // 400 ms not sent (packets 60-79); sequence numbers stay consecutive as a DTX sender's do.
