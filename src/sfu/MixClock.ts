@@ -16,6 +16,8 @@ export class MixClock {
   constructor(
     private readonly periodMs: number,
     private readonly tick: (nowMs: number) => void,
+    /** Told how many ticks a stall made it skip (before the ticks it still runs). */
+    private readonly skip: (ticks: number) => void = () => {},
   ) {}
 
   start(): void {
@@ -39,9 +41,11 @@ export class MixClock {
     const now = performance.now();
     let due = Math.floor((now - this.startedAt) / this.periodMs) - this.done;
     if (due > MAX_CATCH_UP) {
-      this.skipped += due - MAX_CATCH_UP;
-      this.done += due - MAX_CATCH_UP;
+      const skipped = due - MAX_CATCH_UP;
+      this.skipped += skipped;
+      this.done += skipped;
       due = MAX_CATCH_UP;
+      this.skip(skipped);
     }
     for (let i = 0; i < due; i++) {
       this.done++;

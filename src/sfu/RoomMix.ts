@@ -15,6 +15,8 @@ const OPUS_PT = 111;
 export interface RoomMixOptions {
   /** Voices mixed at most (the N loudest). */
   maxSpeakers: number;
+  /** Each voice's playout buffer (ms) before the mix. Default 20. */
+  jitterTargetMs?: number;
   logger: Logger;
 }
 
@@ -43,7 +45,11 @@ export interface RoomMixStats {
  */
 export class RoomMix extends EventEmitter<RoomMixEvents> {
   private readonly mix: LiveAudioMix;
-  private readonly clock = new MixClock(FRAME_MS, (now) => this.tick(now));
+  private readonly clock = new MixClock(
+    FRAME_MS,
+    (now) => this.tick(now),
+    (ticks) => this.mix.skip(ticks),
+  );
   private readonly voices = new Map<PublishedTrack, { participant: string; sink: PacketSink }>();
   private readonly outputs = new Map<string, MixDownTrack>();
   private ticks = 0;
@@ -54,7 +60,10 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
 
   constructor(private readonly opts: RoomMixOptions) {
     super();
-    this.mix = new LiveAudioMix({ maxSpeakers: opts.maxSpeakers });
+    // 20 ms of playout buffer per voice and 40 ms of excess at most (not the media defaults of 40 and 60): it is
+    // mouth-to-ear latency. A voice that arrives late once is stretched (concealed) rather than cut, which leaves it a
+    // frame deeper; beyond the excess, frames are dropped until it is back.
+    this.mix = new LiveAudioMix({ maxSpeakers: opts.maxSpeakers, jitter: { targetMs: opts.jitterTargetMs ?? 20, excessMs: 40 } });
     this.mix.on('speakersChanged', (speakers) => {
       this.speakers = speakers;
       this.emit('speakersChanged', speakers);
@@ -124,6 +133,11 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
 
   private tick(nowMs: number): void {
     if (this.closed) return;
+    // Every 5 s at debug level: each voice's playout depth and repairs (what to look at when the mix lags or breaks).
+    if (this.ticks % 250 === 249 && this.opts.logger.isLevelEnabled('debug')) {
+      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, levelDb: Math.round(v.levelDb) }]));
+      this.opts.logger.debug({ voices, skippedTicks: this.clock.skipped }, 'mcu: voices');
+    }
     const cpu = process.cpuUsage();
     try {
       this.send(this.mix.tick(nowMs));

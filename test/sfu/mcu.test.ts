@@ -78,4 +78,36 @@ describe('MCU live mix (werift publishers and a listener)', () => {
     expect(stats.voices).toBe(4);
     expect(stats.listeners).toBe(1);
   });
+
+  it('auto: voices are forwarded until the room reaches --mcu-from participants, then each listener gets the mix instead', async () => {
+    const server = await startServer({ port: 0, defaultRoomAudio: 'auto', mcuFrom: 3 });
+    cleanups.push(() => server.close());
+    const scheduler = new MediaScheduler();
+    cleanups.push(() => scheduler.stop());
+    const listener = new SyntheticSubscriber({ serverUrl: server.wsUrl, room: 'grow', name: 'L' });
+    cleanups.push(() => listener.close());
+    await listener.join();
+    expect(listener.joined?.audio).toBe('auto');
+    const sfuId = listener.joined!.peers.find((p) => p.role === 'sfu')!.id;
+    const publisher = async (name: string, freq: number, startOffset: number) => {
+      const audio = loadOggOpus(await opusToneFixture({ freq, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.4 }] }));
+      const p = new SyntheticParticipant({ serverUrl: server.wsUrl, room: 'grow', name, audio, startOffset, scheduler });
+      cleanups.push(() => p.close());
+      await p.join();
+      await p.flowing;
+      return p;
+    };
+    // Two participants (the listener and P1): P1's voice is forwarded, there is no mix.
+    const p1 = await publisher('P1', 440, 0);
+    await waitFor(() => (listener.stream(p1.id, 'audio')?.packets ?? 0) > 50, { timeoutMs: 15_000, description: 'P1 forwarded' });
+    expect(server.sfu.room('grow')!.liveMix).toBeUndefined();
+    expect(listener.stream(sfuId, 'audio')).toBeUndefined();
+    // The third participant: from now on the room is mixed; the listener's forwarded voice stops, the mix comes.
+    await publisher('P2', 620, 1);
+    expect(server.sfu.room('grow')!.liveMix).toBeDefined();
+    await waitFor(() => (listener.stream(sfuId, 'audio')?.packets ?? 0) > 100, { timeoutMs: 15_000, description: 'the mix arrives' });
+    const forwarded = listener.stream(p1.id, 'audio')!.packets;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(listener.stream(p1.id, 'audio')!.packets - forwarded, "P1's forwarded voice stopped").toBeLessThanOrEqual(2);
+  });
 });

@@ -167,6 +167,16 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     return { index: this.index++, speakers, all: allPacket, minus, levels };
   }
 
+  /**
+   * The owner's clock skipped `frames` ticks (its process stalled): every voice drops that much audio, as it would
+   * have played it, so the voices stay as close to live as before instead of carrying the stall as latency.
+   */
+  skip(frames: number): void {
+    this.assertOpen();
+    for (let i = 0; i < frames; i++) for (const v of this.voices.values()) v.buffer.pull();
+    this.index += frames;
+  }
+
   stats(): LiveAudioMixStats {
     const selected = this.selector.selected;
     const voices = new Map<string, LiveVoiceStats>();
