@@ -57,7 +57,8 @@ export const SFU_GOALS = {
 const GENERATOR_NICE = 10;
 
 /** The server exactly as shipped (its --io-batch-ms default included), recording tracks only. */
-const SERVE_FLAGS = ['--no-composite'];
+// Every voice forwarded (no live mix, whatever the room size): this bench measures forwarding.
+const SERVE_FLAGS = ['--no-composite', '--room-audio', 'forward'];
 
 export interface SfuStepResult {
   step: SfuStep;

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCOPES } from '../http/auth.js';
-import { ROOM_MODES, type IceServer } from '../signaling/messages.js';
+import { DEFAULT_MCU_FROM } from '../sfu/Sfu.js';
+import { ROOM_AUDIO, ROOM_MODES, type IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
 import { doctorCommand, type DoctorOptions } from './doctorCommand.js';
 import { DEFAULT_IO_BATCH_MS, SERVE_IO_BATCH_MS } from './IoBatching.js';
@@ -31,6 +32,12 @@ function parseDuration(value: string): number {
 function parseRoomLease(value: string): number {
   const n = Number(value);
   if (!(n >= 1 && n <= 3600)) throw new InvalidArgumentError('a number of seconds from 1 to 3600');
+  return n;
+}
+
+function parseMcuFrom(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2 || n > 10_000) throw new InvalidArgumentError('mcu-from must be an integer 2-10000 (participants)');
   return n;
 }
 
@@ -94,6 +101,8 @@ export function buildProgram(): Command {
     .option('--webhook-secret <secret>', 'HMAC key of the webhook signature header (default: --secret)')
     .option('--ice-address <ip>', 'the address the SFU and recorder peers advertise for ICE (default 127.0.0.1 on a loopback host)')
     .addOption(new Option('--room-mode <mode>', 'mode of a room whose first joiner asks for none: sfu (the server forwards) or p2p (a mesh)').choices(ROOM_MODES).default('sfu'))
+    .addOption(new Option('--room-audio <audio>', 'voices in SFU rooms whose first joiner asks for nothing: forward (each voice to every listener), mcu (the server mixes the 3 loudest and sends each participant one track), auto (forward, then mix from --mcu-from participants)').choices(ROOM_AUDIO).default('auto'))
+    .option('--mcu-from <n>', 'auto rooms: mix voices on the server from this many participants', parseMcuFrom, DEFAULT_MCU_FROM)
     .option('--redis <url>', 'run as one of several servers sharing this Redis (redis://host:port): rooms live on one server each')
     .option('--public-url <url>', 'with --redis: this server\'s base URL as participants reach it (default http://<host>:<port>)')
     .option('--room-lease <seconds>', 'with --redis: a dead server\'s rooms are taken over after at most this', parseRoomLease, 10)

@@ -5,7 +5,7 @@ import { createLogger } from '../logger.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { JobQueue } from '../recording/jobs/JobQueue.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
-import type { IceServer, RoomMode } from '../signaling/messages.js';
+import type { IceServer, RoomAudio, RoomMode } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
 import { IoBatching } from './IoBatching.js';
@@ -23,6 +23,8 @@ export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   webhookSecret?: string;
   iceAddress?: string;
   roomMode: RoomMode;
+  roomAudio: RoomAudio;
+  mcuFrom: number;
   maxRecordings: number;
   ioBatchMs: number;
   /** Several servers on one Redis (rooms across servers; recording jobs). */
@@ -73,6 +75,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     cluster: opts.redis ? { redisUrl: opts.redis, publicUrl: clusterPublicUrl(opts), leaseMs: opts.roomLease * 1000 } : undefined,
     iceAddress: opts.iceAddress,
     defaultRoomMode: opts.roomMode,
+    defaultRoomAudio: opts.roomAudio,
+    mcuFrom: opts.mcuFrom,
     recordings: {
       outputRoot,
       autoRecord: opts.autoRecord === true,

@@ -57,9 +57,10 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     iceServers: options.iceServers,
     authorizeJoin: secret ? joinPolicy(secret) : undefined,
     defaultMode: options.defaultRoomMode ?? 'sfu',
+    defaultAudio: options.defaultRoomAudio ?? 'auto',
     placeRoom,
   });
-  const sfu = new Sfu(signaling, { iceServers: options.iceServers ?? [], iceAddress, logger });
+  const sfu = new Sfu(signaling, { iceServers: options.iceServers ?? [], iceAddress, mcuFrom: options.mcuFrom, logger });
   const files = loadStaticFiles(PAGES);
   const ctx: Context = { files, signaling, secret, logger };
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000 }, (req, res) => {

@@ -6,7 +6,7 @@ import type { RecordingService } from '../recording/RecordingService.js';
 import type { RecordingUploadsOptions } from '../recording/upload/RecordingUploads.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
 import type { Sfu } from '../sfu/Sfu.js';
-import type { IceServer, RoomMode } from '../signaling/messages.js';
+import type { IceServer, RoomAudio, RoomMode } from '../signaling/messages.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
 
 export interface HttpServerOptions {
@@ -18,6 +18,10 @@ export interface HttpServerOptions {
   secret?: string;
   /** Mode of rooms whose first joiner does not ask for one (pages: `?mode=p2p`). Default `sfu`. */
   defaultRoomMode?: RoomMode;
+  /** Audio of SFU rooms whose first joiner does not ask (pages: `?audio=mcu`). Default `auto`. */
+  defaultRoomAudio?: RoomAudio;
+  /** `auto` rooms mix their voices on the server from this many participants. */
+  mcuFrom?: number;
   /** The one address the server's own WebRTC peers (SFU, recorders) bind and advertise; default 127.0.0.1 on a loopback host. */
   iceAddress?: string;
   /** Runs recordings in this server (API, /recordings page, auto-record). Omitted: signaling and room pages only. */

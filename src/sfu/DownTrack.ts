@@ -1,6 +1,8 @@
 import type { RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 
+const KEYFRAME_RETRY_MS = 1000;
+
 /**
  * One published track forwarded to one subscriber, through a send-only transceiver of the subscriber's PC. werift's
  * sender rewrites SSRC, payload type, sequence number and timestamp, and answers NACKs from its packet history.
@@ -15,6 +17,8 @@ export class DownTrack implements PacketSink {
   private readonly unsubscribePli: () => void;
 
   private readonly createdAt = performance.now();
+  /** When this down track last asked for the keyframe it waits for. */
+  private askedAt = -Infinity;
 
   constructor(
     readonly published: PublishedTrack,
@@ -46,7 +50,11 @@ export class DownTrack implements PacketSink {
 
   write(packet: RtpPacket, keyframe: boolean): Promise<void> | undefined {
     if (!this.started) {
-      if (!keyframe || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return undefined;
+      if (!this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return undefined;
+      if (!keyframe) {
+        this.askAgain();
+        return undefined;
+      }
       this.started = true;
       this.onStart?.(performance.now() - this.createdAt);
       this.continueSequence(packet);
@@ -56,6 +64,17 @@ export class DownTrack implements PacketSink {
     }
     this.lastInputSsrc = packet.header.ssrc;
     return this.transceiver.sender.sendRtp(packet).catch(() => {});
+  }
+
+  /**
+   * Ready but still without a keyframe: the one asked for was lost or ignored (a publisher's encoder under load may
+   * skip a request; its reply may be lost on the way). Ask again, once a second, until video starts.
+   */
+  private askAgain(): void {
+    const now = performance.now();
+    if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
+    if (this.askedAt !== -Infinity) this.published.requestKeyframe();
+    this.askedAt = now;
   }
 
   /**

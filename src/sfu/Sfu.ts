@@ -1,4 +1,5 @@
 import type { TrackSource } from '../peer/RecorderPeerTypes.js';
+import type { RoomAudio } from '../signaling/messages.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
 import { ForwardMeter } from './ForwardMeter.js';
 import { SfuRoom } from './SfuRoom.js';
@@ -6,6 +7,12 @@ import { SfuTap } from './SfuTap.js';
 import type { SfuOptions, SfuStats } from './SfuTypes.js';
 
 const DEFAULT_KEYFRAME_INTERVAL_MS = 500;
+/**
+ * `auto` rooms mix their voices on the server from this many participants: below it each browser decodes a few voices
+ * and hears them unmixed; from it on, N - 1 decoders per browser is what the lecture calls "audio crackling".
+ */
+export const DEFAULT_MCU_FROM = 8;
+export const DEFAULT_MIX_SPEAKERS = 3;
 
 /**
  * The server's forwarding peer: a member of every room opened in `sfu` mode. Participants publish their tracks to it
@@ -20,8 +27,8 @@ export class Sfu {
     private readonly signaling: SignalingServer,
     private readonly options: SfuOptions,
   ) {
-    signaling.on('roomOpened', (room, mode) => {
-      if (mode === 'sfu') this.open(room);
+    signaling.on('roomOpened', (room, mode, audio) => {
+      if (mode === 'sfu') this.open(room, audio);
     });
     signaling.on('roomClosed', (room) => {
       void this.rooms.get(room)?.close();
@@ -71,12 +78,15 @@ export class Sfu {
     this.rooms.clear();
   }
 
-  private open(name: string): void {
+  private open(name: string, audio: RoomAudio): void {
     const room = new SfuRoom(name, {
       iceServers: this.options.iceServers,
       iceAddress: this.options.iceAddress,
       keyframeIntervalMs: this.options.keyframeRequestIntervalMs ?? DEFAULT_KEYFRAME_INTERVAL_MS,
       meter: this.meter,
+      audio,
+      mcuFrom: this.options.mcuFrom ?? DEFAULT_MCU_FROM,
+      mixSpeakers: this.options.mixSpeakers ?? DEFAULT_MIX_SPEAKERS,
       logger: this.options.logger,
     });
     this.rooms.set(name, room);

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import type { Candidate } from '../peer/iceCandidate.js';
 import type { ForwardMeter } from './ForwardMeter.js';
-import type { IceServer, PeerInfo, ServerMessage } from '../signaling/messages.js';
+import type { IceServer, PeerInfo, RoomAudio, ServerMessage } from '../signaling/messages.js';
 import type { LocalMember } from '../signaling/SignalingServerTypes.js';
 import { Publisher } from './Publisher.js';
 import type { PublishedTrack } from './PublishedTrack.js';
+import { RoomMix } from './RoomMix.js';
 import { Subscriber } from './Subscriber.js';
 
 export interface SfuRoomContext {
@@ -13,6 +14,12 @@ export interface SfuRoomContext {
   iceAddress?: string;
   keyframeIntervalMs: number;
   meter: ForwardMeter;
+  /** How the room's voices reach its participants (forwarded, or the server's live mix). */
+  audio: RoomAudio;
+  /** `auto` rooms switch to the live mix when this many participants are in (and stay mixed). */
+  mcuFrom: number;
+  /** Voices in the live mix at most. */
+  mixSpeakers: number;
   logger: Logger;
 }
 
@@ -27,6 +34,8 @@ export interface SfuRoomEvents {
 /** Who receives: participants and recorders that joined over a socket (an in-process tap reads the tracks directly). */
 const subscribes = (p: PeerInfo) => (p.role === 'participant' || p.role === 'recorder') && p.subscribe !== false;
 const publishes = (p: PeerInfo) => p.role === 'participant';
+/** In a mixing room participants hear the mix; recorders keep every voice (a recording mixes its own). */
+const hearsMix = (p: PeerInfo) => p.role === 'participant';
 
 /**
  * The SFU's side of one room: a member of it (role `sfu`) that every participant publishes to and that sends every
@@ -39,6 +48,8 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
   /** In-process members (recorder taps): they are not subscribed over WebRTC. */
   private readonly localIds = new Set<string>();
   private member!: LocalMember;
+  /** The live mix (MCU), once the room mixes: from the start in `mcu` rooms, from `mcuFrom` participants in `auto`. */
+  private mix?: RoomMix;
   private sessions = 0;
   private closed = false;
 
@@ -52,7 +63,13 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
   /** Called once the signaling member exists (it is created with this room's `deliver` as its inbox). */
   attach(member: LocalMember): void {
     this.member = member;
+    if (this.ctx.audio === 'mcu') this.startMix();
     for (const peer of member.peers()) this.onPeerJoined(peer);
+  }
+
+  /** The live mix, when this room mixes its voices on the server. */
+  get liveMix(): RoomMix | undefined {
+    return this.mix;
   }
 
   /** An in-process member of this room that must not be treated as a remote subscriber. */
@@ -86,6 +103,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.mix?.close();
     await Promise.all([...this.publishers.values()].map((p) => p.close()));
     await Promise.all([...this.subscribers.values()].map((s) => s.close()));
     this.publishers.clear();
@@ -125,6 +143,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     if (this.peers.has(peer.id)) return;
     this.peers.set(peer.id, peer);
     if (publishes(peer)) this.emit('participantJoined', peer);
+    if (this.ctx.audio === 'auto' && !this.mix && this.participantCount >= this.ctx.mcuFrom) this.startMix();
     if (!subscribes(peer) || this.localIds.has(peer.id)) return;
     const subscriber = new Subscriber(peer, {
       iceServers: this.ctx.iceServers,
@@ -135,7 +154,39 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       logger: this.ctx.logger,
     });
     this.subscribers.set(peer.id, subscriber);
-    for (const track of this.tracks) if (track.remote.participant.id !== peer.id) subscriber.add(track);
+    if (this.mix && hearsMix(peer)) this.mix.addOutput(subscriber.addMix(this.member.id));
+    for (const track of this.tracks) if (this.forwards(track, subscriber)) subscriber.add(track);
+    if (this.mix && hearsMix(peer)) this.member.sendTo(peer.id, { type: 'mixSpeakers', speakers: this.mix.speakers });
+  }
+
+  private get participantCount(): number {
+    return [...this.peers.values()].filter(publishes).length;
+  }
+
+  /** What `subscriber` gets of `track`: not its own tracks, and no voices when it hears the live mix instead. */
+  private forwards(track: PublishedTrack, subscriber: Subscriber): boolean {
+    if (track.remote.participant.id === subscriber.participant.id) return false;
+    return !(track.kind === 'audio' && this.mix && hearsMix(subscriber.participant));
+  }
+
+  /**
+   * From now on the room's voices are mixed on the server: every voice goes into the mix, and each participant's
+   * forwarded voices are replaced by one track, the mix without its own voice (recorders still get every voice).
+   */
+  private startMix(): void {
+    const mix = new RoomMix({ maxSpeakers: this.ctx.mixSpeakers, logger: this.ctx.logger });
+    this.mix = mix;
+    this.ctx.logger.info({ room: this.name, participants: this.participantCount }, 'mcu: the room\'s voices are mixed on the server');
+    mix.on('speakersChanged', (speakers) => {
+      for (const peer of this.peers.values()) if (hearsMix(peer) && this.subscribers.has(peer.id)) this.member.sendTo(peer.id, { type: 'mixSpeakers', speakers });
+    });
+    for (const track of this.tracks) mix.addVoice(track);
+    for (const subscriber of this.subscribers.values()) {
+      if (!hearsMix(subscriber.participant)) continue;
+      for (const track of subscriber.audioTracks) subscriber.remove(track);
+      mix.addOutput(subscriber.addMix(this.member.id));
+      this.member.sendTo(subscriber.participant.id, { type: 'mixSpeakers', speakers: mix.speakers });
+    }
   }
 
   private onPeerLeft(id: string): void {
@@ -146,6 +197,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     void this.publishers.get(id)?.close();
     void this.subscribers.get(id)?.close();
     this.subscribers.delete(id);
+    this.mix?.removeOutput(id);
     if (publishes(peer)) this.emit('participantLeft', peer);
   }
 
@@ -173,12 +225,14 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     this.publishers.set(peer.id, publisher);
     publisher.on('track', (track) => {
       this.ctx.logger.debug({ room: this.name, peer: peer.name, kind: track.kind, codec: track.codec, source: track.source }, 'sfu: track published');
-      for (const s of this.subscribers.values()) if (s.participant.id !== peer.id) s.add(track);
+      this.mix?.addVoice(track);
+      for (const s of this.subscribers.values()) if (this.forwards(track, s)) s.add(track);
       this.emit('track', track);
     });
     publisher.on('closed', () => {
       if (this.publishers.get(peer.id) === publisher) this.publishers.delete(peer.id);
       for (const track of publisher.tracks) {
+        this.mix?.removeVoice(track);
         for (const s of this.subscribers.values()) s.remove(track);
         this.emit('trackEnded', track);
       }

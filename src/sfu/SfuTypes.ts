@@ -9,6 +9,10 @@ export interface SfuOptions {
   logger: Logger;
   /** Keyframe requests to one publisher's track are sent at most this often; those in between are coalesced. */
   keyframeRequestIntervalMs?: number;
+  /** `auto` rooms mix their voices on the server from this many participants (default DEFAULT_MCU_FROM). */
+  mcuFrom?: number;
+  /** Voices in a live mix at most (default 3). */
+  mixSpeakers?: number;
 }
 
 /** Counters of one SFU, for /metrics and the bench. */

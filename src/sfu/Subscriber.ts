@@ -4,6 +4,7 @@ import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
+import { MixDownTrack } from './MixDownTrack.js';
 import { subscriberPeerConfig } from './subscriberConfig.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 
@@ -31,6 +32,8 @@ export class Subscriber {
   private readonly pc: RTCPeerConnection;
   private readonly downTracks = new Map<PublishedTrack, DownTrack>();
   private readonly idle: RTCRtpTransceiver[] = [];
+  /** MCU rooms: the live mix this participant hears, and the member it is announced from (the SFU). */
+  private mixDown?: { down: MixDownTrack; owner: string };
   private pending: Candidate[] | undefined = [];
   private negotiating = false;
   private dirty = false;
@@ -59,6 +62,21 @@ export class Subscriber {
     this.downTracks.set(track, down);
     track.addSink(down);
     this.renegotiate();
+  }
+
+  /** MCU rooms: one audio track, the live mix (announced as `owner`'s `mix`), in place of everybody's voices. */
+  addMix(owner: string): MixDownTrack {
+    if (this.mixDown) return this.mixDown.down;
+    const transceiver = this.reuseFor('audio', 'opus') ?? this.pc.addTransceiver('audio', { direction: 'sendonly' });
+    transceiver.setCodecPreferences((this.pc.config.codecs.audio ?? []).filter((c) => c.name.toLowerCase() === 'opus'));
+    const down = new MixDownTrack(transceiver, this.participant.id);
+    this.mixDown = { down, owner };
+    if (!this.closed) this.renegotiate();
+    return down;
+  }
+
+  get audioTracks(): PublishedTrack[] {
+    return [...this.downTracks.keys()].filter((t) => t.kind === 'audio');
   }
 
   remove(track: PublishedTrack): void {
@@ -91,7 +109,11 @@ export class Subscriber {
   }
 
   private reuse(track: PublishedTrack): RTCRtpTransceiver | undefined {
-    const i = this.idle.findIndex((t) => t.kind === track.kind && t.codecs.some((c) => c.name.toLowerCase() === track.codec));
+    return this.reuseFor(track.kind, track.codec);
+  }
+
+  private reuseFor(kind: 'audio' | 'video', codec: string): RTCRtpTransceiver | undefined {
+    const i = this.idle.findIndex((t) => t.kind === kind && t.codecs.some((c) => c.name.toLowerCase() === codec));
     if (i < 0) return undefined;
     const [transceiver] = this.idle.splice(i, 1);
     transceiver!.setDirection('sendonly');
@@ -138,6 +160,11 @@ export class Subscriber {
       const p = down.published;
       this.ctx.announce({ type: 'trackPublished', participant: p.remote.participant.id, kind: p.kind, source: p.source, mid: down.mid });
     }
+    const mix = this.mixDown;
+    if (mix && mix.down.mid !== undefined && mix.down.announcedMid !== mix.down.mid) {
+      mix.down.announcedMid = mix.down.mid;
+      this.ctx.announce({ type: 'trackPublished', participant: mix.owner, kind: 'audio', source: 'mix', mid: mix.down.mid });
+    }
     const answered = new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), ANSWER_TIMEOUT_MS);
       this.answerWaiter = (sdp) => {
@@ -154,6 +181,7 @@ export class Subscriber {
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     for (const down of offered) down.markNegotiated();
+    if (mix?.down.announcedMid !== undefined) mix.down.markNegotiated();
     const pending = this.pending ?? [];
     this.pending = undefined;
     for (const c of pending) await this.addCandidate(c);

@@ -1,4 +1,4 @@
-import type { PeerInfo, RoomMode } from './messages.js';
+import type { PeerInfo, RoomAudio, RoomMode } from './messages.js';
 import type { Connection } from './Connection.js';
 
 /** A seed-protocol offer held until a receiver (browser or recorder) exists to take it. */
@@ -17,6 +17,8 @@ export class Room {
   constructor(
     readonly name: string,
     readonly mode: RoomMode,
+    /** Meaningful in SFU rooms only (a mesh always sends every voice to every peer). */
+    readonly audio: RoomAudio,
   ) {}
 
   /** The SFU is there for the others: a room with only the SFU left is empty. */

@@ -1,15 +1,24 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { RtcRecordError } from '../errors.js';
-import type { IceServer, PeerInfo, Role, RoomMode, TrackPublished } from './messages.js';
+import type { IceServer, PeerInfo, Role, RoomAudio, RoomMode, TrackPublished } from './messages.js';
 
 export interface JoinedInfo {
   id: string;
   room: string;
   /** Absent from servers older than the SFU: a mesh. */
   mode?: RoomMode;
+  /** How the room's voices arrive (absent from servers older than the MCU: forwarded). */
+  audio?: RoomAudio;
   peers: PeerInfo[];
   iceServers: IceServer[];
+}
+
+/** `subscribe: false`: in an SFU room, publish only; `mode`/`audio`: wishes that count when this join opens the room. */
+export interface JoinOptions {
+  mode?: RoomMode;
+  audio?: RoomAudio;
+  subscribe?: boolean;
 }
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
@@ -75,7 +84,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   /** `options.subscribe: false`: in an SFU room, publish only (the SFU sends this peer nothing). */
-  async join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000, options: { mode?: RoomMode; subscribe?: boolean } = {}): Promise<JoinedInfo> {
+  async join(room: string, name: string, role: Role = 'participant', timeoutMs = 5000, options: JoinOptions = {}): Promise<JoinedInfo> {
     for (let hops = 0; ; hops++) {
       const answer = await this.joinHere(room, name, role, timeoutMs, options);
       if (!('redirect' in answer)) return answer;
@@ -85,7 +94,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     }
   }
 
-  private joinHere(room: string, name: string, role: Role, timeoutMs: number, options: { mode?: RoomMode; subscribe?: boolean }): Promise<JoinedInfo | { redirect: string }> {
+  private joinHere(room: string, name: string, role: Role, timeoutMs: number, options: JoinOptions): Promise<JoinedInfo | { redirect: string }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new RtcRecordError('SERVER_UNREACHABLE', 'no answer to join')), timeoutMs);
       const onRaw = (data: WebSocket.RawData) => {

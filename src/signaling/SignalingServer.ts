@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection, LocalConnection } from './Connection.js';
-import type { ClientMessage, IceServer, RelayedMessage, Role, RoomMode, ServerMessage } from './messages.js';
+import type { ClientMessage, IceServer, RelayedMessage, Role, RoomAudio, RoomMode, ServerMessage } from './messages.js';
 import { parseClientMessage } from './parseMessage.js';
 import { Room } from './Room.js';
 import type { LocalMember, RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
@@ -27,6 +27,7 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
   private readonly placing = new Set<Connection>();
   private readonly placed = new Set<Connection>();
   private readonly defaultMode: RoomMode;
+  private readonly defaultAudio: RoomAudio;
 
   constructor(options: SignalingServerOptions = {}) {
     super();
@@ -34,6 +35,7 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     this.authorizeJoin = options.authorizeJoin;
     this.placeRoom = options.placeRoom;
     this.defaultMode = options.defaultMode ?? 'p2p';
+    this.defaultAudio = options.defaultAudio ?? 'forward';
     // Our own size check answers with an error and keeps the socket; ws's maxPayload would close it, so set it far above.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
     this.wss.on('connection', (ws, req: IncomingMessage) => this.onConnection(ws, upgradeToken(req)));
@@ -48,6 +50,7 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     return [...this.rooms.values()].map((r) => ({
       room: r.name,
       mode: r.mode,
+      audio: r.audio,
       participants: r.peers().filter((p) => p.role !== 'sfu'),
       recording: r.recorder() !== undefined,
     }));
@@ -133,12 +136,13 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
         conn.name = msg.name;
         conn.role = msg.role ?? 'participant';
         conn.subscribe = msg.subscribe !== false;
-        this.enter(conn, msg.room, msg.mode);
+        this.enter(conn, msg.room, msg.mode, msg.audio);
         conn.send({
           type: 'joined',
           id: conn.id,
           room: msg.room,
           mode: conn.room!.mode,
+          audio: conn.room!.audio,
           peers: conn.room!.peers(conn),
           iceServers: this.iceServers,
           serverTime: Date.now(),
@@ -161,12 +165,13 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     }
   }
 
-  private enter(conn: Connection, roomName: string, wished?: RoomMode): void {
+  private enter(conn: Connection, roomName: string, wished?: RoomMode, wishedAudio?: RoomAudio): void {
     let room = this.rooms.get(roomName);
     if (!room) {
-      this.rooms.set(roomName, (room = new Room(roomName, this.modeOf(roomName, wished))));
+      const mode = this.modeOf(roomName, wished);
+      this.rooms.set(roomName, (room = new Room(roomName, mode, mode === 'sfu' ? (wishedAudio ?? this.defaultAudio) : 'forward')));
       // Synchronous, so whoever serves the room (the SFU) is a member before the opener's `joined` lists the peers.
-      this.emit('roomOpened', room.name, room.mode);
+      this.emit('roomOpened', room.name, room.mode, room.audio);
     }
     conn.renew();
     conn.room = room;

@@ -1,4 +1,4 @@
-import type { IceServer, PeerInfo, Role, RoomMode, ServerMessage } from './messages.js';
+import type { IceServer, PeerInfo, Role, RoomAudio, RoomMode, ServerMessage } from './messages.js';
 
 export interface SignalingServerOptions {
   /** Handed to every page/peer in `joined` so all sides use the same STUN/TURN. */
@@ -18,6 +18,8 @@ export interface SignalingServerOptions {
   placeRoom?: (room: string) => RoomPlacement | Promise<RoomPlacement>;
   /** Mode of a room whose opener did not ask for one (`join.mode`); default `p2p` (a server without an SFU). */
   defaultMode?: RoomMode;
+  /** Audio handling of an SFU room whose opener did not ask for one (`join.audio`); default `forward`. */
+  defaultAudio?: RoomAudio;
 }
 
 /** An in-process room member (see SignalingServer.attachLocal). */
@@ -44,6 +46,7 @@ export interface JoinRefusal {
 export interface RoomSummary {
   room: string;
   mode: RoomMode;
+  audio: RoomAudio;
   participants: PeerInfo[];
   recording: boolean;
 }
@@ -52,6 +55,6 @@ export interface SignalingServerEvents {
   peerJoined: [room: string, peer: PeerInfo];
   peerLeft: [room: string, peer: PeerInfo];
   /** A room was created (its first member entered): emitted before that member is added. */
-  roomOpened: [room: string, mode: RoomMode];
+  roomOpened: [room: string, mode: RoomMode, audio: RoomAudio];
   roomClosed: [room: string];
 }

@@ -16,7 +16,14 @@ export type Role = (typeof ROLES)[number] | 'seed-sender' | 'seed-receiver' | 's
 /** `sfu`: everybody publishes once to the server, which forwards; `p2p`: a full mesh (the lecture's first design). */
 export const ROOM_MODES = ['sfu', 'p2p'] as const;
 export type RoomMode = (typeof ROOM_MODES)[number];
-export type TrackSource = 'camera' | 'screen' | 'microphone';
+/**
+ * Audio in SFU rooms: `forward` sends every voice to every listener; `mcu` has the server mix the loudest voices and send
+ * each participant one track (mix-minus-self); `auto` forwards until the room reaches the server's MCU size.
+ */
+export const ROOM_AUDIO = ['forward', 'mcu', 'auto'] as const;
+export type RoomAudio = (typeof ROOM_AUDIO)[number];
+/** `mix`: the server's live audio mix (MCU), sent by the `sfu` member. */
+export type TrackSource = 'camera' | 'screen' | 'microphone' | 'mix';
 
 const sdpSchema = z.object({
   type: z.enum(['offer', 'answer']),
@@ -46,6 +53,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     role: z.enum(ROLES).optional(),
     /** Wished mode when this join opens the room; a room keeps the mode it was opened with (see `joined.mode`). */
     mode: z.enum(ROOM_MODES).optional(),
+    /** Wished audio handling when this join opens an SFU room (see `joined.audio`). */
+    audio: z.enum(ROOM_AUDIO).optional(),
     /** SFU rooms: false = publish only, receive nothing (a recorded-only client). */
     subscribe: z.boolean().optional(),
   }),
@@ -78,7 +87,7 @@ export interface IceServer {
 }
 
 export type ServerMessage =
-  | { type: 'joined'; id: string; room: string; mode: RoomMode; peers: PeerInfo[]; iceServers: IceServer[]; serverTime: number }
+  | { type: 'joined'; id: string; room: string; mode: RoomMode; audio: RoomAudio; peers: PeerInfo[]; iceServers: IceServer[]; serverTime: number }
   | { type: 'left'; room: string }
   | { type: 'peerJoined'; peer: PeerInfo }
   | { type: 'peerLeft'; id: string }
@@ -87,6 +96,8 @@ export type ServerMessage =
   | { type: 'redirect'; room: string; url: string }
   | TrackPublished
   | { type: 'trackUnpublished'; from: string; participant: string; mid: string }
+  /** SFU → participants of an MCU room: who is in the live mix now (participant ids, loudest first). */
+  | { type: 'mixSpeakers'; from: string; speakers: string[] }
   | RelayedToPeer<RelayedMessage>;
 
 /** A relayed message as its addressee gets it: `to` removed, `from` added. */

@@ -2,6 +2,8 @@
 // never glare; the PC a peer receives on is created when that peer's offer arrives (see docs/protocol.md).
 // In an SFU room (the default) the only remote peer we connect to is the server's `sfu` member: we publish to it once
 // and it offers us everybody else's tracks, telling us whose each one is (`trackPublished`, by media section `mid`).
+// When the room's voices are mixed on the server (MCU: `?audio=mcu`, or a big room) we get one audio track, the mix
+// without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
 
 const params = new URLSearchParams(location.search);
 const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -15,10 +17,11 @@ const ui = {
   status: $('status'), recording: $('recording'), error: $('error'), tiles: $('tiles'),
   name: $('name'), join: $('join'), leave: $('leave'), share: $('share'), form: $('join-form'),
   useVideo: $('use-video'), useAudio: $('use-audio'), localVideo: $('local-video'),
+  mix: $('mix'), mixAudio: $('mix-audio'), localTile: $('local-tile'),
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', tracksByMid: new Map() };
+const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [] };
 let sessionCounter = 0;
 
 /**
@@ -85,7 +88,9 @@ function connectSignaling(url, name, hops) {
   // ?mode=p2p opens the room as a mesh; ?mesh=0 publishes only (no tiles, nothing received).
   const mode = params.get('mode') === 'p2p' || params.get('mode') === 'sfu' ? params.get('mode') : undefined;
   const subscribe = params.get('mesh') !== '0';
-  const sendJoin = () => ws.send(JSON.stringify({ type: 'join', room: roomName, name, ...(mode ? { mode } : {}), ...(subscribe ? {} : { subscribe: false }) }));
+  // ?audio=mcu opens an SFU room with the voices mixed on the server (?audio=0 is "no microphone").
+  const audio = ['forward', 'mcu', 'auto'].includes(params.get('audio')) ? params.get('audio') : undefined;
+  const sendJoin = () => ws.send(JSON.stringify({ type: 'join', room: roomName, name, ...(mode ? { mode } : {}), ...(audio ? { audio } : {}), ...(subscribe ? {} : { subscribe: false }) }));
   ws.onopen = () => {
     opened = true;
     sendJoin();
@@ -162,6 +167,9 @@ function teardown() {
   for (const id of [...state.peers.keys()]) removePeer(id);
   state.extras.forEach((s) => s.getTracks().forEach((t) => t.stop()));
   state.extras = [];
+  state.mixStream = undefined;
+  ui.mixAudio.srcObject = null;
+  ui.mix.hidden = true;
   ui.join.disabled = false;
   ui.leave.disabled = true;
   ui.share.disabled = true;
@@ -179,6 +187,7 @@ async function onMessage(msg) {
       state.ownerUnreachableSince = undefined;
       if (state.timing) state.timing.joined ??= performance.now();
       state.mode = msg.mode ?? 'p2p';
+      state.audio = msg.audio ?? 'forward';
       state.iceServers = msg.iceServers ?? [];
       ui.share.disabled = false;
       setStatus('joined');
@@ -204,6 +213,9 @@ async function onMessage(msg) {
       break;
     case 'trackUnpublished':
       unpublished(msg.mid);
+      break;
+    case 'mixSpeakers':
+      showMixSpeakers(msg.speakers);
       break;
     case 'error':
       console.warn('signaling error', msg.code, msg.message);
@@ -379,7 +391,25 @@ function unpublished(mid) {
   if (track && video?.srcObject instanceof MediaStream) video.srcObject.removeTrack(track);
 }
 
+/** Who the server's live mix holds now: a ring on their tiles (ours too: the others hear us) and a line in the header. */
+function showMixSpeakers(speakers) {
+  state.mixSpeakers = speakers;
+  state.mixHistory.push({ at: Date.now(), speakers });
+  for (const peer of state.peers.values()) peer.tile?.classList.toggle('speaking', speakers.includes(peer.info.id));
+  ui.localTile.classList.toggle('speaking', speakers.includes(state.id));
+  const names = speakers.map((id) => (id === state.id ? 'you' : state.peers.get(id)?.info.name ?? id));
+  ui.mix.hidden = false;
+  ui.mix.textContent = `mix: ${names.join(', ') || 'nobody talking'}`;
+}
+
 function attachTrack(receivedFrom, e) {
+  if (receivedFrom.info.role === 'sfu' && state.tracksByMid.get(e.transceiver?.mid)?.source === 'mix') {
+    // The live mix (MCU): one audio element for the whole room.
+    state.mixStream = new MediaStream([e.track]);
+    ui.mixAudio.srcObject = state.mixStream;
+    ui.mixAudio.play().catch(() => {});
+    return;
+  }
   const peer = ownerOf(receivedFrom, e);
   if (!peer?.tile) return;
   const video = peer.tile.querySelector('video');
@@ -470,7 +500,24 @@ window.rtcRoom = {
   /** performance.now() of the join click, each redirect and the first `joined`. */
   get timing() { return state.timing; },
   get mode() { return state.mode; },
+  /** How voices reach this page: `forward` (one track per participant) or, once the server mixes, the live mix. */
+  get audio() { return state.audio; },
+  /** MCU: the live mix track's stream, who is in the mix now, and every change with its time (epoch ms). */
+  get mixStream() { return state.mixStream; },
+  get mixSpeakers() { return state.mixSpeakers; },
+  get mixHistory() { return state.mixHistory; },
   publish,
+  /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
+  setMicEnabled(on) {
+    state.local?.getAudioTracks().forEach((t) => (t.enabled = on));
+  },
+  /** Sends `track` instead of the microphone on every connection (tests inject a WebAudio voice with known timing). */
+  async replaceAudioTrack(track) {
+    for (const peer of state.peers.values()) {
+      const sender = peer.send?.getSenders().find((s) => s.track?.kind === 'audio');
+      if (sender) await sender.replaceTrack(track);
+    }
+  },
   // In an SFU room a participant's media arrives on the SFU's connection: its state stands for every participant's.
   peers: () => {
     const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
@@ -490,7 +537,7 @@ window.rtcRoom = {
         const owner = peer.info.role === 'sfu' ? state.peers.get(state.tracksByMid.get(s.mid)?.participant) : peer;
         if (!owner) return;
         out.push({
-          peerId: owner.info.id, name: owner.info.name, kind: s.kind, bytesReceived: s.bytesReceived ?? 0,
+          peerId: owner.info.id, name: owner.info.name, kind: s.kind, source: state.tracksByMid.get(s.mid)?.source, bytesReceived: s.bytesReceived ?? 0,
           packetsReceived: s.packetsReceived ?? 0, framesDecoded: s.framesDecoded ?? 0,
           totalSamplesReceived: s.totalSamplesReceived ?? 0, audioLevel: s.audioLevel ?? 0,
           frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,

@@ -1,0 +1,36 @@
+import type { RTCRtpTransceiver, RtpPacket } from 'werift';
+
+/**
+ * The live mix sent to one participant of an MCU room, on a send-only audio transceiver of its subscriber PC. The
+ * packets it is given number their sequence and timestamp from the mix's tick, shared by all of the mix's streams, so
+ * moving a listener from the room mix to its mix-minus-self (and back) needs no rewriting: werift's sender only maps
+ * SSRC and payload type.
+ */
+export class MixDownTrack {
+  /** The mid the subscriber was told about (trackPublished). */
+  announcedMid?: string;
+  private negotiated = false;
+  packetsSent = 0;
+
+  constructor(
+    readonly transceiver: RTCRtpTransceiver,
+    /** The participant listening: the mix it gets leaves this participant's own voice out. */
+    readonly listener: string,
+  ) {}
+
+  get mid(): string | undefined {
+    return this.transceiver.mid ?? undefined;
+  }
+
+  /** The subscriber applied the offer that carries this track (before, a browser drops what it gets). */
+  markNegotiated(): void {
+    this.negotiated = true;
+  }
+
+  send(packet: RtpPacket): void {
+    if (!this.negotiated) return;
+    this.packetsSent++;
+    // werift's sender clones the packet before rewriting it: one packet object serves every listener of a stream.
+    void this.transceiver.sender.sendRtp(packet).catch(() => {});
+  }
+}

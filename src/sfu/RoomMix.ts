@@ -1,0 +1,170 @@
+import { EventEmitter } from 'node:events';
+import { RtpHeader, RtpPacket } from 'werift';
+import { LiveAudioMix } from '../media/audio/LiveAudioMix.js';
+import type { LiveMixFrame } from '../media/audio/LiveAudioMixTypes.js';
+import type { Logger } from '../logger.js';
+import type { MixDownTrack } from './MixDownTrack.js';
+import { MixClock } from './MixClock.js';
+import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+
+const FRAME_MS = 20;
+const SAMPLES_PER_FRAME = 960;
+/** Opus's payload type in our offers; werift's sender rewrites it to the negotiated one anyway. */
+const OPUS_PT = 111;
+
+export interface RoomMixOptions {
+  /** Voices mixed at most (the N loudest). */
+  maxSpeakers: number;
+  /** Each voice's playout buffer (ms) before the mix. Default 20. */
+  jitterTargetMs?: number;
+  logger: Logger;
+}
+
+export interface RoomMixEvents {
+  /** Participant ids in the mix now, loudest first. */
+  speakersChanged: [speakers: string[]];
+}
+
+export interface RoomMixStats {
+  voices: number;
+  listeners: number;
+  ticks: number;
+  /** Ticks the clock skipped after the process stalled longer than it catches up. */
+  skippedTicks: number;
+  /** Mix packets handed to listeners' senders. */
+  packetsSent: number;
+  /** CPU time the ticks took (decode, rank, mix, encode, fan-out), ms. */
+  tickCpuMs: number;
+}
+
+/**
+ * The MCU's live audio of one SFU room: every participant's voice goes in (decoded, ranked like the recording ranks
+ * them), and every listening participant gets one track back, the N loudest voices without its own. At most N + 1
+ * Opus encodes per 20 ms whatever the room size: the room mix, shared by everybody outside the N, and one
+ * mix-minus-self per speaker.
+ */
+export class RoomMix extends EventEmitter<RoomMixEvents> {
+  private readonly mix: LiveAudioMix;
+  private readonly clock = new MixClock(
+    FRAME_MS,
+    (now) => this.tick(now),
+    (ticks) => this.mix.skip(ticks),
+  );
+  private readonly voices = new Map<PublishedTrack, { participant: string; sink: PacketSink }>();
+  private readonly outputs = new Map<string, MixDownTrack>();
+  private ticks = 0;
+  private packetsSent = 0;
+  private tickCpuMs = 0;
+  private closed = false;
+  speakers: string[] = [];
+
+  constructor(private readonly opts: RoomMixOptions) {
+    super();
+    // 20 ms of playout buffer per voice and 40 ms of excess at most (not the media defaults of 40 and 60): it is
+    // mouth-to-ear latency. A voice that arrives late once is stretched (concealed) rather than cut, which leaves it a
+    // frame deeper; beyond the excess, frames are dropped until it is back.
+    this.mix = new LiveAudioMix({ maxSpeakers: opts.maxSpeakers, jitter: { targetMs: opts.jitterTargetMs ?? 20, excessMs: 40 } });
+    this.mix.on('speakersChanged', (speakers) => {
+      this.speakers = speakers;
+      this.emit('speakersChanged', speakers);
+    });
+    this.clock.start();
+  }
+
+  /** A participant's published audio joins the mix (one voice per participant: a second audio track is not mixed). */
+  addVoice(track: PublishedTrack): void {
+    if (this.closed || track.kind !== 'audio' || this.voices.has(track)) return;
+    const participant = track.remote.participant.id;
+    if ([...this.voices.values()].some((v) => v.participant === participant)) {
+      this.opts.logger.warn({ participant: track.remote.participant.name }, 'mcu: a second audio track of one participant is not mixed');
+      return;
+    }
+    const sink: PacketSink = {
+      write: (packet) => {
+        this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now());
+        return undefined;
+      },
+    };
+    this.voices.set(track, { participant, sink });
+    this.mix.addVoice(participant);
+    track.addSink(sink);
+  }
+
+  removeVoice(track: PublishedTrack): void {
+    const voice = this.voices.get(track);
+    if (!voice) return;
+    this.voices.delete(track);
+    track.removeSink(voice.sink);
+    this.mix.removeVoice(voice.participant);
+  }
+
+  addOutput(down: MixDownTrack): void {
+    this.outputs.set(down.listener, down);
+  }
+
+  removeOutput(participant: string): void {
+    this.outputs.delete(participant);
+  }
+
+  stats(): RoomMixStats {
+    return {
+      voices: this.voices.size,
+      listeners: this.outputs.size,
+      ticks: this.ticks,
+      skippedTicks: this.clock.skipped,
+      packetsSent: this.packetsSent,
+      tickCpuMs: this.tickCpuMs,
+    };
+  }
+
+  /** The mix's own counters: per voice, its playout buffer (late, concealed, underruns…) and level. */
+  mixStats(): ReturnType<LiveAudioMix['stats']> {
+    return this.mix.stats();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.stop();
+    for (const track of [...this.voices.keys()]) this.removeVoice(track);
+    this.outputs.clear();
+    this.mix.close();
+  }
+
+  private tick(nowMs: number): void {
+    if (this.closed) return;
+    // Every 5 s at debug level: each voice's playout depth and repairs (what to look at when the mix lags or breaks).
+    if (this.ticks % 250 === 249 && this.opts.logger.isLevelEnabled('debug')) {
+      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, levelDb: Math.round(v.levelDb) }]));
+      this.opts.logger.debug({ voices, skippedTicks: this.clock.skipped }, 'mcu: voices');
+    }
+    const cpu = process.cpuUsage();
+    try {
+      this.send(this.mix.tick(nowMs));
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'mcu: mix tick failed');
+    }
+    const used = process.cpuUsage(cpu);
+    this.tickCpuMs += (used.user + used.system) / 1000;
+    this.ticks++;
+  }
+
+  /** One packet per stream (the room mix, each speaker's mix-minus-self), fanned out to its listeners. */
+  private send(frame: LiveMixFrame): void {
+    if (this.outputs.size === 0) return;
+    const header = (): RtpHeader =>
+      new RtpHeader({ payloadType: OPUS_PT, sequenceNumber: frame.index & 0xffff, timestamp: (frame.index * SAMPLES_PER_FRAME) >>> 0, marker: false });
+    const all = new RtpPacket(header(), frame.all);
+    const minus = new Map<string, RtpPacket>();
+    for (const down of this.outputs.values()) {
+      const own = frame.minus.get(down.listener);
+      let packet = all;
+      if (own) {
+        packet = minus.get(down.listener) ?? new RtpPacket(header(), own);
+        minus.set(down.listener, packet);
+      }
+      down.send(packet);
+      this.packetsSent++;
+    }
+  }
+}
