@@ -24,6 +24,9 @@ interface InboundConnection {
  * The recorder as a WebRTC peer: joins a room with role `recorder` through the same signaling as browsers, answers every
  * participant's offer with a receive-only werift RTCPeerConnection and reports each incoming track.
  */
+/** How long a track the SFU offered may take to bring its first packet before it is given up (logged). */
+const SFU_FIRST_PACKET_WAIT_MS = 120_000;
+
 export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private readonly peers = new Map<string, PeerInfo>();
   /** SFU rooms: the server's forwarding member, which offers us every participant's tracks. */
@@ -164,7 +167,9 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private async onTrack(conn: InboundConnection, track: MediaStreamTrack): Promise<void> {
     const owner = conn.peer.role === 'sfu' ? this.sfuTrackOwner(conn, track) : conn.peer;
     if (!owner) return this.logger.warn({ peer: conn.peer.name }, 'SFU track of an unknown participant ignored');
-    const remote = await remoteTrackOf(conn.pc, track, owner);
+    // An SFU's tracks may carry nothing for a while (video waits for a keyframe; a loaded machine takes seconds to set
+    // the connection up): wait for the first packet as long as the connection lives rather than drop the track.
+    const remote = await remoteTrackOf(conn.pc, track, owner, conn.peer.role === 'sfu' ? SFU_FIRST_PACKET_WAIT_MS : undefined);
     if (!remote) return this.logger.warn({ peer: owner.name }, 'track without codec/ssrc ignored');
     this.deliver(() => this.emit('track', remote));
   }
