@@ -2,7 +2,6 @@
 // `npm ci && npx rtc-record --room demo` where the system has none. It must find the bundled ffmpeg (@ffmpeg-installer,
 // a 2018 4.1 build: -vsync instead of -fps_mode, no scale=force_divisible_by) and make a correct mixed MP4 with it:
 // tiles in their place, A/V sync against what the browser sent, the voices mixed. The checks run on the system ffmpeg.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,7 +10,7 @@ import type { DoctorReport } from '../../src/cli/doctorCommand.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, probe, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
-import { CliProcess } from '../harness/cli.js';
+import { buildDist, CliProcess } from '../harness/cli.js';
 import { childExecutables } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
@@ -28,7 +27,7 @@ afterEach(async () => {
 
 let noFfmpegEnv: NodeJS.ProcessEnv;
 beforeAll(() => {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  buildDist();
   const bin = join(mkdtempSync(join(tmpdir(), 'rtc-noffmpeg-')), 'bin');
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node'));

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { RunningServer } from '../../src/http/HttpServerTypes.js';
@@ -21,13 +21,12 @@ import {
   tonePresence,
 } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
-import { CliProcess } from '../harness/cli.js';
+import { buildDist, CliProcess } from '../harness/cli.js';
 import { descendants } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
 import { flashBeepEvents, median, pairOffsets, sentFlashBeepEvents } from './avSync.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'magenta', 'yellow', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,7 +37,7 @@ afterEach(async () => {
 
 beforeAll(() => {
   // The CLI runs from dist/: make sure it is the current source (npm ci builds it too).
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  buildDist();
 }, 120_000);
 
 async function server(): Promise<RunningServer> {

@@ -4,31 +4,21 @@
 // itself; the quiet fifth is heard by nobody; when a loud one stops, the next loudest comes in within a second. The
 // recording (tapping the SFU, mixing on its own) agrees on who was mixed. A second test measures mouth-to-ear latency
 // through the server: a tone onset made in one page's WebAudio → heard in another's.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
-import { CliProcess } from '../harness/cli.js';
+import { CliProcess, serveTestLifecycle } from '../harness/cli.js';
 import { audioFixture } from '../harness/fixtures.js';
 import { heardOnsets, heardSamples, listenToMix, meanLevels, toDb } from '../harness/pageListener.js';
 import { waitFor } from '../harness/util.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-beforeAll(() => {
-  // `serve` runs from dist/: make sure it is the current source.
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
-}, 120_000);
+const cleanups = serveTestLifecycle();
 
 /**
  * Three loud voices, a fourth 8+ dB below the third (it cannot displace it: the ranking needs 6 dB) and a quiet fifth.

@@ -1,12 +1,11 @@
 // The recordings service end to end: real Chromium participants in our room page, the real `rtc-record serve` (its
 // recorder peers join through its own server), the HTTP API, the recordings page, webhooks, metrics, SIGTERM and a
 // simulated crash (SIGKILL) followed by a restart.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { listRecordingsOnDisk } from '../../src/recording/recordingList.js';
@@ -14,11 +13,10 @@ import type { RecordingSummary } from '../../src/recording/RecordingServiceTypes
 import { signBody } from '../../src/recording/webhooks.js';
 import { decodeErrors, streamDuration } from '../harness/analyze.js';
 import type { Participant } from '../harness/browser.js';
-import { CliProcess } from '../harness/cli.js';
+import { buildDist, CliProcess } from '../harness/cli.js';
 import { roomParticipant } from '../harness/roomPage.js';
 import { waitFor, trackPath } from '../harness/util.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SMALL_COMPOSITE = ['--size', '320x240', '--fps', '15'];
 
@@ -29,7 +27,7 @@ afterEach(async () => {
 
 beforeAll(() => {
   // `serve` runs from dist/: make sure it is the current source.
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  buildDist();
 }, 120_000);
 
 interface Serve {

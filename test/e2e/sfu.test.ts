@@ -8,27 +8,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, NAMED_COLORS, nearestNamedColor, sampleColor, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
-import { CliProcess } from '../harness/cli.js';
+import { CliProcess, serveTestLifecycle } from '../harness/cli.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { waitTileColor } from '../harness/tileMedia.js';
 import { trackPath, waitFor } from '../harness/util.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-beforeAll(() => {
-  // `serve` runs from dist/: make sure it is the current source.
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
-}, 120_000);
+const cleanups = serveTestLifecycle();
 
 // Far apart in colour and pitch (no tone a harmonic of another).
 const PEOPLE = [

@@ -3,10 +3,9 @@
 // A recording is started through one server's API; the worker holding it is SIGKILLed mid-recording; the other worker
 // must join within 10 s and record part 2 of the same recording; a stop sent to the *other* server ends it. Both parts
 // must decode and carry the participant's picture and voice, and the manifest must list the parts and the gap.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_ROOM, mintToken } from '../../src/http/auth.js';
@@ -15,13 +14,12 @@ import type { JobStatus } from '../../src/recording/jobs/RecordingJobTypes.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import type { RecordingSummary } from '../../src/recording/RecordingServiceTypes.js';
 import { decodeAudioPcm, decodeErrors, nearestNamedColor, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
-import { CliProcess } from '../harness/cli.js';
+import { buildDist, CliProcess } from '../harness/cli.js';
 import { startRedis } from '../harness/redis.js';
 import { S3_ENV, TestS3Server } from '../harness/s3Server.js';
 import { roomParticipant } from '../harness/roomPage.js';
 import { trackPath, waitFor } from '../harness/util.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LOG = process.env.RTC_RECORD_LOG_LEVEL ?? 'info';
 
@@ -31,7 +29,7 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  buildDist();
 }, 120_000);
 
 async function serve(redisUrl: string, out: string, extra: string[] = []): Promise<{ cli: CliProcess; url: string }> {

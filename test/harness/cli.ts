@@ -1,7 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../bin/rtc-record.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Compiles src/ to dist/ (tsc): the CLI runs from dist/, and a test of it must run the current source. */
+export function buildDist(): void {
+  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' });
+}
+
+/**
+ * For a test file that runs `rtc-record serve`: dist/ is built before its tests, and the returned list's cleanups
+ * (servers, browsers) run after each test, last added first.
+ */
+export function serveTestLifecycle(): Array<() => Promise<unknown> | unknown> {
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  beforeAll(buildDist, 120_000);
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return cleanups;
+}
 
 /** The real `rtc-record` CLI (built dist/) as a child process, with its output collected line by line. */
 export class CliProcess {
