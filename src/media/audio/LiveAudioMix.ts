@@ -13,6 +13,15 @@ const FRAME_MS = 20;
 /** Fade for voices entering or leaving the mix (ms), as in the recording: no click, gone at once. */
 const FADE_MS = 10;
 /**
+ * The level meter's hold and release for the live mix: the recording's window (200 ms RMS) and the same ranking
+ * (1.5 s hold in the mix, 6 dB to displace), but a level that falls sooner after a voice stops (150 ms held, then
+ * 100 dB/s, against the recording's 300 ms and 40 dB/s). Listeners hear who comes in next: with the recording's
+ * meter a loud voice that stopped kept the next one out for 0.9-1.1 s; with this one ~0.4 s. A 70 ms pause between
+ * words still holds (the 200 ms window barely moves in it), and the mix's hold keeps the set from flapping.
+ */
+const LIVE_PEAK_HOLD_MS = 150;
+const LIVE_RELEASE_DB_PER_SEC = 100;
+/**
  * Limiter ceiling of each output, lower than the recording's 0.95: Opus at 32 kbit/s does not keep peaks (it moves a
  * tone's level in a mix by ±1-2 dB and changes phases). Three full-scale tones limited to 0.95 decoded with peaks of
  * 1.00, to 0.85 of 0.95, to 0.8 of 0.89; two such tones limited to 0.8 decoded at 0.96 (+1.6 dB), limited speech-like
@@ -89,8 +98,7 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     this.voices.set(id, {
       id,
       buffer: new VoiceJitterBuffer(this.jitterOpts),
-      // Same meter settings as RoomAudioMixer (frame length only): same levels, same ranking.
-      meter: new LoudnessMeter({ frameMs: FRAME_MS }),
+      meter: new LoudnessMeter({ frameMs: FRAME_MS, peakHoldMs: LIVE_PEAK_HOLD_MS, releaseDbPerSec: LIVE_RELEASE_DB_PER_SEC }),
       frame: new Float32Array(PULL_SAMPLES),
       contrib: new Float32Array(PULL_SAMPLES),
       audible: false,
