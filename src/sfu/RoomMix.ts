@@ -45,7 +45,8 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
   private readonly mix: LiveAudioMix;
   private readonly clock = new MixClock(FRAME_MS, (now) => this.tick(now));
   private readonly voices = new Map<PublishedTrack, { participant: string; sink: PacketSink }>();
-  private readonly listeners = new Map<string, MixDownTrack>();
+  /** The participants hearing the mix (by participant id). Not `listeners`: EventEmitter has methods of that name. */
+  private readonly hearing = new Map<string, MixDownTrack>();
   private ticks = 0;
   private packetsSent = 0;
   private tickCpuMs = 0;
@@ -89,18 +90,19 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     this.mix.removeVoice(voice.participant);
   }
 
-  addListener(down: MixDownTrack): void {
-    this.listeners.set(down.listener, down);
+  /** A participant hears the mix on this track from now on. */
+  addHearing(down: MixDownTrack): void {
+    this.hearing.set(down.listener, down);
   }
 
-  removeListener(participant: string): void {
-    this.listeners.delete(participant);
+  removeHearing(participant: string): void {
+    this.hearing.delete(participant);
   }
 
   stats(): RoomMixStats {
     return {
       voices: this.voices.size,
-      listeners: this.listeners.size,
+      listeners: this.hearing.size,
       ticks: this.ticks,
       skippedTicks: this.clock.skipped,
       packetsSent: this.packetsSent,
@@ -113,7 +115,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     this.closed = true;
     this.clock.stop();
     for (const track of [...this.voices.keys()]) this.removeVoice(track);
-    this.listeners.clear();
+    this.hearing.clear();
     this.mix.close();
   }
 
@@ -132,12 +134,12 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
 
   /** One packet per stream (the room mix, each speaker's mix-minus-self), fanned out to its listeners. */
   private send(frame: LiveMixFrame): void {
-    if (this.listeners.size === 0) return;
+    if (this.hearing.size === 0) return;
     const header = (): RtpHeader =>
       new RtpHeader({ payloadType: OPUS_PT, sequenceNumber: frame.index & 0xffff, timestamp: (frame.index * SAMPLES_PER_FRAME) >>> 0, marker: false });
     const all = new RtpPacket(header(), frame.all);
     const minus = new Map<string, RtpPacket>();
-    for (const down of this.listeners.values()) {
+    for (const down of this.hearing.values()) {
       const own = frame.minus.get(down.listener);
       let packet = all;
       if (own) {

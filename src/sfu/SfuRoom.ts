@@ -154,7 +154,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       logger: this.ctx.logger,
     });
     this.subscribers.set(peer.id, subscriber);
-    if (this.mix && hearsMix(peer)) this.mix.addListener(subscriber.addMix(this.member.id));
+    if (this.mix && hearsMix(peer)) this.mix.addHearing(subscriber.addMix(this.member.id));
     for (const track of this.tracks) if (this.forwards(track, subscriber)) subscriber.add(track);
     if (this.mix && hearsMix(peer)) this.member.sendTo(peer.id, { type: 'mixSpeakers', speakers: this.mix.speakers });
   }
@@ -184,7 +184,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     for (const subscriber of this.subscribers.values()) {
       if (!hearsMix(subscriber.participant)) continue;
       for (const track of subscriber.audioTracks) subscriber.remove(track);
-      mix.addListener(subscriber.addMix(this.member.id));
+      mix.addHearing(subscriber.addMix(this.member.id));
       this.member.sendTo(subscriber.participant.id, { type: 'mixSpeakers', speakers: mix.speakers });
     }
   }
@@ -197,7 +197,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     void this.publishers.get(id)?.close();
     void this.subscribers.get(id)?.close();
     this.subscribers.delete(id);
-    this.mix?.removeListener(id);
+    this.mix?.removeHearing(id);
     if (publishes(peer)) this.emit('participantLeft', peer);
   }
 
