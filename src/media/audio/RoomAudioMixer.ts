@@ -11,7 +11,7 @@ import type {
   RoomAudioMixerOptions,
   SpeakerChange,
 } from './RoomAudioMixerTypes.js';
-import { SpeakerSelector } from './SpeakerSelector.js';
+import { SPEAKER_RANKING_DEFAULTS, SpeakerSelector } from './SpeakerSelector.js';
 
 /**
  * Packets further ahead of the mix than this are dropped (a broken timestamp must not pin memory). The mix runs 1 s
@@ -77,9 +77,9 @@ export class RoomAudioMixer extends EventEmitter<RoomAudioMixerEvents> implement
     this.fadeStep = 1 / Math.max(1, (FADE_MS * sampleRate) / 1000);
     this.selector = new SpeakerSelector({
       maxSpeakers,
-      holdMs: options.holdMs ?? 1500,
-      displaceMarginDb: options.displaceMarginDb ?? 6,
-      silenceDb: options.silenceDb ?? -50,
+      holdMs: options.holdMs ?? SPEAKER_RANKING_DEFAULTS.holdMs,
+      displaceMarginDb: options.displaceMarginDb ?? SPEAKER_RANKING_DEFAULTS.displaceMarginDb,
+      silenceDb: options.silenceDb ?? SPEAKER_RANKING_DEFAULTS.silenceDb,
     });
     this.limiter = new PeakLimiter(sampleRate);
     this.mixBuf = new Float32Array(frameSamples);

@@ -9,6 +9,15 @@ export interface SpeakerSelectorOptions {
   silenceDb: number;
 }
 
+/**
+ * How the room's voices are ranked unless configured otherwise. Shared by the recording's mix and the live MCU mix so
+ * both pick the same voices at the same moments.
+ */
+export const SPEAKER_RANKING_DEFAULTS = { holdMs: 1500, displaceMarginDb: 6, silenceDb: -50 } as const satisfies Omit<
+  SpeakerSelectorOptions,
+  'maxSpeakers'
+>;
+
 export interface VoiceLevel {
   id: string;
   levelDb: number;

@@ -35,3 +35,17 @@ export function opusPacketSamples(packet: Uint8Array, sampleRate = 48_000): numb
   if (total === 0 || total > MAX_PACKET_SAMPLES_48K) return 0;
   return (total * sampleRate) / 48_000;
 }
+
+/**
+ * A 20 ms "lost frame" packet in the mode and bandwidth family of `toc` (the last real packet's TOC byte): the TOC
+ * alone, one frame of length 0, which libopus decodes as packet-loss concealment (RFC 6716 §3.2.1, what DTX sends) for
+ * exactly that frame's duration. Unlike an empty packet (120 ms of concealment in one call, see
+ * OpusTrackDecoder.conceal()), the decoder then is only 20 ms further, as if one packet had been lost, so the next real
+ * packet joins without the long fade-in that follows a 120 ms concealment.
+ */
+export function lostFramePacket(toc: number): Uint8Array {
+  const config = toc >> 3;
+  // 20 ms in the same family: SILK configs come in 10/20/40/60 ms, Hybrid in 10/20, CELT in 2.5/5/10/20.
+  const c = config < 12 ? (config & ~3) | 1 : config < 16 ? (config & ~1) | 1 : (config & ~3) | 3;
+  return Uint8Array.of((c << 3) | (toc & 4));
+}

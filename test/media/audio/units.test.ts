@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LEVEL_FLOOR_DB, LoudnessMeter } from '../../../src/media/audio/LoudnessMeter.js';
-import { opusPacketSamples } from '../../../src/media/audio/opusPacket.js';
+import { lostFramePacket, opusPacketSamples } from '../../../src/media/audio/opusPacket.js';
 import { PcmRing } from '../../../src/media/audio/PcmRing.js';
 import { PeakLimiter } from '../../../src/media/audio/PeakLimiter.js';
 import { SpeakerSelector } from '../../../src/media/audio/SpeakerSelector.js';
@@ -63,6 +63,16 @@ describe('opusPacketSamples', () => {
     expect(opusPacketSamples(Uint8Array.of(0x18 | 3, 2 | 0x80))).toBe(2 * 2880); // VBR flag is not part of the count
     expect(opusPacketSamples(Uint8Array.of(0x18 | 3, 3))).toBe(0); // 180 ms > 120 ms
     expect(opusPacketSamples(Uint8Array.of(0x18 | 3, 0))).toBe(0);
+  });
+});
+
+describe('lostFramePacket', () => {
+  it('is the TOC alone, 20 ms in the same mode and bandwidth, keeping the stereo flag', () => {
+    expect([...lostFramePacket(0x78 | 1)]).toEqual([0x78]); // Hybrid FB 20 ms, 2 frames → 1 frame
+    expect([...lostFramePacket(0x70)]).toEqual([0x78]); // Hybrid FB 10 ms → 20 ms
+    expect([...lostFramePacket(0x58 | 4)]).toEqual([0x48 | 4]); // SILK WB 60 ms stereo → SILK WB 20 ms stereo
+    expect([...lostFramePacket(0xf0 | 3)]).toEqual([0xf8]); // CELT FB 10 ms → 20 ms
+    for (const toc of [0x00, 0x48, 0x60, 0x78, 0x80, 0xf8]) expect(opusPacketSamples(lostFramePacket(toc))).toBe(960);
   });
 });
 

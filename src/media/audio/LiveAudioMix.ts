@@ -1,0 +1,235 @@
+import { EventEmitter } from 'node:events';
+import type { LiveAudioMixEvents, LiveAudioMixOptions, LiveAudioMixStats, LiveMixFrame, LiveVoiceStats } from './LiveAudioMixTypes.js';
+import { LoudnessMeter } from './LoudnessMeter.js';
+import { OpusFrameEncoder } from './OpusFrameEncoder.js';
+import type { OpusFrameEncoderOptions } from './OpusFrameEncoderTypes.js';
+import { PeakLimiter } from './PeakLimiter.js';
+import { SPEAKER_RANKING_DEFAULTS, SpeakerSelector, type VoiceLevel } from './SpeakerSelector.js';
+import { PULL_SAMPLES, VoiceJitterBuffer } from './VoiceJitterBuffer.js';
+import type { VoiceJitterBufferOptions } from './VoiceJitterBufferTypes.js';
+
+const SAMPLE_RATE = 48_000;
+const FRAME_MS = 20;
+/** Fade for voices entering or leaving the mix (ms), as in the recording: no click, gone at once. */
+const FADE_MS = 10;
+/**
+ * Limiter ceiling of each output, lower than the recording's 0.95: Opus at 32 kbit/s does not keep peaks (it moves a
+ * tone's level in a mix by ±1-2 dB and changes phases). Three full-scale tones limited to 0.95 decoded with peaks of
+ * 1.00, to 0.85 of 0.95, to 0.8 of 0.89; two such tones limited to 0.8 decoded at 0.96 (+1.6 dB), limited speech-like
+ * sums up to +2.3 dB. Listeners' decoders (libopus to int16) soft-clip whatever still goes over full scale.
+ */
+const OUTPUT_CEILING = 0.8;
+
+interface Voice {
+  id: string;
+  buffer: VoiceJitterBuffer;
+  meter: LoudnessMeter;
+  /** This tick's 20 ms (the buffer's array: valid during the tick). */
+  frame: Float32Array;
+  /** This tick's contribution to the mix (frame × fading gain); valid when `audible`. */
+  contrib: Float32Array;
+  audible: boolean;
+  /** Mix gain, ramping towards 1 while selected and 0 otherwise. */
+  gain: number;
+}
+
+/** One encoded mix: its PCM, limiter and encoder. */
+interface Output {
+  pcm: Float32Array;
+  limiter: PeakLimiter;
+  encoder: OpusFrameEncoder;
+}
+
+/**
+ * The media core of the MCU live audio mix. Per 20 ms tick: 20 ms from every voice's jitter buffer, each voice's
+ * loudness (measured and ranked exactly like the recording's RoomAudioMixer), and the N loudest mixed into
+ * - `all`: the N loudest, for everybody else;
+ * - `minus[X]` for each speaker X: the others of the N, so a speaker never hears themself.
+ * Each output has its own peak limiter and Opus encoder, so a tick costs at most N + 1 encodes whatever the room
+ * size; decoding every voice is the part that grows with the room. Minus encoders are pooled: one is taken when a voice
+ * enters the selection and returned when it leaves (a listener's decoder copes with the switch of encoder state).
+ *
+ * Pure media: the owner feeds RTP payloads in and sends the returned packets; no timers, no network.
+ */
+export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
+  readonly maxSpeakers: number;
+  private readonly selector: SpeakerSelector;
+  private readonly jitterOpts: VoiceJitterBufferOptions;
+  private readonly encoderOpts: OpusFrameEncoderOptions;
+  private readonly voices = new Map<string, Voice>();
+  private readonly all: Output;
+  private readonly minus = new Map<string, Output>();
+  private readonly pool: Output[] = [];
+  private readonly fadeStep = 1 / ((FADE_MS * SAMPLE_RATE) / 1000);
+  private index = 0;
+  private encodes = 0;
+  private lastSpeakers: string[] = [];
+  private closed = false;
+
+  constructor(opts: LiveAudioMixOptions = {}) {
+    super();
+    const maxSpeakers = opts.maxSpeakers ?? 3;
+    if (!Number.isInteger(maxSpeakers) || maxSpeakers < 0) throw new RangeError(`maxSpeakers must be an integer ≥ 0, got ${maxSpeakers}`);
+    this.maxSpeakers = maxSpeakers;
+    this.selector = new SpeakerSelector({
+      maxSpeakers,
+      holdMs: opts.holdMs ?? SPEAKER_RANKING_DEFAULTS.holdMs,
+      displaceMarginDb: opts.displaceMarginDb ?? SPEAKER_RANKING_DEFAULTS.displaceMarginDb,
+      silenceDb: opts.silenceDb ?? SPEAKER_RANKING_DEFAULTS.silenceDb,
+    });
+    this.jitterOpts = opts.jitter ?? {};
+    this.encoderOpts = opts.encoder ?? {};
+    this.all = this.newOutput();
+  }
+
+  /** Starts receiving a participant's voice; a no-op if it is already there. */
+  addVoice(id: string): void {
+    this.assertOpen();
+    if (this.voices.has(id)) return;
+    this.voices.set(id, {
+      id,
+      buffer: new VoiceJitterBuffer(this.jitterOpts),
+      // Same meter settings as RoomAudioMixer (frame length only): same levels, same ranking.
+      meter: new LoudnessMeter({ frameMs: FRAME_MS }),
+      frame: new Float32Array(PULL_SAMPLES),
+      contrib: new Float32Array(PULL_SAMPLES),
+      audible: false,
+      gain: 0,
+    });
+  }
+
+  /** The participant left: its voice is dropped at once (it leaves the selection on the next tick). */
+  removeVoice(id: string): void {
+    const v = this.voices.get(id);
+    if (!v) return;
+    v.buffer.free();
+    this.voices.delete(id);
+  }
+
+  /** One Opus RTP packet of voice `id` (see VoiceJitterBuffer.push); unknown ids are ignored. The payload is copied. */
+  push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number): void {
+    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs);
+  }
+
+  /** Resolves when every current voice's decoder has started (they play silence until then). */
+  async whenReady(): Promise<void> {
+    await Promise.all([...this.voices.values()].map((v) => v.buffer.ready));
+  }
+
+  /** The next 20 ms of every output. Call once per 20 ms; `nowMs` (any monotonic clock) times the ranking's hold. */
+  tick(nowMs: number): LiveMixFrame {
+    this.assertOpen();
+    const levels = new Map<string, number>();
+    const ranked: VoiceLevel[] = [];
+    for (const v of this.voices.values()) {
+      v.frame = v.buffer.pull();
+      const levelDb = v.meter.push(v.frame);
+      levels.set(v.id, levelDb);
+      ranked.push({ id: v.id, levelDb });
+    }
+    const speakers = this.selector.update(nowMs, ranked);
+
+    for (const [id, out] of this.minus) {
+      if (!speakers.includes(id)) {
+        this.minus.delete(id);
+        this.pool.push(out);
+      }
+    }
+    for (const id of speakers) {
+      if (this.minus.has(id)) continue;
+      const out = this.pool.pop() ?? this.newOutput();
+      // Fresh limiter: the pooled one's gain reduction belonged to somebody else's mix.
+      out.limiter = new PeakLimiter(SAMPLE_RATE, { ceiling: OUTPUT_CEILING });
+      this.minus.set(id, out);
+    }
+
+    const all = this.all.pcm;
+    all.fill(0);
+    for (const v of this.voices.values()) this.contribute(v, speakers.includes(v.id) ? 1 : 0, all);
+
+    // Mix-minus before limiting `all`: each is the unlimited sum less that speaker's exact contribution.
+    const minus = new Map<string, Buffer>();
+    for (const id of speakers) {
+      const out = this.minus.get(id)!;
+      const own = this.voices.get(id)!;
+      const pcm = out.pcm;
+      if (own.audible) {
+        const c = own.contrib;
+        for (let i = 0; i < PULL_SAMPLES; i++) pcm[i] = all[i]! - c[i]!;
+      } else {
+        pcm.set(all);
+      }
+      minus.set(id, this.encode(out));
+    }
+    const allPacket = this.encode(this.all);
+
+    this.reportSpeakers(speakers);
+    return { index: this.index++, speakers, all: allPacket, minus, levels };
+  }
+
+  stats(): LiveAudioMixStats {
+    const selected = this.selector.selected;
+    const voices = new Map<string, LiveVoiceStats>();
+    for (const v of this.voices.values()) {
+      voices.set(v.id, { ...v.buffer.stats(), levelDb: v.meter.levelDb, selected: selected.includes(v.id) });
+    }
+    return { ticks: this.index, encodes: this.encodes, encoders: 1 + this.minus.size + this.pool.length, voices };
+  }
+
+  /** Frees every decoder and encoder. The mix cannot be used afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const v of this.voices.values()) v.buffer.free();
+    this.voices.clear();
+    for (const out of [this.all, ...this.minus.values(), ...this.pool]) out.encoder.free();
+    this.minus.clear();
+    this.pool.length = 0;
+  }
+
+  private newOutput(): Output {
+    return {
+      pcm: new Float32Array(PULL_SAMPLES),
+      limiter: new PeakLimiter(SAMPLE_RATE, { ceiling: OUTPUT_CEILING }),
+      encoder: new OpusFrameEncoder(this.encoderOpts),
+    };
+  }
+
+  private encode(out: Output): Buffer {
+    out.limiter.process(out.pcm);
+    this.encodes++;
+    return out.encoder.encode(out.pcm);
+  }
+
+  /** Writes the voice's frame × its gain (ramped towards `target`) into `contrib` and adds it to `all`. */
+  private contribute(v: Voice, target: number, all: Float32Array): void {
+    let g = v.gain;
+    v.audible = g !== 0 || target !== 0;
+    if (!v.audible) return;
+    const src = v.frame;
+    const c = v.contrib;
+    const step = target > g ? this.fadeStep : -this.fadeStep;
+    for (let i = 0; i < PULL_SAMPLES; i++) {
+      if (g !== target) {
+        g += step;
+        if (step > 0 ? g > target : g < target) g = target;
+      }
+      const x = src[i]! * g;
+      c[i] = x;
+      all[i]! += x;
+    }
+    v.gain = g;
+  }
+
+  /** Emits speakersChanged when the set of speakers changes (not on mere reordering). */
+  private reportSpeakers(speakers: readonly string[]): void {
+    const prev = this.lastSpeakers;
+    if (speakers.length === prev.length && speakers.every((id) => prev.includes(id))) return;
+    this.lastSpeakers = [...speakers];
+    this.emit('speakersChanged', [...speakers]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('LiveAudioMix is closed');
+  }
+}
