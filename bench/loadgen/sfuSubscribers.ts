@@ -171,7 +171,8 @@ async function start(): Promise<void> {
 port.on('message', (msg: ToSubscriberWorker) => {
   switch (msg.type) {
     case 'mark':
-      // Nothing to clear: packets sent before the mark were never counted (their send time reads 0).
+      // Forwarded packets: nothing to clear, those sent before the mark were never counted (their send time reads 0).
+      // Mix listeners count afresh.
       markAt = msg.atMs;
       for (const l of listeners.values()) {
         l.seen.fill(0);
