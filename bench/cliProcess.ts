@@ -87,9 +87,14 @@ function collect(stream: NodeJS.ReadableStream, into: Line[]): void {
   });
 }
 
-/** `rtc-record serve` on a free loopback port: the signaling server the recorder and the participants join through. */
+/**
+ * `rtc-record serve` on a free loopback port: the signaling server the recorder and the participants join through.
+ * Mesh rooms (`--room-mode p2p`): the recording scenarios measure the recorder as the participants' peer, each sending
+ * to it directly. In an SFU room (serve's default since ecfdc5d) their media reaches the recorder through the SFU under
+ * SSRCs the SFU chose, and the loss check, which matches by SSRC, counted every packet as lost.
+ */
 export async function startSignalingServer(): Promise<{ wsUrl: string; process: CliProcess }> {
-  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1'], 6 * 3600_000);
+  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--room-mode', 'p2p'], 6 * 3600_000);
   const { match } = await p.waitForLine(/listening on http:\/\/([\d.]+:\d+)/, 20_000);
   return { wsUrl: `ws://${match[1]}`, process: p };
 }

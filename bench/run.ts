@@ -12,7 +12,7 @@ import { cpus, loadavg, release, setPriority, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ffmpegVersion, resolveFfmpeg, SOURCE_LABELS } from '../src/media/ffmpeg/index.js';
-import { participantFixtures, type ParticipantMediaSpec } from './fixtures.js';
+import { audioFixture, participantFixtures, type ParticipantMediaSpec } from './fixtures.js';
 import { runFloor } from './floor.js';
 import { waitForQuiet } from './measure/procTree.js';
 import { measurementSelfCheck, type SelfCheckResult } from './measure/selfCheck.js';
@@ -24,11 +24,14 @@ import { audioEncoderArgs, videoEncoderArgs } from '../src/media/encoder/Mp4Enco
 import { tileFitFilter } from '../src/media/video/VideoTileDecoder.js';
 import { CAMERA_720P, COMPOSITE_OUTPUT, SCENARIOS, type Scenario } from './scenarios.js';
 import { runSfuForwarding, SFU_PUBLISHERS_MAX, SFU_STEPS, sfuRows, type SfuResult } from './sfuForwarding.js';
+import { MCU_BURST_TONE, MCU_GOALS, MCU_SECONDS, MCU_TALKERS, MCU_WARMUP_SEC, mcuBudgetSec, mcuListenerSteps, mcuRows, runMcuAudio, type McuResult } from './mcuAudio.js';
 
 /** The SFU forwarding part (`--only sfu`): its own window and warm-up unless --seconds / --warmup say otherwise. */
 const SFU = 'sfu';
 const SFU_SECONDS = 15;
 const SFU_WARMUP_SEC = 8;
+/** The MCU audio part (`--only mcu`; also in the default run): its own window and warm-up unless given. */
+const MCU = 'mcu';
 
 /**
  * Warm-up before the floor's window. Ours is longer (--warmup): with 5 s, ~0.02 of the recorder's 0.18 node cores in
@@ -39,8 +42,10 @@ const FLOOR_WARMUP_SEC = 5;
 
 const USAGE = `usage: npm run bench [-- options]
   --seconds N     media seconds measured per scenario (default 25; --long's scenario is always 600)
-  --only LIST     run only these scenarios (comma-separated or repeated): ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}
-                  (${SFU}: the SFU forwarding benchmark, ${SFU_STEPS.length} load steps of ${SFU_WARMUP_SEC} + ${SFU_SECONDS} s, ~3 minutes)
+  --only LIST     run only these scenarios (comma-separated or repeated): ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}, ${MCU}
+                  (${SFU}: the SFU forwarding benchmark, ${SFU_STEPS.length} load steps of ${SFU_WARMUP_SEC} + ${SFU_SECONDS} s, ~3 minutes;
+                   ${MCU}: the server's live audio mix, ${MCU_TALKERS} talkers × ${mcuListenerSteps().join('/')} listeners, a forwarding reference and
+                   the mix's latency, ~2 minutes)
   --long          also run the 10-minute composite (stop → MP4 ready, memory growth)
   --keep          keep the recordings and floor outputs under .cache/bench/runs/
   --warmup N      seconds between "all media flowing" and the start of our measurement window (default 20: V8 keeps
@@ -59,7 +64,7 @@ interface Options {
   participants?: number;
   nice?: number;
   waitQuiet: number;
-  /** --seconds / --warmup given (else the SFU part uses its own shorter window). */
+  /** --seconds / --warmup given (else the SFU and MCU parts use their own shorter windows). */
   secondsGiven: boolean;
   warmupGiven: boolean;
 }
@@ -90,7 +95,7 @@ function parseOptions(): Options {
     return n;
   };
   const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  for (const name of only) if (name !== SFU && !SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}`);
+  for (const name of only) if (name !== SFU && name !== MCU && !SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}, ${SFU}, ${MCU}`);
   const participants = values.participants === undefined ? undefined : Math.round(positive('participants', values.participants, 1, 1));
   let nice: number | undefined;
   if (values.nice !== undefined) {
@@ -153,11 +158,15 @@ async function main(): Promise<number> {
   const sfuSelected = opts.only.length === 0 || opts.only.includes(SFU);
   const sfuSeconds = opts.secondsGiven ? opts.seconds : SFU_SECONDS;
   const sfuWarmup = opts.warmupGiven ? opts.warmup : SFU_WARMUP_SEC;
+  const mcuSelected = opts.only.length === 0 || opts.only.includes(MCU);
+  const mcuSeconds = opts.secondsGiven ? opts.seconds : MCU_SECONDS;
+  const mcuWarmup = opts.warmupGiven ? opts.warmup : MCU_WARMUP_SEC;
   // Hard cap on the whole run: every step below is bounded too, this is the last resort.
   const budgetSec =
     180 +
     selected.reduce((a, s) => a + (s.seconds ?? opts.seconds) * 2 + 300 + 2 * opts.waitQuiet, 0) +
-    (sfuSelected ? SFU_STEPS.length * (sfuSeconds + sfuWarmup + 60) + opts.waitQuiet : 0);
+    (sfuSelected ? SFU_STEPS.length * (sfuSeconds + sfuWarmup + 60) + opts.waitQuiet : 0) +
+    (mcuSelected ? mcuBudgetSec(mcuWarmup, mcuSeconds) + opts.waitQuiet : 0);
   setTimeout(() => {
     console.error(`bench: run exceeded its ${budgetSec} s budget; aborting`);
     onInterrupt('SIGTERM');
@@ -177,6 +186,9 @@ async function main(): Promise<number> {
   }
 
   const sfuMedia = sfuSelected ? await participantFixtures({ count: SFU_PUBLISHERS_MAX, video: CAMERA_720P, audio: { seconds: 20 } }) : [];
+  // MCU talkers: the audio scenario's voices (a distinct tone and level each); the latency talker: tone bursts after silence.
+  const mcuTalkers = mcuSelected ? await participantFixtures({ count: MCU_TALKERS, audio: { seconds: 20 } }) : [];
+  const mcuBurst: ParticipantMediaSpec | undefined = mcuSelected ? { name: 'bench burst', audio: await audioFixture(MCU_BURST_TONE) } : undefined;
 
   const runDir = join(CACHE_DIR, 'runs', machine.date.replace(/[:.]/g, '-'));
   mkdirSync(runDir, { recursive: true });
@@ -184,6 +196,7 @@ async function main(): Promise<number> {
   if (server) cleanups.add(() => server.process.kill('SIGKILL'));
   const results: ScenarioResult[] = [];
   let sfu: SfuResult | undefined;
+  let mcu: McuResult | undefined;
   const noisy: string[] = [];
   try {
     for (const s of selected) {
@@ -267,6 +280,16 @@ async function main(): Promise<number> {
       mkdirSync(workDir, { recursive: true });
       sfu = await runSfuForwarding({ media: sfuMedia, warmupSec: sfuWarmup, seconds: sfuSeconds, workDir, log, onProcess: (kill) => cleanups.add(kill) });
     }
+    if (mcuSelected) {
+      if (opts.waitQuiet > 0) {
+        const q = await waitForQuiet(opts.waitQuiet);
+        log(`${q.quiet ? 'machine quiet' : 'machine still busy'} (${q.busyCores.toFixed(2)} cores) after waiting ${q.waitedSec.toFixed(0)} s`);
+      }
+      log(`── MCU audio: rtc-record serve --room-audio mcu alone in its process, ${MCU_TALKERS} werift talkers × ${mcuListenerSteps().join(', ')} listeners in one room, then a forwarding reference and the latency; ${mcuWarmup} s warm-up + ${mcuSeconds} s measured per step`);
+      const workDir = join(runDir, MCU);
+      mkdirSync(workDir, { recursive: true });
+      mcu = await runMcuAudio({ talkers: mcuTalkers, burst: mcuBurst!, warmupSec: mcuWarmup, seconds: mcuSeconds, workDir, log, onProcess: (kill) => cleanups.add(kill) });
+    }
   } finally {
     if (server) {
       server.process.kill('SIGTERM');
@@ -277,6 +300,7 @@ async function main(): Promise<number> {
     if (!opts.keep) rmSync(runDir, { recursive: true, force: true });
   }
   const sfuTable = sfu ? sfuRows(sfu) : [];
+  const mcuTable = mcu ? mcuRows(mcu) : [];
 
   const allRows: Row[] = [
     {
@@ -291,8 +315,9 @@ async function main(): Promise<number> {
     },
     ...results.flatMap((r) => r.rows),
     ...sfuTable,
+    ...mcuTable,
   ];
-  const pass = selfCheck.pass && results.every((r) => r.pass) && sfuTable.every((row) => !row.result.startsWith('FAIL'));
+  const pass = selfCheck.pass && results.every((r) => r.pass) && [...sfuTable, ...mcuTable].every((row) => !row.result.startsWith('FAIL'));
   console.log('');
   console.log(textTable(allRows));
   console.log('');
@@ -310,10 +335,15 @@ async function main(): Promise<number> {
       `sfu = \`rtc-record ${sfu.serveArgs.join(' ')}\` alone in its process (its default --io-batch-ms), measured over ${sfuSeconds} s after ${sfuWarmup} s; N publishers × M subscribers (werift, one load generator process), 720p30 ~1.5 Mbit/s VP8 + Opus each; subscribers publish nothing and get every publisher. Packets/s per core = the server's forwarded-packet counter / its cores (receiving, decrypting, encrypting, sending; all included). Delay in the SFU: 1 packet in 16 per track, werift's receiver hands it over → the subscriber's sender has sent it; end to end: publisher's send → subscriber's receive, one process and clock (includes both werift stacks, the kernel and the server's I/O batching). Loss: packets sent in the window × subscribers − distinct ones received.`,
     );
   }
+  if (mcu) {
+    notes.push(
+      `mcu = \`rtc-record ${mcu.serveArgs.mcu?.join(' ') ?? 'serve … --room-audio mcu'}\` alone in its process, measured over ${mcuSeconds} s after ${mcuWarmup} s per step; one room, ${mcu.talkers} werift talkers (Opus only, a distinct tone and level each, 180 ms on / 70 ms off) and listeners that publish nothing, added to the same room step by step; each listener gets one track, the server's mix of the 3 loudest. A step counts only when every listener received ≥ ${MCU_GOALS.mixPacketsPerSec} mix packets/s and its last second decodes (opus-decoder) above ${MCU_GOALS.sampleLevelDb} dBFS. Per extra listener: least-squares slope of the server's cores over the steps. Reference: the same talkers, every voice forwarded to ${mcu.forward?.step.subscribers ?? '?'} listeners (\`--room-audio forward\`, its own server process). Latency: one talker, silence then a ${MCU_BURST_TONE.freqHz} Hz burst every ${MCU_BURST_TONE.onMs + MCU_BURST_TONE.offMs} ms, one listener decoding the mix as it arrives; first tone packet sent → first mix packet whose level jumps (> −30 dBFS after 100 ms below −45) received, in one process and clock. It includes the server's jitter buffer, mix tick and Opus encode, both werift stacks and loopback; not a browser's jitter buffer, decoder and audio output (add those for mouth-to-ear).`,
+    );
+  }
   if (noisy.length) notes.push(`NOISY: ${noisy.join('. ')}. CPU-seconds stay valid; packet loss and real-time factor are not trustworthy in such a run.`);
   for (const n of notes) console.log(n);
 
-  const json = { version: 1, pass, machine, options: opts, selfCheck, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, sfu, rows: allRows };
+  const json = { version: 1, pass, machine, options: opts, selfCheck, compositeOutput: COMPOSITE_OUTPUT, scenarios: results, sfu, mcu, rows: allRows };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const text = `${JSON.stringify(json, null, 2)}\n`;
   const dated = join(RESULTS_DIR, `${machine.date.slice(0, 19).replace(/:/g, '-')}Z.json`);

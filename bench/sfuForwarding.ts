@@ -12,6 +12,7 @@ import { DELAY_BUCKETS_MS, histogramQuantile } from '../src/sfu/ForwardMeter.js'
 import { CliProcess } from './cliProcess.js';
 import type { ParticipantMediaSpec } from './fixtures.js';
 import { SfuLoadGenerator } from './loadgen/sfuClient.js';
+import type { SchedulerStats } from './loadgen/protocol.js';
 import type { SfuWindowStats } from './loadgen/sfuProtocol.js';
 import { sfuFloor, type SfuFloorResult } from './measure/sfuFloor.js';
 import { cores, readSystemCpu, readUdpCounters, TreeSampler, type Sample } from './measure/procTree.js';
@@ -54,11 +55,11 @@ export const SFU_GOALS = {
  * lost its turn often enough that its receive queues held the publishers' packets for up to 1.6 s. The generator's own
  * lateness is reported (scheduler, event-loop lag) so a starved generator shows.
  */
-const GENERATOR_NICE = 10;
+export const GENERATOR_NICE = 10;
 
 /** The server exactly as shipped (its --io-batch-ms default included), recording tracks only. */
 // Every voice forwarded (no live mix, whatever the room size): this bench measures forwarding.
-const SERVE_FLAGS = ['--no-composite', '--room-audio', 'forward'];
+export const SFU_SERVE_FLAGS = ['--no-composite', '--room-audio', 'forward'];
 
 export interface SfuStepResult {
   step: SfuStep;
@@ -156,18 +157,100 @@ export interface SfuOptions {
   steps?: SfuStep[];
 }
 
-export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
+/** `rtc-record serve` as the SFU benches run it (alone in its process, on loopback), writing into `<workDir>/recordings`. */
+export interface Serve {
+  args: string[];
+  pid: number;
+  httpUrl: string;
+  wsUrl: string;
+  out: string;
+}
+
+/**
+ * Runs `fn` against a fresh `rtc-record serve <flags>` (plus BENCH_SFU_SERVE_FLAGS, e.g. "--io-batch-ms 0", for
+ * exploring), then stops it (SIGTERM, so BENCH_CPU_PROF_DIR's profile is written) and keeps its output in
+ * `<workDir>/<logName>`.
+ */
+export async function withServe<T>(
+  flags: string[],
+  opts: { workDir: string; logName: string; lifetimeMs: number; onProcess?: (kill: () => void) => void },
+  fn: (serve: Serve) => Promise<T>,
+): Promise<T> {
   const out = join(opts.workDir, 'recordings');
   mkdirSync(out, { recursive: true });
-  // BENCH_SFU_SERVE_FLAGS="--io-batch-ms 0": extra flags for the server (exploring).
   const extra = process.env.BENCH_SFU_SERVE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const serveArgs = ['serve', '--port', '0', '--host', '127.0.0.1', '--out', out, ...SERVE_FLAGS, ...extra];
+  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--out', out, ...flags, ...extra];
+  const serve = new CliProcess(args, opts.lifetimeMs);
+  opts.onProcess?.(() => serve.kill('SIGKILL'));
+  try {
+    const { match } = await serve.waitForLine(/listening on (http:\/\/[\d.]+:\d+)/, 20_000);
+    const httpUrl = match[1]!;
+    return await fn({ args, pid: serve.pid, httpUrl, wsUrl: httpUrl.replace(/^http/, 'ws'), out });
+  } finally {
+    serve.kill('SIGTERM');
+    const kill = setTimeout(() => serve.kill('SIGKILL'), 10_000);
+    await serve.exited;
+    clearTimeout(kill);
+    // The server's own output, for diagnosis (kept with --keep; BENCH_NODE_FLAGS=--trace-gc lands here too).
+    const text = (lines: { atMs: number; text: string }[]) => lines.map((l) => `${new Date(l.atMs).toISOString()} ${l.text}`).join('\n');
+    writeFileSync(join(opts.workDir, opts.logName), `$ rtc-record ${args.join(' ')}\n--- stdout\n${text(serve.stdout)}\n--- stderr\n${text(serve.stderr)}\n`);
+  }
+}
+
+/** One measured window's CPU: the server, the load generator (and a recorder peer), the whole machine. */
+export interface CpuWindow {
+  windowSec: number;
+  serveCores: number;
+  recorderCores?: number;
+  generatorCores: number;
+  machineBusyCores: number;
+  /** The kernel dropped datagrams (a receiver's socket buffer was full). */
+  udpDrops: number;
+}
+
+/** Starts a window over these process trees; the returned function ends it. */
+export function cpuWindow(trees: { serve: TreeSampler; generator: TreeSampler; recorder?: TreeSampler }): () => CpuWindow {
+  const s0 = trees.serve.sampleNow();
+  const r0 = trees.recorder?.sampleNow();
+  const g0 = trees.generator.sampleNow();
+  const sys0 = readSystemCpu();
+  const udp0 = readUdpCounters();
+  return () => {
+    const s1 = trees.serve.sampleNow();
+    const r1 = trees.recorder?.sampleNow();
+    const g1 = trees.generator.sampleNow();
+    const sys1 = readSystemCpu();
+    const udp1 = readUdpCounters();
+    if (!s0 || !s1) throw new Error(`rtc-record serve exited during the window`);
+    const c = (a?: Sample, b?: Sample) => (a && b ? cores(a, b) : NaN);
+    const windowSec = (sys1.atMs - sys0.atMs) / 1000;
+    return {
+      windowSec,
+      serveCores: c(s0, s1),
+      recorderCores: trees.recorder ? c(r0, r1) : undefined,
+      generatorCores: c(g0, g1),
+      machineBusyCores: (sys1.busySec - sys0.busySec) / windowSec,
+      udpDrops: (udp1.RcvbufErrors ?? 0) - (udp0.RcvbufErrors ?? 0),
+    };
+  };
+}
+
+/** Why a window's real-time figures (loss, delay) are not trustworthy, if they are not: other work, a full machine, a starved generator. */
+export function windowNoise(w: CpuWindow, scheduler: SchedulerStats): string | undefined {
+  const noise: string[] = [];
+  const otherCores = w.machineBusyCores - w.serveCores - w.generatorCores - (w.recorderCores ?? 0);
+  if (otherCores > 0.25) noise.push(`other work used ${otherCores.toFixed(2)} cores`);
+  if (w.machineBusyCores > 1.85) noise.push(`the machine was saturated (${w.machineBusyCores.toFixed(2)} of 2 cores busy)`);
+  if (scheduler.skipped > 0) noise.push(`the load generator was starved and dropped ${scheduler.skipped} frames/packets`);
+  return noise.length ? noise.join('; ') : undefined;
+}
+
+export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
   // BENCH_SFU_STEPS=4x4,tap,peer,6x10: only these steps (exploring, profiling).
   const only = process.env.BENCH_SFU_STEPS?.split(',').map((x) => x.trim()).filter(Boolean);
   const key = (st: SfuStep) => (st.recording ?? st.name.replace('×', 'x'));
   const steps = opts.steps ?? (only?.length ? SFU_STEPS.filter((st) => only.includes(key(st))) : SFU_STEPS);
-  const serve = new CliProcess(serveArgs, (steps.length * (opts.seconds + opts.warmupSec + 120) + 60) * 1000);
-  opts.onProcess?.(() => serve.kill('SIGKILL'));
+  let serveArgs: string[] = [];
   const results: SfuStepResult[] = [];
   const floor: SfuResult['floor'] = {};
   const floorRun = async (which: string) => {
@@ -185,51 +268,49 @@ export async function runSfuForwarding(opts: SfuOptions): Promise<SfuResult> {
     }
   };
   await floorRun('before');
-  try {
-    const { match } = await serve.waitForLine(/listening on (http:\/\/[\d.]+:\d+)/, 20_000);
-    const httpUrl = match[1]!;
-    const wsUrl = httpUrl.replace(/^http/, 'ws');
+  const lifetimeMs = (steps.length * (opts.seconds + opts.warmupSec + 120) + 60) * 1000;
+  await withServe(SFU_SERVE_FLAGS, { workDir: opts.workDir, logName: 'serve.log', lifetimeMs, onProcess: opts.onProcess }, async (serve) => {
+    serveArgs = serve.args;
     for (const [i, step] of steps.entries()) {
       opts.log(`sfu ${step.name}: ${step.publishers} publishers × ${step.subscribers} subscribers${step.recording ? `, recorded (${step.recording})` : ''}…`);
-      try {
-        const r = await runStep(step, `sfu-${i + 1}`, { ...opts, httpUrl, wsUrl, servePid: serve.pid, out });
-        results.push(r);
-        opts.log(
-          `sfu ${step.name}: server ${r.serveCores.toFixed(3)} cores${r.recorderCores !== undefined ? ` + recorder ${r.recorderCores.toFixed(3)}` : ''}, ${r.forwardedPerSec.toFixed(0)} pkt/s forwarded → ${r.packetsPerCore.toFixed(0)} pkt/s per core; ` +
-            `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, server loop lag p99 ${r.serverLoopLag.p99Ms.toFixed(1)} max ${r.serverLoopLag.maxMs.toFixed(1)} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms (subscriber threads' loop lag p99 ${r.load.generatorLoopDelay.p99Ms.toFixed(1)} ms, publishers' send lateness p99 ${r.load.scheduler.lateP99Ms} ms); ` +
-            `lost ${r.load.lost} of ${r.load.expected} (unmatched ${r.load.unmatched}); generator ${r.generatorCores.toFixed(2)} cores, machine ${r.machineBusyCores.toFixed(2)} busy, udp drops ${r.udpDrops}` +
-            `${r.recordingPacketsPerSec !== undefined ? `, recording got ${r.recordingPacketsPerSec.toFixed(0)} pkt/s` : ''}${r.noisy ? `; NOISY: ${r.noisy}` : ''}`,
-        );
-      } catch (err) {
-        opts.log(`sfu ${step.name} failed: ${(err as Error).message}`);
-        results.push({ step, error: (err as Error).message } as SfuStepResult);
-      }
+      const r = await runSfuStep(step, `sfu-${i + 1}`, { ...opts, serve });
+      results.push(r);
+      if (!r.error) opts.log(`sfu ${step.name}: ${describeSfuStep(r)}`);
     }
-  } finally {
-    serve.kill('SIGTERM');
-    const kill = setTimeout(() => serve.kill('SIGKILL'), 10_000);
-    await serve.exited;
-    clearTimeout(kill);
-    // The server's own output, for diagnosis (kept with --keep; BENCH_NODE_FLAGS=--trace-gc lands here too).
-    const text = (lines: { atMs: number; text: string }[]) => lines.map((l) => `${new Date(l.atMs).toISOString()} ${l.text}`).join('\n');
-    writeFileSync(join(opts.workDir, 'serve.log'), `$ rtc-record ${serveArgs.join(' ')}\n--- stdout\n${text(serve.stdout)}\n--- stderr\n${text(serve.stderr)}\n`);
-  }
+  });
   await floorRun('after');
   return { steps: results, serveArgs, floor };
 }
 
-async function runStep(
-  step: SfuStep,
-  room: string,
-  ctx: SfuOptions & { httpUrl: string; wsUrl: string; servePid: number; out: string },
-): Promise<SfuStepResult> {
+/** A step's figures as one log line. */
+export function describeSfuStep(r: SfuStepResult): string {
+  return (
+    `server ${r.serveCores.toFixed(3)} cores${r.recorderCores !== undefined ? ` + recorder ${r.recorderCores.toFixed(3)}` : ''}, ${r.forwardedPerSec.toFixed(0)} pkt/s forwarded → ${r.packetsPerCore.toFixed(0)} pkt/s per core; ` +
+    `delay in SFU p50 ${r.sfuDelay.p50Ms?.toFixed(2) ?? '?'} p99 ${r.sfuDelay.p99Ms?.toFixed(2) ?? '?'} ms, server loop lag p99 ${r.serverLoopLag.p99Ms.toFixed(1)} max ${r.serverLoopLag.maxMs.toFixed(1)} ms, end to end p50 ${r.load.endToEnd.p50Ms.toFixed(1)} p99 ${r.load.endToEnd.p99Ms.toFixed(1)} max ${r.load.endToEnd.maxMs.toFixed(1)} ms (subscriber threads' loop lag p99 ${r.load.generatorLoopDelay.p99Ms.toFixed(1)} ms, publishers' send lateness p99 ${r.load.scheduler.lateP99Ms} ms); ` +
+    `lost ${r.load.lost} of ${r.load.expected} (unmatched ${r.load.unmatched}); generator ${r.generatorCores.toFixed(2)} cores, machine ${r.machineBusyCores.toFixed(2)} busy, udp drops ${r.udpDrops}` +
+    `${r.recordingPacketsPerSec !== undefined ? `, recording got ${r.recordingPacketsPerSec.toFixed(0)} pkt/s` : ''}${r.noisy ? `; NOISY: ${r.noisy}` : ''}`
+  );
+}
+
+/** One step against a running server; a failure is logged and returned as the step's `error`, never thrown. */
+export async function runSfuStep(step: SfuStep, room: string, ctx: SfuOptions & { serve: Serve }): Promise<SfuStepResult> {
+  try {
+    return await runStep(step, room, ctx);
+  } catch (err) {
+    ctx.log(`sfu ${step.name} failed: ${(err as Error).message}`);
+    return { step, error: (err as Error).message } as SfuStepResult;
+  }
+}
+
+async function runStep(step: SfuStep, room: string, ctx: SfuOptions & { serve: Serve }): Promise<SfuStepResult> {
+  const { httpUrl, wsUrl, out } = ctx.serve;
   const lifetimeMs = (ctx.seconds + ctx.warmupSec + 120) * 1000;
-  const serveSampler = new TreeSampler(ctx.servePid, 1000);
+  const serveSampler = new TreeSampler(ctx.serve.pid, 1000);
   let recorder: CliProcess | undefined;
   let recSampler: TreeSampler | undefined;
   let recordingId: string | undefined;
   const gen = new SfuLoadGenerator({
-    serverUrl: ctx.wsUrl,
+    serverUrl: wsUrl,
     room,
     publishers: ctx.media.slice(0, step.publishers).map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
     subscribers: step.subscribers,
@@ -244,11 +325,11 @@ async function runStep(
     await gen.wait('published', 60_000);
     let recordingManifest: (() => ReturnType<typeof manifestPackets>) | undefined;
     if (step.recording === 'tap') {
-      const rec = await api(ctx.httpUrl, '/api/recordings', { room, composite: false });
+      const rec = await api(httpUrl, '/api/recordings', { room, composite: false });
       recordingId = String(rec.id);
-      recordingManifest = () => manifestPackets(join(ctx.out, room, recordingId!, 'manifest.json'));
+      recordingManifest = () => manifestPackets(join(out, room, recordingId!, 'manifest.json'));
     } else if (step.recording === 'peer') {
-      recorder = new CliProcess(['--room', room, '--server', ctx.wsUrl, '--out', ctx.out, '--ice-address', '127.0.0.1', '--no-composite'], lifetimeMs);
+      recorder = new CliProcess(['--room', room, '--server', wsUrl, '--out', out, '--ice-address', '127.0.0.1', '--no-composite'], lifetimeMs);
       ctx.onProcess?.(() => recorder?.kill('SIGKILL'));
       const { match } = await recorder.waitForLine(/^recording room \S+ into (.+)$/, 30_000);
       const dir = match[1]!;
@@ -258,59 +339,33 @@ async function runStep(
     await gen.wait('flowing', 90_000);
     await sleep(ctx.warmupSec * 1000);
 
-    const s0 = serveSampler.sampleNow();
-    const r0 = recSampler?.sampleNow();
-    const g0 = genSampler.sampleNow();
-    const sys0 = readSystemCpu();
-    const udp0 = readUdpCounters();
-    const m0 = await scrape(ctx.httpUrl);
+    const end = cpuWindow({ serve: serveSampler, generator: genSampler, recorder: recSampler });
+    const m0 = await scrape(httpUrl);
     const rec0 = recordingManifest?.();
     gen.mark();
     await sleep(ctx.seconds * 1000);
-    const s1 = serveSampler.sampleNow();
-    const r1 = recSampler?.sampleNow();
-    const g1 = genSampler.sampleNow();
-    const sys1 = readSystemCpu();
-    const udp1 = readUdpCounters();
-    const m1 = await scrape(ctx.httpUrl);
+    const w = end();
+    const m1 = await scrape(httpUrl);
     const rec1 = recordingManifest?.();
     const { stats: load } = await gen.stopMedia();
-    const windowSec = (sys1.atMs - sys0.atMs) / 1000;
-    if (!s0 || !s1) throw new Error(`rtc-record serve exited during the window`);
-    const c = (a?: Sample, b?: Sample) => (a && b ? cores(a, b) : NaN);
-    const serveCores = c(s0, s1);
-    const recorderCores = recSampler ? c(r0, r1) : undefined;
-    const generatorCores = c(g0, g1);
-    const machineBusyCores = (sys1.busySec - sys0.busySec) / windowSec;
-    const forwardedPerSec = (m1.forwarded - m0.forwarded) / windowSec;
+    const forwardedPerSec = (m1.forwarded - m0.forwarded) / w.windowSec;
     const recordingPacketsPerSec = rec0 && rec1 && rec1.atMs > rec0.atMs ? (rec1.packets - rec0.packets) / ((rec1.atMs - rec0.atMs) / 1000) : undefined;
-    const udpDrops = (udp1.RcvbufErrors ?? 0) - (udp0.RcvbufErrors ?? 0);
-    const noise: string[] = [];
-    const otherCores = machineBusyCores - serveCores - generatorCores - (recorderCores ?? 0);
-    if (otherCores > 0.25) noise.push(`other work used ${otherCores.toFixed(2)} cores`);
-    if (machineBusyCores > 1.85) noise.push(`the machine was saturated (${machineBusyCores.toFixed(2)} of 2 cores busy)`);
-    if (load.scheduler.skipped > 0) noise.push(`the load generator was starved and dropped ${load.scheduler.skipped} frames/packets`);
     return {
       step,
-      windowSec,
-      serveCores,
-      recorderCores,
-      generatorCores,
-      machineBusyCores,
+      ...w,
       forwardedPerSec,
       receivedPerSec: load.received / load.windowSec,
-      packetsPerCore: forwardedPerSec / serveCores,
+      packetsPerCore: forwardedPerSec / w.serveCores,
       sfuDelay: windowDelay(m0, m1),
       serverLoopLag: m1.loopLag,
       delayP99EstimateMs: m1.loopLag.p99Ms + (windowDelay(m0, m1).p99Ms ?? NaN),
       load,
       recordingPacketsPerSec,
-      udpDrops,
-      noisy: noise.length ? noise.join('; ') : undefined,
+      noisy: windowNoise(w, load.scheduler),
     };
   } finally {
     await gen.close();
-    if (recordingId) await api(ctx.httpUrl, `/api/recordings/${recordingId}/stop`, {}).catch((err: Error) => ctx.log(`sfu: stopping the tap recording: ${err.message}`));
+    if (recordingId) await api(httpUrl, `/api/recordings/${recordingId}/stop`, {}).catch((err: Error) => ctx.log(`sfu: stopping the tap recording: ${err.message}`));
     if (recorder?.running) {
       recorder.kill('SIGINT');
       const kill = setTimeout(() => recorder!.kill('SIGKILL'), 20_000);

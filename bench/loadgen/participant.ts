@@ -132,8 +132,11 @@ function send(sender: RTCRtpSender, packet: RtpPacket): void {
   sender.sendRtp(packet).catch(() => {}); // a closed transport only means the run is ending
 }
 
-/** Told of every packet as it leaves (sequence number, performance.now()): the SFU bench's delay and loss figures. */
-export type SentHook = (kind: 'audio' | 'video', sequenceNumber: number, atMs: number) => void;
+/**
+ * Told of every packet as it leaves (sequence number, performance.now(); audio: which packet of the clip it was): the
+ * SFU bench's delay and loss figures, the MCU bench's tone onsets.
+ */
+export type SentHook = (kind: 'audio' | 'video', sequenceNumber: number, atMs: number, clipIndex?: number) => void;
 
 /** VP8 frames of a looping clip at the clip's frame rate; a PLI makes the next frame the clip's next keyframe. */
 class VideoOut implements ScheduledStream {
@@ -282,7 +285,7 @@ class AudioOut implements ScheduledStream {
     this.seq = (this.seq + 1) & 0xffff;
     const at = performance.now();
     send(this.sender, new RtpPacket(header, packet.data));
-    this.onSent?.('audio', header.sequenceNumber, at);
+    this.onSent?.('audio', header.sequenceNumber, at, this.index);
     const now = Date.now();
     this.stats.firstSentAtMs ??= now;
     this.stats.lastSentAtMs = now;

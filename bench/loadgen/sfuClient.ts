@@ -70,6 +70,18 @@ export class SfuLoadGenerator {
     if (this.child.connected) this.child.send({ type: 'mark' });
   }
 
+  /** `count` more subscribers join; resolves once every one of them receives. */
+  async addSubscribers(count: number, timeoutMs: number): Promise<void> {
+    this.child.send({ type: 'addSubscribers', count });
+    await this.wait('flowing', timeoutMs);
+  }
+
+  /** listen 'mix': ends the window started by mark() without stopping the media; the listeners' figures. */
+  async mixWindow(): Promise<Msg<'mixWindow'>['stats']> {
+    this.child.send({ type: 'mixWindow' });
+    return (await this.wait('mixWindow', 30_000)).stats;
+  }
+
   async stopMedia(): Promise<Msg<'stopped'>> {
     this.child.send({ type: 'stopMedia' });
     return this.wait('stopped', 15_000);

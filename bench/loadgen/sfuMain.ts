@@ -4,14 +4,21 @@
  * (sfuSubscribers.ts), one Node process separate from the server it measures. Every packet a publisher sends is matched with what each subscriber receives (publisher, kind, sequence
  * number: a subscriber's sender keeps the publisher's numbering unless the source restarts), which gives loss and the
  * end-to-end delay on one clock. Ends by itself on `exit`, when the runner goes away, or after maxLifetimeMs.
+ *
+ * In an MCU room (`listen: 'mix'`) the publishers are talkers (Opus only) and the subscribers listeners of the server's
+ * mix; windows end without stopping the media (`mixWindow`) and more listeners can join between them
+ * (`addSubscribers`), so one room steps through listener counts. With `onsets`, the send time of every tone onset of
+ * the talkers' clips is noted and matched with when the first listener hears it in the mix.
  */
 import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadIvf, loadOggOpus, type AudioClip, type VideoClip } from './media.js';
+import { clipLoudPackets } from './onset.js';
 import { MediaScheduler, SyntheticParticipant } from './participant.js';
 import {
   DELAY_BUCKETS,
   type FromSubscriberWorker,
+  type MixWindowStats,
   type RunnerToSfuGenerator,
   type SfuGeneratorConfig,
   type SfuGeneratorToRunner,
@@ -21,8 +28,10 @@ import {
   type ToSubscriberWorker,
 } from './sfuProtocol.js';
 
-/** Subscribers per worker thread (each thread its own event loop, like each real client). */
+/** Subscribers per worker thread (each thread its own event loop, like each real client), unless the config says. */
 const SUBSCRIBERS_PER_THREAD = 2;
+/** A heard onset belongs to the latest one sent at most this long before it (the bursts are 1 s apart). */
+const ONSET_MATCH_MS = 900;
 
 /** One published stream: when each sequence number was sent (epoch ms, shared with the subscriber threads). */
 interface SentStream {
@@ -38,6 +47,11 @@ const sent = new Map<string, SentStream>();
 let markAt = Infinity;
 let stopAt = Infinity;
 let exiting = false;
+let config!: SfuGeneratorConfig;
+const shared: Record<string, SharedArrayBuffer> = {};
+let subscriberCount = 0;
+/** onsets: send times (epoch ms) of the talkers' onset packets inside the window. */
+let onsetsSent: number[] = [];
 const epochNow = () => performance.timeOrigin + performance.now();
 
 function tell(msg: SfuGeneratorToRunner): void {
@@ -61,7 +75,8 @@ function next<T extends FromSubscriberWorker['type']>(w: Worker, type: T, timeou
   });
 }
 
-async function start(config: SfuGeneratorConfig): Promise<void> {
+async function start(cfg: SfuGeneratorConfig): Promise<void> {
+  config = cfg;
   // Below the server in the CPU queue (threads created from here on inherit it): on 2 cores the generator's threads
   // would otherwise take the server's turn whenever the machine is full, and queue its publishers' packets for seconds.
   if (config.nice !== undefined) setPriority(config.nice);
@@ -76,8 +91,13 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
     if (p.videoPath && !videos.has(p.videoPath)) videos.set(p.videoPath, loadIvf(p.videoPath));
     if (p.audioPath && !audios.has(p.audioPath)) audios.set(p.audioPath, loadOggOpus(p.audioPath));
   }
-  const shared: Record<string, SharedArrayBuffer> = {};
+  // onsets: which packets of each clip are loud (decoded here, with the listener's threshold); a loud packet sent after
+  // a quiet one starts a burst.
+  const loudness = new Map<string, boolean[]>();
+  if (config.onsets) for (const [path, clip] of audios) loudness.set(path, await clipLoudPackets(clip));
   config.publishers.forEach((p, i) => {
+    const loud = p.audioPath ? loudness.get(p.audioPath) : undefined;
+    let wasLoud = true;
     const stream = (): SentStream & { buffer: SharedArrayBuffer } => {
       const buffer = new SharedArrayBuffer(65_536 * 8);
       return { buffer, sentAt: new Float64Array(buffer), sentInWindow: 0 };
@@ -91,9 +111,13 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
       audio: p.audioPath ? audios.get(p.audioPath) : undefined,
       startOffset: i,
       scheduler,
-      onSent: (kind, seq, perfAt) => {
+      onSent: (kind, seq, perfAt, clipIndex) => {
         const s = streams[kind];
         const at = performance.timeOrigin + perfAt;
+        if (loud && kind === 'audio' && clipIndex !== undefined) {
+          if (loud[clipIndex] && !wasLoud && at >= markAt) onsetsSent.push(at);
+          wasLoud = loud[clipIndex]!;
+        }
         // Only the window's packets are matched: earlier ones read as 0 (a subscriber may get them after the mark).
         if (at >= markAt && at <= stopAt) {
           s.sentAt[seq] = at;
@@ -121,18 +145,83 @@ async function start(config: SfuGeneratorConfig): Promise<void> {
     sleep(left()).then(() => Promise.reject(new Error(`publishers not all connected after ${config.connectTimeoutMs} ms`))),
   ]);
   tell({ type: 'published', publishers: publishers.map((p) => ({ name: p.stats().name, id: p.id })) });
+  await addSubscribers(config.subscribers, left());
+}
 
-  const names = Array.from({ length: config.subscribers }, (_, i) => `S${i + 1}`);
-  for (let i = 0; i < names.length; i += SUBSCRIBERS_PER_THREAD) {
-    const data: SubscriberWorkerData = { serverUrl: config.serverUrl, room: config.room, names: names.slice(i, i + SUBSCRIBERS_PER_THREAD), joinIntervalMs: config.joinIntervalMs, sent: shared };
-    workers.push(new Worker(new URL('./sfuSubscribers.js', import.meta.url), { workerData: data }));
+/** `count` more subscribers in new worker threads; `flowing` once every one of them receives. */
+async function addSubscribers(count: number, timeoutMs = config.connectTimeoutMs): Promise<void> {
+  const perThread = config.subscribersPerThread ?? SUBSCRIBERS_PER_THREAD;
+  const names = Array.from({ length: count }, (_, i) => `S${subscriberCount + i + 1}`);
+  const added: Worker[] = [];
+  for (let i = 0; i < names.length; i += perThread) {
+    const data: SubscriberWorkerData = {
+      serverUrl: config.serverUrl,
+      room: config.room,
+      names: names.slice(i, i + perThread),
+      joinIntervalMs: config.joinIntervalMs,
+      sent: shared,
+      listen: config.listen ?? 'forward',
+      // The room's first listener decodes the mix as it arrives.
+      onsets: config.onsets === true && subscriberCount === 0 && i === 0,
+    };
+    added.push(new Worker(new URL('./sfuSubscribers.js', import.meta.url), { workerData: data }));
   }
-  await Promise.all(workers.map((w) => next(w, 'flowing', left())));
+  subscriberCount += count;
+  workers.push(...added);
+  await Promise.all(added.map((w) => next(w, 'flowing', timeoutMs)));
   tell({ type: 'flowing', atMs: Date.now() });
+}
+
+/** listen 'mix': the window since the mark ends (media keeps flowing); every listener's figures, the onsets' delays. */
+async function mixWindow(): Promise<void> {
+  const endAt = epochNow();
+  const reports = await Promise.all(
+    workers.map(async (w) => {
+      const reply = next(w, 'mixReport', 15_000);
+      w.postMessage({ type: 'mixReport' } satisfies ToSubscriberWorker);
+      return (await reply).report;
+    }),
+  );
+  const sentOnsets = onsetsSent.filter((at) => at <= endAt);
+  const heard = reports.flatMap((r) => r.onsetsAtMs).sort((a, b) => a - b);
+  const delaysMs: number[] = [];
+  const used = new Set<number>();
+  let unmatched = 0;
+  for (const at of heard) {
+    let k = sentOnsets.length - 1;
+    while (k >= 0 && sentOnsets[k]! > at) k--;
+    if (k < 0 || used.has(k) || at - sentOnsets[k]! > ONSET_MATCH_MS) {
+      unmatched++;
+      continue;
+    }
+    used.add(k);
+    delaysMs.push(Math.round((at - sentOnsets[k]!) * 10) / 10);
+  }
+  const stats: MixWindowStats = {
+    windowSec: (endAt - markAt) / 1000,
+    listeners: reports.flatMap((r) => r.listeners),
+    onsets: config.onsets ? { sent: sentOnsets.length, detected: heard.length, delaysMs, unmatched } : undefined,
+    generatorLoopDelay: {
+      p50Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p50Ms)),
+      p99Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p99Ms)),
+      maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
+    },
+    scheduler: scheduler.stats().window,
+    connectionTrouble: connectionTrouble(),
+  };
+  tell({ type: 'mixWindow', stats });
+}
+
+function connectionTrouble(): string[] {
+  return publishers.flatMap((p) => {
+    const st = p.stats();
+    return st.states.some((x) => /:(failed|disconnected|closed)$/.test(x)) ? [`${st.name}: ${st.states.join(', ')}`] : [];
+  });
 }
 
 function mark(): void {
   markAt = epochNow();
+  onsetsSent = [];
   for (const s of sent.values()) s.sentInWindow = 0;
   for (const w of workers) w.postMessage({ type: 'mark', atMs: markAt } satisfies ToSubscriberWorker);
   scheduler.mark();
@@ -167,10 +256,6 @@ async function stopMedia(): Promise<void> {
     }
     return NaN;
   };
-  const connectionTrouble = publishers.flatMap((p) => {
-    const st = p.stats();
-    return st.states.some((x) => /:(failed|disconnected|closed)$/.test(x)) ? [`${st.name}: ${st.states.join(', ')}`] : [];
-  });
   const stats: SfuWindowStats = {
     windowSec,
     sent: sentTotal,
@@ -187,7 +272,7 @@ async function stopMedia(): Promise<void> {
       maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
     },
     scheduler: scheduler.stats().window,
-    connectionTrouble,
+    connectionTrouble: connectionTrouble(),
   };
   tell({ type: 'stopped', stats });
 }
@@ -207,8 +292,14 @@ process.on('message', (msg: RunnerToSfuGenerator) => {
     case 'start':
       start(msg.config).catch((err: Error) => tell({ type: 'error', message: err.message }));
       break;
+    case 'addSubscribers':
+      addSubscribers(msg.count).catch((err: Error) => tell({ type: 'error', message: err.message }));
+      break;
     case 'mark':
       mark();
+      break;
+    case 'mixWindow':
+      mixWindow().catch((err: Error) => tell({ type: 'error', message: err.message }));
       break;
     case 'stopMedia':
       stopMedia().catch((err: Error) => tell({ type: 'error', message: err.message }));

@@ -14,6 +14,42 @@ export interface SfuGeneratorConfig {
   maxLifetimeMs: number;
   /** Nice value of the generator's threads (higher = yields to the server). */
   nice?: number;
+  /**
+   * What subscribers expect: every publisher's tracks forwarded (default), or one track, the server's live mix (an MCU
+   * room; they are its listeners, and a forwarded voice counts as `unexpected`).
+   */
+  listen?: 'forward' | 'mix';
+  /** Subscribers per worker thread (default 2). */
+  subscribersPerThread?: number;
+  /**
+   * MCU latency: the publishers' clips are tone bursts after silence; the first subscriber decodes the mix as it arrives
+   * and its onsets are matched with the send times of the clips' onset packets (`MixWindowStats.onsets`).
+   */
+  onsets?: boolean;
+}
+
+/** One listener of an MCU room over a window: the mix packets it received and whether a sample of them decodes. */
+export interface MixListenerStats {
+  name: string;
+  /** Mix packets received in the window (distinct sequence numbers) and per second. */
+  packets: number;
+  perSec: number;
+  /** Sequence numbers missing between the first and last received in the window. */
+  gaps: number;
+  /** Packets of other tracks (forwarded voices): a listener of the mix should get none. */
+  unexpected: number;
+  /** Its last second of mix packets decoded afresh (opus-decoder): frames that decoded, frames that failed, level. */
+  sample: { frames: number; failed: number; levelDb: number };
+}
+
+export interface MixWindowStats {
+  windowSec: number;
+  listeners: MixListenerStats[];
+  /** onsets: per tone burst, the talker's first tone packet sent → the listener's first mix packet with the onset. */
+  onsets?: { sent: number; detected: number; delaysMs: number[]; unmatched: number };
+  generatorLoopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+  scheduler: SchedulerStats;
+  connectionTrouble: string[];
 }
 
 /** Publisher send → subscriber receive, same process and clock (ms). */
@@ -45,7 +81,15 @@ export interface SfuWindowStats {
   connectionTrouble: string[];
 }
 
-export type RunnerToSfuGenerator = { type: 'start'; config: SfuGeneratorConfig } | { type: 'mark' } | { type: 'stopMedia' } | { type: 'exit' };
+export type RunnerToSfuGenerator =
+  | { type: 'start'; config: SfuGeneratorConfig }
+  /** More subscribers join (answered with `flowing` once each receives). */
+  | { type: 'addSubscribers'; count: number }
+  | { type: 'mark' }
+  /** listen 'mix': the window since `mark` ends (media keeps flowing); answered with `mixWindow`. */
+  | { type: 'mixWindow' }
+  | { type: 'stopMedia' }
+  | { type: 'exit' };
 
 export type SfuGeneratorToRunner =
   /** Every publisher is connected and sending; subscribers start joining. */
@@ -53,6 +97,7 @@ export type SfuGeneratorToRunner =
   /** Every subscriber receives every publisher's audio and video. */
   | { type: 'flowing'; atMs: number }
   | { type: 'stopped'; stats: SfuWindowStats }
+  | { type: 'mixWindow'; stats: MixWindowStats }
   | { type: 'error'; message: string };
 
 // ---------------------------------------------------------------------------------------------
@@ -65,9 +110,12 @@ export interface SubscriberWorkerData {
   joinIntervalMs: number;
   /** `${publisherId}/${kind}` → send time (epoch ms) by sequence number; 0 = not sent inside the window. */
   sent: Record<string, SharedArrayBuffer>;
+  listen: 'forward' | 'mix';
+  /** Decode the first subscriber's mix as it arrives and report its onsets. */
+  onsets: boolean;
 }
 
-export type ToSubscriberWorker = { type: 'mark'; atMs: number } | { type: 'stop'; atMs: number } | { type: 'report' } | { type: 'exit' };
+export type ToSubscriberWorker = { type: 'mark'; atMs: number } | { type: 'stop'; atMs: number } | { type: 'report' } | { type: 'mixReport' } | { type: 'exit' };
 
 export interface SubscriberWorkerReport {
   perSubscriber: { name: string; received: number }[];
@@ -78,9 +126,17 @@ export interface SubscriberWorkerReport {
   loopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
 }
 
+/** listen 'mix': the thread's listeners since the mark, and (onsets) when the first one heard each onset (epoch ms). */
+export interface MixWorkerReport {
+  listeners: MixListenerStats[];
+  onsetsAtMs: number[];
+  loopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+}
+
 export type FromSubscriberWorker =
   | { type: 'flowing' }
   | { type: 'report'; report: SubscriberWorkerReport }
+  | { type: 'mixReport'; report: MixWorkerReport }
   | { type: 'error'; message: string };
 
 export const DELAY_BUCKETS = 20_001;

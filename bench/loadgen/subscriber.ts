@@ -12,6 +12,8 @@ import { SignalingClient, type JoinedInfo } from '../../src/signaling/SignalingC
 export interface ReceivedStream {
   participant: string;
   kind: 'audio' | 'video';
+  /** `mix`: the server's live audio mix of an MCU room (its participant is the SFU's member id). */
+  source: TrackPublished['source'];
   packets: number;
   bytes: number;
   firstAtMs?: number;
@@ -26,8 +28,8 @@ export interface SubscriberOptions {
   room: string;
   name: string;
   keepPayloads?: boolean;
-  /** Called for every received packet (delay measurement). */
-  onPacket?: (participant: string, kind: 'audio' | 'video', packet: RtpPacket, atMs: number) => void;
+  /** Called for every received packet (delay measurement; the MCU bench's mix packets). */
+  onPacket?: (owner: TrackPublished, packet: RtpPacket, atMs: number) => void;
 }
 
 export class SyntheticSubscriber {
@@ -81,7 +83,7 @@ export class SyntheticSubscriber {
       if (!owner) return;
       const key = `${owner.participant}/${owner.kind}`;
       let s = this.streams.get(key);
-      if (!s) this.streams.set(key, (s = { participant: owner.participant, kind: owner.kind, packets: 0, bytes: 0, payloads: [] }));
+      if (!s) this.streams.set(key, (s = { participant: owner.participant, kind: owner.kind, source: owner.source, packets: 0, bytes: 0, payloads: [] }));
       const now = performance.now();
       if (s.packets === 0) {
         s.firstAtMs = Date.now();
@@ -90,7 +92,7 @@ export class SyntheticSubscriber {
       s.packets++;
       s.bytes += packet.payload.length;
       if (this.opts.keepPayloads) s.payloads.push(Buffer.from(packet.payload));
-      this.opts.onPacket?.(owner.participant, owner.kind, packet, now);
+      this.opts.onPacket?.(owner, packet, now);
     });
   }
 }

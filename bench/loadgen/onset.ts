@@ -1,0 +1,63 @@
+/**
+ * Tone-burst onsets in decoded Opus, for the MCU latency figure: the talker's clip is silence then a tone, again and
+ * again; the clip's loud packets (decoded once, before sending) give the send time of each burst's first tone packet,
+ * and the detector finds the onsets in what a listener receives (the server's mix, decoded as it arrives). Both use
+ * the same threshold on 20 ms frames, so the measure's own granularity cancels out.
+ */
+import { OpusDecoder } from 'opus-decoder';
+import type { AudioClip } from './media.js';
+
+/** A frame louder than this (RMS, dBFS) after QUIET_FRAMES quiet ones is an onset. */
+export const ONSET_DB = -30;
+/** Quiet: below this. */
+const QUIET_DB = -45;
+/** 100 ms of 20 ms frames: an onset needs that much quiet before it (a tone's own frames never qualify). */
+const QUIET_FRAMES = 5;
+
+/** RMS level of PCM in dBFS (-Infinity for digital silence or an empty frame). */
+export function levelDb(pcm: Float32Array): number {
+  if (pcm.length === 0) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
+  return 10 * Math.log10(sum / pcm.length);
+}
+
+/** Feeds frame levels in order; `push` says whether this frame is an onset (loud after enough quiet). */
+export class OnsetDetector {
+  private quiet = 0;
+
+  push(db: number): boolean {
+    const onset = db > ONSET_DB && this.quiet >= QUIET_FRAMES;
+    this.quiet = db < QUIET_DB ? this.quiet + 1 : 0;
+    return onset;
+  }
+}
+
+/** A mono decoder of 48 kHz Opus (one per stream: the decoder keeps state between packets). */
+export async function monoDecoder(): Promise<OpusDecoder> {
+  const d = new OpusDecoder({ channels: 1 });
+  await d.ready;
+  return d;
+}
+
+/** The level of one packet decoded with `decoder` (corrupt or empty: -Infinity, and `ok` false). */
+export function decodeLevel(decoder: OpusDecoder, payload: Uint8Array): { db: number; samples: number; ok: boolean } {
+  const out = decoder.decodeFrame(payload);
+  const ok = out.errors.length === 0 && out.samplesDecoded > 0;
+  return { db: ok ? levelDb(out.channelData[0]!.subarray(0, out.samplesDecoded)) : -Infinity, samples: out.samplesDecoded, ok };
+}
+
+/**
+ * Which packets of the clip are loud (decoded level above the onset threshold). The talker notes an onset when it
+ * sends a loud packet after a quiet one: the first tone packet, also when a starved scheduler skipped the clip's own.
+ */
+export async function clipLoudPackets(clip: AudioClip): Promise<boolean[]> {
+  const decoder = await monoDecoder();
+  try {
+    // Decoded twice in a row, as the clip loops: the second pass starts with the decoder's state at the clip's end.
+    clip.packets.forEach((p) => decodeLevel(decoder, p.data));
+    return clip.packets.map((p) => decodeLevel(decoder, p.data).db > ONSET_DB);
+  } finally {
+    decoder.free();
+  }
+}
