@@ -75,6 +75,26 @@ function next<T extends FromSubscriberWorker['type']>(w: Worker, type: T, timeou
   });
 }
 
+/** Asks every subscriber thread for its report of `type` and waits for all of them. */
+async function askWorkers<T extends 'report' | 'mixReport'>(type: T, timeoutMs: number): Promise<Array<Extract<FromSubscriberWorker, { type: T }>>> {
+  return Promise.all(
+    workers.map(async (w) => {
+      const reply = next(w, type, timeoutMs);
+      w.postMessage({ type } satisfies ToSubscriberWorker);
+      return reply;
+    }),
+  );
+}
+
+/** The worst subscriber thread's event-loop lag (each figure the maximum over the threads). */
+function worstLoopDelay(reports: ReadonlyArray<{ loopDelay: { p50Ms: number; p99Ms: number; maxMs: number } }>): { p50Ms: number; p99Ms: number; maxMs: number } {
+  return {
+    p50Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p50Ms)),
+    p99Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p99Ms)),
+    maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
+  };
+}
+
 async function start(cfg: SfuGeneratorConfig): Promise<void> {
   config = cfg;
   // Below the server in the CPU queue (threads created from here on inherit it): on 2 cores the generator's threads
@@ -175,13 +195,7 @@ async function addSubscribers(count: number, timeoutMs = config.connectTimeoutMs
 /** listen 'mix': the window since the mark ends (media keeps flowing); every listener's figures, the onsets' delays. */
 async function mixWindow(): Promise<void> {
   const endAt = epochNow();
-  const reports = await Promise.all(
-    workers.map(async (w) => {
-      const reply = next(w, 'mixReport', 15_000);
-      w.postMessage({ type: 'mixReport' } satisfies ToSubscriberWorker);
-      return (await reply).report;
-    }),
-  );
+  const reports = (await askWorkers('mixReport', 15_000)).map((m) => m.report);
   const sentOnsets = onsetsSent.filter((at) => at <= endAt);
   const heard = reports.flatMap((r) => r.onsetsAtMs).sort((a, b) => a - b);
   const delaysMs: number[] = [];
@@ -201,11 +215,7 @@ async function mixWindow(): Promise<void> {
     windowSec: (endAt - markAt) / 1000,
     listeners: reports.flatMap((r) => r.listeners),
     onsets: config.onsets ? { sent: sentOnsets.length, detected: heard.length, delaysMs, unmatched } : undefined,
-    generatorLoopDelay: {
-      p50Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p50Ms)),
-      p99Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p99Ms)),
-      maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
-    },
+    generatorLoopDelay: worstLoopDelay(reports),
     scheduler: scheduler.stats().window,
     connectionTrouble: connectionTrouble(),
   };
@@ -233,13 +243,7 @@ async function stopMedia(): Promise<void> {
   for (const w of workers) w.postMessage({ type: 'stop', atMs: stopAt } satisfies ToSubscriberWorker);
   // What was sent last is still on its way (and a retransmission may follow a NACK).
   await sleep(1000);
-  const reports: SubscriberWorkerReport[] = await Promise.all(
-    workers.map(async (w) => {
-      const reply = next(w, 'report', 10_000);
-      w.postMessage({ type: 'report' } satisfies ToSubscriberWorker);
-      return (await reply).report;
-    }),
-  );
+  const reports: SubscriberWorkerReport[] = (await askWorkers('report', 10_000)).map((m) => m.report);
   const windowSec = (stopAt - markAt) / 1000;
   const sentTotal = [...sent.values()].reduce((a, s) => a + s.sentInWindow, 0);
   const perSubscriber = reports.flatMap((r) => r.perSubscriber.map((s) => ({ ...s, expected: sentTotal })));
@@ -265,12 +269,7 @@ async function stopMedia(): Promise<void> {
     perSubscriber,
     unmatched: reports.reduce((a, r) => a + r.unmatched, 0),
     endToEnd: { samples: n, p50Ms: n ? q(0.5) : NaN, p99Ms: n ? q(0.99) : NaN, maxMs: Math.round(Math.max(0, ...reports.map((r) => r.delayMaxMs)) * 10) / 10 },
-    // The worst subscriber thread's lag.
-    generatorLoopDelay: {
-      p50Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p50Ms)),
-      p99Ms: Math.max(0, ...reports.map((r) => r.loopDelay.p99Ms)),
-      maxMs: Math.max(0, ...reports.map((r) => r.loopDelay.maxMs)),
-    },
+    generatorLoopDelay: worstLoopDelay(reports),
     scheduler: scheduler.stats().window,
     connectionTrouble: connectionTrouble(),
   };
