@@ -10,7 +10,6 @@ export class MixDownTrack {
   /** The mid the subscriber was told about (trackPublished). */
   announcedMid?: string;
   private negotiated = false;
-  packetsSent = 0;
 
   constructor(
     readonly transceiver: RTCRtpTransceiver,
@@ -27,10 +26,11 @@ export class MixDownTrack {
     this.negotiated = true;
   }
 
-  send(packet: RtpPacket): void {
-    if (!this.negotiated) return;
-    this.packetsSent++;
+  /** False when the packet was not handed over (the subscriber has not applied the offer yet). */
+  send(packet: RtpPacket): boolean {
+    if (!this.negotiated) return false;
     // werift's sender clones the packet before rewriting it: one packet object serves every listener of a stream.
     void this.transceiver.sender.sendRtp(packet).catch(() => {});
+    return true;
   }
 }

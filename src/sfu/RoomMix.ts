@@ -163,8 +163,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
         packet = minus.get(down.listener) ?? new RtpPacket(header(), own);
         minus.set(down.listener, packet);
       }
-      down.send(packet);
-      this.packetsSent++;
+      if (down.send(packet)) this.packetsSent++;
     }
   }
 }

@@ -54,7 +54,7 @@ export class Subscriber {
 
   add(track: PublishedTrack): void {
     if (this.closed || this.downTracks.has(track)) return;
-    const transceiver = this.reuse(track) ?? this.pc.addTransceiver(track.kind, { direction: 'sendonly' });
+    const transceiver = this.reuseFor(track.kind, track.codec) ?? this.pc.addTransceiver(track.kind, { direction: 'sendonly' });
     transceiver.setCodecPreferences(this.codecsFor(track));
     const down = new DownTrack(track, transceiver, (waitedMs) =>
       this.ctx.logger.debug({ subscriber: this.participant.name, from: track.remote.participant.name, kind: track.kind, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
@@ -106,10 +106,6 @@ export class Subscriber {
     this.downTracks.clear();
     this.answerWaiter?.(undefined);
     await this.pc.close().catch(() => {});
-  }
-
-  private reuse(track: PublishedTrack): RTCRtpTransceiver | undefined {
-    return this.reuseFor(track.kind, track.codec);
   }
 
   private reuseFor(kind: 'audio' | 'video', codec: string): RTCRtpTransceiver | undefined {
