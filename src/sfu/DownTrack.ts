@@ -1,11 +1,13 @@
 import type { RTCRtpTransceiver, RtpPacket } from 'werift';
+import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 
 const KEYFRAME_RETRY_MS = 1000;
 
 /**
- * One published track forwarded to one subscriber, through a send-only transceiver of the subscriber's PC. werift's
- * sender rewrites SSRC, payload type, sequence number and timestamp, and answers NACKs from its packet history.
+ * One published track forwarded to one subscriber, through a send-only transceiver of the subscriber's PC. Its werift
+ * sender (through RtpFastSender) rewrites SSRC, payload type, sequence number and timestamp, and answers NACKs from its
+ * packet history.
  * Video waits for a keyframe before its first packet, so a new subscriber never decodes from a broken reference.
  */
 export class DownTrack implements PacketSink {
@@ -15,6 +17,7 @@ export class DownTrack implements PacketSink {
   announcedMid?: string;
   private lastInputSsrc?: number;
   private readonly unsubscribePli: () => void;
+  private readonly out: RtpFastSender;
 
   private readonly createdAt = performance.now();
   /** When this down track last asked for the keyframe it waits for. */
@@ -28,6 +31,7 @@ export class DownTrack implements PacketSink {
   ) {
     this.started = published.kind === 'audio';
     const sender = transceiver.sender;
+    this.out = new RtpFastSender(sender);
     // The subscriber's keyframe requests (its decoder lost something) go to the publisher, coalesced there; and once the
     // subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier could not be sent).
     const subs = [sender.onPictureLossIndication.subscribe(() => published.requestKeyframe()), sender.onReady.subscribe(() => published.requestKeyframe())];
@@ -48,12 +52,12 @@ export class DownTrack implements PacketSink {
     return this.transceiver.mid ?? undefined;
   }
 
-  write(packet: RtpPacket, keyframe: boolean): Promise<void> | undefined {
+  write(packet: RtpPacket, keyframe: boolean): boolean {
     if (!this.started) {
-      if (!this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return undefined;
+      if (!this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
       if (!keyframe) {
         this.askAgain();
-        return undefined;
+        return false;
       }
       this.started = true;
       this.onStart?.(performance.now() - this.createdAt);
@@ -63,7 +67,8 @@ export class DownTrack implements PacketSink {
       this.continueSequence(packet);
     }
     this.lastInputSsrc = packet.header.ssrc;
-    return this.transceiver.sender.sendRtp(packet).catch(() => {});
+    this.out.send(packet);
+    return true;
   }
 
   /**

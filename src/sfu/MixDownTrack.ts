@@ -1,4 +1,5 @@
 import type { RTCRtpTransceiver, RtpPacket } from 'werift';
+import { RtpFastSender } from '../peer/RtpFastSender.js';
 
 /**
  * The live mix sent to one participant of an MCU room, on a send-only audio transceiver of its subscriber PC. The
@@ -10,12 +11,15 @@ export class MixDownTrack {
   /** The mid the subscriber was told about (trackPublished). */
   announcedMid?: string;
   private negotiated = false;
+  private readonly out: RtpFastSender;
 
   constructor(
     readonly transceiver: RTCRtpTransceiver,
     /** The participant listening: the mix it gets leaves this participant's own voice out. */
     readonly listener: string,
-  ) {}
+  ) {
+    this.out = new RtpFastSender(transceiver.sender);
+  }
 
   get mid(): string | undefined {
     return this.transceiver.mid ?? undefined;
@@ -29,8 +33,8 @@ export class MixDownTrack {
   /** False when the packet was not handed over (the subscriber has not applied the offer yet). */
   send(packet: RtpPacket): boolean {
     if (!this.negotiated) return false;
-    // werift's sender clones the packet before rewriting it: one packet object serves every listener of a stream.
-    void this.transceiver.sender.sendRtp(packet).catch(() => {});
+    // The sender copies the header before rewriting it: one packet object serves every listener of a stream.
+    this.out.send(packet);
     return true;
   }
 }

@@ -6,8 +6,8 @@ import { SAMPLE_EVERY, type ForwardMeter } from './ForwardMeter.js';
 
 /** What a published track hands each packet to: one per subscriber (DownTrack) or tap. */
 export interface PacketSink {
-  /** The send's promise when the packet was sent on, undefined when it was not (a subscriber not started yet). */
-  write(packet: RtpPacket, keyframe: boolean): Promise<void> | undefined;
+  /** True when the packet was sent on (handed to the socket, encrypted, before this returns), false when it was not. */
+  write(packet: RtpPacket, keyframe: boolean): boolean;
 }
 
 /**
@@ -92,12 +92,10 @@ export class PublishedTrack {
     }
     // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
     const t0 = performance.now();
-    const done = () => meter.observeDelay(performance.now() - t0);
     for (const sink of this.sinks) {
-      const sent = sink.write(out, keyframe);
-      if (!sent) continue;
+      if (!sink.write(out, keyframe)) continue;
       meter.packets++;
-      void sent.then(done);
+      meter.observeDelay(performance.now() - t0);
     }
   }
 }

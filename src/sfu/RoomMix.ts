@@ -82,7 +82,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     const sink: PacketSink = {
       write: (packet) => {
         this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now());
-        return undefined;
+        return false;
       },
     };
     this.voices.set(track, { participant, sink });

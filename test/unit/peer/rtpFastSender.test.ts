@@ -1,0 +1,96 @@
+// RtpFastSender against real werift peers on loopback: what arrives through the fast path is what werift's own
+// sendRtp delivers (payloads, continuous numbering across a switch between the two, the sender's SSRC and payload
+// type), and what werift's RTCP and NACK code read of the sender afterwards is right.
+import { GenericNack, RTCPeerConnection, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RtpFastSender } from '../../../src/peer/RtpFastSender.js';
+import { peerConnectionConfig } from '../../../src/peer/peerConnectionConfig.js';
+import { subscriberPeerConfig } from '../../../src/sfu/subscriberConfig.js';
+import { waitFor } from '../../harness/util.js';
+
+const pcs: RTCPeerConnection[] = [];
+afterEach(async () => {
+  await Promise.all(pcs.splice(0).map((pc) => pc.close()));
+});
+
+/** A send-only audio section from `a` (the SFU's subscriber config) to `b`, connected; b's track collects packets. */
+async function pair(): Promise<{ sender: RTCRtpTransceiver; received: RtpPacket[]; track: MediaStreamTrack }> {
+  const a = new RTCPeerConnection(subscriberPeerConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
+  const b = new RTCPeerConnection(peerConnectionConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
+  pcs.push(a, b);
+  const sender = a.addTransceiver('audio', { direction: 'sendonly' });
+  const received: RtpPacket[] = [];
+  const gotTrack = new Promise<MediaStreamTrack>((resolve) => b.onTrack.subscribe((t) => resolve(t)));
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription!);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription!);
+  const track = await gotTrack;
+  track.onReceiveRtp.subscribe((p) => received.push(p.clone()));
+  await waitFor(() => sender.sender.dtlsTransport?.state === 'connected' && a.connectionState === 'connected', { timeoutMs: 10_000, description: 'werift pair connected' });
+  return { sender, received, track };
+}
+
+const packet = (seq: number, payload: number): RtpPacket =>
+  new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: seq * 960, ssrc: 12345, marker: false }), Buffer.from([payload, 1, 2, 3]));
+
+describe('RtpFastSender', () => {
+  it('delivers what werift would: payloads, SSRC, payload type, numbering continuous across both paths', async () => {
+    const { sender, received } = await pair();
+    const fast = new RtpFastSender(sender.sender);
+    // The first packets through werift itself (as before the fast path existed), the rest fast, then werift again.
+    for (let i = 0; i < 5; i++) await sender.sender.sendRtp(packet(i, i));
+    for (let i = 5; i < 105; i++) fast.send(packet(i, i));
+    for (let i = 105; i < 110; i++) await sender.sender.sendRtp(packet(i, i));
+    await waitFor(() => received.length >= 110, { timeoutMs: 5000, description: '110 packets received' });
+    expect(fast.fast).toBe(100);
+    expect(fast.fallback).toBe(0);
+    const ssrc = sender.sender.ssrc;
+    const pt = sender.sender.codec!.payloadType;
+    for (const [i, p] of received.entries()) {
+      expect(p.header.payloadType).toBe(pt);
+      expect(p.payload[0]).toBe(i);
+      expect(p.header.ssrc).toBe(ssrc);
+      expect(p.header.sequenceNumber).toBe((received[0]!.header.sequenceNumber + i) & 0xffff);
+      expect(p.header.timestamp).toBe((received[0]!.header.timestamp + i * 960) >>> 0);
+    }
+    // What the sender's RTCP sender reports read: 110 packets, 4 payload bytes each, the last timestamp sent.
+    const s = sender.sender as unknown as { packetCount: number; octetCount: number; rtpTimestamp: number };
+    expect(s.packetCount).toBe(110);
+    expect(s.octetCount).toBe(440);
+  });
+
+  it('keeps the packet it was given unchanged (one packet serves every subscriber)', async () => {
+    const { sender, received } = await pair();
+    const fast = new RtpFastSender(sender.sender);
+    const p = packet(7, 9);
+    fast.send(p);
+    fast.send(packet(8, 10));
+    expect(p.header.ssrc).toBe(12345);
+    expect(p.header.sequenceNumber).toBe(7);
+    await waitFor(() => received.length >= 2, { timeoutMs: 5000, description: 'both packets' });
+  });
+
+  it('answers a NACK from its history with the packet the subscriber lost', async () => {
+    const { sender, received } = await pair();
+    const fast = new RtpFastSender(sender.sender);
+    for (let i = 0; i < 20; i++) fast.send(packet(i, i));
+    await waitFor(() => received.length >= 20, { timeoutMs: 5000, description: '20 packets' });
+    const lost = received[10]!.header.sequenceNumber;
+    const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: sender.sender.ssrc, lost: [lost] }) });
+    (sender.sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack);
+    await waitFor(() => received.length >= 21, { timeoutMs: 5000, description: 'the retransmission' });
+    expect(received[20]!.header.sequenceNumber).toBe(lost);
+    expect(received[20]!.payload[0]).toBe(10);
+  });
+
+  it('falls back to werift before the transport is up, and sends nothing werift would not', async () => {
+    const a = new RTCPeerConnection(subscriberPeerConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
+    pcs.push(a);
+    const t = a.addTransceiver('audio', { direction: 'sendonly' });
+    const fast = new RtpFastSender(t.sender);
+    fast.send(packet(1, 1));
+    expect(fast.fast).toBe(0);
+    expect(fast.fallback).toBe(1);
+  });
+});
