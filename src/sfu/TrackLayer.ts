@@ -1,0 +1,100 @@
+import type { RtpPacket } from 'werift';
+import { isKeyframePacket } from '../media/rtp/keyframe.js';
+import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
+import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import { SAMPLE_EVERY, type ForwardMeter } from './ForwardMeter.js';
+import type { PacketSink } from './PublishedTrackTypes.js';
+
+export interface TrackLayerOptions {
+  keyframeIntervalMs: number;
+  meter: ForwardMeter;
+  /** Called when the layer's resolution (read from its keyframes) is first known or changes. */
+  onResize: () => void;
+}
+
+/**
+ * One received RTP stream of a published track: the track itself, or one simulcast layer (`rid`) of it. Each packet
+ * is stripped of the publisher's header extensions (their ids are the publisher's negotiation, not the subscriber's:
+ * forwarded as they are, a subscriber would read an audio level as its `mid`) and handed to every sink. Keyframe
+ * requests are coalesced per layer (each layer is its own encoder stream with its own SSRC).
+ */
+export class TrackLayer {
+  readonly sinks = new Set<PacketSink>();
+  width?: number;
+  height?: number;
+  keyframesRequested = 0;
+  packetsReceived = 0;
+  private readonly unsubscribe: () => void;
+  private lastKeyframeRequestAt = -Infinity;
+  private keyframeTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    readonly remote: RemoteTrack,
+    private readonly opts: TrackLayerOptions,
+  ) {
+    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
+  }
+
+  get rid(): string | undefined {
+    return this.remote.rid;
+  }
+
+  /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */
+  requestKeyframe(): void {
+    if (this.closed || this.remote.kind !== 'video' || this.keyframeTimer) return;
+    const wait = this.lastKeyframeRequestAt + this.opts.keyframeIntervalMs - performance.now();
+    const send = () => {
+      this.keyframeTimer = undefined;
+      if (this.closed) return;
+      this.lastKeyframeRequestAt = performance.now();
+      this.keyframesRequested++;
+      this.remote.requestKeyframe().catch(() => {});
+    };
+    if (wait <= 0) send();
+    else this.keyframeTimer = setTimeout(send, wait).unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.keyframeTimer);
+    this.unsubscribe();
+    this.sinks.clear();
+  }
+
+  private forward(packet: RtpPacket): void {
+    this.packetsReceived++;
+    const vp8 = this.remote.codec.name === 'vp8';
+    if (this.sinks.size === 0) {
+      // Nobody takes this layer now, but its size decides who will.
+      if (vp8) this.readSize(packet.payload);
+      return;
+    }
+    const keyframe = this.remote.kind === 'video' && isKeyframePacket(this.remote.codec.name, packet.payload);
+    if (keyframe && vp8) this.readSize(packet.payload);
+    // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
+    const out = packet.clone();
+    out.header.extensions = [];
+    out.header.extension = false;
+    const meter = this.opts.meter;
+    if (this.packetsReceived % SAMPLE_EVERY !== 0) {
+      for (const sink of this.sinks) if (sink.write(out, keyframe)) meter.packets++;
+      return;
+    }
+    // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
+    const t0 = performance.now();
+    for (const sink of this.sinks) {
+      if (!sink.write(out, keyframe)) continue;
+      meter.packets++;
+      meter.observeDelay(performance.now() - t0);
+    }
+  }
+
+  private readSize(payload: Buffer): void {
+    const size = vp8KeyframeSize(payload);
+    if (!size || (size.width === this.width && size.height === this.height)) return;
+    this.width = size.width;
+    this.height = size.height;
+    this.opts.onResize();
+  }
+}
