@@ -77,6 +77,8 @@ export class Subscriber {
     for (const down of this.downTracks.values()) {
       if (down.mid !== mid) continue;
       down.setTileSize(tile);
+      const { current, target } = down.layers;
+      this.ctx.logger.debug({ subscriber: this.participant.name, mid, ...tile, layers: down.published.layerSizes(), received: down.published.layers.map((l) => l.packetsReceived), current, target }, 'sfu: tile size');
       return true;
     }
     return false;

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
-import { launchParticipant, type Participant } from '../harness/browser.js';
+import { launchParticipant } from '../harness/browser.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
 import { waitTileColor } from '../harness/tileMedia.js';
@@ -90,6 +90,17 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       launchParticipant({ name: 'sub' }),
     ]);
     cleanups.push(() => pub.close(), () => sub.close());
+    await pub.page.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      const w = window as unknown as { __pcs: RTCPeerConnection[] };
+      w.__pcs = [];
+      window.RTCPeerConnection = class extends Native {
+        constructor(c?: RTCConfiguration) {
+          super(c);
+          w.__pcs.push(this);
+        }
+      };
+    });
     await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
 
@@ -121,7 +132,18 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
 
     // Large tile: the full layer within 2 s of the page's report.
     const upAt = await setTileWidth(sub.page, 320);
-    const upDone = await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer', 5000);
+    const upDone = await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer', 5000).catch(async (err) => {
+      const sent = await pub.page.evaluate(async () => {
+        const out: unknown[] = [];
+        for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []) {
+          (await pc.getStats()).forEach((s) => {
+            if (s.type === 'outbound-rtp' || (s.type === 'candidate-pair' && s.nominated)) out.push(s);
+          });
+        }
+        return out;
+      });
+      throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\n${JSON.stringify(sent)}\n${logs.filter((l) => /sfu/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
     await waitTileColor(sub.page, pubId, COLOR, 5000);
     await sleep(1500);
 

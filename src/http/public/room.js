@@ -624,7 +624,8 @@ window.rtcRoom = {
       if (!peer.send) continue;
       const stats = await peer.send.getStats();
       stats.forEach((s) => {
-        if (s.type === 'outbound-rtp') out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0 });
+        if (s.type !== 'outbound-rtp') return;
+        out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0, ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0 } : {}) });
       });
     }
     return out;
