@@ -1,5 +1,6 @@
 import { RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
+import type { SwitchTiming } from './DownTrackTypes.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 import { Vp8Munger } from './Vp8Munger.js';
@@ -49,8 +50,8 @@ export class DownTrack {
     readonly transceiver: RTCRtpTransceiver,
     /** Told when forwarding starts (after how long): a video that never starts is the thing to look for. */
     private readonly onStart?: (waitedMs: number) => void,
-    /** Told after each layer switch (from, to, how long the keyframe took since the switch was decided). */
-    private readonly onSwitch?: (from: number, to: number, waitedMs: number) => void,
+    /** Told after each layer switch: which, how long its keyframe took since the switch was decided, and the timestamps. */
+    private readonly onSwitch?: (from: number, to: number, waitedMs: number, time: SwitchTiming) => void,
   ) {
     this.started = published.kind === 'audio';
     this.target = published.top;
@@ -153,26 +154,30 @@ export class DownTrack {
     const from = this.current!;
     this.published.removeSink(this.sinks[from]!, from);
     this.current = layer;
-    this.continueSequence(packet, this.timestampStep(packet));
+    const time = this.timestampStep(from, layer, packet);
+    this.continueSequence(packet, time.step);
     this.munger?.switchTo(packet.payload);
     this.switches++;
-    this.onSwitch?.(from, layer, performance.now() - this.askedAt);
+    this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
   }
 
   /**
-   * How far the new layer's first packet is from the last one sent, in RTP ticks. Chrome stamps a captured frame
-   * with the same RTP timestamp in every layer (checked with Chromium 156): the input timestamps' difference is then
-   * the real distance, and the new layer keeps the old one's offset. Should a publisher give its layers unrelated
-   * clocks, that difference is far from the time between the packets' arrivals, which is used instead. At least one
+   * How far the new layer's first packet is from the last one sent, in RTP ticks. Each layer has its own random
+   * timestamp offset (Chromium 156: the first packets of two layers' same frame differ by ~1.5e9), so the new layer's
+   * timestamp is translated into the old one's through both layers' RTCP sender reports, which put them on the
+   * publisher's one NTP clock. Until both layers have sent one, or should the translation disagree with the packets'
+   * arrival times by more than half a second, the time between the two packets' arrivals is used. At least one
    * tick: a frame the old layer already sent must not get its successor's timestamp.
    */
-  private timestampStep(packet: RtpPacket): number {
+  private timestampStep(from: number, to: number, packet: RtpPacket): SwitchTiming {
     const last = this.last;
-    if (!last) return 1;
+    if (!last) return { step: 1, by: 'arrival' };
     const clockRate = this.published.remote.codec.clockRate;
-    const elapsed = ((performance.now() - last.at) * clockRate) / 1000;
-    const delta = (packet.header.timestamp - last.timestamp) | 0;
-    return Math.max(1, Math.abs(delta - elapsed) <= clockRate / 2 ? delta : Math.round(elapsed));
+    const elapsed = Math.round(((performance.now() - last.at) * clockRate) / 1000);
+    const translated = this.published.translateTimestamp(packet.header.timestamp, to, from);
+    const reportDelta = translated === undefined ? undefined : (translated - last.timestamp) | 0;
+    if (reportDelta !== undefined && Math.abs(reportDelta - elapsed) <= clockRate / 2) return { step: Math.max(1, reportDelta), by: 'senderReports', reportDelta, elapsed };
+    return { step: Math.max(1, elapsed), by: 'arrival', reportDelta, elapsed };
   }
 
   /**

@@ -65,6 +65,18 @@ export class PublishedTrack {
     return this.layers.map((l) => ({ width: l.width, height: l.height }));
   }
 
+  /**
+   * `timestamp` of layer `from`, as layer `to` stamps the same instant: layers have unrelated RTP offsets, and their
+   * sender reports tie each to the publisher's one NTP clock. Undefined until both layers have sent a report.
+   */
+  translateTimestamp(timestamp: number, from: number, to: number): number | undefined {
+    const a = this.layers[from]?.senderReport;
+    const b = this.layers[to]?.senderReport;
+    if (!a || !b) return undefined;
+    const clockRate = this.remote.codec.clockRate;
+    return (b.rtp + ((timestamp - a.rtp) | 0) + Math.round((a.ntpSeconds - b.ntpSeconds) * clockRate)) >>> 0;
+  }
+
   /** `listener` is called when a layer's resolution becomes known or changes; returns the unsubscribe. */
   onLayersResized(listener: () => void): () => void {
     this.resizeListeners.add(listener);

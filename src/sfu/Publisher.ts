@@ -6,7 +6,7 @@ import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import type { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import { remoteTrackOf } from '../peer/remoteTrack.js';
 import { trackNacksPerSsrc } from '../peer/simulcastNack.js';
-import { routeSimulcastRtx } from '../peer/simulcastRtx.js';
+import { routeSimulcast } from '../peer/simulcastRouting.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
 import { PublishedTrack } from './PublishedTrack.js';
 import { publisherPeerConfig } from './publisherConfig.js';
@@ -98,7 +98,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const rids = receiver?.tracks.filter((t) => t.rid !== undefined) ?? [];
     if (receiver && rids.length > 1) {
       trackNacksPerSsrc(receiver);
-      routeSimulcastRtx(this.pc);
+      routeSimulcast(this.pc);
     }
     // A layer that sends nothing within remoteTrackOf's wait (the browser dropped it) is left out.
     const layers = (await Promise.all((rids.length > 1 ? rids : [track]).map((t) => remoteTrackOf(this.pc, t, this.participant)))).filter((l) => l !== undefined);

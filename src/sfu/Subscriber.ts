@@ -62,7 +62,8 @@ export class Subscriber {
       track,
       transceiver,
       (waitedMs) => this.ctx.logger.debug({ ...log, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
-      (from, to, waitedMs) => this.ctx.logger.debug({ ...log, fromLayer: track.layers[from]!.rid, toLayer: track.layers[to]!.rid, waitedMs: Math.round(waitedMs) }, 'sfu: layer switched'),
+      (from, to, waitedMs, time) =>
+        this.ctx.logger.debug({ ...log, fromLayer: track.layers[from]!.rid, toLayer: track.layers[to]!.rid, waitedMs: Math.round(waitedMs), ...time }, 'sfu: layer switched'),
     );
     this.downTracks.set(track, down);
     down.open();

@@ -1,4 +1,4 @@
-import type { RtpPacket } from 'werift';
+import { RtcpSrPacket, type RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
@@ -24,6 +24,8 @@ export class TrackLayer {
   height?: number;
   keyframesRequested = 0;
   packetsReceived = 0;
+  /** The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock. */
+  senderReport?: { ntpSeconds: number; rtp: number };
   private readonly unsubscribe: () => void;
   private lastKeyframeRequestAt = -Infinity;
   private keyframeTimer?: NodeJS.Timeout;
@@ -33,7 +35,15 @@ export class TrackLayer {
     readonly remote: RemoteTrack,
     private readonly opts: TrackLayerOptions,
   ) {
-    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
+    const subs = [
+      remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)),
+      remote.track.onReceiveRtcp.subscribe((rtcp) => {
+        if (rtcp.type !== RtcpSrPacket.type) return;
+        const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
+        this.senderReport = { ntpSeconds: Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32, rtp: rtpTimestamp };
+      }),
+    ];
+    this.unsubscribe = () => subs.forEach((s) => s.unSubscribe());
   }
 
   get rid(): string | undefined {

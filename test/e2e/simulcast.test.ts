@@ -26,6 +26,7 @@ interface Inbound {
   frameHeight: number;
   freezeCount: number;
   totalFreezesDuration: number;
+  pliCount: number;
 }
 interface Hooks {
   rtcRoom: {
@@ -78,7 +79,7 @@ async function decodedWidth(page: Page, ok: (w: number) => boolean, description:
 
 describe('simulcast (publish three layers, each subscriber gets the layer its tile needs)', () => {
   it('a small tile gets the small layer, a large one the full layer within 2 s; switches keep frames coming, colour right', async () => {
-    const logs: Array<{ msg?: string; fromLayer?: string; toLayer?: string; waitedMs?: number; rids?: string[] }> = [];
+    const logs: Array<{ msg?: string; fromLayer?: string; toLayer?: string; waitedMs?: number; by?: string; reportDelta?: number; elapsed?: number }> = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     const server = await startServer({ port: 0, host: '127.0.0.1', logger });
     cleanups.push(() => server.close());
@@ -160,9 +161,9 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     const widths = [...new Set(frames.map((f) => f.w))];
     const switches = logs.filter((l) => l.msg === 'sfu: layer switched');
     console.log(
-      `simulcast: up ${upDone - upAt} ms, down ${downDone - downAt} ms (report → getStats width); server switches ${JSON.stringify(switches.map((s) => `${s.fromLayer}→${s.toLayer} ${s.waitedMs} ms`))}; ` +
+      `simulcast: up ${upDone - upAt} ms, down ${downDone - downAt} ms (report → getStats width); server switches ${JSON.stringify(switches.map((s) => `${s.fromLayer}→${s.toLayer} ${s.waitedMs} ms, step by ${s.by}: ${s.reportDelta} vs arrival ${s.elapsed} ticks`))}; ` +
         `${frames.length} frames presented, widths ${widths.join('/')}, longest gap ${Math.round(maxGap)} ms; ` +
-        `decoded ${after.framesDecoded - before.framesDecoded}, freezes ${after.freezeCount - before.freezeCount} (${(after.totalFreezesDuration - before.totalFreezesDuration).toFixed(2)} s)`,
+        `decoded ${after.framesDecoded - before.framesDecoded}, freezes ${after.freezeCount - before.freezeCount} (${(after.totalFreezesDuration - before.totalFreezesDuration).toFixed(2)} s), PLIs ${after.pliCount - before.pliCount}`,
     );
     expect(upDone - upAt, 'report of a large tile → full layer decoded').toBeLessThanOrEqual(2000);
     expect(downDone - downAt, 'report of a small tile → small layer decoded').toBeLessThanOrEqual(2000);

@@ -611,7 +611,7 @@ window.rtcRoom = {
           packetsReceived: s.packetsReceived ?? 0, framesDecoded: s.framesDecoded ?? 0,
           totalSamplesReceived: s.totalSamplesReceived ?? 0, audioLevel: s.audioLevel ?? 0,
           frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
-          mid: s.mid, freezeCount: s.freezeCount ?? 0, totalFreezesDuration: s.totalFreezesDuration ?? 0,
+          mid: s.mid, freezeCount: s.freezeCount ?? 0, totalFreezesDuration: s.totalFreezesDuration ?? 0, pliCount: s.pliCount ?? 0,
         });
       });
     }

@@ -7,7 +7,7 @@ interface Router {
   extIdUriMap: Record<number, string>;
   routeRtp: (packet: RtpPacket) => void;
   registerRtpReceiver(receiver: RTCRtpReceiver, ssrc: number): void;
-  rtxRouted?: true;
+  simulcastRouted?: true;
 }
 interface ReceiverInternals {
   ssrcByRtx: Record<number, number>;
@@ -15,19 +15,22 @@ interface ReceiverInternals {
 }
 
 /**
- * Routes a simulcast publisher's RTX streams, which werift 0.25 drops. A browser's simulcast offer names its layers
- * by rid and no SSRCs, so werift learns a layer's SSRC from the rid header extension; an RTX packet carries the
- * layer's rid as `rrid` instead, which werift does not look at. Dropped, its retransmissions are lost, and so is its
- * transport-cc sequence number: Chrome probes bandwidth with RTX padding, reads every probe as lost, and its estimate
- * falls to ~80 kbit/s, too little for anything but the lowest layer. Here, an unknown SSRC with an `rrid` is
- * registered with the layer's receiver, mapped to the layer's SSRC once that is known (as werift does for an RTX
- * stream an offer announces), and from then on werift handles it: feedback, unwrapping, padding dropped.
+ * Completes werift 0.25's routing of a simulcast publisher's streams. A browser's simulcast offer names its layers by
+ * rid and no SSRCs, so werift learns a layer's SSRC from the rid header extension, but only routes its media:
+ * - RTCP sender reports of a layer are dropped until a packet came without the rid (werift registers the SSRC only
+ *   then); here the SSRC is registered at its first packet, so reports reach the layer's track from the start.
+ * - RTX packets carry the layer's rid as `rrid`, which werift does not look at: dropped, their retransmissions are
+ *   lost, and so is their transport-cc sequence number. Chrome probes bandwidth with RTX padding, reads every probe
+ *   as lost, and its estimate falls to ~80 kbit/s, too little for anything but the lowest layer. Here, an unknown
+ *   SSRC with an `rrid` is registered with the layer's receiver and mapped to the layer's SSRC once that is known (as
+ *   werift does for an RTX stream an offer announces); from then on werift handles it: feedback, unwrapping, padding
+ *   dropped.
  * Idempotent; only packets of unknown SSRC are looked at, so a PC without simulcast is not affected.
  */
-export function routeSimulcastRtx(pc: RTCPeerConnection): void {
+export function routeSimulcast(pc: RTCPeerConnection): void {
   const router = (pc as unknown as { router: Router }).router;
-  if (router.rtxRouted) return;
-  router.rtxRouted = true;
+  if (router.simulcastRouted) return;
+  router.simulcastRouted = true;
   const route = router.routeRtp;
   /** RTX SSRCs registered before their layer's SSRC was known: their `rrid`, until the mapping is made. */
   const unmapped = new Map<number, string>();
@@ -35,11 +38,17 @@ export function routeSimulcastRtx(pc: RTCPeerConnection): void {
     const ssrc = packet.header.ssrc;
     if (router.ssrcTable[ssrc] === undefined) {
       const ext = rtpHeaderExtensionsParser(packet.header.extensions, router.extIdUriMap);
+      const rid = ext[RTP_EXTENSION_URI.sdesRTPStreamID];
       const rrid = ext[RTP_EXTENSION_URI.repairedRtpStreamId];
-      const receiver = typeof rrid === 'string' && ext[RTP_EXTENSION_URI.sdesRTPStreamID] === undefined ? router.ridTable[rrid] : undefined;
-      if (receiver) {
-        router.registerRtpReceiver(receiver as unknown as RTCRtpReceiver, ssrc);
-        unmapped.set(ssrc, rrid as string);
+      if (typeof rid === 'string') {
+        const receiver = router.ridTable[rid];
+        if (receiver) router.registerRtpReceiver(receiver as unknown as RTCRtpReceiver, ssrc);
+      } else if (typeof rrid === 'string') {
+        const receiver = router.ridTable[rrid];
+        if (receiver) {
+          router.registerRtpReceiver(receiver as unknown as RTCRtpReceiver, ssrc);
+          unmapped.set(ssrc, rrid);
+        }
       }
     }
     if (unmapped.size > 0) mapRtx(router, unmapped, ssrc);
