@@ -28,6 +28,8 @@ export class TrackLayer {
   senderReport?: { ntpSeconds: number; rtp: number };
   private readonly unsubscribe: () => void;
   private lastKeyframeRequestAt = -Infinity;
+  private highestSeq?: number;
+  private highestSeqSsrc?: number;
   private keyframeTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -75,12 +77,15 @@ export class TrackLayer {
   private forward(packet: RtpPacket): void {
     this.packetsReceived++;
     const vp8 = this.remote.codec.name === 'vp8';
+    // A packet older than one already seen (a retransmission; Chrome also probes bandwidth by sending recent packets
+    // again over RTX) is forwarded as before, but is no keyframe to start or switch at: what follows it went by.
+    const fresh = this.isFresh(packet.header.ssrc, packet.header.sequenceNumber);
     if (this.sinks.size === 0) {
       // Nobody takes this layer now, but its size decides who will.
       if (vp8) this.readSize(packet.payload);
       return;
     }
-    const keyframe = this.remote.kind === 'video' && isKeyframePacket(this.remote.codec.name, packet.payload);
+    const keyframe = fresh && this.remote.kind === 'video' && isKeyframePacket(this.remote.codec.name, packet.payload);
     if (keyframe && vp8) this.readSize(packet.payload);
     // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
     const out = packet.clone();
@@ -98,6 +103,21 @@ export class TrackLayer {
       meter.packets++;
       meter.observeDelay(performance.now() - t0);
     }
+  }
+
+  /**
+   * True for a sequence number ahead of all seen so far of its stream (RFC 3550 A.1: up to 2^15 ahead), which becomes
+   * the newest. A new SSRC (the publisher's encoder restarted) numbers afresh.
+   */
+  private isFresh(ssrc: number, seq: number): boolean {
+    if (ssrc !== this.highestSeqSsrc) {
+      this.highestSeqSsrc = ssrc;
+      this.highestSeq = undefined;
+    }
+    const ahead = (seq - (this.highestSeq ?? seq - 1)) & 0xffff;
+    if (ahead === 0 || ahead >= 0x8000) return false;
+    this.highestSeq = seq;
+    return true;
   }
 
   private readSize(payload: Buffer): void {
