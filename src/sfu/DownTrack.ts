@@ -55,6 +55,8 @@ export class DownTrack {
   ) {
     this.started = published.kind === 'audio';
     this.target = published.top;
+    // Audio needs no keyframe: it is forwarded from its first packet.
+    if (this.started) this.current = this.target;
     this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
     this.layered = published.simulcast;
     this.munger = this.layered && published.codec === 'vp8' ? new Vp8Munger() : undefined;

@@ -27,6 +27,7 @@ interface Inbound {
   freezeCount: number;
   totalFreezesDuration: number;
   pliCount: number;
+  totalSamplesReceived: number;
 }
 interface Hooks {
   rtcRoom: {
@@ -172,6 +173,9 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     // 15 fps for ~6 s less start-up slack: the decoder kept going through both switches.
     expect(after.framesDecoded - before.framesDecoded).toBeGreaterThanOrEqual(50);
     expect(switches.map((s) => `${s.fromLayer}→${s.toLayer}`)).toEqual(expect.arrayContaining(['q→f', 'f→q']));
+    // The microphone is forwarded as ever beside the layered camera.
+    const audio = (await sub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats())).find((x) => x.kind === 'audio');
+    expect(audio?.totalSamplesReceived ?? 0, 'the publisher is heard').toBeGreaterThan(48_000);
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
 });
