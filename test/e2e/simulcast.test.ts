@@ -7,6 +7,8 @@ import type { Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
+import { vp8KeyframeSize } from '../../src/media/rtp/vp8Descriptor.js';
+import type { RemoteTrack } from '../../src/peer/RecorderPeerTypes.js';
 import { launchParticipant } from '../harness/browser.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
@@ -33,7 +35,7 @@ interface Hooks {
   rtcRoom: {
     id?: string;
     inboundStats(): Promise<Inbound[]>;
-    outboundStats(): Promise<Array<{ kind: string; packetsSent: number }>>;
+    outboundStats(): Promise<Array<{ kind: string; packetsSent: number; rid?: string; frameWidth?: number }>>;
     tileSizes: Record<string, { width: number; height: number; at: number }>;
   };
   __frames?: Array<{ t: number; w: number }>;
@@ -92,25 +94,18 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       launchParticipant({ name: 'sub' }),
     ]);
     cleanups.push(() => pub.close(), () => sub.close());
-    await pub.page.addInitScript(() => {
-      const Native = window.RTCPeerConnection;
-      const w = window as unknown as { __pcs: RTCPeerConnection[] };
-      w.__pcs = [];
-      window.RTCPeerConnection = class extends Native {
-        constructor(c?: RTCConfiguration) {
-          super(c);
-          w.__pcs.push(this);
-        }
-      };
-    });
     await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
 
     // The publisher sends three video streams (layers), one per rid.
-    await waitFor(async () => (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video' && s.packetsSent > 0).length === 3, {
-      timeoutMs: 15_000,
-      description: 'publisher sends three video layers',
-    });
+    const layers = await waitFor(
+      async () => {
+        const sent = (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video' && s.packetsSent > 0 && s.frameWidth);
+        return sent.length === 3 ? sent : undefined;
+      },
+      { timeoutMs: 15_000, description: 'publisher sends three video layers' },
+    );
+    expect(Object.fromEntries(layers.map((l) => [l.rid, l.frameWidth]))).toEqual({ q: 80, h: 160, f: 320 });
 
     // The subscriber (no camera, no microphone) shows the publisher in an 80x60 tile from the start.
     await sub.page.goto(`${server.url}/room/sim?name=Sub&autojoin=1&video=0&audio=0`);
@@ -135,15 +130,7 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     // Large tile: the full layer within 2 s of the page's report.
     const upAt = await setTileWidth(sub.page, 320);
     const upDone = await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer', 5000).catch(async (err) => {
-      const sent = await pub.page.evaluate(async () => {
-        const out: unknown[] = [];
-        for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []) {
-          (await pc.getStats()).forEach((s) => {
-            if (s.type === 'outbound-rtp' || (s.type === 'candidate-pair' && s.nominated)) out.push(s);
-          });
-        }
-        return out;
-      });
+      const sent = await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats());
       throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\n${JSON.stringify(sent)}\n${logs.filter((l) => /sfu/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n')}`);
     });
     await waitTileColor(sub.page, pubId, COLOR, 5000);
@@ -176,6 +163,27 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     // The microphone is forwarded as ever beside the layered camera.
     const audio = (await sub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats())).find((x) => x.kind === 'audio');
     expect(audio?.totalSamplesReceived ?? 0, 'the publisher is heard').toBeGreaterThan(48_000);
+
+    // A recording's tap gets one video track of the camera, the full layer: its keyframes are 320x240.
+    const tap = server.sfu.tap('sim')!;
+    const tapped: RemoteTrack[] = [];
+    tap.on('track', (t) => tapped.push(t));
+    tap.start();
+    cleanups.push(() => tap.close());
+    const videos = await waitFor(() => (tapped.some((t) => t.kind === 'video') ? tapped.filter((t) => t.kind === 'video') : undefined), { timeoutMs: 5000, description: 'the tap has the video' });
+    expect(videos, 'one video track per camera').toHaveLength(1);
+    const keyframe = await new Promise<{ width: number; height: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no keyframe on the tapped video within 5 s')), 5000);
+      const sub = videos[0]!.track.onReceiveRtp.subscribe((p) => {
+        const size = vp8KeyframeSize(p.payload);
+        if (!size) return;
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve(size);
+      });
+      void videos[0]!.requestKeyframe();
+    });
+    expect(keyframe, 'the tapped video is the full layer').toEqual({ width: 320, height: 240 });
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
 });
