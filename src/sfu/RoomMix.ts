@@ -140,7 +140,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     }
     const cpu = process.cpuUsage();
     try {
-      this.send(this.mix.tick(nowMs));
+      this.send(this.mix.tick(nowMs, this.outputs));
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'mcu: mix tick failed');
     }
@@ -154,16 +154,11 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     if (this.outputs.size === 0) return;
     const header = (): RtpHeader =>
       new RtpHeader({ payloadType: OPUS_PT, sequenceNumber: frame.index & 0xffff, timestamp: (frame.index * SAMPLES_PER_FRAME) >>> 0, marker: false });
-    const all = new RtpPacket(header(), frame.all);
-    const minus = new Map<string, RtpPacket>();
+    const all = frame.all && new RtpPacket(header(), frame.all);
     for (const down of this.outputs.values()) {
       const own = frame.minus.get(down.listener);
-      let packet = all;
-      if (own) {
-        packet = minus.get(down.listener) ?? new RtpPacket(header(), own);
-        minus.set(down.listener, packet);
-      }
-      if (down.send(packet)) this.packetsSent++;
+      const packet = own ? new RtpPacket(header(), own) : all;
+      if (packet && down.send(packet)) this.packetsSent++;
     }
   }
 }
