@@ -1,4 +1,4 @@
-import type { RtpPacket } from 'werift';
+import { RTP_EXTENSION_URI, type RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { TrackSource } from '../signaling/messages.js';
@@ -23,6 +23,11 @@ export class PublishedTrack {
   private closed = false;
   keyframesRequested = 0;
   packetsReceived = 0;
+  /**
+   * The RFC 6464 level of the packet being handed out (−dBov: 0 loudest, 127 silence), read by sinks during write();
+   * undefined when the publisher does not send it.
+   */
+  audioLevel: number | undefined;
 
   constructor(
     readonly remote: RemoteTrack,
@@ -30,7 +35,10 @@ export class PublishedTrack {
     private readonly keyframeIntervalMs: number,
     private readonly meter: ForwardMeter,
   ) {
-    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
+    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet, extensions) => {
+      this.audioLevel = (extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined)?.level;
+      this.forward(packet);
+    }).unSubscribe;
   }
 
   get id(): string {

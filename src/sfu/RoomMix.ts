@@ -81,7 +81,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     }
     const sink: PacketSink = {
       write: (packet) => {
-        this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now());
+        this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now(), track.audioLevel);
         return false;
       },
     };
@@ -135,7 +135,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     if (this.closed) return;
     // Every 5 s at debug level: each voice's playout depth and repairs (what to look at when the mix lags or breaks).
     if (this.ticks % 250 === 249 && this.opts.logger.isLevelEnabled('debug')) {
-      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, levelDb: Math.round(v.levelDb) }]));
+      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, silent: v.silent, levelDb: Math.round(v.levelDb) }]));
       this.opts.logger.debug({ voices, skippedTicks: this.clock.skipped }, 'mcu: voices');
     }
     const cpu = process.cpuUsage();

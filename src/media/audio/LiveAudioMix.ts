@@ -42,6 +42,9 @@ interface Voice {
   gain: number;
 }
 
+/** RFC 6464 level (−dBov) from which a voice's packet is taken as silence and not decoded: −70 dBov. */
+export const SILENT_LEVEL_DBOV = 70;
+
 /** One encoded mix: its PCM, limiter and encoder. */
 interface Output {
   pcm: Float32Array;
@@ -114,9 +117,15 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     this.voices.delete(id);
   }
 
-  /** One Opus RTP packet of voice `id` (see VoiceJitterBuffer.push); unknown ids are ignored. The payload is copied. */
-  push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number): void {
-    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs);
+  /**
+   * One Opus RTP packet of voice `id` (see VoiceJitterBuffer.push); unknown ids are ignored. The payload is copied.
+   * `levelDbov`: the sender's RFC 6464 level of it (−dBov, 0 loudest, 127 silence), when it sends one: a packet at
+   * SILENT_LEVEL_DBOV or quieter is played as silence without being decoded. That is 20 dB under the ranking's silence
+   * floor, so it changes neither who is mixed nor what is heard, and in a big room most voices are silent: decoding
+   * every one of them is what grows with the room.
+   */
+  push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number, levelDbov?: number): void {
+    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs, levelDbov !== undefined && levelDbov >= SILENT_LEVEL_DBOV);
   }
 
   /** Resolves when every current voice's decoder has started (they play silence until then). */
