@@ -56,6 +56,14 @@ export class PublishedTrack {
     return this.layers.reduce((n, l) => n + l.keyframesRequested, 0);
   }
 
+  /**
+   * The RFC 6464 level of the packet being handed out (−dBov: 0 loudest, 127 silence), read by sinks during write();
+   * undefined when the publisher does not send it.
+   */
+  get audioLevel(): number | undefined {
+    return this.layers[this.top]!.audioLevel;
+  }
+
   get packetsReceived(): number {
     return this.layers.reduce((n, l) => n + l.packetsReceived, 0);
   }

@@ -81,7 +81,7 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     }
     const sink: PacketSink = {
       write: (packet) => {
-        this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now());
+        this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now(), track.audioLevel);
         return false;
       },
     };
@@ -135,12 +135,12 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     if (this.closed) return;
     // Every 5 s at debug level: each voice's playout depth and repairs (what to look at when the mix lags or breaks).
     if (this.ticks % 250 === 249 && this.opts.logger.isLevelEnabled('debug')) {
-      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, levelDb: Math.round(v.levelDb) }]));
+      const voices = Object.fromEntries([...this.mix.stats().voices].map(([id, v]) => [id, { depthMs: v.depthMs, concealed: v.concealed, underruns: v.underruns, dropped: v.dropped, late: v.late, resets: v.resets, silent: v.silent, levelDb: Math.round(v.levelDb) }]));
       this.opts.logger.debug({ voices, skippedTicks: this.clock.skipped }, 'mcu: voices');
     }
     const cpu = process.cpuUsage();
     try {
-      this.send(this.mix.tick(nowMs));
+      this.send(this.mix.tick(nowMs, this.outputs));
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'mcu: mix tick failed');
     }
@@ -154,16 +154,11 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
     if (this.outputs.size === 0) return;
     const header = (): RtpHeader =>
       new RtpHeader({ payloadType: OPUS_PT, sequenceNumber: frame.index & 0xffff, timestamp: (frame.index * SAMPLES_PER_FRAME) >>> 0, marker: false });
-    const all = new RtpPacket(header(), frame.all);
-    const minus = new Map<string, RtpPacket>();
+    const all = frame.all && new RtpPacket(header(), frame.all);
     for (const down of this.outputs.values()) {
       const own = frame.minus.get(down.listener);
-      let packet = all;
-      if (own) {
-        packet = minus.get(down.listener) ?? new RtpPacket(header(), own);
-        minus.set(down.listener, packet);
-      }
-      if (down.send(packet)) this.packetsSent++;
+      const packet = own ? new RtpPacket(header(), own) : all;
+      if (packet && down.send(packet)) this.packetsSent++;
     }
   }
 }

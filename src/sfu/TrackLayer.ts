@@ -1,4 +1,4 @@
-import { RtcpSrPacket, type RtpPacket } from 'werift';
+import { RTP_EXTENSION_URI, RtcpSrPacket, type RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
@@ -24,6 +24,8 @@ export class TrackLayer {
   height?: number;
   keyframesRequested = 0;
   packetsReceived = 0;
+  /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
+  audioLevel: number | undefined;
   /** The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock. */
   senderReport?: { ntpSeconds: number; rtp: number };
   private readonly unsubscribe: () => void;
@@ -38,7 +40,10 @@ export class TrackLayer {
     private readonly opts: TrackLayerOptions,
   ) {
     const subs = [
-      remote.track.onReceiveRtp.subscribe((packet) => this.forward(packet)),
+      remote.track.onReceiveRtp.subscribe((packet, extensions) => {
+        this.audioLevel = (extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined)?.level;
+        this.forward(packet);
+      }),
       remote.track.onReceiveRtcp.subscribe((rtcp) => {
         if (rtcp.type !== RtcpSrPacket.type) return;
         const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;

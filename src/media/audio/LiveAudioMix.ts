@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { LiveAudioMixEvents, LiveAudioMixOptions, LiveAudioMixStats, LiveMixFrame, LiveVoiceStats } from './LiveAudioMixTypes.js';
+import type { LiveAudioMixEvents, LiveAudioMixOptions, LiveAudioMixStats, LiveMixFrame, LiveVoiceStats, MixListeners } from './LiveAudioMixTypes.js';
 import { LoudnessMeter } from './LoudnessMeter.js';
 import { OpusFrameEncoder } from './OpusFrameEncoder.js';
 import type { OpusFrameEncoderOptions } from './OpusFrameEncoderTypes.js';
@@ -41,6 +41,9 @@ interface Voice {
   /** Mix gain, ramping towards 1 while selected and 0 otherwise. */
   gain: number;
 }
+
+/** RFC 6464 level (−dBov) from which a voice's packet is taken as silence and not decoded: −70 dBov. */
+export const SILENT_LEVEL_DBOV = 70;
 
 /** One encoded mix: its PCM, limiter and encoder. */
 interface Output {
@@ -114,9 +117,15 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     this.voices.delete(id);
   }
 
-  /** One Opus RTP packet of voice `id` (see VoiceJitterBuffer.push); unknown ids are ignored. The payload is copied. */
-  push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number): void {
-    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs);
+  /**
+   * One Opus RTP packet of voice `id` (see VoiceJitterBuffer.push); unknown ids are ignored. The payload is copied.
+   * `levelDbov`: the sender's RFC 6464 level of it (−dBov, 0 loudest, 127 silence), when it sends one: a packet at
+   * SILENT_LEVEL_DBOV or quieter is played as silence without being decoded. That is 20 dB under the ranking's silence
+   * floor, so it changes neither who is mixed nor what is heard, and in a big room most voices are silent: decoding
+   * every one of them is what grows with the room.
+   */
+  push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number, levelDbov?: number): void {
+    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs, levelDbov !== undefined && levelDbov >= SILENT_LEVEL_DBOV);
   }
 
   /** Resolves when every current voice's decoder has started (they play silence until then). */
@@ -124,8 +133,12 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     await Promise.all([...this.voices.values()].map((v) => v.buffer.ready));
   }
 
-  /** The next 20 ms of every output. Call once per 20 ms; `nowMs` (any monotonic clock) times the ranking's hold. */
-  tick(nowMs: number): LiveMixFrame {
+  /**
+   * The next 20 ms of every output. Call once per 20 ms; `nowMs` (any monotonic clock) times the ranking's hold.
+   * With `listeners`, only what one of them hears is encoded (a speaker who publishes but does not listen needs no
+   * mix-minus: up to 3 of the 4 encodes a tick, most of the mix's cost); without, everything is.
+   */
+  tick(nowMs: number, listeners?: MixListeners): LiveMixFrame {
     this.assertOpen();
     const levels = new Map<string, number>();
     const ranked: VoiceLevel[] = [];
@@ -158,6 +171,7 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     // Mix-minus before limiting `all`: each is the unlimited sum less that speaker's exact contribution.
     const minus = new Map<string, Buffer>();
     for (const id of speakers) {
+      if (listeners && !listeners.has(id)) continue;
       const out = this.minus.get(id)!;
       const own = this.voices.get(id)!;
       const pcm = out.pcm;
@@ -169,7 +183,8 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
       }
       minus.set(id, this.encode(out));
     }
-    const allPacket = this.encode(this.all);
+    let allPacket: Buffer | undefined;
+    if (!listeners || listeners.size > minus.size) allPacket = this.encode(this.all);
 
     this.reportSpeakers(speakers);
     return { index: this.index++, speakers, all: allPacket, minus, levels };

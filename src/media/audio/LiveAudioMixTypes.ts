@@ -18,6 +18,9 @@ export interface LiveAudioMixOptions {
   encoder?: OpusFrameEncoderOptions;
 }
 
+/** Who listens to the mix this tick: encoded is only what one of them hears. */
+export type MixListeners = ReadonlySet<string> | ReadonlyMap<string, unknown>;
+
 /** One tick's output: 20 ms of each mix, Opus-encoded. */
 export interface LiveMixFrame {
   /**
@@ -28,9 +31,12 @@ export interface LiveMixFrame {
   index: number;
   /** Voices in the mix, loudest first. */
   speakers: string[];
-  /** Everybody selected: what every listener who is not a speaker hears. Encoded even when nobody talks. */
-  all: Buffer;
-  /** Per speaker: the mix without that speaker's own voice (mix-minus), what that speaker hears. */
+  /**
+   * Everybody selected: what every listener who is not a speaker hears. Encoded even when nobody talks; undefined
+   * only when the tick was told every listener is a speaker (see LiveAudioMix.tick).
+   */
+  all: Buffer | undefined;
+  /** Per speaker who listens: the mix without that speaker's own voice (mix-minus), what that speaker hears. */
   minus: Map<string, Buffer>;
   /** Smoothed level (dBFS, floored at -100) of every voice, as used for the ranking. */
   levels: Map<string, number>;

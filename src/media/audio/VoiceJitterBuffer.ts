@@ -29,6 +29,8 @@ interface Packet {
   seq: number;
   samples: number;
   data: Uint8Array;
+  /** The sender said it is silence (RFC 6464): played as silence, not decoded. */
+  silent: boolean;
 }
 
 /**
@@ -88,7 +90,7 @@ export class VoiceJitterBuffer {
   private readonly dropBuf = new Float32Array(PULL_SAMPLES);
   private readonly scratch = new Float32Array(PULL_SAMPLES);
   private readonly out = new Float32Array(PULL_SAMPLES);
-  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0 };
+  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0, silent: 0 };
 
   constructor(opts: VoiceJitterBufferOptions = {}) {
     this.target = (opts.targetMs ?? 40) * PER_MS;
@@ -104,9 +106,10 @@ export class VoiceJitterBuffer {
 
   /**
    * One RTP packet: `rtpTimestamp` is the 32-bit RTP timestamp (48 kHz for Opus; wraps), `arrivalMs` any monotonic
-   * clock (only gaps between arrivals are used). The payload is copied.
+   * clock (only gaps between arrivals are used). The payload is copied. A `silent` packet (its sender's audio level
+   * says so) keeps its place in the timeline but is played as silence without being decoded.
    */
-  push(sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number): void {
+  push(sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number, silent = false): void {
     if (this.state === 'freed') return;
     const c = this.counters;
     c.packets++;
@@ -151,7 +154,7 @@ export class VoiceJitterBuffer {
       c.invalid++;
       return;
     }
-    q.splice(i, 0, { ts, seq, samples, data: payload.slice() });
+    q.splice(i, 0, { ts, seq, samples, data: payload.slice(), silent });
     if (ts + samples > this.highEnd) this.highEnd = ts + samples;
   }
 
@@ -267,9 +270,14 @@ export class VoiceJitterBuffer {
     // Overlaps what was already played (a packet of another length than the concealed gap): skip that part.
     const skip = this.decodeTs - p.ts;
     const want = p.samples - skip;
-    const pcm = this.decoder.decode(p.data);
-    const got = Math.max(0, Math.min(want, pcm.length - skip));
-    if (got > 0) this.fifo.write(this.fifoEnd, pcm, skip, got);
+    if (p.silent) {
+      // Unwritten FIFO slots read as silence. The decoder skips this packet: its state goes stale only over silence.
+      this.counters.silent++;
+    } else {
+      const pcm = this.decoder.decode(p.data);
+      const got = Math.max(0, Math.min(want, pcm.length - skip));
+      if (got > 0) this.fifo.write(this.fifoEnd, pcm, skip, got);
+    }
     // A corrupt packet decodes short: the rest of its time stays silent, so the timing holds.
     this.fifoEnd += want;
     this.decodeTs = p.ts + p.samples;
@@ -277,7 +285,8 @@ export class VoiceJitterBuffer {
     this.recentSeqs[this.recentNext] = p.seq;
     this.recentNext = (this.recentNext + 1) % RECENT_SEQS;
     this.lastToc = p.data[0]!;
-    this.plcPos = 0;
+    // A loss right after silence is concealed with silence (PLC would continue the last decoded speech).
+    this.plcPos = p.silent ? MAX_CONCEAL_SAMPLES : 0;
     this.stretched = 0;
   }
 

@@ -26,6 +26,8 @@ export interface VoiceJitterBufferStats {
   dropped: number;
   /** Restarts after a silence or a timestamp discontinuity (re-anchored on the next packet). */
   resets: number;
+  /** Packets played as silence without decoding: their sender's RFC 6464 level said silence. */
+  silent: number;
   /** Audio from the play point to the end of the newest packet (ms), holes included. */
   depthMs: number;
 }

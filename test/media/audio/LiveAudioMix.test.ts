@@ -12,7 +12,7 @@ interface Voice {
 }
 
 /** Drives the mix like the SFU: every 20 ms, push what has arrived, then tick. */
-async function runMix(mix: LiveAudioMix, voices: Voice[], ticks: number): Promise<LiveMixFrame[]> {
+async function runMix(mix: LiveAudioMix, voices: Voice[], ticks: number, listeners?: ReadonlySet<string>): Promise<LiveMixFrame[]> {
   const feeds = voices.map((v) => {
     mix.addVoice(v.id);
     return { v, queue: byArrival(v.arrivals), next: 0 };
@@ -27,7 +27,7 @@ async function runMix(mix: LiveAudioMix, voices: Voice[], ticks: number): Promis
         mix.push(f.v.id, packet.seq, packet.ts, packet.payload, arrivalMs);
       }
     }
-    frames.push(mix.tick(now));
+    frames.push(mix.tick(now, listeners));
   }
   return frames;
 }
@@ -38,7 +38,7 @@ function toneVoice(id: string, freq: number, amplitude: number, totalMs: number,
 }
 
 /** What listener `id` receives over the frames: its minus stream while it is a speaker, `all` otherwise. */
-const streamOf = (frames: LiveMixFrame[], id?: string): Buffer[] => frames.map((f) => (id !== undefined && f.minus.get(id)) || f.all);
+const streamOf = (frames: LiveMixFrame[], id?: string): Buffer[] => frames.map((f) => (id !== undefined && f.minus.get(id)) || f.all!);
 
 describe('LiveAudioMix: the 3 loudest, mix-minus', () => {
   const freqs = [330, 470, 610, 790, 1030];
@@ -141,6 +141,35 @@ describe('LiveAudioMix: the 3 loudest, mix-minus', () => {
     for (const x of [b!, c!, d!]) expect(x).toBeGreaterThan(0.15);
     expect(dB(a!) - dB(d!)).toBeLessThan(-30);
     mix.close();
+  });
+
+  it('encodes only what somebody listens to: no mix-minus for a speaker who does not listen, no room mix when only speakers do', async () => {
+    const voices = () => ids.slice(0, 4).map((id, i) => toneVoice(id, freqs[i]!, amps[i]!, 1000));
+    // v1 publishes without listening; L listens without publishing.
+    const some = new LiveAudioMix();
+    const frames = await runMix(some, voices(), 50, new Set(['v0', 'v2', 'v3', 'L']));
+    const settled = frames.slice(5);
+    for (const f of settled) {
+      expect(f.speakers).toEqual(['v0', 'v1', 'v2']);
+      expect([...f.minus.keys()].sort()).toEqual(['v0', 'v2']);
+      expect(f.all).toBeDefined();
+    }
+    // v2 still hears v0 and v1 (its stream is the same mix-minus as without the listener set).
+    const heard = meanToneLevels(await decodeStream(streamOf(settled, 'v2')), freqs.slice(0, 4), 200, 800);
+    expect(dB(heard[0]! / amps[0]!)).toBeGreaterThan(-3);
+    expect(dB(heard[1]! / amps[1]!)).toBeGreaterThan(-3);
+    expect(dB(heard[2]!) - dB(heard[1]!)).toBeLessThan(-30);
+    expect(some.stats().encodes).toBe(frames.reduce((n, f) => n + (f.all ? 1 : 0) + f.minus.size, 0));
+    some.close();
+
+    // Only the three speakers listen: their three mix-minus streams, no room mix.
+    const speakersOnly = new LiveAudioMix();
+    const only = (await runMix(speakersOnly, voices(), 50, new Set(['v0', 'v1', 'v2']))).slice(5);
+    for (const f of only) {
+      expect(f.all).toBeUndefined();
+      expect(f.minus.size).toBe(3);
+    }
+    speakersOnly.close();
   });
 
   it('never lets the mix clip: three full-scale voices stay under 0.95 after decoding', async () => {

@@ -36,7 +36,7 @@ interface Played {
 }
 
 /** Drives a buffer like the mix's clock: at each tick, pushes what has arrived, then pulls 20 ms. */
-async function play(arrivals: Arrival[], ticks: number): Promise<Played> {
+async function play(arrivals: Arrival[], ticks: number, silentSeqs?: ReadonlySet<number>): Promise<Played> {
   const jb = new VoiceJitterBuffer();
   await jb.ready;
   const queue = byArrival(arrivals);
@@ -47,7 +47,7 @@ async function play(arrivals: Arrival[], ticks: number): Promise<Played> {
     const now = m * 20 + PHASE_MS;
     for (; next < queue.length && queue[next]!.arrivalMs <= now; next++) {
       const { packet, arrivalMs } = queue[next]!;
-      jb.push(packet.seq, packet.ts, packet.payload, arrivalMs);
+      jb.push(packet.seq, packet.ts, packet.payload, arrivalMs, silentSeqs?.has(packet.seq));
     }
     pcm.set(jb.pull(), m * 960);
     history.push(jb.stats());
@@ -79,7 +79,7 @@ describe('VoiceJitterBuffer: timing', () => {
     const run = await play(onTime(packets), 2 + packets.length);
     expect(run.start).toBe(2);
     expect(maxAbsDiff(run.pcm.subarray(2 * 960), ref)).toBe(0);
-    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0, depthMs: 0 });
+    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0, silent: 0, depthMs: 0 });
     // Each tick finds 40 ms (the packet that just arrived is in) and leaves 20.
     expect(new Set(run.depth.slice(2, 150))).toEqual(new Set([20]));
   });
@@ -214,6 +214,27 @@ describe('VoiceJitterBuffer: network trouble', () => {
       }
     }, 60_000);
   }
+});
+
+describe('VoiceJitterBuffer: packets the sender marks silent (RFC 6464)', () => {
+  it('plays them as silence without decoding, in their place on the timeline, and decodes the rest', async () => {
+    const packets = tonePackets(2000);
+    // Packets 40-59 (0.8-1.2 s) carry the tone but their sender says silence: what is played is the sender's word.
+    const silent = new Set(packets.slice(40, 60).map((p) => p.seq));
+    const run = await play(onTime(packets), 2 + packets.length, silent);
+    expect(run.stats).toMatchObject({ packets: 100, silent: 20, concealed: 0, underruns: 0, late: 0 });
+    const rms = frameRms(run.pcm);
+    // Frames 2 + 40 … 2 + 59 are exactly zero; the tone before and after is whole (the first frame after the silent
+    // run decodes from a decoder that skipped 400 ms: allow it to be quieter, not missing).
+    expect(rms.slice(42, 62).every((r) => r === 0)).toBe(true);
+    expect(holes(run.pcm, 3, 42)).toEqual([]);
+    expect(holes(run.pcm, 63, 102)).toEqual([]);
+    // A loss right after a silent packet is concealed with silence, not with a replay of the tone before it.
+    const lossy = await play(onTime(packets.filter((p) => p.seq !== packets[60]!.seq)), 2 + packets.length, silent);
+    expect(frameRms(lossy.pcm)[62]).toBe(0);
+    expect(lossy.stats.concealed).toBe(0);
+    expect(holes(lossy.pcm, 64, 102)).toEqual([]);
+  });
 });
 
 describe('VoiceJitterBuffer: talkers that pause, stop or jump', () => {

@@ -229,4 +229,51 @@ describe('werift patch (patch-package)', () => {
   it('rejects a value that is not a byte instead of misreading it', () => {
     expect(() => Vp8RtpPayload.deSerialize(Buffer.alloc(0))).toThrow(RangeError);
   });
+
+  it('keeps a ClientHello that arrives before the DTLS server starts and answers it when it does (no retransmission wait)', async () => {
+    // Two DTLS transports on an in-memory "ICE connection" each; the client starts 150 ms before the server, so its
+    // first ClientHello (sent ~100 ms after its start) arrives while the server is not listening yet, as a browser's
+    // does when its side of ICE was writable first. Unpatched, that record was dropped and the handshake waited for
+    // the client's retransmission: werift's after 500 ms (~450 ms after the server's start here), a browser's after
+    // its backed-off timer (seconds).
+    const { RTCDtlsTransport, RTCDtlsParameters } = werift as unknown as {
+      RTCDtlsTransport: { new (config: object, ice: object, cert?: unknown, profiles?: number[]): DtlsLike; SetupCertificate(): Promise<unknown> };
+      RTCDtlsParameters: new (fingerprints: unknown[], role: string) => unknown;
+    };
+    interface DtlsLike {
+      role: string;
+      state: string;
+      earlyDtls: Buffer[];
+      localParameters: { fingerprints: unknown[] };
+      setRemoteParams(p: unknown): void;
+      start(): Promise<void>;
+      stop(): Promise<void>;
+    }
+    await RTCDtlsTransport.SetupCertificate();
+    const wire = () => ({ onData: new Event<[Buffer]>(), peer: undefined as undefined | { onData: Event<[Buffer]> }, state: 'connected' });
+    const a = wire();
+    const b = wire();
+    const connection = (self: ReturnType<typeof wire>, other: ReturnType<typeof wire>) => ({
+      onData: self.onData,
+      send: async (buf: Buffer) => void setImmediate(() => other.onData.execute(buf)),
+      close: () => {},
+    });
+    const client = new RTCDtlsTransport({}, { connection: connection(a, b), role: 'controlled' });
+    const server = new RTCDtlsTransport({}, { connection: connection(b, a), role: 'controlling' });
+    client.role = 'client';
+    server.role = 'server';
+    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
+    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    const clientDone = client.start();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(server.earlyDtls.length).toBe(1);
+    const t0 = performance.now();
+    await Promise.all([server.start(), clientDone]);
+    const ms = performance.now() - t0;
+    expect(server.state).toBe('connected');
+    expect(client.state).toBe('connected');
+    // Answered from the kept ClientHello, before the client's first retransmission (~450 ms after the server's start).
+    expect(ms).toBeLessThan(350);
+  });
 });
+
