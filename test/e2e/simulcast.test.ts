@@ -15,7 +15,7 @@ import { assertNetworkIsolated } from '../harness/netns.js';
 import { waitTileColor } from '../harness/tileMedia.js';
 import { waitFor } from '../harness/util.js';
 
-/** Chromium sends one layer for a 320x240 camera unless its simulcast layer limit is off. */
+/** Chromium sends one layer for a 320x240 camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
 const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
 const COLOR = '#ff0000';
 
@@ -94,7 +94,7 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       launchParticipant({ name: 'sub' }),
     ]);
     cleanups.push(() => pub.close(), () => sub.close());
-    await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&agc=0`);
+    await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&simulcastLayers=3&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
 
     // The publisher sends three video streams (layers), one per rid.

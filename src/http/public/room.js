@@ -489,34 +489,36 @@ function publish(stream) {
 
 function addTracks(pc, stream) {
   for (const track of stream.getTracks()) {
-    if (sendsSimulcast(stream, track)) preferCodec(pc, pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: simulcastEncodings(track) }).sender);
+    const layers = simulcastLayers(stream, track);
+    if (layers.length > 1) preferCodec(pc, pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: layers }).sender);
     else preferCodec(pc, pc.addTrack(track, stream));
   }
 }
 
 /**
- * `?simulcast=1`: the camera goes to the SFU in three layers (VP8 only: the server keeps a VP8 stream continuous
- * across layer switches, nothing else yet). Not in a mesh, where each receiver would decode one layer of its own.
+ * `?simulcast=1`: the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest first (the server
+ * reads them in this order). VP8 only (the server keeps a VP8 stream continuous across layer switches, nothing else
+ * yet), and not in a mesh, where each receiver would decode one layer of its own. The bitrates are a 720p camera's,
+ * scaled down by pixel count for smaller cameras, with floors under which a layer looks broken.
+ * Chromium sends at most 2 layers for cameras under 960x540 and 1 under 480x270, keeping the *first* encodings, so
+ * the lowest layers are left out here instead (the full size is always sent); one layer left is no simulcast.
+ * `?simulcastLayers=3` asks for that many whatever the camera, for a Chromium started with
+ * --force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/ (the tests' small cameras).
  */
-function sendsSimulcast(stream, track) {
+function simulcastLayers(stream, track) {
   const codec = params.get('codec')?.toLowerCase();
-  return params.get('simulcast') === '1' && state.mode === 'sfu' && stream === state.local && track.kind === 'video' && (!codec || codec === 'vp8');
-}
-
-/**
- * Layers q/h/f at 1/4, 1/2 and full size, lowest first (the server reads them in this order). The bitrates are a
- * 720p camera's, scaled down by pixel count for smaller cameras, with floors under which a layer looks broken.
- * Chromium sends fewer layers for small cameras (under 960x540: two; under 480x270: one) unless started with
- * --force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/.
- */
-function simulcastEncodings(track) {
+  if (params.get('simulcast') !== '1' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8')) return [];
   const { width = 1280, height = 720 } = track.getSettings();
-  const scale = Math.min(1, (width * height) / (1280 * 720));
-  return [
+  const pixels = width * height;
+  const forced = Number(params.get('simulcastLayers'));
+  const count = forced >= 1 && forced <= 3 ? forced : pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  const scale = Math.min(1, pixels / (1280 * 720));
+  const all = [
     { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: Math.max(30_000, Math.round(200_000 * scale)) },
     { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: Math.max(60_000, Math.round(700_000 * scale)) },
     { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: Math.max(150_000, Math.round(2_500_000 * scale)) },
   ];
+  return all.slice(3 - count);
 }
 
 /**
