@@ -6,7 +6,7 @@ import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeAbsSendTime,
 interface SenderInternals {
   stopped: boolean;
   ssrc: number;
-  codec?: { payloadType: number };
+  codec?: { payloadType: number; rtcpFeedback?: { type: string; parameter?: string }[] };
   mid?: string;
   rtpStreamId?: string;
   repairedRtpStreamId?: string;
@@ -71,8 +71,15 @@ export class RtpFastSender {
   private extensionsMid?: string;
   private extensions: OwnExtension[] = [];
   private twcc = false;
+  private absSendTime = false;
   private checkedPair?: object;
   private pairUsable = false;
+  private nackOf?: SenderInternals['codec'];
+  private nack = false;
+  /** Without NACK nothing keeps a sent header: one serves every packet. */
+  private readonly scratch = new RtpHeader();
+  /** When the sender-report pair (NTP time, RTP timestamp) was last taken (ms, performance.now()). */
+  private pairAt = -Infinity;
   /** Packets that went the fast way and the fallback way (for tests and stats). */
   fast = 0;
   fallback = 0;
@@ -106,21 +113,39 @@ export class RtpFastSender {
       return;
     }
     this.fast++;
-    const header = new RtpHeader({ ...packet.header });
+    if (this.nackOf !== codec) {
+      this.nackOf = codec;
+      this.nack = codec.rtcpFeedback?.some((f) => f.type === 'nack' && !f.parameter) ?? false;
+    }
+    const src = packet.header;
+    const header = this.nack ? new RtpHeader() : this.scratch;
+    header.padding = src.padding;
+    header.paddingSize = src.paddingSize;
+    header.marker = src.marker;
+    header.csrc = src.csrc;
+    header.extensionProfile = src.extensionProfile;
     header.ssrc = s.ssrc;
     header.payloadType = codec.payloadType;
-    header.timestamp = (header.timestamp + s.timestampOffset) >>> 0;
-    header.sequenceNumber = (header.sequenceNumber + s.seqOffset) & 0xffff;
+    header.timestamp = (src.timestamp + s.timestampOffset) >>> 0;
+    header.sequenceNumber = (src.sequenceNumber + s.seqOffset) & 0xffff;
     s.timestamp = header.timestamp;
     s.sequenceNumber = header.sequenceNumber;
-    const ntp = ntpTime();
-    header.extensions = this.ownExtensions(s, dtls, ntp, packet.header.extensions);
-    s.ntpTimestamp = ntp;
-    s.rtpTimestamp = header.timestamp;
+    if (this.extensionsOf !== s.headerExtensions || this.extensionsMid !== s.mid) this.planExtensions(s);
+    const now = performance.now();
+    // The sender report's (NTP, RTP) pair: any sent packet's pair maps the clocks; taken every 50 ms, not every packet
+    // (a BigInt NTP time per packet), unless abs-send-time needs the time in each packet.
+    const ntp = this.absSendTime || now - this.pairAt >= 50 ? ntpTime() : undefined;
+    header.extensions = this.ownExtensions(dtls, ntp, src.extensions);
+    header.extension = header.extensions.length > 0;
+    if (ntp !== undefined) {
+      this.pairAt = now;
+      s.ntpTimestamp = ntp;
+      s.rtpTimestamp = header.timestamp;
+    }
     s.octetCount += packet.payload.length;
     s.headerBytesSent += header.serializeSize;
     s.packetCount = (s.packetCount + 1) >>> 0;
-    s.rtpCache[header.sequenceNumber % 128] = new RtpPacket(header, packet.payload);
+    if (this.nack) s.rtpCache[header.sequenceNumber % 128] = new RtpPacket(header, packet.payload);
 
     const enc = dtls.srtp.encrypt(packet.payload, header);
     dtls.bytesSent += enc.length;
@@ -146,9 +171,8 @@ export class RtpFastSender {
     return this.pairUsable;
   }
 
-  /** The sender's own extensions, as werift writes them, then the packet's own (its payload wins on the same id). */
-  private ownExtensions(s: SenderInternals, dtls: DtlsInternals, ntp: bigint, original: { id: number; payload: Buffer }[]): { id: number; payload: Buffer }[] {
-    if (this.extensionsOf !== s.headerExtensions || this.extensionsMid !== s.mid) this.planExtensions(s);
+  /** The sender's own extensions (planned), as werift writes them, then the packet's own (its payload wins on the same id). */
+  private ownExtensions(dtls: DtlsInternals, ntp: bigint | undefined, original: { id: number; payload: Buffer }[]): { id: number; payload: Buffer }[] {
     const out: { id: number; payload: Buffer }[] = [];
     for (const e of this.extensions) {
       switch (e.kind) {
@@ -157,7 +181,7 @@ export class RtpFastSender {
           out.push({ id: e.id, payload: serializeTransportWideCC(dtls.transportSequenceNumber) });
           break;
         case 'abs':
-          out.push({ id: e.id, payload: serializeAbsSendTime(ntp) });
+          out.push({ id: e.id, payload: serializeAbsSendTime(ntp!) });
           break;
         default:
           out.push({ id: e.id, payload: e.payload! });
@@ -185,6 +209,7 @@ export class RtpFastSender {
     }
     // werift numbers transport-wide sequence numbers in negotiation order, then sorts by id: same order of increments.
     this.twcc = planned.some((e) => e.kind === 'twcc');
+    this.absSendTime = planned.some((e) => e.kind === 'abs');
     this.extensions = planned.sort((a, b) => a.id - b.id);
   }
 }

@@ -13,12 +13,12 @@ afterEach(async () => {
   await Promise.all(pcs.splice(0).map((pc) => pc.close()));
 });
 
-/** A send-only audio section from `a` (the SFU's subscriber config) to `b`, connected; b's track collects packets. */
-async function pair(): Promise<{ sender: RTCRtpTransceiver; received: RtpPacket[]; track: MediaStreamTrack }> {
+/** A send-only section from `a` (the SFU's subscriber config) to `b`, connected; b's track collects packets. */
+async function pair(kind: 'audio' | 'video' = 'audio'): Promise<{ sender: RTCRtpTransceiver; received: RtpPacket[]; track: MediaStreamTrack }> {
   const a = new RTCPeerConnection(subscriberPeerConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
   const b = new RTCPeerConnection(peerConnectionConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
   pcs.push(a, b);
-  const sender = a.addTransceiver('audio', { direction: 'sendonly' });
+  const sender = a.addTransceiver(kind, { direction: 'sendonly' });
   const received: RtpPacket[] = [];
   const gotTrack = new Promise<MediaStreamTrack>((resolve) => b.onTrack.subscribe((t) => resolve(t)));
   await a.setLocalDescription(await a.createOffer());
@@ -31,8 +31,8 @@ async function pair(): Promise<{ sender: RTCRtpTransceiver; received: RtpPacket[
   return { sender, received, track };
 }
 
-const packet = (seq: number, payload: number): RtpPacket =>
-  new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: seq * 960, ssrc: 12345, marker: false }), Buffer.from([payload, 1, 2, 3]));
+const packet = (seq: number, payload: number, payloadType = 111): RtpPacket =>
+  new RtpPacket(new RtpHeader({ payloadType, sequenceNumber: seq, timestamp: seq * 960, ssrc: 12345, marker: false }), Buffer.from([payload, 1, 2, 3]));
 
 describe('RtpFastSender', () => {
   it('delivers what werift would: payloads, SSRC, payload type, numbering continuous across both paths', async () => {
@@ -55,9 +55,13 @@ describe('RtpFastSender', () => {
       expect(p.header.timestamp).toBe((received[0]!.header.timestamp + i * 960) >>> 0);
     }
     // What the sender's RTCP sender reports read: 110 packets, 4 payload bytes each, the last timestamp sent.
-    const s = sender.sender as unknown as { packetCount: number; octetCount: number; rtpTimestamp: number };
+    const s = sender.sender as unknown as { packetCount: number; octetCount: number; rtpTimestamp: number; ntpTimestamp: bigint };
     expect(s.packetCount).toBe(110);
     expect(s.octetCount).toBe(440);
+    // The report's (NTP, RTP) pair is one sent packet's: its RTP timestamp is one that went out, its NTP time recent.
+    expect(received.map((p) => p.header.timestamp)).toContain(s.rtpTimestamp);
+    const ntpMs = Number(s.ntpTimestamp >> 32n) * 1000 + (Number(s.ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000 - 2_208_988_800_000;
+    expect(Math.abs(ntpMs - Date.now())).toBeLessThan(2000);
   });
 
   it('keeps the packet it was given unchanged (one packet serves every subscriber)', async () => {
@@ -71,10 +75,10 @@ describe('RtpFastSender', () => {
     await waitFor(() => received.length >= 2, { timeoutMs: 5000, description: 'both packets' });
   });
 
-  it('answers a NACK from its history with the packet the subscriber lost', async () => {
-    const { sender, received } = await pair();
+  it('answers a NACK from its history with the packet the subscriber lost (video: NACK negotiated)', async () => {
+    const { sender, received } = await pair('video');
     const fast = new RtpFastSender(sender.sender);
-    for (let i = 0; i < 20; i++) fast.send(packet(i, i));
+    for (let i = 0; i < 20; i++) fast.send(packet(i, i, 96));
     await waitFor(() => received.length >= 20, { timeoutMs: 5000, description: '20 packets' });
     const lost = received[10]!.header.sequenceNumber;
     const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: sender.sender.ssrc, lost: [lost] }) });
@@ -82,6 +86,15 @@ describe('RtpFastSender', () => {
     await waitFor(() => received.length >= 21, { timeoutMs: 5000, description: 'the retransmission' });
     expect(received[20]!.header.sequenceNumber).toBe(lost);
     expect(received[20]!.payload[0]).toBe(10);
+    expect(fast.fast).toBe(20);
+  });
+
+  it('keeps no history where NACK is not negotiated (audio): nothing would ask for it', async () => {
+    const { sender, received } = await pair('audio');
+    const fast = new RtpFastSender(sender.sender);
+    for (let i = 0; i < 20; i++) fast.send(packet(i, i));
+    await waitFor(() => received.length >= 20, { timeoutMs: 5000, description: '20 packets' });
+    expect((sender.sender as unknown as { rtpCache: unknown[] }).rtpCache.filter(Boolean)).toEqual([]);
   });
 
   it('falls back to werift before the transport is up, and sends nothing werift would not', async () => {
