@@ -79,15 +79,10 @@ export class Subscriber {
       if (down.mid !== mid) continue;
       down.setTileSize(tile);
       const { current, target } = down.layers;
-      this.ctx.logger.debug({ subscriber: this.participant.name, mid, ...tile, layers: down.published.layerSizes(), received: down.published.layers.map((l) => l.packetsReceived), current, target }, 'sfu: tile size');
+      this.ctx.logger.debug({ subscriber: this.participant.name, mid, ...tile, layers: down.published.layerSizes(), current, target }, 'sfu: tile size');
       return true;
     }
     return false;
-  }
-
-  /** What is forwarded on `mid`, for tests and debugging. */
-  downTrackAt(mid: string): DownTrack | undefined {
-    return [...this.downTracks.values()].find((d) => d.mid === mid);
   }
 
   /** MCU rooms: one audio track, the live mix (announced as `owner`'s `mix`), in place of everybody's voices. */
