@@ -2,15 +2,9 @@ import { RTP_EXTENSION_URI, RtcpSrPacket, type RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
-import { SAMPLE_EVERY, type ForwardMeter } from './ForwardMeter.js';
+import { SAMPLE_EVERY } from './ForwardMeter.js';
 import type { PacketSink } from './PublishedTrackTypes.js';
-
-export interface TrackLayerOptions {
-  keyframeIntervalMs: number;
-  meter: ForwardMeter;
-  /** Called when the layer's resolution (read from its keyframes) is first known or changes. */
-  onResize: () => void;
-}
+import type { TrackLayerOptions } from './TrackLayerTypes.js';
 
 /**
  * One received RTP stream of a published track: the track itself, or one simulcast layer (`rid`) of it. Each packet
