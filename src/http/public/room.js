@@ -253,6 +253,8 @@ function removePeer(id) {
   if (!peer) return;
   peer.send?.close();
   peer.recv?.close();
+  const video = peer.tile?.querySelector('video');
+  if (video) tileResizes?.unobserve(video);
   peer.tile?.remove();
   state.peers.delete(id);
   updateRecordingIndicator();
