@@ -57,9 +57,10 @@ const roomId = (page: Page) => page.evaluate(() => (window as unknown as RoomHoo
 const outbound = (page: Page) => page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.outboundStats());
 const inbound = (page: Page) => page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.inboundStats());
 
-// Not yet in the default run (RTC_RECORD_SFU_SIX=1 runs it): it passes up to the rejoin, then the rejoined page does
-// not get video back within 15 s on this 2-core machine shared with six browsers (audio resumes at once). Open in
-// issue #16; see the closing note of 2026-12-05 for what was measured.
+// Not yet in the default run (RTC_RECORD_SFU_SIX=1 runs it): on this 2-core machine shared with six browsers, the
+// browsers take 6-11 s from join to first packet when six join at once (the composite at 4 s then lacks someone), and
+// the rejoined page gets video back in 5 s in some runs, after more than 15 s in others. Open in issue #16; README
+// "SFU: the server forwards" says what was traced.
 describe.runIf(process.env.RTC_RECORD_SFU_SIX === '1')('SFU room (six browsers, recorded by tapping the SFU)', () => {
   it('each uploads once, sees the five others, the recording holds all six; leave/rejoin, a killed browser, join → first packet ≤ 1 s', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rtc-sfu-'));
