@@ -272,7 +272,7 @@ describe('rtc-record --room with unusual participants', () => {
   it('records audio-only, video-only H.264 participants and a camera added later by renegotiation', async () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mixed-'));
-    const cli = recorder(['--room', 'odd', '--server', s.wsUrl, '--out', out, '--json']);
+    const cli = recorder(['--room', 'odd', '--server', s.wsUrl, '--out', out, '--json', '--log-level', 'info']);
     await cli.waitForLine(/^recording room odd into /);
     // Alice: audio only. Bob: video only, offering nothing but H.264. Carol: audio+video, then a second camera.
     const [alice, bob, carol] = await Promise.all([
@@ -281,6 +281,13 @@ describe('rtc-record --room with unusual participants', () => {
       participant(s, 'odd', 'Carol'),
     ]);
     await Promise.all([connected(alice), connected(bob), connected(carol)]);
+    // The recorder has each of their tracks (its 'recording track' lines) before the timed part: a page that says
+    // connected is not yet a recorder that receives it (a CI run under load: Alice's audio not there 8 s later).
+    const recording = (name: string, kind: string) => cli.stderr.some((l) => l.includes('"recording track"') && l.includes(`"participant":"${name}"`) && l.includes(`"kind":"${kind}"`));
+    await waitFor(() => recording('Alice', 'audio') && recording('Bob', 'video') && recording('Carol', 'audio') && recording('Carol', 'video'), {
+      timeoutMs: 30_000,
+      description: "the recorder records Alice's audio, Bob's video and Carol's audio and video",
+    });
     await new Promise((r) => setTimeout(r, 2000));
     await carol.page.evaluate(() => {
       // A "second camera": a canvas painted solid white, published to everyone on the existing connections.
