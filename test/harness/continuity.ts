@@ -74,7 +74,7 @@ export interface ContinuityResult {
   holes: Hole[];
   /** The aligned offset minus the given one (ms). */
   alignmentMs: number;
-  /** The same alignment found in each 4 s window (how the placement moved over time), ms. */
+  /** The alignment path at the start of each 4 s window (how the placement moved over time), ms. */
   localAlignmentsMs: number[];
 }
 
@@ -119,17 +119,26 @@ export function voiceContinuity(mixPcm: Float32Array, voice: VoiceInput, opts: C
     return best;
   };
   const shift = bestShift(0, cells);
-  // Per 4 s window too: two clocks drift apart by a few ms a minute (sender and recorder; the bench's reference clip
-  // against the mix), and a global alignment then misjudges burst edges at the ends. A window with little talking keeps
-  // the global shift.
+  // The offset may move while the voice plays: the mixer slews a track's placement to follow a better clock mapping
+  // (at most 2 %: 0.4 ms per 20 ms cell), and two clocks drift apart by a few ms a minute. So the alignment is a path,
+  // one shift per 100 ms block, that moves at most one 2 ms step a block (20 ms/s, the mixer's slew rate) and carries
+  // the most tone: it follows any slew, but cannot bend around a hole (a 60 ms hole would need 30 steps in 60 ms).
+  const blockCells = 100 / cellMs;
+  const path = alignmentPath(Math.ceil(cells / blockCells), 2 * range + 1, (block, state) => {
+    const s = state - range;
+    let score = 0;
+    for (let c = block * blockCells; c < Math.min(cells, (block + 1) * blockCells); c++) {
+      if (!talking[c]) continue;
+      const k = c * cellHops + (cellHops >> 1);
+      const m = mix[k + base + s];
+      if (m !== undefined) score += Math.min(m, track[k]!);
+    }
+    return score;
+  }).map((state) => state - range);
+  const shiftAt = (c: number) => path[Math.floor(c / blockCells)]!;
   const windowCells = 4000 / cellMs;
-  const localShifts: number[] = [];
-  for (let c = 0; c < cells; c += windowCells) {
-    let talk = 0;
-    for (let k = c; k < Math.min(cells, c + windowCells); k++) talk += talking[k]!;
-    localShifts.push(talk >= 40 ? bestShift(c, Math.min(cells, c + windowCells)) : shift);
-  }
-  const localAlignmentsMs = localShifts.map((x) => x * HOP_MS);
+  const localAlignmentsMs: number[] = [];
+  for (let c = 0; c < cells; c += windowCells) localAlignmentsMs.push(shiftAt(c) * HOP_MS);
 
   const inMix = voice.inMix ?? (() => true);
   let judged = 0;
@@ -138,7 +147,7 @@ export function voiceContinuity(mixPcm: Float32Array, voice: VoiceInput, opts: C
   let run: Hole | undefined;
   for (let c = 1; c + 1 < cells; c++) {
     const k = c * cellHops + (cellHops >> 1);
-    const mixK = k + base + localShifts[Math.floor(c / windowCells)]!;
+    const mixK = k + base + shiftAt(c);
     const atMs = mixK * HOP_MS;
     const judgeable = talking[c - 1] && talking[c] && talking[c + 1] && mixK >= 0 && mixK < mix.length && inMix(atMs - cellMs) && inMix(atMs + cellMs);
     if (!judgeable) {
@@ -192,6 +201,36 @@ export function inMixFromTimeline(timeline: ReadonlyArray<{ atMs: number; speake
     }
     return current.includes(participantId);
   };
+}
+
+/**
+ * The state sequence (one per block) with the highest total score whose state changes by at most one between
+ * neighbouring blocks (Viterbi). Ties keep the state (a path does not wander through silence).
+ */
+function alignmentPath(blocks: number, states: number, score: (block: number, state: number) => number): number[] {
+  if (blocks === 0) return [];
+  let total = Float64Array.from({ length: states }, (_, s) => score(0, s));
+  const from: Int8Array[] = [];
+  for (let b = 1; b < blocks; b++) {
+    const next = new Float64Array(states);
+    const step = new Int8Array(states);
+    for (let s = 0; s < states; s++) {
+      let best = total[s]!;
+      let d = 0;
+      if (s > 0 && total[s - 1]! > best) (best = total[s - 1]!), (d = -1);
+      if (s + 1 < states && total[s + 1]! > best) (best = total[s + 1]!), (d = 1);
+      next[s] = best + score(b, s);
+      step[s] = d;
+    }
+    from.push(step);
+    total = next;
+  }
+  let state = 0;
+  for (let s = 1; s < states; s++) if (total[s]! > total[state]!) state = s;
+  const path = new Array<number>(blocks);
+  path[blocks - 1] = state;
+  for (let b = blocks - 1; b > 0; b--) path[b - 1] = state += from[b - 1]![state]!;
+  return path;
 }
 
 function percentile(values: Float32Array, q: number): number {
