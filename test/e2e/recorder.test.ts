@@ -300,13 +300,20 @@ describe('rtc-record --room with unusual participants', () => {
       (window as unknown as { rtcRoom: { publish(s: MediaStream): void } }).rtcRoom.publish(canvas.captureStream(15));
     });
     await new Promise((r) => setTimeout(r, 6000));
+    // What each page's connections and the server's forwarding looked like, for the failure message: a participant
+    // missing from the recording was once a page whose upload had hung while its other connection said connected.
+    const pages = await Promise.all([alice, bob, carol].map(async (p) => `${p.name}: ${JSON.stringify(await p.page.evaluate(() => window.rtcRoom.peers()))}`));
+    const forwarded = (s.sfu as unknown as { rooms: Map<string, { tracks: Array<{ kind: string; packetsReceived: number; remote: { participant: { name: string } } }> }> }).rooms
+      .get('odd')
+      ?.tracks.map((t) => `${t.remote.participant.name} ${t.kind}: ${t.packetsReceived} packets in`);
     cli.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
     const byName = (n: string) => summary.tracks.filter((t) => t.participantName === n).map((t) => `${t.kind}/${t.codec}`).sort();
-    expect(byName('Alice')).toEqual(['audio/opus']);
-    expect(byName('Bob')).toEqual(['video/h264']);
-    expect(byName('Carol')).toEqual(['audio/opus', 'video/vp8', 'video/vp8']);
+    const diagnosis = [...pages, `server: ${forwarded?.join(', ')}`, ...cli.stderr.filter((l) => /"level":(40|50)/.test(l)).slice(-15)].join('\n');
+    expect(byName('Alice'), diagnosis).toEqual(['audio/opus']);
+    expect(byName('Bob'), diagnosis).toEqual(['video/h264']);
+    expect(byName('Carol'), diagnosis).toEqual(['audio/opus', 'video/vp8', 'video/vp8']);
     for (const track of summary.tracks) {
       const file = trackPath(summary.dir, track);
       expect(await decodeErrors(file), track.file).toEqual([]);

@@ -161,12 +161,30 @@ function fixtures(look: Look): Promise<[string, string]> {
   ]);
 }
 
+/**
+ * Init script: the first answer to an offer of ours gets a wrong ICE password (same length), so that connection's
+ * checks never succeed and it stays "connecting" (as a handshake that hung in CI did) until ICE gives up.
+ */
+function HANG_FIRST_UPLOAD_SCRIPT(): void {
+  const apply = RTCPeerConnection.prototype.setRemoteDescription as (this: RTCPeerConnection, d: RTCSessionDescriptionInit) => Promise<void>;
+  let hung = false;
+  RTCPeerConnection.prototype.setRemoteDescription = function (this: RTCPeerConnection, d?: RTCSessionDescriptionInit) {
+    if (!hung && d?.type === 'answer' && d.sdp) {
+      hung = true;
+      const sdp = d.sdp.replace(/a=ice-pwd:(\S+)/g, (_m, pwd: string) => `a=ice-pwd:${[...pwd].map((c) => (c === 'x' ? 'y' : 'x')).join('')}`);
+      return apply.call(this, { type: 'answer', sdp });
+    }
+    return apply.call(this, d as RTCSessionDescriptionInit);
+  } as typeof RTCPeerConnection.prototype.setRemoteDescription;
+}
+
 /** One Chromium on the room page with `?autojoin=1`; resolves once the page has its peer id. */
-async function joinRoom(server: RunningServer, room: string, name: Who, query = ''): Promise<Member> {
+async function joinRoom(server: RunningServer, room: string, name: Who, query = '', initScript?: () => void): Promise<Member> {
   const look = LOOKS[name];
   const [video, audio] = await fixtures(look);
   const p = await browser({ name, video, audio });
   await p.page.addInitScript(SIGNAL_LOG_SCRIPT);
+  if (initScript) await p.page.addInitScript(initScript);
   await p.page.goto(`${server.url}/room/${room}?name=${name}&autojoin=1${query}`);
   const id = await waitFor(() => p.page.evaluate(() => window.rtcRoom.id), { timeoutMs: 15_000, description: `${name} joined ${room}` });
   return { ...look, name, room, p, page: p.page, id };
@@ -364,6 +382,25 @@ describe('room page', () => {
     const members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'trio', n)));
     await expectFullMesh(members);
     for (const m of members) expect(pageErrors(m), m.name).toEqual([]);
+  });
+
+  it('an upload to the SFU that does not connect is published again on a new session: the page says connected only then, the others get its media', async () => {
+    const server = await serve();
+    const bob = await joinRoom(server, 'retry', 'bob');
+    const t0 = Date.now();
+    const ann = await joinRoom(server, 'retry', 'ann', '', HANG_FIRST_UPLOAD_SCRIPT);
+    // Her media connection from the SFU (bob's tracks) comes up; her own upload does not: not "connected" yet.
+    await waitFor(async () => (await ann.page.evaluate(() => window.rtcRoom.peers())).length > 0, { timeoutMs: 15_000, description: 'ann sees bob' });
+    await sleep(5000);
+    const sendState = async () => (await ann.page.evaluate(() => window.rtcRoom.peers())).find((p) => p.name === 'bob')?.sendState;
+    expect(await sendState()).not.toBe('connected');
+    expect(await status(ann)).not.toBe('connected');
+    // The watchdog (10 s) publishes again; then everything flows both ways.
+    await waitFor(async () => (await status(ann)) === 'connected', { timeoutMs: 25_000, description: 'ann connected after publishing again' });
+    expect(Date.now() - t0).toBeGreaterThan(9_000);
+    await expectMediaFlowing(bob, [ann]);
+    await expectMediaFlowing(ann, [bob]);
+    await expectTileColor(bob, ann);
   });
 
   it('?mode=p2p opens a mesh room: three participants see and hear each other over direct connections', async () => {

@@ -26,7 +26,8 @@ let sessionCounter = 0;
 
 /**
  * @typedef {{ info: {id: string, name: string, role: string}, send?: RTCPeerConnection, sendSession?: string,
- *   recv?: RTCPeerConnection, recvSession?: string, pending: Map<RTCPeerConnection, RTCIceCandidateInit[]>, tile?: HTMLElement }} Peer
+ *   recv?: RTCPeerConnection, recvSession?: string, pending: Map<RTCPeerConnection, RTCIceCandidateInit[]>, tile?: HTMLElement,
+ *   uploadRetries?: number }} Peer
  */
 
 ui.recording.hidden = true;
@@ -292,6 +293,40 @@ function startSending(peer) {
     }
   };
   for (const stream of streams) addTracks(pc, stream);
+  if (peer.info.role === 'sfu') watchUpload(peer, pc);
+}
+
+/** How long an upload to the SFU may take to connect before it is started again on a new session (doubled per retry). */
+const UPLOAD_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Our upload to the SFU is the one connection everybody depends on: if it fails, or is still not connected after
+ * UPLOAD_CONNECT_TIMEOUT_MS (a handshake that hung), it is closed and published again on a new session (the server
+ * replaces the old publisher). A failed connection later on (network change) is started again the same way.
+ */
+function watchUpload(peer, pc) {
+  const waitMs = UPLOAD_CONNECT_TIMEOUT_MS * 2 ** Math.min(3, peer.uploadRetries ?? 0);
+  const retry = (why) => {
+    if (peer.send !== pc || !state.peers.has(peer.info.id)) return;
+    console.warn(`upload to the SFU ${why}: publishing again`);
+    peer.uploadRetries = (peer.uploadRetries ?? 0) + 1;
+    pc.close();
+    peer.send = undefined;
+    startSending(peer);
+  };
+  const timer = setTimeout(() => {
+    if (pc.connectionState !== 'connected') retry(`not connected after ${waitMs / 1000} s (${pc.connectionState})`);
+  }, waitMs);
+  pc.addEventListener('connectionstatechange', () => {
+    if (pc.connectionState === 'connected') {
+      clearTimeout(timer);
+      peer.uploadRetries = 0;
+    }
+    if (pc.connectionState === 'failed') {
+      clearTimeout(timer);
+      retry('failed');
+    }
+  });
 }
 
 async function onOffer(msg) {
@@ -460,9 +495,14 @@ setInterval(() => updateIndicators().catch(() => {}), 1000);
 
 function refreshStatus() {
   if (!state.ws) return;
-  const pcs = [...state.peers.values()].flatMap((p) => [p.send, p.recv]).filter(Boolean);
-  if (pcs.some((pc) => pc.connectionState === 'connected')) setStatus('connected');
+  const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
+  // An SFU room has two connections, our upload and everybody's media: connected means both (a page whose upload
+  // hung while its media came in said "connected" and nobody heard it). A mesh is connected once any peer is.
+  const pcs = sfu ? [sfu.send, sfu.recv].filter(Boolean) : [...state.peers.values()].flatMap((p) => [p.send, p.recv]).filter(Boolean);
+  const isUp = (pc) => pc.connectionState === 'connected';
+  if (pcs.length > 0 && (sfu ? pcs.every(isUp) : pcs.some(isUp))) setStatus('connected');
   else if (pcs.some((pc) => pc.connectionState === 'failed')) setStatus('failed');
+  else if (sfu && pcs.some(isUp)) setStatus('connecting');
   else if (state.id) setStatus('joined');
 }
 

@@ -275,5 +275,65 @@ describe('werift patch (patch-package)', () => {
     // Answered from the kept ClientHello, before the client's first retransmission (~450 ms after the server's start).
     expect(ms).toBeLessThan(350);
   });
+
+  it('keeps its handshake keys when a retransmitted first ClientHello arrives after the ServerHello went out', async () => {
+    // A loaded browser retransmits its cookieless ClientHello (its 1 s timer fired before our HelloVerifyRequest was
+    // read) and the copy reaches us after the ClientHello with the cookie, i.e. after our ServerHello. Unpatched,
+    // werift answered it as a new handshake: a new random and ECDHE key pair (and record numbers from 0) behind the
+    // ServerHello the client already used; the client's Finished then failed to decrypt and the connection hung in
+    // "connecting" (a participant's publish connection in CI, while its page said connected through its other one).
+    const { RTCDtlsTransport, RTCDtlsParameters } = werift as unknown as {
+      RTCDtlsTransport: { new (config: object, ice: object, cert?: unknown, profiles?: number[]): DtlsLike; SetupCertificate(): Promise<unknown> };
+      RTCDtlsParameters: new (fingerprints: unknown[], role: string) => unknown;
+    };
+    interface DtlsLike {
+      role: string;
+      state: string;
+      localParameters: { fingerprints: unknown[] };
+      setRemoteParams(p: unknown): void;
+      start(): Promise<void>;
+    }
+    await RTCDtlsTransport.SetupCertificate();
+    const handshakeType = (buf: Buffer) => (buf[0] === 22 && buf.length > 13 ? buf[13] : undefined);
+    const toServer = new Event<[Buffer]>();
+    const toClient = new Event<[Buffer]>();
+    let firstHello: Buffer | undefined;
+    let replayed = false;
+    const client = new RTCDtlsTransport({}, {
+      connection: {
+        onData: toClient,
+        send: async (buf: Buffer) => {
+          if (handshakeType(buf) === 1) firstHello ??= Buffer.from(buf);
+          setImmediate(() => toServer.execute(buf));
+        },
+        close: () => {},
+      },
+      role: 'controlled',
+    });
+    const server = new RTCDtlsTransport({}, {
+      connection: {
+        onData: toServer,
+        send: async (buf: Buffer) => {
+          setImmediate(() => toClient.execute(buf));
+          // The delayed copy of the first ClientHello reaches the server right behind its ServerHello.
+          if (handshakeType(buf) === 2 && !replayed && firstHello) {
+            replayed = true;
+            setImmediate(() => toServer.execute(firstHello!));
+          }
+        },
+        close: () => {},
+      },
+      role: 'controlling',
+    });
+    client.role = 'client';
+    server.role = 'server';
+    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
+    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`handshake not done in 3 s (client ${client.state}, server ${server.state})`)), 3000));
+    await Promise.race([Promise.all([server.start(), client.start()]), timeout]);
+    expect(replayed).toBe(true);
+    expect(server.state).toBe('connected');
+    expect(client.state).toBe('connected');
+  });
 });
 
