@@ -28,6 +28,8 @@ export interface RemoteTrack {
   ssrc: number;
   /** Media section id: unique per peer connection, stable across renegotiations. */
   mid: string;
+  /** Simulcast: the layer's RTP stream id (`a=rid`); the media section's other layers have the same `mid`. */
+  rid?: string;
   /** The browser's MediaStreamTrack id. */
   remoteTrackId?: string;
   track: MediaStreamTrack;

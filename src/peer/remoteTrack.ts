@@ -9,10 +9,12 @@ import type { RemoteTrack } from './RecorderPeerTypes.js';
 export async function remoteTrackOf(pc: RTCPeerConnection, track: MediaStreamTrack, participant: PeerInfo, waitMs = 10_000): Promise<RemoteTrack | undefined> {
   const transceiver = pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
   if (!transceiver) return undefined;
-  // Chrome's offers carry a=ssrc, so codec and ssrc are known now; otherwise (simulcast rid) wait for the first packet.
-  if (!track.codec || track.ssrc === undefined) await track.onReceiveRtp.asPromise(waitMs).catch(() => undefined);
-  if (!track.codec || track.ssrc === undefined) return undefined;
-  const ssrc = track.ssrc;
+  // Chrome's offers carry a=ssrc, so codec and ssrc are known now; otherwise (a simulcast layer, known by its rid) wait
+  // for the first packet: werift never sets a rid track's ssrc, the packet's header has it.
+  const ssrcOf = () => track.ssrc ?? (track.rid !== undefined ? track.header?.ssrc : undefined);
+  if (!track.codec || ssrcOf() === undefined) await track.onReceiveRtp.asPromise(waitMs).catch(() => undefined);
+  const ssrc = ssrcOf();
+  if (!track.codec || ssrc === undefined) return undefined;
   const receiver = transceiver.receiver;
   let plisSent = 0;
   return {
@@ -21,6 +23,7 @@ export async function remoteTrackOf(pc: RTCPeerConnection, track: MediaStreamTra
     codec: { name: track.codec.name.toLowerCase(), clockRate: track.codec.clockRate, payloadType: track.codec.payloadType ?? 0 },
     ssrc,
     mid: transceiver.mid ?? String(pc.getTransceivers().indexOf(transceiver)),
+    ...(track.rid !== undefined ? { rid: track.rid } : {}),
     remoteTrackId: receiver.remoteTrackId,
     track,
     requestKeyframe: () => {

@@ -1,6 +1,9 @@
-import type { RTCRtpTransceiver, RtpPacket } from 'werift';
+import { RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
+import type { SwitchTiming } from './DownTrackTypes.js';
+import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+import { Vp8Munger } from './Vp8Munger.js';
 
 const KEYFRAME_RETRY_MS = 1000;
 
@@ -9,33 +12,73 @@ const KEYFRAME_RETRY_MS = 1000;
  * sender (through RtpFastSender) rewrites SSRC, payload type, sequence number and timestamp, and answers NACKs from its
  * packet history.
  * Video waits for a keyframe before its first packet, so a new subscriber never decodes from a broken reference.
+ *
+ * Simulcast: one layer is forwarded at a time, chosen by the size the subscriber shows the video at (setTileSize). A
+ * change of layer waits for a keyframe of the new one (asked for at once) while the current one goes on, then
+ * switches on that keyframe's first packet: sequence numbers and timestamps continue (werift's continuity rewrite),
+ * and VP8 picture numbering continues (Vp8Munger), so the decoder sees one stream that happens to change resolution.
  */
-export class DownTrack implements PacketSink {
+export class DownTrack {
   private started: boolean;
   private negotiated = false;
   /** The mid the subscriber was told about (trackPublished), so a renegotiation announces only what is new. */
   announcedMid?: string;
   private lastInputSsrc?: number;
-  private readonly unsubscribePli: () => void;
+  private readonly unsubscribe: () => void;
   private readonly out: RtpFastSender;
 
   private readonly createdAt = performance.now();
   /** When this down track last asked for the keyframe it waits for. */
   private askedAt = -Infinity;
 
+  /** The layer being forwarded (undefined until video starts). */
+  private current?: number;
+  /** The layer wanted: the current one, or the one whose keyframe a switch waits for. */
+  private target: number;
+  private tile?: TileSize;
+  /** Each layer's sink: the layer a packet came from is which sink it reached. */
+  private readonly sinks: PacketSink[];
+  private readonly layered: boolean;
+  private readonly munger?: Vp8Munger;
+  /** Input timestamp and arrival of the last packet sent, to place the first one of a new layer in time. */
+  private last?: { timestamp: number; at: number };
+  /** Layer switches done (not counting the start). */
+  switches = 0;
+
   constructor(
     readonly published: PublishedTrack,
     readonly transceiver: RTCRtpTransceiver,
     /** Told when forwarding starts (after how long): a video that never starts is the thing to look for. */
     private readonly onStart?: (waitedMs: number) => void,
+    /** Told after each layer switch: which, how long its keyframe took since the switch was decided, and the timestamps. */
+    private readonly onSwitch?: (from: number, to: number, waitedMs: number, time: SwitchTiming) => void,
   ) {
     this.started = published.kind === 'audio';
+    this.target = published.top;
+    // Audio needs no keyframe: it is forwarded from its first packet.
+    if (this.started) this.current = this.target;
+    this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
+    this.layered = published.simulcast;
+    this.munger = this.layered && published.codec === 'vp8' ? new Vp8Munger() : undefined;
     const sender = transceiver.sender;
     this.out = new RtpFastSender(sender);
-    // The subscriber's keyframe requests (its decoder lost something) go to the publisher, coalesced there; and once the
-    // subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier could not be sent).
-    const subs = [sender.onPictureLossIndication.subscribe(() => published.requestKeyframe()), sender.onReady.subscribe(() => published.requestKeyframe())];
-    this.unsubscribePli = () => subs.forEach((s) => s.unSubscribe());
+    // The subscriber's keyframe requests (its decoder lost something) go to the publisher's layer it decodes, coalesced
+    // there; and once the subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier
+    // could not be sent).
+    const subs = [
+      sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.current ?? this.target)),
+      sender.onReady.subscribe(() => published.requestKeyframe(this.target)),
+    ];
+    const unsubscribeResize = published.simulcast ? published.onLayersResized(() => this.choose()) : () => {};
+    this.unsubscribe = () => {
+      subs.forEach((s) => s.unSubscribe());
+      unsubscribeResize();
+    };
+  }
+
+  /** Starts taking the published track's packets (of the layer to start with). */
+  open(): void {
+    this.published.addSink(this.sinks[this.target]!, this.target);
   }
 
   /**
@@ -45,53 +88,122 @@ export class DownTrack implements PacketSink {
   markNegotiated(): void {
     if (this.negotiated) return;
     this.negotiated = true;
-    this.published.requestKeyframe();
+    this.published.requestKeyframe(this.target);
   }
 
   get mid(): string | undefined {
     return this.transceiver.mid ?? undefined;
   }
 
-  write(packet: RtpPacket, keyframe: boolean): boolean {
+  /** The layer forwarded now and the one wanted (equal unless a switch waits for its keyframe). */
+  get layers(): { current?: number; target: number } {
+    return { current: this.current, target: this.target };
+  }
+
+  /** The subscriber shows this video at `tile` (device pixels): forward the smallest layer that covers it. */
+  setTileSize(tile: TileSize): void {
+    this.tile = tile;
+    this.choose();
+  }
+
+  private choose(): void {
+    if (!this.published.simulcast) return;
+    const next = chooseLayer(this.published.layerSizes(), this.tile);
+    if (next === this.target) return;
+    const before = this.target;
+    this.target = next;
+    // The current layer goes on until the new one's keyframe; a previous target nobody waits for any more is dropped.
+    if (before !== this.current) this.published.removeSink(this.sinks[before]!, before);
+    if (next !== this.current) {
+      this.askedAt = performance.now();
+      this.published.addSink(this.sinks[next]!, next); // asks for its keyframe
+    }
+  }
+
+  private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
     if (!this.started) {
-      if (!this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
+      if (layer !== this.target || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
       if (!keyframe) {
-        this.askAgain();
+        this.askAgain(layer);
         return false;
       }
       this.started = true;
+      this.current = layer;
       this.onStart?.(performance.now() - this.createdAt);
-      this.continueSequence(packet);
+      this.continueSequence(packet, 1);
+      this.munger?.switchTo(packet.payload);
+    } else if (layer !== this.current) {
+      if (layer !== this.target) return false;
+      if (!keyframe) {
+        this.askAgain(layer);
+        return false;
+      }
+      this.switchTo(layer, packet);
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
       // The publisher's stream restarted (new SSRC): keep the subscriber's sequence and timestamps continuous.
-      this.continueSequence(packet);
+      this.continueSequence(packet, 1);
+      this.munger?.switchTo(packet.payload);
     }
     this.lastInputSsrc = packet.header.ssrc;
-    this.out.send(packet);
+    if (this.layered) this.last = { timestamp: packet.header.timestamp, at: performance.now() };
+    const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
+    this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
     return true;
+  }
+
+  /** `packet`, the first of a keyframe of `layer`, is where this subscriber's stream continues from now on. */
+  private switchTo(layer: number, packet: RtpPacket): void {
+    const from = this.current!;
+    this.published.removeSink(this.sinks[from]!, from);
+    this.current = layer;
+    const time = this.timestampStep(from, layer, packet);
+    this.continueSequence(packet, time.step);
+    this.munger?.switchTo(packet.payload);
+    this.switches++;
+    this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
+  }
+
+  /**
+   * How far the new layer's first packet is from the last one sent, in RTP ticks. Each layer has its own random
+   * timestamp offset (Chromium 156: the first packets of two layers' same frame differ by ~1.5e9), so the new layer's
+   * timestamp is translated into the old one's through both layers' RTCP sender reports, which put them on the
+   * publisher's one NTP clock. Until both layers have sent one, or should the translation disagree with the packets'
+   * arrival times by more than half a second, the time between the two packets' arrivals is used. At least one
+   * tick: a frame the old layer already sent must not get its successor's timestamp.
+   */
+  private timestampStep(from: number, to: number, packet: RtpPacket): SwitchTiming {
+    const last = this.last;
+    if (!last) return { step: 1, by: 'arrival' };
+    const clockRate = this.published.remote.codec.clockRate;
+    const elapsed = Math.round(((performance.now() - last.at) * clockRate) / 1000);
+    const translated = this.published.translateTimestamp(packet.header.timestamp, to, from);
+    const reportDelta = translated === undefined ? undefined : (translated - last.timestamp) | 0;
+    if (reportDelta !== undefined && Math.abs(reportDelta - elapsed) <= clockRate / 2) return { step: Math.max(1, reportDelta), by: 'senderReports', reportDelta, elapsed };
+    return { step: Math.max(1, elapsed), by: 'arrival', reportDelta, elapsed };
   }
 
   /**
    * Ready but still without a keyframe: the one asked for was lost or ignored (a publisher's encoder under load may
-   * skip a request; its reply may be lost on the way). Ask again, once a second, until video starts.
+   * skip a request; its reply may be lost on the way). Ask again, once a second, until it comes.
    */
-  private askAgain(): void {
+  private askAgain(layer: number): void {
     const now = performance.now();
     if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
-    if (this.askedAt !== -Infinity) this.published.requestKeyframe();
+    if (this.askedAt !== -Infinity) this.published.requestKeyframe(layer);
     this.askedAt = now;
   }
 
   /**
-   * A sender that already sent (a reused transceiver, a restarted source) continues its numbering at the next packet;
-   * for a sender that never sent, werift keeps the input numbering.
+   * A sender that already sent (a reused transceiver, a restarted source, another layer) continues its numbering at
+   * the next packet, `timestampStep` ticks after the last; for a sender that never sent, werift keeps the input
+   * numbering.
    */
-  private continueSequence(packet: RtpPacket): void {
-    this.transceiver.sender.replaceRTP(packet.header);
+  private continueSequence(packet: RtpPacket, timestampStep: number): void {
+    this.transceiver.sender.replaceRTP(packet.header, false, timestampStep);
   }
 
   close(): void {
-    this.unsubscribePli();
-    this.published.removeSink(this);
+    this.unsubscribe();
+    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
   }
 }

@@ -1,44 +1,43 @@
-import { RTP_EXTENSION_URI, type RtpPacket } from 'werift';
-import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { TrackSource } from '../signaling/messages.js';
-import { SAMPLE_EVERY, type ForwardMeter } from './ForwardMeter.js';
+import type { ForwardMeter } from './ForwardMeter.js';
+import type { LayerSize } from './layerChoice.js';
+import type { PacketSink } from './PublishedTrackTypes.js';
+import { TrackLayer } from './TrackLayer.js';
 
-/** What a published track hands each packet to: one per subscriber (DownTrack) or tap. */
-export interface PacketSink {
-  /** True when the packet was sent on (handed to the socket, encrypted, before this returns), false when it was not. */
-  write(packet: RtpPacket, keyframe: boolean): boolean;
-}
+export type { PacketSink } from './PublishedTrackTypes.js';
 
 /**
- * One track a participant publishes to the SFU. Each received packet is stripped of the publisher's header extensions
- * (their ids are the publisher's negotiation, not the subscriber's: forwarded as they are, a subscriber would read an
- * audio level as its `mid`) and handed to every sink. Keyframe requests from all subscribers are coalesced.
+ * One track a participant publishes to the SFU: one received stream, or (simulcast) several layers of one camera,
+ * lowest first, each with its own sinks. `remote` is the highest layer: what the recorder and every consumer that does
+ * not choose a layer get. Keyframe requests from all subscribers of a layer are coalesced.
  */
 export class PublishedTrack {
-  private readonly sinks = new Set<PacketSink>();
-  private readonly unsubscribe: () => void;
-  private lastKeyframeRequestAt = -Infinity;
-  private keyframeTimer?: NodeJS.Timeout;
-  private closed = false;
-  keyframesRequested = 0;
-  packetsReceived = 0;
-  /**
-   * The RFC 6464 level of the packet being handed out (−dBov: 0 loudest, 127 silence), read by sinks during write();
-   * undefined when the publisher does not send it.
-   */
-  audioLevel: number | undefined;
+  readonly layers: TrackLayer[];
+  private readonly resizeListeners = new Set<() => void>();
 
   constructor(
-    readonly remote: RemoteTrack,
+    layers: readonly RemoteTrack[],
     readonly source: TrackSource,
-    private readonly keyframeIntervalMs: number,
-    private readonly meter: ForwardMeter,
+    keyframeIntervalMs: number,
+    meter: ForwardMeter,
   ) {
-    this.unsubscribe = remote.track.onReceiveRtp.subscribe((packet, extensions) => {
-      this.audioLevel = (extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined)?.level;
-      this.forward(packet);
-    }).unSubscribe;
+    if (layers.length === 0) throw new Error('a published track needs at least one received stream');
+    this.layers = layers.map((remote) => new TrackLayer(remote, { keyframeIntervalMs, meter, onResize: () => this.resizeListeners.forEach((l) => l()) }));
+  }
+
+  /** The highest layer's stream (the only one without simulcast). */
+  get remote(): RemoteTrack {
+    return this.layers[this.top]!.remote;
+  }
+
+  /** Index of the highest layer. */
+  get top(): number {
+    return this.layers.length - 1;
+  }
+
+  get simulcast(): boolean {
+    return this.layers.length > 1;
   }
 
   get id(): string {
@@ -53,57 +52,65 @@ export class PublishedTrack {
     return this.remote.codec.name;
   }
 
-  addSink(sink: PacketSink): void {
-    this.sinks.add(sink);
+  get keyframesRequested(): number {
+    return this.layers.reduce((n, l) => n + l.keyframesRequested, 0);
+  }
+
+  /**
+   * The RFC 6464 level of the packet being handed out (−dBov: 0 loudest, 127 silence), read by sinks during write();
+   * undefined when the publisher does not send it.
+   */
+  get audioLevel(): number | undefined {
+    return this.layers[this.top]!.audioLevel;
+  }
+
+  get packetsReceived(): number {
+    return this.layers.reduce((n, l) => n + l.packetsReceived, 0);
+  }
+
+  /** Each layer's resolution as far as known (from its keyframes), lowest layer first. */
+  layerSizes(): LayerSize[] {
+    return this.layers.map((l) => ({ width: l.width, height: l.height }));
+  }
+
+  /**
+   * `timestamp` of layer `from`, as layer `to` stamps the same instant: layers have unrelated RTP offsets, and their
+   * sender reports tie each to the publisher's one NTP clock. Undefined until both layers have sent a report.
+   */
+  translateTimestamp(timestamp: number, from: number, to: number): number | undefined {
+    const a = this.layers[from]?.senderReport;
+    const b = this.layers[to]?.senderReport;
+    if (!a || !b) return undefined;
+    const clockRate = this.remote.codec.clockRate;
+    return (b.rtp + ((timestamp - a.rtp) | 0) + Math.round((a.ntpSeconds - b.ntpSeconds) * clockRate)) >>> 0;
+  }
+
+  /** `listener` is called when a layer's resolution becomes known or changes; returns the unsubscribe. */
+  onLayersResized(listener: () => void): () => void {
+    this.resizeListeners.add(listener);
+    return () => this.resizeListeners.delete(listener);
+  }
+
+  /** `sink` gets layer `layer`'s packets (default: the highest). */
+  addSink(sink: PacketSink, layer = this.top): void {
+    this.layers[layer]!.sinks.add(sink);
     // A new video receiver can start only at a keyframe: ask for one now rather than wait for the next periodic one.
-    if (this.kind === 'video') this.requestKeyframe();
+    if (this.kind === 'video') this.requestKeyframe(layer);
   }
 
-  removeSink(sink: PacketSink): void {
-    this.sinks.delete(sink);
+  /** Stops `sink` getting layer `layer`'s packets (default: any layer's). */
+  removeSink(sink: PacketSink, layer?: number): void {
+    if (layer !== undefined) this.layers[layer]?.sinks.delete(sink);
+    else for (const l of this.layers) l.sinks.delete(sink);
   }
 
-  /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */
-  requestKeyframe(): void {
-    if (this.closed || this.kind !== 'video' || this.keyframeTimer) return;
-    const wait = this.lastKeyframeRequestAt + this.keyframeIntervalMs - performance.now();
-    const send = () => {
-      this.keyframeTimer = undefined;
-      if (this.closed) return;
-      this.lastKeyframeRequestAt = performance.now();
-      this.keyframesRequested++;
-      this.remote.requestKeyframe().catch(() => {});
-    };
-    if (wait <= 0) send();
-    else this.keyframeTimer = setTimeout(send, wait).unref();
+  /** A keyframe of layer `layer` (default: the highest), coalesced with the other requests for it. */
+  requestKeyframe(layer = this.top): void {
+    this.layers[layer]?.requestKeyframe();
   }
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.keyframeTimer);
-    this.unsubscribe();
-    this.sinks.clear();
-  }
-
-  private forward(packet: RtpPacket): void {
-    this.packetsReceived++;
-    if (this.sinks.size === 0) return;
-    // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
-    const out = packet.clone();
-    out.header.extensions = [];
-    out.header.extension = false;
-    const keyframe = this.kind === 'video' && isKeyframePacket(this.codec, out.payload);
-    const meter = this.meter;
-    if (this.packetsReceived % SAMPLE_EVERY !== 0) {
-      for (const sink of this.sinks) if (sink.write(out, keyframe)) meter.packets++;
-      return;
-    }
-    // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
-    const t0 = performance.now();
-    for (const sink of this.sinks) {
-      if (!sink.write(out, keyframe)) continue;
-      meter.packets++;
-      meter.observeDelay(performance.now() - t0);
-    }
+    for (const l of this.layers) l.close();
+    this.resizeListeners.clear();
   }
 }

@@ -3,10 +3,13 @@ import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
 import type { ForwardMeter } from './ForwardMeter.js';
 import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
-import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
+import type { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import { remoteTrackOf } from '../peer/remoteTrack.js';
+import { trackNacksPerSsrc } from '../peer/simulcastNack.js';
+import { routeSimulcast } from '../peer/simulcastRouting.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
 import { PublishedTrack } from './PublishedTrack.js';
+import { publisherPeerConfig } from './publisherConfig.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
 
@@ -43,7 +46,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     private readonly ctx: PublisherContext,
   ) {
     super();
-    this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
+    this.pc = new RTCPeerConnection(publisherPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
     this.pc.onTrack.subscribe((track) => void this.onTrack(track));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'publisher connection state');
@@ -89,9 +92,23 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private async onTrack(track: MediaStreamTrack): Promise<void> {
     // A participant's first video is its camera, a further one a screen share (as the recorder's layout assumes).
     const source: TrackSource = track.kind === 'audio' ? 'microphone' : this.videos++ === 0 ? 'camera' : 'screen';
-    const remote = await remoteTrackOf(this.pc, track, this.participant);
-    if (!remote || this.closed) return;
-    const published = new PublishedTrack(remote, source, this.ctx.keyframeIntervalMs, this.ctx.meter);
+    // Simulcast (the offer's a=simulcast): werift made one track per rid, in the offer's order, which is the page's
+    // sendEncodings order, lowest layer first; its track event names only the first of them.
+    const receiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
+    const rids = receiver?.tracks.filter((t) => t.rid !== undefined) ?? [];
+    if (receiver && rids.length > 1) {
+      trackNacksPerSsrc(receiver);
+      routeSimulcast(this.pc);
+    }
+    // A layer that sends nothing within remoteTrackOf's wait (the browser dropped it) is left out.
+    const layers = (await Promise.all((rids.length > 1 ? rids : [track]).map((t) => remoteTrackOf(this.pc, t, this.participant)))).filter((l) => l !== undefined);
+    if (layers.length === 0 || this.closed) return;
+    const published = new PublishedTrack(layers, source, this.ctx.keyframeIntervalMs, this.ctx.meter);
+    if (published.simulcast) {
+      this.ctx.logger.debug({ peer: this.participant.name, rids: layers.map((l) => l.rid), ssrcs: layers.map((l) => l.ssrc) }, 'sfu: simulcast track published');
+      // Each layer's resolution is read from its keyframes; their first ones went by while the layers were set up.
+      published.layers.forEach((_, i) => published.requestKeyframe(i));
+    }
     this.tracks.push(published);
     this.emit('track', published);
   }

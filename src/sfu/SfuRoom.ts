@@ -123,6 +123,9 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
         return this.onOffer(msg.from!, msg.session, msg.sdp.sdp);
       case 'createAnswer':
         return this.subscriberOf(msg.from, msg.session)?.answer(msg.sdp);
+      case 'tileSize':
+        if (msg.from) this.subscribers.get(msg.from)?.setTileSize(msg.mid, { width: msg.width, height: msg.height });
+        return;
       case 'iceCandidate':
         if (!msg.from || !msg.candidate?.candidate) return;
         return (this.subscriberOf(msg.from, msg.session) ?? this.publisherOf(msg.from, msg.session))?.candidate(msg.candidate as Candidate);

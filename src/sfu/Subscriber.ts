@@ -4,6 +4,7 @@ import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
+import type { TileSize } from './layerChoice.js';
 import { MixDownTrack } from './MixDownTrack.js';
 import { subscriberPeerConfig } from './subscriberConfig.js';
 import type { PublishedTrack } from './PublishedTrack.js';
@@ -56,12 +57,32 @@ export class Subscriber {
     if (this.closed || this.downTracks.has(track)) return;
     const transceiver = this.reuseFor(track.kind, track.codec) ?? this.pc.addTransceiver(track.kind, { direction: 'sendonly' });
     transceiver.setCodecPreferences(this.codecsFor(track));
-    const down = new DownTrack(track, transceiver, (waitedMs) =>
-      this.ctx.logger.debug({ subscriber: this.participant.name, from: track.remote.participant.name, kind: track.kind, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
+    const log = { subscriber: this.participant.name, from: track.remote.participant.name, kind: track.kind };
+    const down = new DownTrack(
+      track,
+      transceiver,
+      (waitedMs) => this.ctx.logger.debug({ ...log, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
+      (from, to, waitedMs, time) =>
+        this.ctx.logger.debug({ ...log, fromLayer: track.layers[from]!.rid, toLayer: track.layers[to]!.rid, waitedMs: Math.round(waitedMs), ...time }, 'sfu: layer switched'),
     );
     this.downTracks.set(track, down);
-    track.addSink(down);
+    down.open();
     this.renegotiate();
+  }
+
+  /**
+   * The subscriber shows the video of its media section `mid` at `tile` (device pixels): a simulcast track is
+   * forwarded in the smallest layer that covers it. False when no track is forwarded on `mid`.
+   */
+  setTileSize(mid: string, tile: TileSize): boolean {
+    for (const down of this.downTracks.values()) {
+      if (down.mid !== mid) continue;
+      down.setTileSize(tile);
+      const { current, target } = down.layers;
+      this.ctx.logger.debug({ subscriber: this.participant.name, mid, ...tile, layers: down.published.layerSizes(), current, target }, 'sfu: tile size');
+      return true;
+    }
+    return false;
   }
 
   /** MCU rooms: one audio track, the live mix (announced as `owner`'s `mix`), in place of everybody's voices. */

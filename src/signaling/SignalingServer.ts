@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection, LocalConnection } from './Connection.js';
-import type { ClientMessage, IceServer, RelayedMessage, Role, RoomAudio, RoomMode, ServerMessage } from './messages.js';
+import type { ClientMessage, IceServer, RelayedMessage, Role, RoomAudio, RoomMode, ServerMessage, TileSizeMessage } from './messages.js';
 import { parseClientMessage } from './parseMessage.js';
 import { Room } from './Room.js';
 import type { LocalMember, RoomSummary, SignalingServerEvents, SignalingServerOptions } from './SignalingServerTypes.js';
@@ -160,6 +160,8 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
       case 'sender':
       case 'receiver':
         return this.seedRegister(conn, msg.type);
+      case 'tileSize':
+        return this.toSfu(conn, msg);
       default:
         return this.relay(conn, msg);
     }
@@ -232,6 +234,17 @@ export class SignalingServer extends EventEmitter<SignalingServerEvents> {
     const target = room.members.get(msg.to);
     if (!target || target === conn) return conn.error('UNKNOWN_PEER', `${msg.type}: no peer ${msg.to} in room ${room.name}`, msg.type);
     if (target.isSeed) return this.sendToSeed(target, msg);
+    const { to: _to, ...rest } = msg;
+    target.send({ ...rest, from: conn.id });
+  }
+
+  /** A message only the room's `sfu` member acts on (it chooses what to forward): refused for anyone else. */
+  private toSfu(conn: Connection, msg: TileSizeMessage): void {
+    const room = conn.room;
+    if (!room || conn.isSeed) return conn.error('NOT_IN_ROOM', `${msg.type}: join a room first`, msg.type);
+    const target = room.members.get(msg.to);
+    if (!target) return conn.error('UNKNOWN_PEER', `${msg.type}: no peer ${msg.to} in room ${room.name}`, msg.type);
+    if (target.role !== 'sfu') return conn.error('INVALID_FIELD', `${msg.type}: "to" must be the room's sfu peer (${msg.to} is a ${target.role})`, msg.type);
     const { to: _to, ...rest } = msg;
     target.send({ ...rest, from: conn.id });
   }

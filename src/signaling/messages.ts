@@ -8,6 +8,10 @@ export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const PARTICIPANT_NAME = /^[\p{L}\p{N} ._'-]{1,64}$/u;
 const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A media section id (`a=mid`, RFC 8843 allows 1-16 token characters; ours are digits). */
+const MID = /^[A-Za-z0-9_.-]{1,16}$/;
+/** Largest tile edge accepted, in device pixels (an 8K screen at devicePixelRatio 2 is 15360 wide). */
+export const MAX_TILE_PX = 16384;
 
 export const ROLES = ['participant', 'recorder'] as const;
 /** `sfu`: the server's forwarding peer, an in-process member of every SFU room (never a tile, never recorded). */
@@ -64,10 +68,23 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('createOffer'), sdp: sdpSchema.extend({ type: z.literal('offer') }), ...routing }),
   z.object({ type: z.literal('createAnswer'), sdp: sdpSchema.extend({ type: z.literal('answer') }), ...routing }),
   z.object({ type: z.literal('iceCandidate'), candidate: candidateSchema, ...routing }),
+  /**
+   * SFU rooms, to the `sfu` peer: the page shows the video of media section `mid` (of its receiving PC) at this size,
+   * in device pixels (CSS px × devicePixelRatio); 0 × 0 when it is not shown. Simulcast tracks are forwarded in the
+   * smallest layer that covers it.
+   */
+  z.object({
+    type: z.literal('tileSize'),
+    to: z.string().regex(PEER_ID, 'to must be a peer id (the room\'s sfu peer)'),
+    mid: z.string().regex(MID, 'mid must be a media section id: 1-16 of A-Z a-z 0-9 _ . -'),
+    width: z.number().int().min(0).max(MAX_TILE_PX),
+    height: z.number().int().min(0).max(MAX_TILE_PX),
+  }),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type RelayedMessage = Extract<ClientMessage, { type: 'createOffer' | 'createAnswer' | 'iceCandidate' }>;
+export type TileSizeMessage = Extract<ClientMessage, { type: 'tileSize' }>;
 export const MESSAGE_TYPES = clientMessageSchema.options.map((o) => o.shape.type.value);
 
 export interface PeerInfo {
@@ -98,7 +115,9 @@ export type ServerMessage =
   | { type: 'trackUnpublished'; from: string; participant: string; mid: string }
   /** SFU → participants of an MCU room: who is in the live mix now (participant ids, loudest first). */
   | { type: 'mixSpeakers'; from: string; speakers: string[] }
-  | RelayedToPeer<RelayedMessage>;
+  | RelayedToPeer<RelayedMessage>
+  /** A page's `tileSize`, as the room's `sfu` member gets it. */
+  | RelayedToPeer<TileSizeMessage>;
 
 /** A relayed message as its addressee gets it: `to` removed, `from` added. */
 type RelayedToPeer<T> = T extends unknown ? Omit<T, 'to'> & { from?: string } : never;

@@ -54,6 +54,41 @@ describe('SFU rooms', () => {
     const b = await client();
     expect((await b.join('s2', 'Bob')).peers.map((p: { name: string }) => p.name).sort()).toEqual(['Alice', 'sfu']);
   });
+
+  it('tileSize goes to the sfu peer only; malformed ones are refused with the field at fault', async () => {
+    const outside = await client();
+    outside.send({ type: 'tileSize', to: 'abc', mid: '1', width: 80, height: 60 });
+    expect(await outside.type('error')).toMatchObject({ code: 'NOT_IN_ROOM', ref: 'tileSize' });
+
+    const a = await client();
+    const joined = await a.join('s3', 'Alice', { mode: 'sfu' });
+    const sfu = joined.peers.find((p: { role: string }) => p.role === 'sfu')!;
+    const b = await client();
+    const bob = (await b.join('s3', 'Bob')).id as string;
+    const bad: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ to: sfu.id, mid: '1', width: -1, height: 60 }, 'INVALID_FIELD', /^tileSize: width: /],
+      [{ to: sfu.id, mid: '1', width: 80.5, height: 60 }, 'INVALID_FIELD', /^tileSize: width: /],
+      [{ to: sfu.id, mid: '1', width: 80, height: 20_000 }, 'INVALID_FIELD', /^tileSize: height: /],
+      [{ to: sfu.id, mid: '1', width: '80', height: 60 }, 'INVALID_FIELD', /^tileSize: width: /],
+      [{ to: sfu.id, width: 80, height: 60 }, 'INVALID_FIELD', /^tileSize: mid: /],
+      [{ to: sfu.id, mid: '<1>', width: 80, height: 60 }, 'INVALID_FIELD', /^tileSize: mid: mid must be a media section id/],
+      [{ mid: '1', width: 80, height: 60 }, 'INVALID_FIELD', /^tileSize: to: /],
+      [{ to: bob, mid: '1', width: 80, height: 60 }, 'INVALID_FIELD', /"to" must be the room's sfu peer/],
+      [{ to: 'nobody', mid: '1', width: 80, height: 60 }, 'UNKNOWN_PEER', /no peer nobody in room s3/],
+    ];
+    for (const [fields, code, message] of bad) {
+      a.send({ type: 'tileSize', ...fields });
+      const err = await a.type('error');
+      expect(err, JSON.stringify(fields)).toMatchObject({ code, ref: 'tileSize' });
+      expect(err.message, JSON.stringify(fields)).toMatch(message);
+    }
+    // A well-formed one for a section nothing is forwarded on yet: accepted, no error, Bob is not bothered.
+    a.send({ type: 'tileSize', to: sfu.id, mid: '7', width: 640, height: 480 });
+    a.send({ type: 'tileSize', to: sfu.id, mid: '7', width: 0, height: 0 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.messages.filter((m) => m.type === 'error'), 'errors after the refused ones').toEqual([]);
+    expect(b.messages.some((m) => m.type === 'tileSize')).toBe(false);
+  });
 });
 
 describe('room protocol', () => {

@@ -4,6 +4,8 @@
 // and it offers us everybody else's tracks, telling us whose each one is (`trackPublished`, by media section `mid`).
 // When the room's voices are mixed on the server (MCU: `?audio=mcu`, or a big room) we get one audio track, the mix
 // without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
+// `?simulcast=1` (SFU rooms) sends the camera in three layers; the server forwards each page the smallest one that
+// covers the tile it shows that video in, which every SFU page reports (`tileSize`, in device pixels).
 
 const params = new URLSearchParams(location.search);
 const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -11,6 +13,8 @@ const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const ORIGIN_WS = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 /** How long to keep trying when the server a room was sent to cannot be reached (its claim runs out meanwhile). */
 const UNREACHABLE_OWNER_RETRY_MS = 60_000;
+/** Tile sizes are reported once they have stopped changing for this long (a window being dragged sends one). */
+const TILE_SIZE_DEBOUNCE_MS = 200;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -21,7 +25,7 @@ const ui = {
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [] };
+const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map() };
 let sessionCounter = 0;
 
 /**
@@ -169,6 +173,7 @@ function teardown() {
   state.extras.forEach((s) => s.getTracks().forEach((t) => t.stop()));
   state.extras = [];
   state.mixStream = undefined;
+  state.tileSizes.clear();
   ui.mixAudio.srcObject = null;
   ui.mix.hidden = true;
   ui.join.disabled = false;
@@ -211,6 +216,9 @@ async function onMessage(msg) {
       break;
     case 'trackPublished':
       state.tracksByMid.set(msg.mid, { participant: msg.participant, kind: msg.kind, source: msg.source });
+      // A reused section is a new track: the server learns the size it is shown at afresh.
+      state.tileSizes.delete(msg.mid);
+      if (msg.kind === 'video') scheduleTileSizes();
       break;
     case 'trackUnpublished':
       unpublished(msg.mid);
@@ -246,6 +254,8 @@ function removePeer(id) {
   if (!peer) return;
   peer.send?.close();
   peer.recv?.close();
+  const video = peer.tile?.querySelector('video');
+  if (video) tileResizes?.unobserve(video);
   peer.tile?.remove();
   state.peers.delete(id);
   updateRecordingIndicator();
@@ -407,6 +417,7 @@ function createTile(info) {
   stateLabel.textContent = 'waiting';
   fig.append(video, caption, stateLabel);
   ui.tiles.append(fig);
+  tileResizes?.observe(video);
   return fig;
 }
 
@@ -420,6 +431,7 @@ function ownerOf(peer, e) {
 function unpublished(mid) {
   const published = state.tracksByMid.get(mid);
   state.tracksByMid.delete(mid);
+  state.tileSizes.delete(mid);
   const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
   const track = sfu?.recv?.getTransceivers().find((t) => t.mid === mid)?.receiver.track;
   const video = published && state.peers.get(published.participant)?.tile?.querySelector('video');
@@ -448,6 +460,7 @@ function attachTrack(receivedFrom, e) {
   const peer = ownerOf(receivedFrom, e);
   if (!peer?.tile) return;
   const video = peer.tile.querySelector('video');
+  if (e.track.kind === 'video') scheduleTileSizes();
   // Assign srcObject once and add later tracks to that stream (the element picks them up). Re-assigning it, even to the
   // same stream, restarts loading and rejects the pending play() with an AbortError.
   if (!(video.srcObject instanceof MediaStream)) video.srcObject = new MediaStream();
@@ -517,7 +530,66 @@ function publish(stream) {
 }
 
 function addTracks(pc, stream) {
-  for (const track of stream.getTracks()) preferCodec(pc, pc.addTrack(track, stream));
+  for (const track of stream.getTracks()) {
+    const layers = simulcastLayers(stream, track);
+    if (layers.length > 1) preferCodec(pc, pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: layers }).sender);
+    else preferCodec(pc, pc.addTrack(track, stream));
+  }
+}
+
+/**
+ * `?simulcast=1`: the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest first (the server
+ * reads them in this order). VP8 only (the server keeps a VP8 stream continuous across layer switches, nothing else
+ * yet), and not in a mesh, where each receiver would decode one layer of its own. The bitrates are a 720p camera's,
+ * scaled down by pixel count for smaller cameras, with floors under which a layer looks broken.
+ * Chromium sends at most 2 layers for cameras under 960x540 and 1 under 480x270, keeping the *first* encodings, so
+ * the lowest layers are left out here instead (the full size is always sent); one layer left is no simulcast.
+ * `?simulcastLayers=3` asks for that many whatever the camera, for a Chromium started with
+ * --force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/ (the tests' small cameras).
+ */
+function simulcastLayers(stream, track) {
+  const codec = params.get('codec')?.toLowerCase();
+  if (params.get('simulcast') !== '1' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8')) return [];
+  const { width = 1280, height = 720 } = track.getSettings();
+  const pixels = width * height;
+  const forced = Number(params.get('simulcastLayers'));
+  const count = forced >= 1 && forced <= 3 ? forced : pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  const scale = Math.min(1, pixels / (1280 * 720));
+  const all = [
+    { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: Math.max(30_000, Math.round(200_000 * scale)) },
+    { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: Math.max(60_000, Math.round(700_000 * scale)) },
+    { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: Math.max(150_000, Math.round(2_500_000 * scale)) },
+  ];
+  return all.slice(3 - count);
+}
+
+/**
+ * SFU rooms: tells the server how large each remote video is shown (its element's size × devicePixelRatio, 0 × 0
+ * when hidden), so it forwards a simulcast camera in the smallest layer that covers it. Sent when a size changes,
+ * once it has settled, and for each newly announced video.
+ */
+const tileResizes = typeof ResizeObserver === 'function' ? new ResizeObserver(() => scheduleTileSizes()) : undefined;
+let tileSizeTimer;
+function scheduleTileSizes() {
+  clearTimeout(tileSizeTimer);
+  tileSizeTimer = setTimeout(reportTileSizes, TILE_SIZE_DEBOUNCE_MS);
+}
+
+function reportTileSizes() {
+  const sfu = [...state.peers.values()].find((p) => p.info.role === 'sfu');
+  if (!sfu) return;
+  const dpr = window.devicePixelRatio || 1;
+  for (const [mid, published] of state.tracksByMid) {
+    if (published.kind !== 'video') continue;
+    const video = state.peers.get(published.participant)?.tile?.querySelector('video');
+    if (!video) continue;
+    const width = Math.round(video.clientWidth * dpr);
+    const height = Math.round(video.clientHeight * dpr);
+    const last = state.tileSizes.get(mid);
+    if (last && last.width === width && last.height === height) continue;
+    state.tileSizes.set(mid, { width, height, at: Date.now() });
+    send({ type: 'tileSize', to: sfu.info.id, mid, width, height });
+  }
 }
 
 /** `?codec=h264` (or vp8, vp9) puts that video codec first; for h264 it is the only one offered (plus rtx). */
@@ -546,6 +618,8 @@ window.rtcRoom = {
   get mixStream() { return state.mixStream; },
   get mixSpeakers() { return state.mixSpeakers; },
   get mixHistory() { return state.mixHistory; },
+  /** The size last reported to the server for each remote video, by mid: {width, height, at (epoch ms)}. */
+  get tileSizes() { return Object.fromEntries(state.tileSizes); },
   publish,
   /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
   setMicEnabled(on) {
@@ -581,6 +655,7 @@ window.rtcRoom = {
           packetsReceived: s.packetsReceived ?? 0, framesDecoded: s.framesDecoded ?? 0,
           totalSamplesReceived: s.totalSamplesReceived ?? 0, audioLevel: s.audioLevel ?? 0,
           frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
+          mid: s.mid, freezeCount: s.freezeCount ?? 0, totalFreezesDuration: s.totalFreezesDuration ?? 0, pliCount: s.pliCount ?? 0,
         });
       });
     }
@@ -593,7 +668,8 @@ window.rtcRoom = {
       if (!peer.send) continue;
       const stats = await peer.send.getStats();
       stats.forEach((s) => {
-        if (s.type === 'outbound-rtp') out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0 });
+        if (s.type !== 'outbound-rtp') return;
+        out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0, ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0 } : {}) });
       });
     }
     return out;

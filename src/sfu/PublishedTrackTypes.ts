@@ -1,0 +1,7 @@
+import type { RtpPacket } from 'werift';
+
+/** What a published track hands each packet to: one per subscriber (DownTrack) or tap. */
+export interface PacketSink {
+  /** True when the packet was sent on (handed to the socket, encrypted, before this returns), false when it was not. */
+  write(packet: RtpPacket, keyframe: boolean): boolean;
+}

@@ -1,0 +1,129 @@
+import { RTP_EXTENSION_URI, RtcpSrPacket, type RtpPacket } from 'werift';
+import { isKeyframePacket } from '../media/rtp/keyframe.js';
+import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
+import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import { SAMPLE_EVERY } from './ForwardMeter.js';
+import type { PacketSink } from './PublishedTrackTypes.js';
+import type { TrackLayerOptions } from './TrackLayerTypes.js';
+
+/**
+ * One received RTP stream of a published track: the track itself, or one simulcast layer (`rid`) of it. Each packet
+ * is stripped of the publisher's header extensions (their ids are the publisher's negotiation, not the subscriber's:
+ * forwarded as they are, a subscriber would read an audio level as its `mid`) and handed to every sink. Keyframe
+ * requests are coalesced per layer (each layer is its own encoder stream with its own SSRC).
+ */
+export class TrackLayer {
+  readonly sinks = new Set<PacketSink>();
+  width?: number;
+  height?: number;
+  keyframesRequested = 0;
+  packetsReceived = 0;
+  /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
+  audioLevel: number | undefined;
+  /** The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock. */
+  senderReport?: { ntpSeconds: number; rtp: number };
+  private readonly unsubscribe: () => void;
+  private lastKeyframeRequestAt = -Infinity;
+  private highestSeq?: number;
+  private highestSeqSsrc?: number;
+  private keyframeTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    readonly remote: RemoteTrack,
+    private readonly opts: TrackLayerOptions,
+  ) {
+    const subs = [
+      remote.track.onReceiveRtp.subscribe((packet, extensions) => {
+        this.audioLevel = (extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined)?.level;
+        this.forward(packet);
+      }),
+      remote.track.onReceiveRtcp.subscribe((rtcp) => {
+        if (rtcp.type !== RtcpSrPacket.type) return;
+        const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
+        this.senderReport = { ntpSeconds: Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32, rtp: rtpTimestamp };
+      }),
+    ];
+    this.unsubscribe = () => subs.forEach((s) => s.unSubscribe());
+  }
+
+  get rid(): string | undefined {
+    return this.remote.rid;
+  }
+
+  /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */
+  requestKeyframe(): void {
+    if (this.closed || this.remote.kind !== 'video' || this.keyframeTimer) return;
+    const wait = this.lastKeyframeRequestAt + this.opts.keyframeIntervalMs - performance.now();
+    const send = () => {
+      this.keyframeTimer = undefined;
+      if (this.closed) return;
+      this.lastKeyframeRequestAt = performance.now();
+      this.keyframesRequested++;
+      this.remote.requestKeyframe().catch(() => {});
+    };
+    if (wait <= 0) send();
+    else this.keyframeTimer = setTimeout(send, wait).unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.keyframeTimer);
+    this.unsubscribe();
+    this.sinks.clear();
+  }
+
+  private forward(packet: RtpPacket): void {
+    this.packetsReceived++;
+    const vp8 = this.remote.codec.name === 'vp8';
+    // A packet older than one already seen (a retransmission; Chrome also probes bandwidth by sending recent packets
+    // again over RTX) is forwarded as before, but is no keyframe to start or switch at: what follows it went by.
+    const fresh = this.isFresh(packet.header.ssrc, packet.header.sequenceNumber);
+    if (this.sinks.size === 0) {
+      // Nobody takes this layer now, but its size decides who will.
+      if (vp8) this.readSize(packet.payload);
+      return;
+    }
+    const keyframe = fresh && this.remote.kind === 'video' && isKeyframePacket(this.remote.codec.name, packet.payload);
+    if (keyframe && vp8) this.readSize(packet.payload);
+    // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
+    const out = packet.clone();
+    out.header.extensions = [];
+    out.header.extension = false;
+    const meter = this.opts.meter;
+    if (this.packetsReceived % SAMPLE_EVERY !== 0) {
+      for (const sink of this.sinks) if (sink.write(out, keyframe)) meter.packets++;
+      return;
+    }
+    // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
+    const t0 = performance.now();
+    for (const sink of this.sinks) {
+      if (!sink.write(out, keyframe)) continue;
+      meter.packets++;
+      meter.observeDelay(performance.now() - t0);
+    }
+  }
+
+  /**
+   * True for a sequence number ahead of all seen so far of its stream (RFC 3550 A.1: up to 2^15 ahead), which becomes
+   * the newest. A new SSRC (the publisher's encoder restarted) numbers afresh.
+   */
+  private isFresh(ssrc: number, seq: number): boolean {
+    if (ssrc !== this.highestSeqSsrc) {
+      this.highestSeqSsrc = ssrc;
+      this.highestSeq = undefined;
+    }
+    const ahead = (seq - (this.highestSeq ?? seq - 1)) & 0xffff;
+    if (ahead === 0 || ahead >= 0x8000) return false;
+    this.highestSeq = seq;
+    return true;
+  }
+
+  private readSize(payload: Buffer): void {
+    const size = vp8KeyframeSize(payload);
+    if (!size || (size.width === this.width && size.height === this.height)) return;
+    this.width = size.width;
+    this.height = size.height;
+    this.opts.onResize();
+  }
+}

@@ -1,0 +1,189 @@
+// Simulcast end to end, in real Chromium against the real server (in-process, on 127.0.0.1 in the test namespace): a
+// publisher page sends its 320x240 camera in three layers (?simulcast=1); a subscriber page shows it in a tile whose
+// size the test changes through CSS, as a layout would. Checked on what the subscriber decodes (getStats frameWidth),
+// what it presents (every frame's time and size, through requestVideoFrameCallback) and the tile's colour.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Page } from 'playwright-core';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/http/HttpServer.js';
+import { vp8KeyframeSize } from '../../src/media/rtp/vp8Descriptor.js';
+import type { RemoteTrack } from '../../src/peer/RecorderPeerTypes.js';
+import { launchParticipant } from '../harness/browser.js';
+import { audioFixture, videoFixture } from '../harness/fixtures.js';
+import { assertNetworkIsolated } from '../harness/netns.js';
+import { waitTileColor } from '../harness/tileMedia.js';
+import { waitFor } from '../harness/util.js';
+
+/** Chromium sends one layer for a 320x240 camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
+const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
+const COLOR = '#ff0000';
+
+interface Inbound {
+  peerId: string;
+  kind: string;
+  mid?: string;
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+  pliCount: number;
+  totalSamplesReceived: number;
+}
+interface Hooks {
+  rtcRoom: {
+    id?: string;
+    inboundStats(): Promise<Inbound[]>;
+    outboundStats(): Promise<Array<{ kind: string; packetsSent: number; rid?: string; frameWidth?: number }>>;
+    tileSizes: Record<string, { width: number; height: number; at: number }>;
+  };
+  __frames?: Array<{ t: number; w: number }>;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+beforeAll(async () => {
+  assertNetworkIsolated('test/e2e/simulcast.test.ts');
+  await Promise.all([videoFixture({ kind: 'color', color: COLOR, width: 320, height: 240, fps: 15, seconds: 1 }), audioFixture({ freq: 440, seconds: 2 })]);
+});
+
+const video = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats()).then((s) => s.find((x) => x.kind === 'video'));
+
+/** Sets the width of every tile (its height follows: 4:3) and resolves when the page has reported that size. */
+async function setTileWidth(page: Page, px: number): Promise<number> {
+  await page.evaluate((w) => {
+    let style = document.getElementById('tile-width');
+    if (!style) {
+      style = document.createElement('style');
+      style.id = 'tile-width';
+      document.head.append(style);
+    }
+    style.textContent = `.tile { width: ${w}px; }`;
+  }, px);
+  const reported = await waitFor(
+    async () => {
+      const sizes = await page.evaluate(() => (window as unknown as Hooks).rtcRoom.tileSizes);
+      return Object.values(sizes).find((s) => s.width === px);
+    },
+    { timeoutMs: 5000, intervalMs: 20, description: `tile size ${px} reported` },
+  );
+  return reported.at;
+}
+
+/** Polls getStats until the decoded width satisfies `ok`; returns the time (epoch ms) it first did. */
+async function decodedWidth(page: Page, ok: (w: number) => boolean, description: string, timeoutMs: number): Promise<number> {
+  await waitFor(async () => ok((await video(page))?.frameWidth ?? 0), { timeoutMs, intervalMs: 25, description });
+  return Date.now();
+}
+
+describe('simulcast (publish three layers, each subscriber gets the layer its tile needs)', () => {
+  it('a small tile gets the small layer, a large one the full layer within 2 s; switches keep frames coming, colour right', async () => {
+    const logs: Array<{ msg?: string; fromLayer?: string; toLayer?: string; waitedMs?: number; by?: string; reportDelta?: number; elapsed?: number }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const server = await startServer({ port: 0, host: '127.0.0.1', logger });
+    cleanups.push(() => server.close());
+
+    const camera = await videoFixture({ kind: 'color', color: COLOR, width: 320, height: 240, fps: 15, seconds: 1 });
+    const mic = await audioFixture({ freq: 440, seconds: 2 });
+    const [pub, sub] = await Promise.all([
+      launchParticipant({ name: 'pub', video: camera, audio: mic, args: [SIMULCAST_FIELDTRIAL] }),
+      launchParticipant({ name: 'sub' }),
+    ]);
+    cleanups.push(() => pub.close(), () => sub.close());
+    await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&simulcastLayers=3&agc=0`);
+    const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
+
+    // The publisher sends three video streams (layers), one per rid.
+    const layers = await waitFor(
+      async () => {
+        const sent = (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video' && s.packetsSent > 0 && s.frameWidth);
+        return sent.length === 3 ? sent : undefined;
+      },
+      { timeoutMs: 15_000, description: 'publisher sends three video layers' },
+    );
+    expect(Object.fromEntries(layers.map((l) => [l.rid, l.frameWidth]))).toEqual({ q: 80, h: 160, f: 320 });
+
+    // The subscriber (no camera, no microphone) shows the publisher in an 80x60 tile from the start.
+    await sub.page.goto(`${server.url}/room/sim?name=Sub&autojoin=1&video=0&audio=0`);
+    await setTileWidth(sub.page, 80).catch(() => undefined); // the tile may not exist yet; the style applies when it does
+    await decodedWidth(sub.page, (w) => w > 0 && w <= 80, 'subscriber decodes the 80-wide layer', 20_000);
+    await waitTileColor(sub.page, pubId, COLOR, 10_000);
+
+    // Every frame the subscriber presents, with its width, from here on.
+    await sub.page.evaluate((id) => {
+      const w = window as unknown as Hooks;
+      w.__frames = [];
+      const v = document.querySelector<HTMLVideoElement>(`[data-testid="tile"][data-peer="${id}"] video`)!;
+      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+        w.__frames!.push({ t: performance.timeOrigin + performance.now(), w: meta.width });
+        v.requestVideoFrameCallback(onFrame);
+      };
+      v.requestVideoFrameCallback(onFrame);
+    }, pubId);
+    const before = (await video(sub.page))!;
+    await sleep(1500);
+
+    // Large tile: the full layer within 2 s of the page's report.
+    const upAt = await setTileWidth(sub.page, 320);
+    const upDone = await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer', 5000).catch(async (err) => {
+      const sent = await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats());
+      throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\n${JSON.stringify(sent)}\n${logs.filter((l) => /sfu/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+    await waitTileColor(sub.page, pubId, COLOR, 5000);
+    await sleep(1500);
+
+    // Small again: back to the small layer.
+    const downAt = await setTileWidth(sub.page, 80);
+    const downDone = await decodedWidth(sub.page, (w) => w > 0 && w <= 80, 'subscriber decodes the 80-wide layer again', 5000);
+    await waitTileColor(sub.page, pubId, COLOR, 5000);
+    await sleep(1500);
+
+    const after = (await video(sub.page))!;
+    const frames = (await sub.page.evaluate(() => (window as unknown as Hooks).__frames!)) ?? [];
+    const gaps = frames.slice(1).map((f, i) => f.t - frames[i]!.t);
+    const maxGap = Math.max(...gaps);
+    const widths = [...new Set(frames.map((f) => f.w))];
+    const switches = logs.filter((l) => l.msg === 'sfu: layer switched');
+    console.log(
+      `simulcast: up ${upDone - upAt} ms, down ${downDone - downAt} ms (report → getStats width); server switches ${JSON.stringify(switches.map((s) => `${s.fromLayer}→${s.toLayer} ${s.waitedMs} ms, step by ${s.by}: ${s.reportDelta} vs arrival ${s.elapsed} ticks`))}; ` +
+        `${frames.length} frames presented, widths ${widths.join('/')}, longest gap ${Math.round(maxGap)} ms; ` +
+        `decoded ${after.framesDecoded - before.framesDecoded}, freezes ${after.freezeCount - before.freezeCount} (${(after.totalFreezesDuration - before.totalFreezesDuration).toFixed(2)} s), PLIs ${after.pliCount - before.pliCount}`,
+    );
+    expect(upDone - upAt, 'report of a large tile → full layer decoded').toBeLessThanOrEqual(2000);
+    expect(downDone - downAt, 'report of a small tile → small layer decoded').toBeLessThanOrEqual(2000);
+    expect(widths, 'frames of both layers were presented').toEqual(expect.arrayContaining([80, 320]));
+    expect(maxGap, 'no freeze longer than 1 s across the switches').toBeLessThan(1000);
+    // 15 fps for ~6 s less start-up slack: the decoder kept going through both switches.
+    expect(after.framesDecoded - before.framesDecoded).toBeGreaterThanOrEqual(50);
+    expect(switches.map((s) => `${s.fromLayer}→${s.toLayer}`)).toEqual(expect.arrayContaining(['q→f', 'f→q']));
+    // The microphone is forwarded as ever beside the layered camera.
+    const audio = (await sub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats())).find((x) => x.kind === 'audio');
+    expect(audio?.totalSamplesReceived ?? 0, 'the publisher is heard').toBeGreaterThan(48_000);
+
+    // A recording's tap gets one video track of the camera, the full layer: its keyframes are 320x240.
+    const tap = server.sfu.tap('sim')!;
+    const tapped: RemoteTrack[] = [];
+    tap.on('track', (t) => tapped.push(t));
+    tap.start();
+    cleanups.push(() => tap.close());
+    const videos = await waitFor(() => (tapped.some((t) => t.kind === 'video') ? tapped.filter((t) => t.kind === 'video') : undefined), { timeoutMs: 5000, description: 'the tap has the video' });
+    expect(videos, 'one video track per camera').toHaveLength(1);
+    const keyframe = await new Promise<{ width: number; height: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no keyframe on the tapped video within 5 s')), 5000);
+      const sub = videos[0]!.track.onReceiveRtp.subscribe((p) => {
+        const size = vp8KeyframeSize(p.payload);
+        if (!size) return;
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve(size);
+      });
+      void videos[0]!.requestKeyframe();
+    });
+    expect(keyframe, 'the tapped video is the full layer').toEqual({ width: 320, height: 240 });
+    expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
+  }, 60_000);
+});
