@@ -80,6 +80,13 @@ export class RtpFastSender {
   private readonly scratch = new RtpHeader();
   /** When the sender-report pair (NTP time, RTP timestamp) was last taken (ms, performance.now()). */
   private pairAt = -Infinity;
+  /**
+   * Forwarding: the source's clock now, (NTP time, RTP timestamp before this sender's offset), from the publisher's
+   * sender reports. The sender reports then carry the publisher's mapping of RTP time to its clock (a subscriber's
+   * lip sync and a recorder's timeline follow the capture clock); without it they say when each packet was sent here,
+   * and a moment of event-loop lag became a step in a remote recorder's timeline.
+   */
+  sourceClock?: () => { ntp: bigint; rtp: number } | undefined;
   /** Packets that went the fast way and the fallback way (for tests and stats). */
   fast = 0;
   fallback = 0;
@@ -109,6 +116,8 @@ export class RtpFastSender {
       !this.usable(pair)
     ) {
       this.fallback++;
+      // werift stamps its own (send time) report pair on the way: ours replaces it at the next fast packet.
+      this.pairAt = -Infinity;
       void this.sender.sendRtp(packet).catch(() => {});
       return;
     }
@@ -132,15 +141,16 @@ export class RtpFastSender {
     s.sequenceNumber = header.sequenceNumber;
     if (this.extensionsOf !== s.headerExtensions || this.extensionsMid !== s.mid) this.planExtensions(s);
     const now = performance.now();
-    // The sender report's (NTP, RTP) pair: any sent packet's pair maps the clocks; taken every 50 ms, not every packet
-    // (a BigInt NTP time per packet), unless abs-send-time needs the time in each packet.
-    const ntp = this.absSendTime || now - this.pairAt >= 50 ? ntpTime() : undefined;
+    // The sender report's (NTP, RTP) pair: taken every 50 ms, not every packet (a BigInt NTP time per packet);
+    // abs-send-time needs the time in each packet.
+    const ntp = this.absSendTime ? ntpTime() : undefined;
     header.extensions = this.ownExtensions(dtls, ntp, src.extensions);
     header.extension = header.extensions.length > 0;
-    if (ntp !== undefined) {
+    if (now - this.pairAt >= 50) {
       this.pairAt = now;
-      s.ntpTimestamp = ntp;
-      s.rtpTimestamp = header.timestamp;
+      const source = this.sourceClock?.();
+      s.ntpTimestamp = source ? source.ntp : (ntp ?? ntpTime());
+      s.rtpTimestamp = source ? (source.rtp + s.timestampOffset) >>> 0 : header.timestamp;
     }
     s.octetCount += packet.payload.length;
     s.headerBytesSent += header.serializeSize;

@@ -62,6 +62,7 @@ export class DownTrack {
     this.munger = this.layered && published.codec === 'vp8' ? new Vp8Munger() : undefined;
     const sender = transceiver.sender;
     this.out = new RtpFastSender(sender);
+    this.out.sourceClock = () => published.layers[this.current ?? this.target]?.publisherClock();
     // The subscriber's keyframe requests (its decoder lost something) go to the publisher's layer it decodes, coalesced
     // there; and once the subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier
     // could not be sent).

@@ -20,8 +20,11 @@ export class TrackLayer {
   packetsReceived = 0;
   /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
   audioLevel: number | undefined;
-  /** The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock. */
-  senderReport?: { ntpSeconds: number; rtp: number };
+  /**
+   * The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock, and when
+   * it arrived (performance.now()).
+   */
+  senderReport?: { ntpSeconds: number; rtp: number; receivedAt: number };
   private readonly unsubscribe: () => void;
   private lastKeyframeRequestAt = -Infinity;
   private highestSeq?: number;
@@ -41,7 +44,7 @@ export class TrackLayer {
       remote.track.onReceiveRtcp.subscribe((rtcp) => {
         if (rtcp.type !== RtcpSrPacket.type) return;
         const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
-        this.senderReport = { ntpSeconds: Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32, rtp: rtpTimestamp };
+        this.senderReport = { ntpSeconds: Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32, rtp: rtpTimestamp, receivedAt: performance.now() };
       }),
     ];
     this.unsubscribe = () => subs.forEach((s) => s.unSubscribe());
@@ -49,6 +52,21 @@ export class TrackLayer {
 
   get rid(): string | undefined {
     return this.remote.rid;
+  }
+
+  /**
+   * The publisher's clock now, as its latest sender report says: (NTP time, this layer's RTP timestamp), the report
+   * carried forward by the time since it arrived. What a forwarded stream's own sender reports should say, so that a
+   * subscriber places its media by the publisher's capture clock, not by when we happened to forward it.
+   */
+  publisherClock(): { ntp: bigint; rtp: number } | undefined {
+    const sr = this.senderReport;
+    if (!sr) return undefined;
+    const elapsedMs = performance.now() - sr.receivedAt;
+    const seconds = sr.ntpSeconds + elapsedMs / 1000;
+    const whole = Math.floor(seconds);
+    const ntp = (BigInt(whole) << 32n) | BigInt(Math.min(0xffffffff, Math.round((seconds - whole) * 2 ** 32)));
+    return { ntp, rtp: (sr.rtp + Math.round((elapsedMs * this.remote.codec.clockRate) / 1000)) >>> 0 };
   }
 
   /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */

@@ -1,7 +1,7 @@
 // RtpFastSender against real werift peers on loopback: what arrives through the fast path is what werift's own
 // sendRtp delivers (payloads, continuous numbering across a switch between the two, the sender's SSRC and payload
 // type), and what werift's RTCP and NACK code read of the sender afterwards is right.
-import { GenericNack, RTCPeerConnection, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import { GenericNack, RTCPeerConnection, RtcpSrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RtpFastSender } from '../../../src/peer/RtpFastSender.js';
 import { peerConnectionConfig } from '../../../src/peer/peerConnectionConfig.js';
@@ -62,6 +62,32 @@ describe('RtpFastSender', () => {
     expect(received.map((p) => p.header.timestamp)).toContain(s.rtpTimestamp);
     const ntpMs = Number(s.ntpTimestamp >> 32n) * 1000 + (Number(s.ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000 - 2_208_988_800_000;
     expect(Math.abs(ntpMs - Date.now())).toBeLessThan(2000);
+  });
+
+  it("sends reports that carry the source's clock (a publisher's sender reports), not the time it forwarded at", async () => {
+    const { sender, track } = await pair();
+    const fast = new RtpFastSender(sender.sender);
+    // The publisher's clock: NTP time 1_000_000 s exactly at its RTP timestamp 480_000 (48 kHz), 10 s ago.
+    const base = performance.now() - 10_000;
+    fast.sourceClock = () => {
+      const elapsed = performance.now() - base;
+      return { ntp: (1_000_000n << 32n) + BigInt(Math.round((elapsed / 1000) * 2 ** 32)), rtp: 480_000 + Math.round(elapsed * 48) };
+    };
+    const reports: RtcpSrPacket[] = [];
+    track.onReceiveRtcp.subscribe((r) => r.type === RtcpSrPacket.type && reports.push(r as RtcpSrPacket));
+    const timer = setInterval(() => fast.send(packet(reports.length, 0)), 20);
+    try {
+      await waitFor(() => reports.length >= 1, { timeoutMs: 5000, description: 'a sender report' });
+    } finally {
+      clearInterval(timer);
+    }
+    const { ntpTimestamp, rtpTimestamp } = reports[0]!.senderInfo;
+    const seconds = Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32;
+    const offset = (sender.sender as unknown as { timestampOffset: number }).timestampOffset;
+    // One mapping: the report's RTP timestamp is the source's at the report's NTP time (± a tick of rounding).
+    expect(Math.abs(((rtpTimestamp - offset - 480_000) >>> 0) - (seconds - 1_000_000) * 48_000)).toBeLessThan(2);
+    expect(seconds - 1_000_000).toBeGreaterThan(10);
+    expect(seconds - 1_000_000).toBeLessThan(20);
   });
 
   it('keeps the packet it was given unchanged (one packet serves every subscriber)', async () => {
