@@ -30,6 +30,8 @@ const NEEDS = [
   // Participant names on the mixed video are drawn with DejaVu Sans.
   ['fonts-dejavu-core', () => existsSync('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf')],
   ['redis-server', () => onPath('redis-server')],
+  // Opus decoding (and FEC) through the system libopus (src/media/audio/libopus.ts); ffmpeg depends on it too.
+  ['libopus0', () => ['/usr/lib/x86_64-linux-gnu/libopus.so.0', '/usr/lib/aarch64-linux-gnu/libopus.so.0', '/usr/lib/libopus.so.0'].some((f) => existsSync(f))],
 ];
 
 export function missingPackages() {

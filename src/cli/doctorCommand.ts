@@ -1,4 +1,5 @@
 import { capabilityChecks, ffmpegCapabilities, type CapabilityCheck } from '../media/ffmpeg/capabilities.js';
+import { libopus, libopusError } from '../media/audio/libopus.js';
 import { ffmpegCandidates, resolveFfmpeg, resolveFfprobe, SOURCE_LABELS, type BinarySource } from '../media/ffmpeg/ffmpegBinary.js';
 
 export interface DoctorOptions {
@@ -24,6 +25,8 @@ export interface DoctorReport {
   candidates: CandidateReport[];
   checks: CapabilityCheck[];
   ffprobe: { path: string | null; note?: string };
+  /** How Opus is decoded: the system libopus (FEC of lost packets), or the WASM fallback (concealment only). */
+  opus: { decoder: 'libopus' | 'wasm'; version?: string; fec: boolean; note?: string };
 }
 
 /**
@@ -70,7 +73,14 @@ export function doctorReport(): DoctorReport {
     candidates,
     checks: chosen?.path && chosen.version ? capabilityChecks(ffmpegCapabilities(chosen.path)) : [],
     ffprobe,
+    opus: opusReport(),
   };
+}
+
+function opusReport(): DoctorReport['opus'] {
+  const lib = libopus();
+  if (lib) return { decoder: 'libopus', version: lib.version, fec: true };
+  return { decoder: 'wasm', fec: false, note: `no system libopus (${libopusError()}): lost packets are concealed, never decoded from FEC; install libopus0` };
 }
 
 function formatReport(r: DoctorReport): string {
@@ -91,6 +101,7 @@ function formatReport(r: DoctorReport): string {
     lines.push('', 'no usable ffmpeg: run `npm ci` (it installs the bundled one), install ffmpeg, or fix FFMPEG_PATH.');
   }
   lines.push('', `ffprobe: ${r.ffprobe.path ?? r.ffprobe.note}`);
+  lines.push(`opus: ${r.opus.decoder === 'libopus' ? `system ${r.opus.version} (lost packets decoded from FEC where the sender sent it)` : `WASM; ${r.opus.note}`}`);
   lines.push(r.ffmpeg?.usable ? 'ready to record' : 'NOT ready to record');
   return lines.join('\n');
 }

@@ -221,6 +221,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
         packetsOverlapping: s.overlapping,
         packetsDropped: s.tooFarAhead + s.overflow + s.invalid + s.notReady,
         concealedMs: Math.round(ms(s.concealedSamples)),
+        packetsFecDecoded: s.fecDecoded,
         gaps: s.gaps,
         slewedMs: Math.round(ms(s.slewedSamples)),
         reanchors: s.reanchors,

@@ -85,6 +85,8 @@ export interface MixedAudioTrackInfo {
   packetsDropped: number;
   /** Lost audio filled by Opus concealment (ms). */
   concealedMs: number;
+  /** Lost packets decoded from the next packet's in-band FEC data instead of concealed (system libopus). */
+  packetsFecDecoded: number;
   /** Losses longer than one packet, left as silence (count). */
   gaps: number;
   /** Mapping changes followed by stretching/squeezing packets (ms, signed sum) rather than cutting or doubling audio. */

@@ -50,6 +50,8 @@ describe('no ffmpeg on the machine: the bundled one', () => {
     expect(report.candidates.map((x) => [x.source, x.path !== null])).toEqual([['env', false], ['path', false], ['ffmpeg-static', false], ['bundled', true]]);
     expect(report.checks.filter((k) => !k.ok).map((k) => k.name)).toEqual(['option -fps_mode', 'scale force_divisible_by']);
     expect(report.ffprobe.path).toBeNull();
+    // Opus is decoded by the system libopus (the suite installs libopus0): lost packets come from FEC.
+    expect(report.opus).toMatchObject({ decoder: 'libopus', fec: true });
   });
 
   it('`rtc-record --room demo` records two browsers into a correct MP4: colours, A/V sync, mixed voices', async () => {

@@ -44,6 +44,11 @@ export interface OpusTrackStats {
   slewedSamples: number;
   /** Samples filled by packet-loss concealment (one packet per loss; a fade to silence follows). */
   concealedSamples: number;
+  /**
+   * Lost packets decoded from the next packet's in-band FEC data instead of concealed (system libopus only; libopus
+   * conceals when the packet carries none, as an encoder without FEC or without expected loss sends).
+   */
+  fecDecoded: number;
   /** Where the track's media position 0 (its first packet) sits on the timeline now (samples); undefined before any. */
   placement?: number;
   /** Packets waiting to be decoded now. */
@@ -119,6 +124,7 @@ export class OpusTrackTimeline {
     reanchors: 0,
     slewedSamples: 0,
     concealedSamples: 0,
+    fecDecoded: 0,
   };
 
   constructor(private readonly opts: OpusTrackTimelineOptions) {
@@ -187,8 +193,10 @@ export class OpusTrackTimeline {
       this.decodeOne(this.queue.shift()!);
     }
     // The audio runs out within this frame and the next packet is not here: it is lost (or the sender went quiet).
+    // The last lost packet before a queued one comes from that one's FEC data where it has some.
     while (this.nextExpected !== undefined && this.nextExpected < frameEnd && this.concealed < MAX_CONCEALED_PACKETS && !this.ended) {
-      this.conceal(this.nextExpected);
+      const next = this.queue[0];
+      if (!next || !this.recoverFrom(next)) this.conceal(this.nextExpected);
     }
     this.ring.read(out);
   }
@@ -229,7 +237,9 @@ export class OpusTrackTimeline {
       const delta = p.media - this.nextMedia;
       if (delta > tolerance) {
         // A hole before this packet that read() did not see yet (several packets due in one frame): conceal it first.
-        while (p.media - this.nextMedia! > tolerance && this.concealed < MAX_CONCEALED_PACKETS) this.conceal(this.nextExpected!);
+        while (p.media - this.nextMedia! > tolerance && this.concealed < MAX_CONCEALED_PACKETS) {
+          if (!this.recoverFrom(p)) this.conceal(this.nextExpected!);
+        }
         if (p.media - this.nextMedia! > tolerance) this.counters.gaps++;
       } else if (delta < -tolerance) {
         if (p.media + p.samples <= this.nextMedia + tolerance) {
@@ -276,6 +286,28 @@ export class OpusTrackTimeline {
       out[i] = pcm[j]! * (1 - f) + pcm[j + 1]! * f;
     }
     return out;
+  }
+
+  /**
+   * The audio before `next` is missing, and it is at most one packet: decode it from `next`'s in-band FEC data (the
+   * sender's coarse copy of the packet before), placed where the lost packet belonged. False when the gap is longer
+   * (conceal first), the decoder cannot use FEC (WASM), or libopus gives nothing.
+   */
+  private recoverFrom(next: QueuedPacket): boolean {
+    if (this.nextMedia === undefined || this.nextExpected === undefined || !this.decoder.canRecover || !this.decoder.isReady) return false;
+    const gap = next.media - this.nextMedia;
+    const tolerance = this.opts.sampleRate / 1000;
+    if (gap <= tolerance || gap > this.lastPacketSamples + tolerance) return false;
+    // libopus decodes FEC in whole 2.5 ms steps.
+    const step = this.opts.sampleRate / 400;
+    const pcm = this.decoder.recover(this.bytes.view(next), Math.max(step, Math.round(gap / step) * step));
+    if (!pcm) return false;
+    this.ring.write(this.nextExpected, pcm);
+    this.nextExpected += pcm.length;
+    this.nextMedia += pcm.length;
+    this.counters.fecDecoded++;
+    this.concealed = 0;
+    return true;
   }
 
   /**

@@ -81,6 +81,8 @@ export class VoiceJitterBuffer {
   private lastToc = 0;
   /** Concealed samples since the last decoded packet (libopus's guess for the first 60 ms, then silence). */
   private plcPos = 0;
+  /** The last packet played was silence (RFC 6464): a loss after it stays silent, recovered or not. */
+  private lastSilent = false;
   /** Samples inserted by underruns since the last decoded packet (taken out of the next gap). */
   private stretched = 0;
   private excessFrames = 0;
@@ -90,7 +92,7 @@ export class VoiceJitterBuffer {
   private readonly dropBuf = new Float32Array(PULL_SAMPLES);
   private readonly scratch = new Float32Array(PULL_SAMPLES);
   private readonly out = new Float32Array(PULL_SAMPLES);
-  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0, silent: 0 };
+  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, resets: 0, silent: 0 };
 
   constructor(opts: VoiceJitterBufferOptions = {}) {
     this.target = (opts.targetMs ?? 40) * PER_MS;
@@ -259,7 +261,7 @@ export class VoiceJitterBuffer {
       const k = Math.min(gap, PULL_SAMPLES);
       // Consecutive sequence numbers across a timestamp gap: the sender paused (DTX), nothing was lost.
       // (Unwritten FIFO slots read as silence.)
-      if (this.lastSeq === undefined || p.seq !== this.lastSeq + 1) this.fifo.write(this.fifoEnd, this.concealChunk(k));
+      if (this.lastSeq === undefined || p.seq !== this.lastSeq + 1) this.fifo.write(this.fifoEnd, (k === gap && this.recoverBefore(p, k)) || this.concealChunk(k));
       this.fifoEnd += k;
       this.decodeTs += k;
     }
@@ -287,7 +289,21 @@ export class VoiceJitterBuffer {
     this.lastToc = p.data[0]!;
     // A loss right after silence is concealed with silence (PLC would continue the last decoded speech).
     this.plcPos = p.silent ? MAX_CONCEAL_SAMPLES : 0;
+    this.lastSilent = p.silent;
     this.stretched = 0;
+  }
+
+  /**
+   * The `n` samples right before `next` (a packet was lost there), from `next`'s in-band FEC data: the sender's coarse
+   * copy of the lost packet, where it put one. Undefined when the decoder cannot (WASM), `n` is no whole number of
+   * 2.5 ms steps, or the loss followed silence (nothing to recover that silence would not give).
+   */
+  private recoverBefore(next: Packet, n: number): Float32Array | undefined {
+    if (next.silent || this.lastSilent || n % 120 !== 0 || !this.decoder.canRecover) return undefined;
+    const pcm = this.decoder.recover(next.data, n);
+    if (!pcm || pcm.length !== n) return undefined;
+    this.counters.fecDecoded++;
+    return pcm;
   }
 
   /**

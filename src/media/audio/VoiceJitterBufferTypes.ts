@@ -20,6 +20,8 @@ export interface VoiceJitterBufferStats {
   invalid: number;
   /** Chunks (a frame or a lost packet's length) filled by libopus packet-loss concealment. */
   concealed: number;
+  /** Lost packets decoded from the next packet's in-band FEC data instead (system libopus; it conceals where there is none). */
+  fecDecoded: number;
   /** pull()s that found too little audio: 20 ms (less what was left) inserted, the play point held. */
   underruns: number;
   /** Frames dropped to cut latency after the depth stayed above target + excess. */

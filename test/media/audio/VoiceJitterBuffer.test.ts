@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VoiceJitterBuffer } from '../../../src/media/audio/VoiceJitterBuffer.js';
 import type { VoiceJitterBufferStats } from '../../../src/media/audio/VoiceJitterBufferTypes.js';
-import { detectBeepOnsets } from '../../harness/analyze.js';
+import { detectBeepOnsets, toneLevels } from '../../harness/analyze.js';
 import {
   byArrival,
   decodeStream,
@@ -17,6 +17,8 @@ import {
 } from './liveVoices.js';
 import { encodeOpus } from './oggOpusPackets.js';
 import { beeps, SR } from './signals.js';
+import { libopus } from '../../../src/media/audio/libopus.js';
+import { OpusTrackDecoder } from '../../../src/media/audio/OpusTrackDecoder.js';
 
 /** Ticks run at 10, 30, 50… ms on the sender's clock: 10 ms after each packet is complete (plus its network delay). */
 const PHASE_MS = 10;
@@ -79,7 +81,7 @@ describe('VoiceJitterBuffer: timing', () => {
     const run = await play(onTime(packets), 2 + packets.length);
     expect(run.start).toBe(2);
     expect(maxAbsDiff(run.pcm.subarray(2 * 960), ref)).toBe(0);
-    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, underruns: 0, dropped: 0, resets: 0, silent: 0, depthMs: 0 });
+    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, resets: 0, silent: 0, depthMs: 0 });
     // Each tick finds 40 ms (the packet that just arrived is in) and leaves 20.
     expect(new Set(run.depth.slice(2, 150))).toEqual(new Set([20]));
   });
@@ -121,8 +123,34 @@ describe('VoiceJitterBuffer: network trouble', () => {
     expect(lost).toBeGreaterThanOrEqual(15);
     const run = await play(kept, 2 + packets.length);
     expect(holes(run.pcm, 2, 2 + packets.length)).toEqual([]);
-    // Every lost 20 ms was concealed, nothing else was: no packet came late, the buffer never ran dry.
-    expect(run.stats).toMatchObject({ packets: kept.length, concealed: lost, late: 0, underruns: 0, dropped: 0 });
+    // Every lost 20 ms was concealed or decoded from the next packet's FEC, nothing else was: no packet came late,
+    // the buffer never ran dry.
+    expect(run.stats).toMatchObject({ packets: kept.length, late: 0, underruns: 0, dropped: 0 });
+    expect(run.stats.concealed + run.stats.fecDecoded).toBe(lost);
+    if (libopus()) expect(run.stats.fecDecoded).toBeGreaterThan(0);
+  });
+
+  it.runIf(libopus() !== undefined)("recovers a lost packet from the next one's FEC data: what the sender said, not a guess", async () => {
+    // 500 Hz for 1 s, then 1300 Hz; the first 1300 Hz packet (50) is lost. Concealment would go on with 500 Hz (its
+    // guess continues the last packet); the next packet's FEC copy has the 1300 Hz the sender sent.
+    const signal = new Float32Array(2 * 48_000);
+    signal.set(sine(500, 0.3, 1000));
+    signal.set(sine(1300, 0.3, 1000), 48_000);
+    const packets = rtpPackets(encodeFrames(signal, { expectedLossPercent: 20 }));
+    const run = await play(onTime(packets).filter((_, k) => k !== 50), 2 + packets.length);
+    expect(run.stats).toMatchObject({ fecDecoded: 1, concealed: 0 });
+    // Packet k plays at tick k + 2.
+    const lostFrame = run.pcm.subarray(52 * 960 + 96, 53 * 960 - 96);
+    const [low, high] = toneLevels(lostFrame, SR, [500, 1300], { windowMs: 16, hopMs: 16 })[0]!.levels;
+    // Against plain concealment of the same loss: its guess is the old tone.
+    const decoder = new OpusTrackDecoder(48_000);
+    for (let k = 0; k < 50; k++) decoder.decode(packets[k]!.payload);
+    const concealedFrame = decoder.conceal(960).subarray(96, 864);
+    decoder.free();
+    const guess = toneLevels(concealedFrame, SR, [500, 1300], { windowMs: 16, hopMs: 16 })[0]!.levels;
+    expect(guess[0]!).toBeGreaterThan(guess[1]!);
+    expect(high!).toBeGreaterThan(0.1);
+    expect(high!).toBeGreaterThan(3 * low!);
   });
 
   it('absorbs reordering and duplicates within 40 ms: no hole, nothing lost', async () => {
