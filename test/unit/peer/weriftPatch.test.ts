@@ -236,19 +236,7 @@ describe('werift patch (patch-package)', () => {
     // does when its side of ICE was writable first. Unpatched, that record was dropped and the handshake waited for
     // the client's retransmission: werift's after 500 ms (~450 ms after the server's start here), a browser's after
     // its backed-off timer (seconds).
-    const { RTCDtlsTransport, RTCDtlsParameters } = werift as unknown as {
-      RTCDtlsTransport: { new (config: object, ice: object, cert?: unknown, profiles?: number[]): DtlsLike; SetupCertificate(): Promise<unknown> };
-      RTCDtlsParameters: new (fingerprints: unknown[], role: string) => unknown;
-    };
-    interface DtlsLike {
-      role: string;
-      state: string;
-      earlyDtls: Buffer[];
-      localParameters: { fingerprints: unknown[] };
-      setRemoteParams(p: unknown): void;
-      start(): Promise<void>;
-      stop(): Promise<void>;
-    }
+    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const wire = () => ({ onData: new Event<[Buffer]>(), peer: undefined as undefined | { onData: Event<[Buffer]> }, state: 'connected' });
     const a = wire();
@@ -281,18 +269,8 @@ describe('werift patch (patch-package)', () => {
     // read) and the copy reaches us after the ClientHello with the cookie, i.e. after our ServerHello. Unpatched,
     // werift answered it as a new handshake: a new random and ECDHE key pair (and record numbers from 0) behind the
     // ServerHello the client already used; the client's Finished then failed to decrypt and the connection hung in
-    // "connecting" (a participant's publish connection in CI, while its page said connected through its other one).
-    const { RTCDtlsTransport, RTCDtlsParameters } = werift as unknown as {
-      RTCDtlsTransport: { new (config: object, ice: object, cert?: unknown, profiles?: number[]): DtlsLike; SetupCertificate(): Promise<unknown> };
-      RTCDtlsParameters: new (fingerprints: unknown[], role: string) => unknown;
-    };
-    interface DtlsLike {
-      role: string;
-      state: string;
-      localParameters: { fingerprints: unknown[] };
-      setRemoteParams(p: unknown): void;
-      start(): Promise<void>;
-    }
+    // "connecting" (werift is the DTLS server on the SFU's connections to subscribers).
+    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const handshakeType = (buf: Buffer) => (buf[0] === 22 && buf.length > 13 ? buf[13] : undefined);
     const toServer = new Event<[Buffer]>();
@@ -337,3 +315,20 @@ describe('werift patch (patch-package)', () => {
   });
 });
 
+/** werift 0.25's DTLS transport as these tests drive it (its package does not type these). */
+interface DtlsLike {
+  role: string;
+  state: string;
+  earlyDtls: Buffer[];
+  localParameters: { fingerprints: unknown[] };
+  setRemoteParams(p: unknown): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function dtlsClasses() {
+  return werift as unknown as {
+    RTCDtlsTransport: { new (config: object, ice: object, cert?: unknown, profiles?: number[]): DtlsLike; SetupCertificate(): Promise<unknown> };
+    RTCDtlsParameters: new (fingerprints: unknown[], role: string) => unknown;
+  };
+}
