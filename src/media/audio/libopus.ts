@@ -1,11 +1,12 @@
 import koffi from 'koffi';
 
 /**
- * The system's libopus (Debian `libopus0`, which ffmpeg depends on), called through koffi's FFI: no compiler, no
- * WASM. Against the WASM builds it replaces it decodes 3-5× faster (measured here: 26-31 µs vs 85-164 µs per 20 ms
- * frame) and it does what their wrappers cannot: decode a lost frame from the next packet's in-band FEC data
- * (`decode_fec`; both WASM wrappers pass 0). Loaded once per process on first use; `undefined` (with the reason in
- * `libopusError`) where there is no libopus or `RTC_RECORD_LIBOPUS=0`, and callers fall back to WASM.
+ * The system's libopus decoder (Debian `libopus0`, which ffmpeg depends on), called through koffi's FFI: no compiler,
+ * no WASM. Against the WASM build it replaces it decodes 3-5× faster (measured here: 26-31 µs vs 85-164 µs per 20 ms
+ * frame) and it does what the WASM wrappers cannot: decode a lost frame from the next packet's in-band FEC data
+ * (`decode_fec`; both wrappers pass 0). Loaded once per process on first use; `undefined` (with the reason in
+ * `libopusError`) where there is no libopus or `RTC_RECORD_LIBOPUS=0`, and callers fall back to WASM. Encoding stays
+ * on opusscript's libopus 1.4: Debian 12's 1.3.1 encoded the live mix's test tones lower and noisier.
  */
 export interface LibOpus {
   version: string;
@@ -13,12 +14,6 @@ export interface LibOpus {
   /** Samples decoded per channel, or a negative libopus error. `data` null: packet-loss concealment of `frameSize`. */
   decodeFloat(decoder: unknown, data: Uint8Array | null, out: Float32Array, frameSize: number, fec: boolean): number;
   decoderDestroy(decoder: unknown): void;
-  encoderCreate(sampleRate: number, channels: number, application: number): unknown;
-  /** Bytes written to `out`, or a negative libopus error. */
-  encodeFloat(encoder: unknown, pcm: Float32Array, frameSize: number, out: Uint8Array): number;
-  /** An `opus_encoder_ctl` request that takes one int. */
-  encoderCtl(encoder: unknown, request: number, value: number): number;
-  encoderDestroy(encoder: unknown): void;
 }
 
 const NAMES = ['libopus.so.0', 'libopus.so', 'libopus.0.dylib', 'libopus.dylib'];
@@ -57,28 +52,15 @@ function bind(lib: koffi.IKoffiLib): LibOpus {
   const decoderCreate = lib.func('void *opus_decoder_create(int32_t fs, int channels, _Out_ int *error)');
   const decode = lib.func('int opus_decode_float(void *st, const uint8_t *data, int32_t len, _Out_ float *pcm, int frame_size, int decode_fec)');
   const decoderDestroy = lib.func('void opus_decoder_destroy(void *st)');
-  const encoderCreate = lib.func('void *opus_encoder_create(int32_t fs, int channels, int application, _Out_ int *error)');
-  const encode = lib.func('int32_t opus_encode_float(void *st, const float *pcm, int frame_size, _Out_ uint8_t *data, int32_t max_data_bytes)');
-  const encoderCtl = lib.func('int opus_encoder_ctl(void *st, int request, ...)');
-  const encoderDestroy = lib.func('void opus_encoder_destroy(void *st)');
-  const created = (what: string, handle: unknown, error: number[]): unknown => {
-    if (!handle || error[0] !== 0) throw new Error(`${what} failed (libopus error ${error[0]})`);
-    return handle;
-  };
   return {
     version: version() as string,
     decoderCreate: (sampleRate, channels) => {
       const error = [0];
-      return created('opus_decoder_create', decoderCreate(sampleRate, channels, error), error);
+      const handle: unknown = decoderCreate(sampleRate, channels, error);
+      if (!handle || error[0] !== 0) throw new Error(`opus_decoder_create failed (libopus error ${error[0]})`);
+      return handle;
     },
     decodeFloat: (decoder, data, out, frameSize, fec) => decode(decoder, data, data ? data.length : 0, out, frameSize, fec ? 1 : 0) as number,
     decoderDestroy: (decoder) => decoderDestroy(decoder),
-    encoderCreate: (sampleRate, channels, application) => {
-      const error = [0];
-      return created('opus_encoder_create', encoderCreate(sampleRate, channels, application, error), error);
-    },
-    encodeFloat: (encoder, pcm, frameSize, out) => encode(encoder, pcm, frameSize, out, out.length) as number,
-    encoderCtl: (encoder, request, value) => encoderCtl(encoder, request, 'int', value) as number,
-    encoderDestroy: (encoder) => encoderDestroy(encoder),
   };
 }
