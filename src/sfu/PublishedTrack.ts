@@ -1,3 +1,4 @@
+import { ntpToUnixMs } from '../media/rtp/senderReport.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { TrackSource } from '../signaling/messages.js';
 import type { ForwardMeter } from './ForwardMeter.js';
@@ -82,7 +83,7 @@ export class PublishedTrack {
     const b = this.layers[to]?.senderReport;
     if (!a || !b) return undefined;
     const clockRate = this.remote.codec.clockRate;
-    return (b.rtp + ((timestamp - a.rtp) | 0) + Math.round((a.ntpSeconds - b.ntpSeconds) * clockRate)) >>> 0;
+    return (b.rtp + ((timestamp - a.rtp) | 0) + Math.round(((ntpToUnixMs(a.ntp) - ntpToUnixMs(b.ntp)) * clockRate) / 1000)) >>> 0;
   }
 
   /** `listener` is called when a layer's resolution becomes known or changes; returns the unsubscribe. */

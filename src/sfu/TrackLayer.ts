@@ -21,10 +21,10 @@ export class TrackLayer {
   /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
   audioLevel: number | undefined;
   /**
-   * The latest RTCP sender report: this layer's RTP timestamp at a time (seconds) of the publisher's NTP clock, and when
-   * it arrived (performance.now()).
+   * The latest RTCP sender report: this layer's RTP timestamp at a time of the publisher's NTP clock (64-bit NTP), and
+   * when it arrived (performance.now()).
    */
-  senderReport?: { ntpSeconds: number; rtp: number; receivedAt: number };
+  senderReport?: { ntp: bigint; rtp: number; receivedAt: number };
   private readonly unsubscribe: () => void;
   private lastKeyframeRequestAt = -Infinity;
   private highestSeq?: number;
@@ -44,7 +44,7 @@ export class TrackLayer {
       remote.track.onReceiveRtcp.subscribe((rtcp) => {
         if (rtcp.type !== RtcpSrPacket.type) return;
         const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
-        this.senderReport = { ntpSeconds: Number(ntpTimestamp >> 32n) + Number(ntpTimestamp & 0xffffffffn) / 2 ** 32, rtp: rtpTimestamp, receivedAt: performance.now() };
+        this.senderReport = { ntp: ntpTimestamp, rtp: rtpTimestamp, receivedAt: performance.now() };
       }),
     ];
     this.unsubscribe = () => subs.forEach((s) => s.unSubscribe());
@@ -63,10 +63,8 @@ export class TrackLayer {
     const sr = this.senderReport;
     if (!sr) return undefined;
     const elapsedMs = performance.now() - sr.receivedAt;
-    const seconds = sr.ntpSeconds + elapsedMs / 1000;
-    const whole = Math.floor(seconds);
-    const ntp = (BigInt(whole) << 32n) | BigInt(Math.min(0xffffffff, Math.round((seconds - whole) * 2 ** 32)));
-    return { ntp, rtp: (sr.rtp + Math.round((elapsedMs * this.remote.codec.clockRate) / 1000)) >>> 0 };
+    // NTP time counts 2^32 units a second.
+    return { ntp: sr.ntp + BigInt(Math.round(elapsedMs * 4_294_967.296)), rtp: (sr.rtp + Math.round((elapsedMs * this.remote.codec.clockRate) / 1000)) >>> 0 };
   }
 
   /** Sends a PLI now, or at the end of the current interval if one was sent recently (many subscribers, one PLI). */

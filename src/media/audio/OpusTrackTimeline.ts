@@ -104,6 +104,8 @@ export class OpusTrackTimeline {
    * decoded, and by then the mapping may have improved (a sender report, a better offset after a busy start).
    */
   private wanted?: number;
+  /** Media tolerance (1 ms): a sender's timestamps may disagree with its packets' TOC durations by a few samples. */
+  private readonly tolerance: number;
   /** Scratch for a stretched packet (up to 120 ms plus the largest stretch). */
   private stretchBuf = new Float32Array(0);
   private lastPacketSamples = 0;
@@ -129,6 +131,7 @@ export class OpusTrackTimeline {
 
   constructor(private readonly opts: OpusTrackTimelineOptions) {
     this.decoder = new OpusTrackDecoder(opts.sampleRate);
+    this.tolerance = opts.sampleRate / 1000;
     // Holds the frame being read plus the furthest a due packet can reach past it (120 ms) and concealment; 2^16
     // samples (1.4 s at 48 kHz) is ample and fixed.
     this.ring = new PcmRing(65_536, opts.startIndex);
@@ -230,8 +233,7 @@ export class OpusTrackTimeline {
       this.placement = wanted;
       this.nextMedia = undefined;
     }
-    // Media tolerance: a sender's timestamps may disagree with its packets' TOC durations by a few samples.
-    const tolerance = this.opts.sampleRate / 1000;
+    const tolerance = this.tolerance;
     let skip = 0;
     if (this.nextMedia !== undefined) {
       const delta = p.media - this.nextMedia;
@@ -296,8 +298,7 @@ export class OpusTrackTimeline {
   private recoverFrom(next: QueuedPacket): boolean {
     if (this.nextMedia === undefined || this.nextExpected === undefined || !this.decoder.canRecover || !this.decoder.isReady) return false;
     const gap = next.media - this.nextMedia;
-    const tolerance = this.opts.sampleRate / 1000;
-    if (gap <= tolerance || gap > this.lastPacketSamples + tolerance) return false;
+    if (gap <= this.tolerance || gap > this.lastPacketSamples + this.tolerance) return false;
     // libopus decodes FEC in whole 2.5 ms steps.
     const step = this.opts.sampleRate / 400;
     const pcm = this.decoder.recover(this.bytes.view(next), Math.max(step, Math.round(gap / step) * step));
