@@ -1,4 +1,5 @@
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type { IKoffiLib } from 'koffi';
 
 /**
  * The system's libopus decoder (Debian `libopus0`, which ffmpeg depends on), called through koffi's FFI: no compiler,
@@ -29,6 +30,14 @@ export function libopus(): LibOpus | undefined {
     return undefined;
   }
   const errors: string[] = [];
+  // Loaded here, not imported: a platform koffi has no build for falls back to WASM instead of failing to start.
+  let koffi: { load(path: string): IKoffiLib };
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
+  } catch (err) {
+    failure = `koffi: ${(err as Error).message}`;
+    return undefined;
+  }
   for (const name of NAMES) {
     try {
       loaded = bind(koffi.load(name));
@@ -47,7 +56,7 @@ export function libopusError(): string | undefined {
   return failure;
 }
 
-function bind(lib: koffi.IKoffiLib): LibOpus {
+function bind(lib: IKoffiLib): LibOpus {
   const version = lib.func('const char *opus_get_version_string()');
   const decoderCreate = lib.func('void *opus_decoder_create(int32_t fs, int channels, _Out_ int *error)');
   const decode = lib.func('int opus_decode_float(void *st, const uint8_t *data, int32_t len, _Out_ float *pcm, int frame_size, int decode_fec)');
