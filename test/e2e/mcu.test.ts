@@ -36,8 +36,15 @@ const FREQS = VOICES.map((v) => v.freq);
 const HEARD_DB = -20;
 const ABSENT_DB = -30;
 
+interface InboundStat {
+  kind: string;
+  source?: string;
+  jitterBufferDelay?: number;
+  jitterBufferTargetDelay?: number;
+  jitterBufferEmittedCount?: number;
+}
 interface RoomHooks {
-  rtcRoom: { id?: string; audio: string; mixSpeakers: string[]; mixHistory: Array<{ at: number; speakers: string[] }>; setMicEnabled(on: boolean): void; inboundStats(): Promise<Array<{ kind: string; source?: string }>> };
+  rtcRoom: { id?: string; audio: string; mixSpeakers: string[]; mixHistory: Array<{ at: number; speakers: string[] }>; setMicEnabled(on: boolean): void; inboundStats(): Promise<InboundStat[]> };
 }
 const hooks = (page: Page) => page.evaluate(() => {
   const r = (window as unknown as RoomHooks).rtcRoom;
@@ -212,7 +219,13 @@ describe('MCU audio (the server mixes the 3 loudest voices live)', () => {
     const delays = sent.map((t) => onsets.find((o) => o >= t && o < t + 1_000)).map((o, i) => (o === undefined ? undefined : o - sent[i]!));
     const heard = delays.filter((d): d is number => d !== undefined).sort((a, b) => a - b);
     const q = (p: number) => heard[Math.min(heard.length - 1, Math.floor(p * heard.length))]!;
-    console.log(`[mcu] mouth-to-ear through the server: p50 ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms (${heard.length}/${sent.length} onsets heard: ${heard.map((d) => d.toFixed(0)).join(' ')})`);
+    // Where the time goes on the listener's side: Chromium's jitter buffer (NetEq), mean and target.
+    const mixIn = (await listener!.page.evaluate(() => (window as unknown as RoomHooks).rtcRoom.inboundStats())).find((s) => s.source === 'mix');
+    const perSample = (total?: number) => (mixIn?.jitterBufferEmittedCount ? ((total ?? 0) / mixIn.jitterBufferEmittedCount) * 1000 : NaN).toFixed(0);
+    console.log(
+      `[mcu] mouth-to-ear through the server: p50 ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms (${heard.length}/${sent.length} onsets heard: ${heard.map((d) => d.toFixed(0)).join(' ')}); ` +
+        `listener's jitter buffer ${perSample(mixIn?.jitterBufferDelay)} ms (target ${perSample(mixIn?.jitterBufferTargetDelay)} ms)`,
+    );
     expect(heard.length, 'every burst heard').toBe(sent.length);
     expect(q(0.5)).toBeLessThan(150);
   });

@@ -656,6 +656,8 @@ window.rtcRoom = {
           totalSamplesReceived: s.totalSamplesReceived ?? 0, audioLevel: s.audioLevel ?? 0,
           frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
           mid: s.mid, freezeCount: s.freezeCount ?? 0, totalFreezesDuration: s.totalFreezesDuration ?? 0, pliCount: s.pliCount ?? 0,
+          jitterBufferDelay: s.jitterBufferDelay ?? 0, jitterBufferTargetDelay: s.jitterBufferTargetDelay ?? 0,
+          jitterBufferEmittedCount: s.jitterBufferEmittedCount ?? 0,
         });
       });
     }

@@ -19,6 +19,11 @@ const SPLICE_SAMPLES = 120;
 const DISCONTINUITY_MS = 1000;
 /** Queue bound (5 s of 20 ms packets); the latency trim and the discontinuity reset keep real queues far below it. */
 const MAX_PACKETS = 250;
+/**
+ * A frame whose samples all stay under this (−66 dBFS) is silence: when the buffer holds more than it needs, such a
+ * frame is skipped rather than played, which takes latency out where nobody can hear it.
+ */
+const SILENCE_PEAK = 0.0005;
 /** Sequence numbers remembered as played, to tell a duplicate from a late packet. */
 const RECENT_SEQS = 64;
 
@@ -46,6 +51,9 @@ interface Packet {
  * - Nothing queued (underrun): up to 60 ms of PLC then silence is inserted *without* moving the play point, so
  *   packets that were only delayed still play, whole and once (the stream stretches). If the next packet then leaves a
  *   gap (they were lost, or the sender paused: DTX), the inserted time is taken out of that gap.
+ * - Silence while the depth is more than a frame above the target (an underrun or a delay spike left it deeper): the
+ *   silent frame is skipped, one per pull, so the next words start at the target latency (NetEq does the same in
+ *   pauses). Under a steady talker this never fires; the next rule does.
  * - Depth above target + excess for a second (the sender's clock runs fast, or a delay spike passed): one frame is
  *   dropped, spliced with a short crossfade; more than 200 ms above the target (a stall), one in three.
  * - No packet for resetAfterMs: the talker stopped; the buffer resets and re-anchors on the next packet.
@@ -92,7 +100,7 @@ export class VoiceJitterBuffer {
   private readonly dropBuf = new Float32Array(PULL_SAMPLES);
   private readonly scratch = new Float32Array(PULL_SAMPLES);
   private readonly out = new Float32Array(PULL_SAMPLES);
-  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, resets: 0, silent: 0 };
+  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0 };
 
   constructor(opts: VoiceJitterBufferOptions = {}) {
     this.target = (opts.targetMs ?? 40) * PER_MS;
@@ -170,6 +178,8 @@ export class VoiceJitterBuffer {
     }
 
     const depth = this.depth();
+    // What stays buffered after this pull. (Underruns still to come out of a gap were played already: not depth.)
+    const spare = depth - this.stretched - PULL_SAMPLES;
     if (depth > this.target + this.excess) {
       // Far behind (a burst after a stall): one frame in three goes, so 300 ms of backlog are gone in about a second
       // rather than the 15 s one frame a second would take; a little excess (clock drift) keeps the gentle rate.
@@ -189,6 +199,11 @@ export class VoiceJitterBuffer {
     if (this.fill(PULL_SAMPLES)) {
       this.fifo.read(out, PULL_SAMPLES);
       this.underrunFrames = 0;
+      if (!this.splicePending && spare > this.target && isSilent(out) && this.fill(PULL_SAMPLES)) {
+        // The silence just read goes unplayed; the next frame starts where it ended, so there is no seam.
+        this.fifo.read(out, PULL_SAMPLES);
+        this.counters.silenceSkipped++;
+      }
       if (this.splicePending) {
         // dropBuf continues what was played last; fade from it into the new audio.
         const d = this.dropBuf;
@@ -357,4 +372,9 @@ export class VoiceJitterBuffer {
     const ref = this.highSeq;
     return ref === undefined ? seq & 0xffff : ref + ((((seq - ref) & 0xffff) << 16) >> 16);
   }
+}
+
+function isSilent(frame: Float32Array): boolean {
+  for (let i = 0; i < frame.length; i++) if (frame[i]! > SILENCE_PEAK || frame[i]! < -SILENCE_PEAK) return false;
+  return true;
 }

@@ -26,6 +26,8 @@ export interface VoiceJitterBufferStats {
   underruns: number;
   /** Frames dropped to cut latency after the depth stayed above target + excess. */
   dropped: number;
+  /** Silent frames skipped to bring a deeper-than-needed buffer back to its target (see VoiceJitterBuffer). */
+  silenceSkipped: number;
   /** Restarts after a silence or a timestamp discontinuity (re-anchored on the next packet). */
   resets: number;
   /** Packets played as silence without decoding: their sender's RFC 6464 level said silence. */

@@ -81,7 +81,7 @@ describe('VoiceJitterBuffer: timing', () => {
     const run = await play(onTime(packets), 2 + packets.length);
     expect(run.start).toBe(2);
     expect(maxAbsDiff(run.pcm.subarray(2 * 960), ref)).toBe(0);
-    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, resets: 0, silent: 0, depthMs: 0 });
+    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0, depthMs: 0 });
     // Each tick finds 40 ms (the packet that just arrived is in) and leaves 20.
     expect(new Set(run.depth.slice(2, 150))).toEqual(new Set([20]));
   });
@@ -207,14 +207,16 @@ describe('VoiceJitterBuffer: network trouble', () => {
     // 14 underruns (3 concealed, then silence); the play point waited, so nothing was late.
     expect(run.history[51]).toMatchObject({ underruns: 0, concealed: 0 });
     expect(run.history[66]).toMatchObject({ underruns: 14, concealed: 3, late: 0, dropped: 0 });
-    // The burst left 300 ms more depth: frames dropped (one a
-    // second; one in three ticks beyond target + 200 ms) until it is back within target + 60 ms.
+    // The burst left 300 ms more depth. It goes mostly in the 60 ms pauses between beeps (a silent frame skipped per
+    // tick while more than target + 20 ms is buffered: nothing heard), the rest by drops into the beeps (one a second;
+    // one in three ticks beyond target + 200 ms), until it is back within target + 20 ms.
     expect(run.depth[66]).toBe(300);
     const end = run.history[packets.length - 1]!;
     expect(end).toMatchObject({ underruns: 14, concealed: 3, late: 0 });
-    // Each tick finds 320 ms until the drops bring it to target + 60 = 100 ms: (320 − 100) / 20 = 11 drops.
-    expect(end.dropped).toBe(11);
-    expect(Math.max(...run.depth.slice(packets.length - 100, packets.length))).toBeLessThanOrEqual(100);
+    // Each tick found 320 ms before its pull: (320 − 60) / 20 = 13 frames go, hardly any of them cut into a beep.
+    expect(end.dropped + end.silenceSkipped).toBe(13);
+    expect(end.dropped).toBeLessThanOrEqual(3);
+    expect(Math.max(...run.depth.slice(packets.length - 100, packets.length))).toBeLessThanOrEqual(40);
   });
 
   for (const drift of [0.005, -0.005]) {
@@ -266,6 +268,37 @@ describe('VoiceJitterBuffer: packets the sender marks silent (RFC 6464)', () => 
 });
 
 describe('VoiceJitterBuffer: talkers that pause, stop or jump', () => {
+  it('after a delay spike, skips silence until it is back near the target: the next words start ~300 ms sooner', async () => {
+    // Tone 1 s, silence 1 s, tone 1 s. Packets 20-34 (0.4-0.7 s) are held up and come with packet 35: the play point
+    // waits (stretch), leaving 300 ms more buffered than the target for the rest of the talk.
+    const tone = sine(TONE_HZ, 0.3, 1000);
+    const signal = new Float32Array(3 * tone.length);
+    signal.set(tone, 0);
+    signal.set(tone, 2 * tone.length);
+    const packets = rtpPackets(encodeFrames(signal));
+    const arrivals = onTime(packets).map((a, k) => (k >= 20 && k < 35 ? { ...a, arrivalMs: onTime(packets)[35]!.arrivalMs } : a));
+    const run = await play(arrivals, packets.length + 20);
+    // Packet k plays at tick k + 2 at first (40 ms buffered); the first tone's end comes ~300 ms late (the spike).
+    expect(run.start).toBe(2);
+    const rms = frameRms(run.pcm);
+    // (Ticks 22-37 are the spike itself: nothing had arrived.)
+    const firstEnd = rms.findIndex((r, i) => i > 40 && r < 0.1 * TONE_RMS);
+    expect(firstEnd).toBeGreaterThan(2 + 50 + 5);
+    // In the pause the depth comes back to the target (+ the frame being played), nothing cut into sound…
+    // The spike's excess went partly as drops into the first tone (one in three ticks beyond target + 200 ms), the
+    // rest as silence skipped in the pause (one frame a tick while more than a frame beyond the target is buffered).
+    expect(run.stats.dropped).toBeLessThanOrEqual(5);
+    expect(run.stats.silenceSkipped).toBeGreaterThanOrEqual(5);
+    // Packet 100 plays at tick 103: the start's latency plus the one frame of slack the skipping leaves (not 300 ms).
+    const secondStart = rms.findIndex((r, i) => i > firstEnd && r > 0.5 * TONE_RMS);
+    expect(secondStart).toBe(3 + 100);
+    expect(Math.max(...run.depth.slice(secondStart, secondStart + 50))).toBeLessThanOrEqual(40);
+    // …and both tones are whole: the first from its start to its (late) end, the second throughout.
+    expect(holes(run.pcm, 2, 2 + 20)).toEqual([]);
+    expect(holes(run.pcm, 2 + 36 + 15, firstEnd)).toEqual([]);
+    expect(holes(run.pcm, secondStart, secondStart + 49)).toEqual([]);
+  });
+
   it('catches up within about a second after a 450 ms stall delivers its backlog at once (the recorder was starved)', async () => {
     // Packets 50-72 (1.0-1.46 s) are held (but < 500 ms: no reset) and come in one burst with packet 73: the play
     // point waited (stretch), so ~460 ms are buffered. Beyond target + 200 ms one frame in three is dropped.
