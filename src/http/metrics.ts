@@ -167,7 +167,7 @@ export class Metrics {
 
   private sfuMetrics(sfu: Sfu): void {
     const registers = [this.registry];
-    const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers') =>
+    const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers' | 'downTracksPaused') =>
       new Gauge({
         name,
         help,
@@ -179,6 +179,7 @@ export class Metrics {
     gauge('rtc_record_sfu_rooms', 'Rooms the SFU forwards in', 'rooms');
     gauge('rtc_record_sfu_publishers', 'Participants publishing to the SFU', 'publishers');
     gauge('rtc_record_sfu_subscribers', 'Peers the SFU sends to (participants and remote recorders)', 'subscribers');
+    gauge('rtc_record_sfu_videos_paused', 'Videos not forwarded because their subscriber shows them on another page', 'downTracksPaused');
     const total = (name: string, help: string, read: () => number) =>
       new Counter({
         name,

@@ -36,12 +36,13 @@ export class DownTrack {
   /** The layer wanted: the current one, or the one whose keyframe a switch waits for. */
   private target: number;
   private tile?: TileSize;
+  private isPaused = false;
   /** Each layer's sink: the layer a packet came from is which sink it reached. */
   private readonly sinks: PacketSink[];
   private readonly layered: boolean;
   private readonly munger?: Vp8Munger;
-  /** Input timestamp and arrival of the last packet sent, to place the first one of a new layer in time. */
-  private last?: { timestamp: number; at: number };
+  /** Input timestamp, arrival and layer of the last packet sent, to place the first one of a new layer (or after a pause) in time. */
+  private last?: { timestamp: number; at: number; layer: number };
   /** Layer switches done (not counting the start). */
   switches = 0;
 
@@ -101,14 +102,44 @@ export class DownTrack {
     return { current: this.current, target: this.target };
   }
 
-  /** The subscriber shows this video at `tile` (device pixels): forward the smallest layer that covers it. */
+  /** Video not forwarded because the subscriber does not show it (a tile of 0×0: another page, hidden). */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /**
+   * The subscriber shows this video at `tile` (device pixels): forward the smallest layer that covers it. A 0×0 tile
+   * (not shown: another page of the room) pauses the video: nothing is forwarded until it has a size again, and then
+   * it starts over from a keyframe, its numbering continuing.
+   */
   setTileSize(tile: TileSize): void {
     this.tile = tile;
+    const hidden = this.published.kind === 'video' && (tile.width <= 0 || tile.height <= 0);
+    if (hidden !== this.isPaused) {
+      if (hidden) this.pause();
+      else this.resume();
+      return;
+    }
     this.choose();
   }
 
+  private pause(): void {
+    this.isPaused = true;
+    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
+  }
+
+  private resume(): void {
+    this.isPaused = false;
+    // Like a new subscriber: from the next keyframe of the layer wanted now (asked for when its sink is added).
+    this.started = false;
+    this.current = undefined;
+    this.target = this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    this.askedAt = performance.now();
+    this.published.addSink(this.sinks[this.target]!, this.target);
+  }
+
   private choose(): void {
-    if (!this.published.simulcast) return;
+    if (!this.published.simulcast || this.isPaused) return;
     const next = chooseLayer(this.published.layerSizes(), this.tile);
     if (next === this.target) return;
     const before = this.target;
@@ -130,8 +161,13 @@ export class DownTrack {
       }
       this.started = true;
       this.current = layer;
-      this.onStart?.(performance.now() - this.createdAt);
-      this.continueSequence(packet, 1);
+      if (this.last) {
+        // Resumed after a pause: the timestamps go on by the time that passed, so the decoder does not bunch frames.
+        this.continueSequence(packet, this.timestampStep(this.last.layer, layer, packet).step);
+      } else {
+        this.onStart?.(performance.now() - this.createdAt);
+        this.continueSequence(packet, 1);
+      }
       this.munger?.switchTo(packet.payload);
     } else if (layer !== this.current) {
       if (layer !== this.target) return false;
@@ -146,7 +182,7 @@ export class DownTrack {
       this.munger?.switchTo(packet.payload);
     }
     this.lastInputSsrc = packet.header.ssrc;
-    if (this.layered) this.last = { timestamp: packet.header.timestamp, at: performance.now() };
+    if (this.layered || this.published.kind === 'video') this.last = { timestamp: packet.header.timestamp, at: performance.now(), layer };
     const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
     this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
     return true;

@@ -87,6 +87,11 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     return this.publishers.size;
   }
 
+  /** Videos not forwarded because their subscriber does not show them (another page). */
+  get pausedDownTracks(): number {
+    return [...this.subscribers.values()].reduce((n, s) => n + s.pausedDownTracks, 0);
+  }
+
   get subscriberCount(): number {
     return this.subscribers.size;
   }

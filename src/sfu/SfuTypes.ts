@@ -22,6 +22,8 @@ export interface SfuStats {
   subscribers: number;
   /** RTP packets written to subscribers' senders so far. */
   packetsForwarded: number;
+  /** Videos not forwarded now because their subscriber shows them on another page (a 0×0 tile). */
+  downTracksPaused: number;
   /** Keyframe requests (PLI) sent to publishers, after coalescing. */
   keyframesRequested: number;
   /**

@@ -70,6 +70,13 @@ export class Subscriber {
     this.renegotiate();
   }
 
+  /** Videos not forwarded now because the subscriber does not show them (0×0 tiles: another page). */
+  get pausedDownTracks(): number {
+    let n = 0;
+    for (const down of this.downTracks.values()) if (down.paused) n++;
+    return n;
+  }
+
   /**
    * The subscriber shows the video of its media section `mid` at `tile` (device pixels): a simulcast track is
    * forwarded in the smallest layer that covers it. False when no track is forwarded on `mid`.

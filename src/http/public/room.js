@@ -6,6 +6,9 @@
 // without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
 // `?simulcast=1` (SFU rooms) sends the camera in three layers; the server forwards each page the smallest one that
 // covers the tile it shows that video in, which every SFU page reports (`tileSize`, in device pixels).
+// Pages: at most `?page=k` (default 9) other participants' tiles are shown at once, with previous/next; a tile on
+// another page reports 0×0, so the server forwards none of its video (its voice still comes). Whoever starts talking
+// off the page is brought onto the first page (at most one move per PROMOTE_HOLD_MS: no flapping).
 
 const params = new URLSearchParams(location.search);
 const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -15,6 +18,10 @@ const ORIGIN_WS = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location
 const UNREACHABLE_OWNER_RETRY_MS = 60_000;
 /** Tile sizes are reported once they have stopped changing for this long (a window being dragged sends one). */
 const TILE_SIZE_DEBOUNCE_MS = 200;
+/** Other participants' tiles per page (`?page=k`). */
+const PAGE_SIZE = Math.max(1, Math.floor(Number(params.get('page'))) || 9);
+/** A participant brought onto the first page for talking stays there at least this long before the next move. */
+const PROMOTE_HOLD_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -22,16 +29,17 @@ const ui = {
   name: $('name'), join: $('join'), leave: $('leave'), share: $('share'), form: $('join-form'),
   useVideo: $('use-video'), useAudio: $('use-audio'), localVideo: $('local-video'),
   mix: $('mix'), mixAudio: $('mix-audio'), localTile: $('local-tile'),
+  offPageAudio: $('off-page-audio'), pager: $('pager'), prevPage: $('prev-page'), nextPage: $('next-page'), pageLabel: $('page-label'),
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map() };
+const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map(), page: 0, order: [], promotedAt: -Infinity };
 let sessionCounter = 0;
 
 /**
  * @typedef {{ info: {id: string, name: string, role: string}, send?: RTCPeerConnection, sendSession?: string,
  *   recv?: RTCPeerConnection, recvSession?: string, pending: Map<RTCPeerConnection, RTCIceCandidateInit[]>, tile?: HTMLElement,
- *   uploadRetries?: number }} Peer
+ *   uploadRetries?: number, offPageAudio?: HTMLAudioElement }} Peer
  */
 
 ui.recording.hidden = true;
@@ -46,6 +54,8 @@ ui.form.addEventListener('submit', (e) => {
 });
 ui.leave.addEventListener('click', () => leave());
 ui.share.addEventListener('click', () => shareScreen().catch(showError));
+ui.prevPage.addEventListener('click', () => showPage(state.page - 1));
+ui.nextPage.addEventListener('click', () => showPage(state.page + 1));
 if (params.get('autojoin') === '1') join().catch(showError);
 
 function showError(err) {
@@ -257,7 +267,9 @@ function removePeer(id) {
   const video = peer.tile?.querySelector('video');
   if (video) tileResizes?.unobserve(video);
   peer.tile?.remove();
+  dropOffPageAudio(peer);
   state.peers.delete(id);
+  layoutPages();
   updateRecordingIndicator();
   refreshStatus();
 }
@@ -418,7 +430,78 @@ function createTile(info) {
   fig.append(video, caption, stateLabel);
   ui.tiles.append(fig);
   tileResizes?.observe(video);
+  state.order.push(info.id);
+  queueMicrotask(layoutPages);
   return fig;
+}
+
+/**
+ * Shows the current page's tiles (in `state.order`) and hides the rest. A hidden tile's video has no size, which the
+ * next tile size report tells the server (0×0: its video is not forwarded).
+ */
+function layoutPages() {
+  state.order = state.order.filter((id) => state.peers.get(id)?.tile);
+  const pages = Math.max(1, Math.ceil(state.order.length / PAGE_SIZE));
+  state.page = Math.min(Math.max(0, state.page), pages - 1);
+  state.order.forEach((id, i) => {
+    const tile = state.peers.get(id).tile;
+    tile.hidden = Math.floor(i / PAGE_SIZE) !== state.page;
+    ui.tiles.append(tile); // DOM order = page order (the local tile stays first)
+    syncTileAudio(state.peers.get(id));
+  });
+  ui.pager.hidden = pages <= 1;
+  ui.pageLabel.textContent = `page ${state.page + 1} of ${pages} · ${state.order.length + 1} here`;
+  ui.prevPage.disabled = state.page === 0;
+  ui.nextPage.disabled = state.page >= pages - 1;
+  scheduleTileSizes();
+}
+
+/**
+ * Off-page participants stay audible: Chromium does not play a hidden (display: none) video element's sound, so while
+ * a tile is off the page its voice plays from an audio element of its own (the tile's video is muted meanwhile).
+ */
+function syncTileAudio(peer) {
+  const video = peer?.tile?.querySelector('video');
+  if (!video) return;
+  const tracks = video.srcObject instanceof MediaStream ? video.srcObject.getAudioTracks() : [];
+  if (peer.tile.hidden && tracks.length > 0) {
+    if (!peer.offPageAudio) {
+      peer.offPageAudio = document.createElement('audio');
+      peer.offPageAudio.dataset.peer = peer.info.id;
+      peer.offPageAudio.srcObject = new MediaStream();
+      ui.offPageAudio.append(peer.offPageAudio);
+    }
+    const stream = peer.offPageAudio.srcObject;
+    for (const t of tracks) if (!stream.getTrackById(t.id)) stream.addTrack(t);
+    video.muted = true;
+    peer.offPageAudio.play().catch(() => {});
+  } else if (!peer.tile.hidden && peer.offPageAudio) {
+    dropOffPageAudio(peer);
+    video.muted = false;
+    video.play().catch(() => {});
+  }
+}
+
+function dropOffPageAudio(peer) {
+  if (!peer.offPageAudio) return;
+  peer.offPageAudio.srcObject = null;
+  peer.offPageAudio.remove();
+  peer.offPageAudio = undefined;
+}
+
+function showPage(page) {
+  state.page = page;
+  layoutPages();
+}
+
+/** `id` started talking: if its tile is not on the first page, it takes the last place there (held, see above). */
+function promoteSpeaker(id) {
+  const at = state.order.indexOf(id);
+  if (at < PAGE_SIZE || Date.now() - state.promotedAt < PROMOTE_HOLD_MS) return;
+  state.promotedAt = Date.now();
+  state.order.splice(at, 1);
+  state.order.splice(PAGE_SIZE - 1, 0, id);
+  layoutPages();
 }
 
 /** The peer a received track belongs to: the sender itself in a mesh, the announced participant for the SFU's tracks. */
@@ -443,6 +526,7 @@ function showMixSpeakers(speakers) {
   state.mixSpeakers = speakers;
   state.mixHistory.push({ at: Date.now(), speakers });
   for (const peer of state.peers.values()) peer.tile?.classList.toggle('speaking', speakers.includes(peer.info.id));
+  for (const id of speakers) if (state.peers.get(id)?.tile) promoteSpeaker(id);
   ui.localTile.classList.toggle('speaking', speakers.includes(state.id));
   const names = speakers.map((id) => (id === state.id ? 'you' : state.peers.get(id)?.info.name ?? id));
   ui.mix.hidden = false;
@@ -465,6 +549,7 @@ function attachTrack(receivedFrom, e) {
   // same stream, restarts loading and rejects the pending play() with an AbortError.
   if (!(video.srcObject instanceof MediaStream)) video.srcObject = new MediaStream();
   video.srcObject.addTrack(e.track);
+  if (e.track.kind === 'audio') syncTileAudio(peer);
   video.play().catch((err) => {
     // Autoplay with sound can be refused without a user gesture (NotAllowedError): fall back to muted rather than a
     // frozen tile. Any other rejection (an AbortError from a newer play()) must not mute the peer.
@@ -488,7 +573,11 @@ async function updateIndicators() {
       if (s.type !== 'inbound-rtp') return;
       const owner = peer.info.role === 'sfu' ? state.peers.get(state.tracksByMid.get(s.mid)?.participant) : peer;
       if (!owner?.tile) return;
-      if (s.kind === 'audio') owner.tile.classList.toggle('speaking', (s.audioLevel ?? 0) > 0.03);
+      if (s.kind === 'audio') {
+        const speaking = (s.audioLevel ?? 0) > 0.03;
+        owner.tile.classList.toggle('speaking', speaking);
+        if (speaking) promoteSpeaker(owner.info.id);
+      }
       if (s.kind !== 'video') return;
       const before = previous.get(s.id) ?? { received: 0, lost: 0 };
       const received = (s.packetsReceived ?? 0) - before.received;
@@ -620,6 +709,9 @@ window.rtcRoom = {
   get mixHistory() { return state.mixHistory; },
   /** The size last reported to the server for each remote video, by mid: {width, height, at (epoch ms)}. */
   get tileSizes() { return Object.fromEntries(state.tileSizes); },
+  /** Pages of other participants' tiles: the one shown, the order (participant ids), tiles per page. */
+  get pages() { return { page: state.page, order: [...state.order], size: PAGE_SIZE }; },
+  showPage(page) { showPage(page); },
   publish,
   /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
   setMicEnabled(on) {
