@@ -443,10 +443,13 @@ function layoutPages() {
   state.order = state.order.filter((id) => state.peers.get(id)?.tile);
   const pages = Math.max(1, Math.ceil(state.order.length / PAGE_SIZE));
   state.page = Math.min(Math.max(0, state.page), pages - 1);
+  let before = ui.localTile;
   state.order.forEach((id, i) => {
     const tile = state.peers.get(id).tile;
     tile.hidden = Math.floor(i / PAGE_SIZE) !== state.page;
-    ui.tiles.append(tile); // DOM order = page order (the local tile stays first)
+    // DOM order = page order, after the local tile; only a tile out of place is moved (a move re-inserts its video).
+    if (tile.previousElementSibling !== before) before.after(tile);
+    before = tile;
     syncTileAudio(state.peers.get(id));
   });
   ui.pager.hidden = pages <= 1;
