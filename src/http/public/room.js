@@ -22,6 +22,9 @@ const TILE_SIZE_DEBOUNCE_MS = 200;
 const PAGE_SIZE = Math.max(1, Math.floor(Number(params.get('page'))) || 9);
 /** A participant brought onto the first page for talking stays there at least this long before the next move. */
 const PROMOTE_HOLD_MS = 3000;
+/** Tiles are laid out at this aspect ratio (cameras are 4:3 or 16:9; `object-fit: contain` letterboxes), this far apart. */
+const TILE_ASPECT = 4 / 3;
+const TILE_GAP = 8;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -29,7 +32,7 @@ const ui = {
   name: $('name'), join: $('join'), leave: $('leave'), share: $('share'), form: $('join-form'),
   useVideo: $('use-video'), useAudio: $('use-audio'), localVideo: $('local-video'),
   mix: $('mix'), mixAudio: $('mix-audio'), localTile: $('local-tile'),
-  offPageAudio: $('off-page-audio'), pager: $('pager'), prevPage: $('prev-page'), nextPage: $('next-page'), pageLabel: $('page-label'),
+  offPageAudio: $('off-page-audio'), pager: $('pager'), count: $('count'), toggleMic: $('toggle-mic'), toggleCamera: $('toggle-camera'), prevPage: $('prev-page'), nextPage: $('next-page'), pageLabel: $('page-label'),
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
@@ -54,6 +57,13 @@ ui.form.addEventListener('submit', (e) => {
 });
 ui.leave.addEventListener('click', () => leave());
 ui.share.addEventListener('click', () => shareScreen().catch(showError));
+ui.toggleMic.addEventListener('click', () => setLocalEnabled('audio', ui.toggleMic.getAttribute('aria-pressed') !== 'true'));
+ui.toggleCamera.addEventListener('click', () => setLocalEnabled('video', ui.toggleCamera.getAttribute('aria-pressed') !== 'true'));
+ui.tiles.addEventListener('click', (e) => {
+  const tile = e.target.closest?.('.tile');
+  if (tile && tile !== ui.localTile) togglePin(tile);
+});
+new ResizeObserver(() => arrangeTiles()).observe(ui.tiles);
 ui.prevPage.addEventListener('click', () => showPage(state.page - 1));
 ui.nextPage.addEventListener('click', () => showPage(state.page + 1));
 if (params.get('autojoin') === '1') join().catch(showError);
@@ -87,6 +97,7 @@ async function join() {
   connectSignaling(ORIGIN_WS, name, 0);
   ui.join.disabled = true;
   ui.leave.disabled = false;
+  showLocalToggles();
 }
 
 /**
@@ -189,6 +200,7 @@ function teardown() {
   ui.join.disabled = false;
   ui.leave.disabled = true;
   ui.share.disabled = true;
+  showLocalToggles();
   updateRecordingIndicator();
 }
 
@@ -208,6 +220,7 @@ async function onMessage(msg) {
       ui.share.disabled = false;
       setStatus('joined');
       for (const info of msg.peers) addPeer(info);
+      layoutPages();
       break;
     case 'peerJoined':
       addPeer(msg.peer);
@@ -452,11 +465,84 @@ function layoutPages() {
     before = tile;
     syncTileAudio(state.peers.get(id));
   });
+  ui.count.textContent = state.id ? `${state.order.length + 1} here` : '';
   ui.pager.hidden = pages <= 1;
-  ui.pageLabel.textContent = `page ${state.page + 1} of ${pages} · ${state.order.length + 1} here`;
+  ui.pageLabel.textContent = `page ${state.page + 1} of ${pages}`;
   ui.prevPage.disabled = state.page === 0;
   ui.nextPage.disabled = state.page >= pages - 1;
+  arrangeTiles();
   scheduleTileSizes();
+}
+
+/**
+ * Places the shown tiles in the tiles area, as large as they fit: a grid of equal tiles (the number of columns that
+ * gives the largest tile), or, with a pinned tile, that one in the main area and the others in a column beside it.
+ * Positions and widths go into CSS variables, so a stylesheet can still override a tile's width.
+ */
+function arrangeTiles() {
+  const W = ui.tiles.clientWidth - 2 * TILE_GAP;
+  const H = ui.tiles.clientHeight - 2 * TILE_GAP;
+  if (W <= 0 || H <= 0) return;
+  const tiles = [ui.localTile, ...state.order.map((id) => state.peers.get(id)?.tile)].filter((t) => t && !t.hidden);
+  const place = (tile, x, y, w) => {
+    tile.style.setProperty('--x', `${Math.round(TILE_GAP + x)}px`);
+    tile.style.setProperty('--y', `${Math.round(TILE_GAP + y)}px`);
+    tile.style.setProperty('--w', `${Math.max(40, Math.floor(w))}px`);
+  };
+  const pinned = tiles.find((t) => t.classList.contains('pinned'));
+  ui.tiles.classList.toggle('has-pin', Boolean(pinned));
+  if (pinned && tiles.length > 1) {
+    const others = tiles.filter((t) => t !== pinned);
+    const stripW = Math.min(W * 0.25, 360);
+    const mainW = Math.min(W - stripW - TILE_GAP, H * TILE_ASPECT);
+    place(pinned, (W - stripW - TILE_GAP - mainW) / 2, (H - mainW / TILE_ASPECT) / 2, mainW);
+    const w = Math.min(stripW, ((H - TILE_GAP * (others.length - 1)) / others.length) * TILE_ASPECT);
+    const top = (H - others.length * (w / TILE_ASPECT) - (others.length - 1) * TILE_GAP) / 2;
+    others.forEach((t, i) => place(t, W - stripW + (stripW - w) / 2, top + i * (w / TILE_ASPECT + TILE_GAP), w));
+    return;
+  }
+  let best = { cols: 1, w: 0 };
+  for (let cols = 1; cols <= tiles.length; cols++) {
+    const rows = Math.ceil(tiles.length / cols);
+    const w = Math.min((W - (cols - 1) * TILE_GAP) / cols, ((H - (rows - 1) * TILE_GAP) / rows) * TILE_ASPECT);
+    if (w > best.w) best = { cols, w };
+  }
+  const { cols, w } = best;
+  const h = w / TILE_ASPECT;
+  const rows = Math.ceil(tiles.length / cols);
+  const top = (H - rows * h - (rows - 1) * TILE_GAP) / 2;
+  tiles.forEach((t, i) => {
+    const row = Math.floor(i / cols);
+    const inRow = Math.min(cols, tiles.length - row * cols);
+    const left = (W - inRow * w - (inRow - 1) * TILE_GAP) / 2;
+    place(t, left + (i % cols) * (w + TILE_GAP), top + row * (h + TILE_GAP), w);
+  });
+}
+
+/** Click on a tile: it fills the main area (and its video is forwarded at that size), again: back to the grid. */
+function togglePin(tile) {
+  const on = !tile.classList.contains('pinned');
+  for (const t of ui.tiles.querySelectorAll('.tile.pinned')) t.classList.remove('pinned');
+  tile.classList.toggle('pinned', on);
+  arrangeTiles();
+}
+
+/** Mic and camera buttons: shown for the tracks this page sends; pressed = on. */
+function showLocalToggles() {
+  for (const [button, kind] of [[ui.toggleMic, 'audio'], [ui.toggleCamera, 'video']]) {
+    const tracks = state.ws || ui.join.disabled ? state.local?.getTracks().filter((t) => t.kind === kind) ?? [] : [];
+    button.hidden = tracks.length === 0;
+    const on = tracks.some((t) => t.enabled);
+    button.setAttribute('aria-pressed', String(on));
+    button.textContent = `${kind === 'audio' ? 'mic' : 'camera'} ${on ? 'on' : 'off'}`;
+  }
+}
+
+/** Mutes (`on` false) or unmutes the local mic or camera: the track keeps its place (silence or black is sent). */
+function setLocalEnabled(kind, on) {
+  state.local?.getTracks().filter((t) => t.kind === kind).forEach((t) => (t.enabled = on));
+  ui.localTile.classList.toggle(kind === 'audio' ? 'mic-off' : 'camera-off', !on);
+  showLocalToggles();
 }
 
 /**
@@ -718,7 +804,7 @@ window.rtcRoom = {
   publish,
   /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
   setMicEnabled(on) {
-    state.local?.getAudioTracks().forEach((t) => (t.enabled = on));
+    setLocalEnabled('audio', on);
   },
   /** Sends `track` instead of the microphone on every connection (tests inject a WebAudio voice with known timing). */
   async replaceAudioTrack(track) {
