@@ -7,11 +7,11 @@ import type { Page } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { videoFixture } from '../../bench/fixtures.js';
 import { loadIvf, loadOggOpus } from '../../bench/loadgen/media.js';
-import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
-import { startServer } from '../../src/http/HttpServer.js';
+import { SyntheticParticipant } from '../../bench/loadgen/participant.js';
 import { launchParticipant } from '../harness/browser.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
+import { forwardingServer, quietVoice } from '../harness/syntheticRoom.js';
 import { waitFor } from '../harness/util.js';
 
 interface Inbound {
@@ -61,13 +61,10 @@ async function received(page: Page, ms: number): Promise<Map<string, { videoByte
 describe('pagination (the page shows k tiles; only their video is forwarded)', () => {
   it('a page of 4 in a room of 8 receives exactly 4 videos and all 7 other voices; the talker comes onto page 1; paging moves the video', async () => {
     // Voices forwarded (not mixed: a room of 8 would switch to the MCU mix at the default --mcu-from), one track each.
-    const server = await startServer({ port: 0, host: '127.0.0.1', mcuFrom: 100 });
-    cleanups.push(() => server.close());
-    const scheduler = new MediaScheduler();
-    cleanups.push(() => scheduler.stop());
-    // Six who are quiet (a tone far below the page's speaking threshold) and one, the last to join, who talks.
+    const { server, scheduler } = await forwardingServer(cleanups);
+    // Six who are quiet and one, the last to join, who talks.
     const [quiet, talking] = await Promise.all([
-      opusToneFixture({ freq: 500, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.002 }] }).then(loadOggOpus),
+      quietVoice(),
       opusToneFixture({ freq: 700, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.4 }] }).then(loadOggOpus),
     ]);
     const video = loadIvf((await videoFixture({ width: 160, height: 120, fps: 10, kbps: 100, keyframeSeconds: 30, seconds: 10, variant: 1 })).path);

@@ -9,12 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { videoFixture } from '../../bench/fixtures.js';
-import { loadIvf, loadOggOpus } from '../../bench/loadgen/media.js';
-import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
-import { startServer } from '../../src/http/HttpServer.js';
+import { loadIvf } from '../../bench/loadgen/media.js';
+import { SyntheticParticipant } from '../../bench/loadgen/participant.js';
 import { launchParticipant } from '../harness/browser.js';
-import { opusToneFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
+import { forwardingServer, quietVoice } from '../harness/syntheticRoom.js';
 import { waitFor } from '../harness/util.js';
 
 const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots');
@@ -66,11 +65,8 @@ function expectFills(l: { area: Box; tiles: Box[] }, count: number, what: string
 
 describe('room page layout (Chromium 1280x720)', () => {
   it('2, 6 and 12 participants fill the window; a click pins a tile; mic and camera buttons mute', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', mcuFrom: 100 });
-    cleanups.push(() => server.close());
-    const scheduler = new MediaScheduler();
-    cleanups.push(() => scheduler.stop());
-    const audio = loadOggOpus(await opusToneFixture({ freq: 500, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.002 }] }));
+    const { server, scheduler } = await forwardingServer(cleanups);
+    const audio = await quietVoice();
     const clips = await Promise.all(
       Array.from({ length: 11 }, (_, i) => videoFixture({ width: 160, height: 120, fps: 10, kbps: 100, keyframeSeconds: 30, seconds: 10, variant: i })),
     );
