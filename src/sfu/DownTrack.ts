@@ -182,7 +182,13 @@ export class DownTrack {
       this.munger?.switchTo(packet.payload);
     }
     this.lastInputSsrc = packet.header.ssrc;
-    if (this.layered || this.published.kind === 'video') this.last = { timestamp: packet.header.timestamp, at: performance.now(), layer };
+    if (this.published.kind === 'video') {
+      // Updated in place: this runs for every forwarded video packet of every subscriber.
+      const last = (this.last ??= { timestamp: 0, at: 0, layer });
+      last.timestamp = packet.header.timestamp;
+      last.at = performance.now();
+      last.layer = layer;
+    }
     const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
     this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
     return true;
