@@ -148,6 +148,7 @@ function followRedirect(ws, msg, name, hops) {
     state.id = undefined;
     ui.join.disabled = true;
     ui.leave.disabled = false;
+    showLocalToggles(); // teardown hid them; the local tracks go on to the new server
   }
   // Each server answers from the same registry, so a second hop is rare and a third one a loop.
   if (!moved && hops >= 3) {
@@ -490,7 +491,6 @@ function arrangeTiles() {
     tile.style.setProperty('--w', `${Math.max(40, Math.floor(w))}px`);
   };
   const pinned = tiles.find((t) => t.classList.contains('pinned'));
-  ui.tiles.classList.toggle('has-pin', Boolean(pinned));
   if (pinned && tiles.length > 1) {
     const others = tiles.filter((t) => t !== pinned);
     const stripW = Math.min(W * 0.25, 360);
@@ -527,21 +527,24 @@ function togglePin(tile) {
   arrangeTiles();
 }
 
-/** Mic and camera buttons: shown for the tracks this page sends; pressed = on. */
+/**
+ * Mic and camera buttons (pressed = on) and the local tile's muted marks, from the local tracks: shown while joined,
+ * for the kinds this page sends.
+ */
 function showLocalToggles() {
-  for (const [button, kind] of [[ui.toggleMic, 'audio'], [ui.toggleCamera, 'video']]) {
-    const tracks = state.ws || ui.join.disabled ? state.local?.getTracks().filter((t) => t.kind === kind) ?? [] : [];
-    button.hidden = tracks.length === 0;
+  for (const [button, kind, offClass] of [[ui.toggleMic, 'audio', 'mic-off'], [ui.toggleCamera, 'video', 'camera-off']]) {
+    const tracks = ui.join.disabled ? state.local?.getTracks().filter((t) => t.kind === kind) ?? [] : [];
     const on = tracks.some((t) => t.enabled);
+    button.hidden = tracks.length === 0;
     button.setAttribute('aria-pressed', String(on));
     button.textContent = `${kind === 'audio' ? 'mic' : 'camera'} ${on ? 'on' : 'off'}`;
+    ui.localTile.classList.toggle(offClass, tracks.length > 0 && !on);
   }
 }
 
 /** Mutes (`on` false) or unmutes the local mic or camera: the track keeps its place (silence or black is sent). */
 function setLocalEnabled(kind, on) {
   state.local?.getTracks().filter((t) => t.kind === kind).forEach((t) => (t.enabled = on));
-  ui.localTile.classList.toggle(kind === 'audio' ? 'mic-off' : 'camera-off', !on);
   showLocalToggles();
 }
 
@@ -800,7 +803,6 @@ window.rtcRoom = {
   get tileSizes() { return Object.fromEntries(state.tileSizes); },
   /** Pages of other participants' tiles: the one shown, the order (participant ids), tiles per page. */
   get pages() { return { page: state.page, order: [...state.order], size: PAGE_SIZE }; },
-  showPage(page) { showPage(page); },
   publish,
   /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
   setMicEnabled(on) {
