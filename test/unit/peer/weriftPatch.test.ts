@@ -154,6 +154,36 @@ describe('werift patch (patch-package)', () => {
     expect(sent.reduce((n, f) => n + f.packetStatusCount, 0)).toBeGreaterThan(count / 2);
   });
 
+  it('sends audio sender and receiver reports every 2.5-7.5 s after the first (as Chromium: 5 s), video every 0.5-1.5 s', async () => {
+    // Math.random() → 0: the shortest interval of each range, so the test takes 3 s.
+    const random = Math.random;
+    Math.random = () => 0;
+    const at: Record<string, number[]> = {};
+    const start = performance.now();
+    const loops: Array<{ rtcpRunning: boolean; runRtcp(): Promise<void>; stop?(): void }> = [];
+    try {
+      for (const kind of ['audio', 'video'] as const) {
+        const times: number[] = [];
+        at[kind] = times;
+        const dtls = { sendRtcp: async () => void times.push(performance.now() - start) };
+        const sender = Object.assign(new werift.RTCRtpSender(kind), { dtlsTransport: dtls }) as unknown as (typeof loops)[number];
+        const receiver = Object.assign(new werift.RTCRtpReceiver({ debug: {} } as never, kind, 1), { dtlsTransport: dtls }) as unknown as (typeof loops)[number];
+        for (const loop of [sender, receiver]) {
+          loops.push(loop);
+          void loop.runRtcp();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 3_200));
+    } finally {
+      Math.random = random;
+      for (const loop of loops) loop.rtcpRunning = false;
+    }
+    // Sender and receiver each: audio at 0.5 s and 3.0 s; video every 0.5 s.
+    expect(at.audio!.length).toBe(4);
+    expect(at.audio!.filter((t) => t < 1_000).length).toBe(2);
+    expect(at.video!.length).toBeGreaterThanOrEqual(10);
+  });
+
   it('reports gaps as not received and arrival times against one clock in its transport-cc feedback', async () => {
     const sent: Array<{ serialize(): Buffer }> = [];
     const dtls = { sendRtcp: async (packets: Array<{ serialize(): Buffer }>) => void sent.push(...packets) };
