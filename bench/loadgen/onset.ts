@@ -13,6 +13,7 @@ export const ONSET_DB = -30;
 const QUIET_DB = -45;
 /** 100 ms of 20 ms frames: an onset needs that much quiet before it (a tone's own frames never qualify). */
 const QUIET_FRAMES = 5;
+const FRAME_SAMPLES = 960;
 
 /** RMS level of PCM in dBFS (-Infinity for digital silence or an empty frame). */
 export function levelDb(pcm: Float32Array): number {
@@ -45,6 +46,33 @@ export function decodeLevel(decoder: OpusDecoder, payload: Uint8Array): { db: nu
   const out = decoder.decodeFrame(payload);
   const ok = out.errors.length === 0 && out.samplesDecoded > 0;
   return { db: ok ? levelDb(out.channelData[0]!.subarray(0, out.samplesDecoded)) : -Infinity, samples: out.samplesDecoded, ok };
+}
+
+/** The levels of one packet's 20 ms frames, in order (a 40 ms packet has two); a corrupt or empty packet: [-Infinity]. */
+export function decodeFrameLevels(decoder: OpusDecoder, payload: Uint8Array): number[] {
+  const out = decoder.decodeFrame(payload);
+  if (out.errors.length > 0 || out.samplesDecoded === 0) return [-Infinity];
+  const pcm = out.channelData[0]!;
+  const levels: number[] = [];
+  for (let i = 0; i < out.samplesDecoded; i += FRAME_SAMPLES) levels.push(levelDb(pcm.subarray(i, Math.min(out.samplesDecoded, i + FRAME_SAMPLES))));
+  return levels;
+}
+
+/**
+ * Gives every packet of the clip the RFC 6464 audio level a browser would send with it (the decoded frame's RMS in
+ * −dBov, 0–127), decoding the clip once (twice in a row, as it loops).
+ */
+export async function addAudioLevels(clip: AudioClip): Promise<void> {
+  const decoder = await monoDecoder();
+  try {
+    clip.packets.forEach((p) => decodeLevel(decoder, p.data));
+    for (const p of clip.packets) {
+      const db = decodeLevel(decoder, p.data).db;
+      p.levelDbov = Number.isFinite(db) ? Math.min(127, Math.max(0, Math.round(-db))) : 127;
+    }
+  } finally {
+    decoder.free();
+  }
 }
 
 /**

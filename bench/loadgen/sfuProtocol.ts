@@ -34,12 +34,14 @@ export interface MixListenerStats {
   /** Mix packets received in the window (distinct sequence numbers) and per second. */
   packets: number;
   perSec: number;
+  /** Milliseconds of mix those packets hold, per second of the window (1000: all of it; 20 or 40 ms a packet). */
+  msPerSec: number;
   /** Sequence numbers missing between the first and last received in the window. */
   gaps: number;
   /** Packets of other tracks (forwarded voices): a listener of the mix should get none. */
   unexpected: number;
-  /** Its last second of mix packets decoded afresh (opus-decoder): frames that decoded, frames that failed, level. */
-  sample: { frames: number; failed: number; levelDb: number };
+  /** Its last 50 mix packets (1 s of 20 ms ones, 2 s of 40 ms) decoded afresh (opus-decoder): packets that decoded, that failed, the ms of audio, the level. */
+  sample: { frames: number; failed: number; ms: number; levelDb: number };
 }
 
 export interface MixWindowStats {

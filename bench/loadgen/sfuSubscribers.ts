@@ -15,7 +15,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { OpusDecoder } from 'opus-decoder';
 import type { RtpPacket } from 'werift';
 import type { TrackPublished } from '../../src/signaling/messages.js';
-import { decodeLevel, monoDecoder, OnsetDetector } from './onset.js';
+import { opusPacketSamples } from '../../src/media/audio/opusPacket.js';
+import { decodeFrameLevels, decodeLevel, monoDecoder, OnsetDetector } from './onset.js';
 import {
   DELAY_BUCKETS,
   type FromSubscriberWorker,
@@ -48,6 +49,8 @@ const SAMPLE_PACKETS = 50;
 interface MixListener {
   seen: Uint8Array;
   packets: number;
+  /** Milliseconds of mix in those packets. */
+  ms: number;
   /** Extended (unwrapped) sequence numbers: the last received, and the window's lowest and highest. */
   ext?: number;
   low: number;
@@ -69,10 +72,17 @@ function onMixPacket(l: MixListener, owner: TrackPublished, packet: RtpPacket, p
   }
   const seq = packet.header.sequenceNumber;
   l.ext = l.ext === undefined ? seq : l.ext + ((((seq - l.ext) & 0xffff) ^ 0x8000) - 0x8000);
-  if (l.live && l.live.detector.push(decodeLevel(l.live.decoder, packet.payload).db) && at >= markAt) onsetsAtMs.push(at);
+  // A 40 ms packet's two halves are looked at in turn (the detector's quiet and loud are 20 ms frames); an onset in
+  // either is heard when the packet arrives.
+  if (l.live) {
+    let onset = false;
+    for (const db of decodeFrameLevels(l.live.decoder, packet.payload)) onset = l.live.detector.push(db) || onset;
+    if (onset && at >= markAt) onsetsAtMs.push(at);
+  }
   if (at < markAt || l.seen[seq]) return;
   l.seen[seq] = 1;
   l.packets++;
+  l.ms += opusPacketSamples(packet.payload) / 48;
   l.low = Math.min(l.low, l.ext);
   l.high = Math.max(l.high, l.ext);
   l.recent[l.packets % SAMPLE_PACKETS] = Buffer.from(packet.payload);
@@ -83,13 +93,14 @@ function onMixPacket(l: MixListener, owner: TrackPublished, packet: RtpPacket, p
  * afresh.
  */
 async function mixStats(sub: SyntheticSubscriber, l: MixListener, windowSec: number): Promise<MixListenerStats> {
-  const sample = { frames: 0, failed: 0, levelDb: -Infinity };
+  const sample = { frames: 0, failed: 0, ms: 0, levelDb: -Infinity };
   const n = Math.min(l.packets, SAMPLE_PACKETS);
   const recent = Array.from({ length: n }, (_, k) => l.recent[(l.packets - n + 1 + k) % SAMPLE_PACKETS]!);
   const counted = {
     name: sub.joined?.id ?? '?',
     packets: l.packets,
     perSec: l.packets / windowSec,
+    msPerSec: l.ms / windowSec,
     gaps: l.packets > 0 ? l.high - l.low + 1 - l.packets : 0,
     unexpected: l.unexpected,
   };
@@ -104,6 +115,7 @@ async function mixStats(sub: SyntheticSubscriber, l: MixListener, windowSec: num
         continue;
       }
       sample.frames++;
+      sample.ms += d.samples / 48;
       energy += 10 ** (d.db / 10) * d.samples;
       samples += d.samples;
     }
@@ -146,7 +158,7 @@ async function start(): Promise<void> {
   const mix = data.listen === 'mix';
   for (const [i, name] of data.names.entries()) {
     if (i > 0) await new Promise((r) => setTimeout(r, data.joinIntervalMs));
-    const l: MixListener = { seen: new Uint8Array(65_536), packets: 0, low: Infinity, high: -Infinity, unexpected: 0, recent: [] };
+    const l: MixListener = { seen: new Uint8Array(65_536), packets: 0, ms: 0, low: Infinity, high: -Infinity, unexpected: 0, recent: [] };
     if (mix && data.onsets && i === 0) l.live = { decoder: await monoDecoder(), detector: new OnsetDetector() };
     const sub: SyntheticSubscriber = new SyntheticSubscriber({
       serverUrl: data.serverUrl,
@@ -177,6 +189,7 @@ port.on('message', (msg: ToSubscriberWorker) => {
       for (const l of listeners.values()) {
         l.seen.fill(0);
         l.packets = 0;
+        l.ms = 0;
         l.low = Infinity;
         l.high = -Infinity;
         l.unexpected = 0;

@@ -5,6 +5,7 @@ import { createLogger } from '../logger.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { JobQueue } from '../recording/jobs/JobQueue.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
+import type { MixPacketMs } from '../sfu/RoomMix.js';
 import type { IceServer, RoomAudio, RoomMode } from '../signaling/messages.js';
 import { compositeSettings, type CompositeCliOptions } from './compositeOptions.js';
 import { iceServersFromEnv } from './iceServerOption.js';
@@ -25,6 +26,7 @@ export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   roomMode: RoomMode;
   roomAudio: RoomAudio;
   mcuFrom: number;
+  mixPacketMs: MixPacketMs;
   maxRecordings: number;
   ioBatchMs: number;
   /** Several servers on one Redis (rooms across servers; recording jobs). */
@@ -77,6 +79,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     defaultRoomMode: opts.roomMode,
     defaultRoomAudio: opts.roomAudio,
     mcuFrom: opts.mcuFrom,
+    mixPacketMs: opts.mixPacketMs,
     recordings: {
       outputRoot,
       autoRecord: opts.autoRecord === true,

@@ -5,6 +5,7 @@ import type { JobQueue } from '../recording/jobs/JobQueue.js';
 import type { RecordingService } from '../recording/RecordingService.js';
 import type { RecordingUploadsOptions } from '../recording/upload/RecordingUploads.js';
 import type { WebhookNotifier } from '../recording/webhooks.js';
+import type { MixPacketMs } from '../sfu/RoomMix.js';
 import type { Sfu } from '../sfu/Sfu.js';
 import type { IceServer, RoomAudio, RoomMode } from '../signaling/messages.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   defaultRoomAudio?: RoomAudio;
   /** `auto` rooms mix their voices on the server from this many participants. */
   mcuFrom?: number;
+  /** Live mix packets (20, 40 ms or `auto`: 40 ms in rooms of 20 listeners or more). */
+  mixPacketMs?: MixPacketMs;
   /** The one address the server's own WebRTC peers (SFU, recorders) bind and advertise; default 127.0.0.1 on a loopback host. */
   iceAddress?: string;
   /** Runs recordings in this server (API, /recordings page, auto-record). Omitted: signaling and room pages only. */

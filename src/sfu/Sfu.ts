@@ -88,6 +88,7 @@ export class Sfu {
       audio,
       mcuFrom: this.options.mcuFrom ?? DEFAULT_MCU_FROM,
       mixSpeakers: this.options.mixSpeakers ?? DEFAULT_MIX_SPEAKERS,
+      mixPacketMs: this.options.mixPacketMs ?? 'auto',
       logger: this.options.logger,
     });
     this.rooms.set(name, room);

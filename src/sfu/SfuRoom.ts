@@ -6,7 +6,7 @@ import type { IceServer, PeerInfo, RoomAudio, ServerMessage } from '../signaling
 import type { LocalMember } from '../signaling/SignalingServerTypes.js';
 import { Publisher } from './Publisher.js';
 import type { PublishedTrack } from './PublishedTrack.js';
-import { RoomMix } from './RoomMix.js';
+import { RoomMix, type MixPacketMs } from './RoomMix.js';
 import { Subscriber } from './Subscriber.js';
 
 export interface SfuRoomContext {
@@ -20,6 +20,7 @@ export interface SfuRoomContext {
   mcuFrom: number;
   /** Voices in the live mix at most. */
   mixSpeakers: number;
+  mixPacketMs: MixPacketMs;
   logger: Logger;
 }
 
@@ -182,7 +183,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
    * forwarded voices are replaced by one track, the mix without its own voice (recorders still get every voice).
    */
   private startMix(): void {
-    const mix = new RoomMix({ maxSpeakers: this.ctx.mixSpeakers, logger: this.ctx.logger });
+    const mix = new RoomMix({ maxSpeakers: this.ctx.mixSpeakers, packetMs: this.ctx.mixPacketMs, logger: this.ctx.logger });
     this.mix = mix;
     this.ctx.logger.info({ room: this.name, participants: this.participantCount }, 'mcu: the room\'s voices are mixed on the server');
     mix.on('speakersChanged', (speakers) => {

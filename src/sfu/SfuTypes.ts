@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { IceServer } from '../signaling/messages.js';
+import type { MixPacketMs } from './RoomMix.js';
 
 export interface SfuOptions {
   /** STUN/TURN the server's own peer connections use (the same the pages get in `joined`). */
@@ -13,6 +14,8 @@ export interface SfuOptions {
   mcuFrom?: number;
   /** Voices in a live mix at most (default 3). */
   mixSpeakers?: number;
+  /** Live mix packets: 20 ms, 40 ms, or `auto` (40 ms from MIX_40MS_FROM_LISTENERS listeners; the default). */
+  mixPacketMs?: MixPacketMs;
 }
 
 /** Counters of one SFU, for /metrics and the bench. */

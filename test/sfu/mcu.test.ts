@@ -7,6 +7,7 @@ import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/partic
 import { SyntheticSubscriber } from '../../bench/loadgen/subscriber.js';
 import { startServer } from '../../src/http/HttpServer.js';
 import { OpusTrackDecoder } from '../../src/media/audio/OpusTrackDecoder.js';
+import { opusPacketSamples } from '../../src/media/audio/opusPacket.js';
 import { toneLevels } from '../harness/analyze.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
@@ -24,8 +25,8 @@ const VOICES = [
 ] as const;
 
 describe('MCU live mix (werift publishers and a listener)', () => {
-  it('a listener gets one mixed track holding exactly the three loudest voices, with no holes', async () => {
-    const server = await startServer({ port: 0, defaultRoomAudio: 'mcu' });
+  it.each([20, 40] as const)('a listener gets one mixed track (%i ms packets) holding exactly the three loudest voices, with no holes', async (packetMs) => {
+    const server = await startServer({ port: 0, defaultRoomAudio: 'mcu', mixPacketMs: packetMs });
     cleanups.push(() => server.close());
     const scheduler = new MediaScheduler();
     cleanups.push(() => scheduler.stop());
@@ -47,7 +48,7 @@ describe('MCU live mix (werift publishers and a listener)', () => {
     const sfuId = listener.joined!.peers.find((p) => p.role === 'sfu')!.id;
     const mix = await waitFor(() => {
       const s = listener.stream(sfuId, 'audio');
-      return s && s.packets > 300 ? s : undefined;
+      return s && s.packets * packetMs > 6000 ? s : undefined;
     }, { timeoutMs: 20_000, description: 'the listener receives 6 s of the mix' });
     // Nothing else: no publisher's own audio is forwarded to a listener of the mix.
     for (const p of publishers) expect(listener.stream(p.id, 'audio'), `${p.id}'s voice is not forwarded`).toBeUndefined();
@@ -81,6 +82,10 @@ describe('MCU live mix (werift publishers and a listener)', () => {
     console.log(`[mcu] room mix: ${JSON.stringify(stats)}`);
     expect(stats.voices).toBe(4);
     expect(stats.listeners).toBe(1);
+    expect(stats.packetMs).toBe(packetMs);
+    // Every packet holds packetMs of mix (the packetizer sends 20 ms ones only when two frames cannot be joined).
+    const whole = mix.payloads.filter((p) => opusPacketSamples(p) === packetMs * 48).length;
+    expect(whole / mix.payloads.length).toBeGreaterThan(0.95);
   });
 
   it('auto: voices are forwarded until the room reaches --mcu-from participants, then each listener gets the mix instead', async () => {

@@ -49,3 +49,40 @@ export function lostFramePacket(toc: number): Uint8Array {
   const c = config < 12 ? (config & ~3) | 1 : config < 16 ? (config & ~1) | 1 : (config & ~3) | 3;
   return Uint8Array.of((c << 3) | (toc & 4));
 }
+
+/** Largest Opus frame (RFC 6716 §3.2.1). */
+const MAX_FRAME_BYTES = 1275;
+
+/**
+ * One Opus packet holding the frames of two single-frame (code 0) packets, `first` then `second` (RFC 6716 §3.2: code
+ * 1 when both frames have the same size, else code 2 with the first frame's length), or undefined when they cannot
+ * share a packet: one frame per packet only, and the same TOC configuration and channel count (a packet's frames all
+ * share its TOC byte). Decoding the result gives exactly the samples of decoding the two in turn.
+ */
+export function joinOpusFrames(first: Uint8Array, second: Uint8Array): Buffer | undefined {
+  if (first.length === 0 || second.length === 0) return undefined;
+  const toc = first[0]!;
+  if ((toc & 3) !== 0 || second[0] !== toc) return undefined;
+  const a = first.length - 1;
+  const b = second.length - 1;
+  if (a > MAX_FRAME_BYTES || b > MAX_FRAME_BYTES) return undefined;
+  if (a === b) {
+    const out = Buffer.allocUnsafe(1 + a + b);
+    out[0] = toc | 1;
+    out.set(first.subarray(1), 1);
+    out.set(second.subarray(1), 1 + a);
+    return out;
+  }
+  const lengthBytes = a < 252 ? 1 : 2;
+  const out = Buffer.allocUnsafe(1 + lengthBytes + a + b);
+  out[0] = toc | 2;
+  if (lengthBytes === 1) {
+    out[1] = a;
+  } else {
+    out[1] = 252 + (a & 3);
+    out[2] = (a - out[1]!) >> 2;
+  }
+  out.set(first.subarray(1), 1 + lengthBytes);
+  out.set(second.subarray(1), 1 + lengthBytes + a);
+  return out;
+}

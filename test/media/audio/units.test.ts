@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LEVEL_FLOOR_DB, LoudnessMeter } from '../../../src/media/audio/LoudnessMeter.js';
-import { lostFramePacket, opusPacketSamples } from '../../../src/media/audio/opusPacket.js';
+import { OpusDecoder } from 'opus-decoder';
+import { OpusFrameEncoder } from '../../../src/media/audio/OpusFrameEncoder.js';
+import { joinOpusFrames, lostFramePacket, opusPacketSamples } from '../../../src/media/audio/opusPacket.js';
 import { PcmRing } from '../../../src/media/audio/PcmRing.js';
 import { PeakLimiter } from '../../../src/media/audio/PeakLimiter.js';
 import { SpeakerSelector } from '../../../src/media/audio/SpeakerSelector.js';
@@ -172,5 +174,63 @@ describe('SpeakerSelector', () => {
     expect(s.update(500, v({ a: -80, b: -30 }))).toEqual(['b', 'a']);
     expect(s.update(1000, v({ a: -80, b: -30 }))).toEqual(['b']);
     expect(s.update(1020, v({ a: -80 }))).toEqual([]);
+  });
+});
+
+describe('joinOpusFrames', () => {
+  it('packs two 20 ms packets into one 40 ms packet that decodes to exactly the same samples', async () => {
+    // Speech-like input that moves the encoder between sizes (code 1 and code 2) and through silence.
+    const encoder = new OpusFrameEncoder();
+    const packets: Buffer[] = [];
+    const pcm = new Float32Array(960);
+    let phase = 0;
+    for (let f = 0; f < 100; f++) {
+      const amplitude = f % 10 < 6 ? 0.3 * (1 + Math.sin(f / 3)) : 0;
+      for (let i = 0; i < 960; i++) pcm[i] = amplitude * Math.sin((phase += (2 * Math.PI * (300 + 40 * (f % 7))) / SR));
+      packets.push(encoder.encode(pcm));
+    }
+    encoder.free();
+    const single = new OpusDecoder({ channels: 1, sampleRate: 48_000 });
+    const joined = new OpusDecoder({ channels: 1, sampleRate: 48_000 });
+    await Promise.all([single.ready, joined.ready]);
+    const codes = new Set<number>();
+    let pairs = 0;
+    for (let f = 0; f + 1 < packets.length; f += 2) {
+      const both = joinOpusFrames(packets[f]!, packets[f + 1]!);
+      const a = single.decodeFrame(packets[f]!).channelData[0]!;
+      const b = single.decodeFrame(packets[f + 1]!).channelData[0]!;
+      if (!both) {
+        expect(packets[f]![0]).not.toBe(packets[f + 1]![0]); // only frames of different TOCs stay apart
+        joined.decodeFrame(packets[f]!);
+        joined.decodeFrame(packets[f + 1]!);
+        continue;
+      }
+      pairs++;
+      codes.add(both[0]! & 3);
+      expect(opusPacketSamples(both)).toBe(1920);
+      expect(both.length).toBeLessThanOrEqual(packets[f]!.length + packets[f + 1]!.length + 1);
+      const out = joined.decodeFrame(both).channelData[0]!;
+      expect(out.length).toBe(1920);
+      expect(Array.from(out.subarray(0, 960))).toEqual(Array.from(a));
+      expect(Array.from(out.subarray(960))).toEqual(Array.from(b));
+    }
+    single.free();
+    joined.free();
+    expect(pairs).toBeGreaterThan(40);
+    expect(codes.has(2)).toBe(true);
+  });
+
+  it('writes a first frame of 252 bytes or more in two length bytes, and refuses what cannot share a packet', () => {
+    const toc = 0xf8; // CELT FB 20 ms, mono, one frame
+    const big = Buffer.concat([Buffer.of(toc), Buffer.alloc(300, 7)]);
+    const small = Buffer.concat([Buffer.of(toc), Buffer.alloc(10, 9)]);
+    const both = joinOpusFrames(big, small)!;
+    expect([both[0], both[1], both[2]]).toEqual([toc | 2, 252 + (300 & 3), (300 - 252 - (300 & 3)) >> 2]);
+    expect(both[1]! + 4 * both[2]!).toBe(300);
+    expect(both.length).toBe(1 + 2 + 300 + 10);
+    expect(joinOpusFrames(small, Buffer.concat([Buffer.of(toc | 4), Buffer.alloc(10)]))).toBeUndefined(); // stereo flag differs
+    expect(joinOpusFrames(small, Buffer.concat([Buffer.of(0x78), Buffer.alloc(10)]))).toBeUndefined(); // other mode
+    expect(joinOpusFrames(Buffer.of(toc | 1, 1, 2), small)).toBeUndefined(); // already two frames
+    expect(joinOpusFrames(new Uint8Array(0), small)).toBeUndefined();
   });
 });
