@@ -30,6 +30,8 @@ export interface AudioPacket {
   data: Buffer;
   /** Duration in 48 kHz samples (from the Opus TOC). */
   samples: number;
+  /** RFC 6464 level (−dBov, 0 loudest … 127) sent with the packet, as browsers do; see addAudioLevels. */
+  levelDbov?: number;
 }
 
 export interface AudioClip {

@@ -12,6 +12,7 @@ import {
   RtcpRrPacket,
   RtpHeader,
   RtpPacket,
+  RTP_EXTENSION_URI,
   useFIR,
   useNACK,
   useOPUS,
@@ -279,9 +280,20 @@ class AudioOut implements ScheduledStream {
     return skipped;
   }
 
+  /** The negotiated id of the audio level extension (RFC 6464), if any. */
+  private audioLevelId(): number | undefined {
+    const extensions = (this.sender as unknown as { headerExtensions?: { id: number; uri: string }[] }).headerExtensions;
+    return extensions?.find((e) => e.uri === RTP_EXTENSION_URI.audioLevelIndication)?.id;
+  }
+
   sendNext(): void {
     const packet = this.clip.packets[this.index]!;
     const header = new RtpHeader({ payloadType: 111, sequenceNumber: this.seq, timestamp: (this.ts0 + this.samples) >>> 0, marker: this.samples === 0, ssrc: this.sender.ssrc });
+    const levelId = packet.levelDbov === undefined ? undefined : this.audioLevelId();
+    if (levelId !== undefined) {
+      header.extension = true;
+      header.extensions = [{ id: levelId, payload: Buffer.of(packet.levelDbov! & 0x7f) }];
+    }
     this.seq = (this.seq + 1) & 0xffff;
     const at = performance.now();
     send(this.sender, new RtpPacket(header, packet.data));

@@ -13,7 +13,7 @@
 import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadIvf, loadOggOpus, type AudioClip, type VideoClip } from './media.js';
-import { clipLoudPackets } from './onset.js';
+import { addAudioLevels, clipLoudPackets } from './onset.js';
 import { MediaScheduler, SyntheticParticipant } from './participant.js';
 import {
   DELAY_BUCKETS,
@@ -111,6 +111,8 @@ async function start(cfg: SfuGeneratorConfig): Promise<void> {
     if (p.videoPath && !videos.has(p.videoPath)) videos.set(p.videoPath, loadIvf(p.videoPath));
     if (p.audioPath && !audios.has(p.audioPath)) audios.set(p.audioPath, loadOggOpus(p.audioPath));
   }
+  // Talkers send each packet's audio level, as browsers do (the MCU skips decoding what cannot be heard).
+  for (const clip of audios.values()) await addAudioLevels(clip);
   // onsets: which packets of each clip are loud (decoded here, with the listener's threshold); a loud packet sent after
   // a quiet one starts a burst.
   const loudness = new Map<string, boolean[]>();

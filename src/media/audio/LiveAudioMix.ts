@@ -40,10 +40,23 @@ interface Voice {
   audible: boolean;
   /** Mix gain, ramping towards 1 while selected and 0 otherwise. */
   gain: number;
+  /** The sender's RFC 6464 levels (dBov, ≤ 0), held at each packet's and falling LEVEL_RELEASE_DB a tick. */
+  headerDb: number;
+  /** The sender sends RFC 6464 levels (browsers do); a voice without them is always decoded. */
+  hasLevels: boolean;
 }
 
 /** RFC 6464 level (−dBov) from which a voice's packet is taken as silence and not decoded: −70 dBov. */
 export const SILENT_LEVEL_DBOV = 70;
+/**
+ * Voices decoded beyond the N mixed, by their senders' RFC 6464 levels: in a room of more voices than N + this, the
+ * quieter ones (not mixed, not fading out, not among the N + 2 loudest by their own header levels) are played as
+ * silence undecoded. One of them that gets loud is among the N + 2 at its next packet and decoded from then on, so
+ * its ranking level builds up over the usual 200 ms window, as a voice that starts does.
+ */
+export const DECODE_MARGIN = 2;
+/** Fall of a voice's held header level per 20 ms tick (50 dB/s): a 70 ms pause between words keeps it within 4 dB. */
+const LEVEL_RELEASE_DB = 1;
 
 /** One encoded mix: its PCM, limiter and encoder. */
 interface Output {
@@ -106,6 +119,8 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
       contrib: new Float32Array(PULL_SAMPLES),
       audible: false,
       gain: 0,
+      headerDb: -127,
+      hasLevels: false,
     });
   }
 
@@ -125,7 +140,13 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
    * every one of them is what grows with the room.
    */
   push(id: string, sequenceNumber: number, rtpTimestamp: number, payload: Uint8Array, arrivalMs: number, levelDbov?: number): void {
-    this.voices.get(id)?.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs, levelDbov !== undefined && levelDbov >= SILENT_LEVEL_DBOV);
+    const v = this.voices.get(id);
+    if (!v) return;
+    if (levelDbov !== undefined) {
+      v.hasLevels = true;
+      if (-levelDbov > v.headerDb) v.headerDb = -levelDbov;
+    }
+    v.buffer.push(sequenceNumber, rtpTimestamp, payload, arrivalMs, levelDbov !== undefined && levelDbov >= SILENT_LEVEL_DBOV);
   }
 
   /** Resolves when every current voice's decoder has started (they play silence until then). */
@@ -142,6 +163,7 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
     this.assertOpen();
     const levels = new Map<string, number>();
     const ranked: VoiceLevel[] = [];
+    this.chooseDecoded();
     for (const v of this.voices.values()) {
       v.frame = v.buffer.pull();
       const levelDb = v.meter.push(v.frame);
@@ -252,6 +274,25 @@ export class LiveAudioMix extends EventEmitter<LiveAudioMixEvents> {
       all[i]! += x;
     }
     v.gain = g;
+  }
+
+  /**
+   * Which voices are decoded this tick: all of them in a room of up to maxSpeakers + DECODE_MARGIN voices; else those
+   * selected or still fading out, those that send no levels, and the maxSpeakers + DECODE_MARGIN loudest by the
+   * levels their senders put in each packet. Decoding is what grows with the room; the others cannot be mixed anyway
+   * (their own levels say they are quieter than N + 2 others).
+   */
+  private chooseDecoded(): void {
+    const limit = this.maxSpeakers + DECODE_MARGIN;
+    for (const v of this.voices.values()) v.headerDb = Math.max(-127, v.headerDb - LEVEL_RELEASE_DB);
+    if (this.voices.size <= limit) {
+      for (const v of this.voices.values()) v.buffer.decoding = true;
+      return;
+    }
+    const byLevel = [...this.voices.values()].filter((v) => v.hasLevels).sort((a, b) => b.headerDb - a.headerDb);
+    const loudest = new Set(byLevel.slice(0, limit));
+    const selected = this.selector.selected;
+    for (const v of this.voices.values()) v.buffer.decoding = !v.hasLevels || v.gain > 0 || loudest.has(v) || selected.includes(v.id);
   }
 
   /** Emits speakersChanged when the set of speakers changes (not on mere reordering). */

@@ -100,7 +100,7 @@ export class VoiceJitterBuffer {
   private readonly dropBuf = new Float32Array(PULL_SAMPLES);
   private readonly scratch = new Float32Array(PULL_SAMPLES);
   private readonly out = new Float32Array(PULL_SAMPLES);
-  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0 };
+  private readonly counters = { packets: 0, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0, undecoded: 0 };
 
   constructor(opts: VoiceJitterBufferOptions = {}) {
     this.target = (opts.targetMs ?? 40) * PER_MS;
@@ -108,6 +108,12 @@ export class VoiceJitterBuffer {
     this.excessHoldFrames = Math.max(1, Math.round((opts.excessHoldMs ?? 1000) / 20));
     this.resetAfterMs = opts.resetAfterMs ?? 500;
   }
+
+  /**
+   * False: packets are played as silence without being decoded, as if their sender had said they were silent (the
+   * live mix turns it off for voices too quiet to be heard; timing, depth and repairs go on as before).
+   */
+  decoding = true;
 
   /** Resolves when the decoder has started; pull() gives silence until then (packets are kept meanwhile). */
   get ready(): Promise<void> {
@@ -287,9 +293,12 @@ export class VoiceJitterBuffer {
     // Overlaps what was already played (a packet of another length than the concealed gap): skip that part.
     const skip = this.decodeTs - p.ts;
     const want = p.samples - skip;
-    if (p.silent) {
-      // Unwritten FIFO slots read as silence. The decoder skips this packet: its state goes stale only over silence.
-      this.counters.silent++;
+    const silent = p.silent || !this.decoding;
+    if (silent) {
+      // Unwritten FIFO slots read as silence. The decoder skips this packet: its state goes stale only over silence
+      // (or over a voice nobody hears, see `decoding`).
+      if (p.silent) this.counters.silent++;
+      else this.counters.undecoded++;
     } else {
       const pcm = this.decoder.decode(p.data);
       const got = Math.max(0, Math.min(want, pcm.length - skip));
@@ -303,8 +312,8 @@ export class VoiceJitterBuffer {
     this.recentNext = (this.recentNext + 1) % RECENT_SEQS;
     this.lastToc = p.data[0]!;
     // A loss right after silence is concealed with silence (PLC would continue the last decoded speech).
-    this.plcPos = p.silent ? MAX_CONCEAL_SAMPLES : 0;
-    this.lastSilent = p.silent;
+    this.plcPos = silent ? MAX_CONCEAL_SAMPLES : 0;
+    this.lastSilent = silent;
     this.stretched = 0;
   }
 
@@ -314,7 +323,7 @@ export class VoiceJitterBuffer {
    * 2.5 ms steps, or the loss followed silence (nothing to recover that silence would not give).
    */
   private recoverBefore(next: Packet, n: number): Float32Array | undefined {
-    if (next.silent || this.lastSilent || n % 120 !== 0 || !this.decoder.canRecover) return undefined;
+    if (next.silent || this.lastSilent || !this.decoding || n % 120 !== 0 || !this.decoder.canRecover) return undefined;
     const pcm = this.decoder.recover(next.data, n);
     if (!pcm || pcm.length !== n) return undefined;
     this.counters.fecDecoded++;

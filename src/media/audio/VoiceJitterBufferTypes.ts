@@ -32,6 +32,8 @@ export interface VoiceJitterBufferStats {
   resets: number;
   /** Packets played as silence without decoding: their sender's RFC 6464 level said silence. */
   silent: number;
+  /** Packets played as silence without decoding while `decoding` was off (a voice too quiet to be mixed). */
+  undecoded: number;
   /** Audio from the play point to the end of the newest packet (ms), holes included. */
   depthMs: number;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveAudioMix } from '../../../src/media/audio/LiveAudioMix.js';
 import type { LiveMixFrame } from '../../../src/media/audio/LiveAudioMixTypes.js';
-import { byArrival, dB, decodeStream, encodeFrames, meanToneLevels, onTime, rtpPackets, sine, type Arrival } from './liveVoices.js';
+import { byArrival, dB, decodeStream, encodeFrames, frameRms, meanToneLevels, onTime, rtpPackets, sine, type Arrival } from './liveVoices.js';
 
 /** Ticks at 10, 30, 50… ms on the senders' clock (packets arrive 5 ms after they are complete). */
 const PHASE_MS = 10;
@@ -9,6 +9,8 @@ const PHASE_MS = 10;
 interface Voice {
   id: string;
   arrivals: Arrival[];
+  /** RFC 6464 level (−dBov) sent with each packet, by sequence number (browsers send one with every packet). */
+  levels?: number[];
 }
 
 /** Drives the mix like the SFU: every 20 ms, push what has arrived, then tick. */
@@ -24,7 +26,7 @@ async function runMix(mix: LiveAudioMix, voices: Voice[], ticks: number, listene
     for (const f of feeds) {
       for (; f.next < f.queue.length && f.queue[f.next]!.arrivalMs <= now; f.next++) {
         const { packet, arrivalMs } = f.queue[f.next]!;
-        mix.push(f.v.id, packet.seq, packet.ts, packet.payload, arrivalMs);
+        mix.push(f.v.id, packet.seq, packet.ts, packet.payload, arrivalMs, f.v.levels?.[packet.seq]);
       }
     }
     frames.push(mix.tick(now, listeners));
@@ -35,6 +37,13 @@ async function runMix(mix: LiveAudioMix, voices: Voice[], ticks: number, listene
 /** A voice sending a steady tone over [fromMs, toMs) of `totalMs` (silence outside), on time. */
 function toneVoice(id: string, freq: number, amplitude: number, totalMs: number, fromMs = 0, toMs = totalMs): Voice {
   return { id, arrivals: onTime(rtpPackets(encodeFrames(sine(freq, amplitude, totalMs, fromMs, toMs)))) };
+}
+
+/** The same, sending each packet's RFC 6464 level as a browser does (the frame's RMS in −dBov). */
+function leveledToneVoice(id: string, freq: number, amplitude: number, totalMs: number, fromMs = 0, toMs = totalMs): Voice {
+  const pcm = sine(freq, amplitude, totalMs, fromMs, toMs);
+  const levels = frameRms(pcm).map((rms) => Math.min(127, Math.max(0, Math.round(-dB(rms)))));
+  return { id, arrivals: onTime(rtpPackets(encodeFrames(pcm))), levels };
 }
 
 /** What listener `id` receives over the frames: its minus stream while it is a speaker, `all` otherwise. */
@@ -100,6 +109,36 @@ describe('LiveAudioMix: the 3 loudest, mix-minus', () => {
     expect(stats.voices.get('v4')).toMatchObject({ selected: false });
     mix.close();
     expect(() => mix.tick(0)).toThrow(/closed/);
+  });
+
+  it('decodes only the voices that can be mixed: in a room of 9, the quiet ones are played undecoded, one that gets loud comes in', async () => {
+    // Nine voices with levels; v8 is quiet for 2 s, then the loudest. 3 mixed + 2 more decoded by their levels: the
+    // other four (and v8 while quiet) cost no decoding, and v8 still enters the mix within 1 s of getting loud.
+    const totalMs = 4000;
+    const loudFromMs = 2000;
+    const nine = [0.3, 0.25, 0.2, 0.12, 0.1, 0.08, 0.06, 0.04].map((a, i) => leveledToneVoice(`q${i}`, 300 + 90 * i, a, totalMs));
+    const late = leveledToneVoice('q8', 1100, 0.5, totalMs, loudFromMs);
+    const quietStart = leveledToneVoice('q8', 1100, 0.02, totalMs, 0, loudFromMs);
+    // q8: quiet first (0.02), then loud (0.5): one stream of packets and levels.
+    const loudPart = sine(1100, 0.5, totalMs, loudFromMs);
+    late.arrivals = onTime(rtpPackets(encodeFrames(sine(1100, 0.02, totalMs, 0, loudFromMs).map((x, i) => x + loudPart[i]!))));
+    late.levels = quietStart.levels!.map((q, i) => Math.min(q, late.levels![i]!));
+    const mix = new LiveAudioMix();
+    const frames = await runMix(mix, [...nine, late], totalMs / 20);
+    const stats = mix.stats().voices;
+    // Before q8 gets loud: the 3 loudest.
+    expect(frames[Math.round(loudFromMs / 20) - 5]!.speakers).toEqual(['q0', 'q1', 'q2']);
+    // The 5 loudest by their levels are decoded: q0-q4, then q8 takes q4's place.
+    for (const id of ['q0', 'q1', 'q2', 'q3']) expect(stats.get(id)!.undecoded, id).toBe(0);
+    expect(stats.get('q4')!.undecoded).toBeGreaterThan(80);
+    // The quietest three: not decoded once the levels had ranked them (the first ticks decode everybody).
+    for (const id of ['q5', 'q6', 'q7']) expect(stats.get(id)!.undecoded, id).toBeGreaterThan(180);
+    const entered = frames.findIndex((f) => f.speakers.includes('q8'));
+    expect(entered * 20 - loudFromMs).toBeGreaterThan(0);
+    expect(entered * 20 - loudFromMs).toBeLessThan(1000);
+    const [q8] = meanToneLevels(await decodeStream(streamOf(frames)), [1100], entered * 20 + 200, totalMs - 100);
+    expect(q8!).toBeGreaterThan(0.3);
+    mix.close();
   });
 
   it('lets the 4th voice in within 1 s when a loud one stops', async () => {

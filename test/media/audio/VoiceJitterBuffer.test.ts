@@ -81,7 +81,7 @@ describe('VoiceJitterBuffer: timing', () => {
     const run = await play(onTime(packets), 2 + packets.length);
     expect(run.start).toBe(2);
     expect(maxAbsDiff(run.pcm.subarray(2 * 960), ref)).toBe(0);
-    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0, depthMs: 0 });
+    expect(run.stats).toEqual({ packets: 200, late: 0, duplicates: 0, invalid: 0, concealed: 0, fecDecoded: 0, underruns: 0, dropped: 0, silenceSkipped: 0, resets: 0, silent: 0, undecoded: 0, depthMs: 0 });
     // Each tick finds 40 ms (the packet that just arrived is in) and leaves 20.
     expect(new Set(run.depth.slice(2, 150))).toEqual(new Set([20]));
   });
