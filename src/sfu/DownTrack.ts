@@ -1,6 +1,7 @@
 import { RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
+import type { VideoShare } from './bandwidthAllocation.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 import { Vp8Munger } from './Vp8Munger.js';
@@ -17,6 +18,9 @@ const KEYFRAME_RETRY_MS = 1000;
  * change of layer waits for a keyframe of the new one (asked for at once) while the current one goes on, then
  * switches on that keyframe's first packet: sequence numbers and timestamps continue (werift's continuity rewrite),
  * and VP8 picture numbering continues (Vp8Munger), so the decoder sees one stream that happens to change resolution.
+ *
+ * Bandwidth: the subscriber's allocator caps the layer (setBandwidthCap), or pauses the video when not even the lowest
+ * layer fits. Either pause (not shown, or no bandwidth) stops forwarding; it starts again at a keyframe.
  */
 export class DownTrack {
   private started: boolean;
@@ -36,6 +40,11 @@ export class DownTrack {
   /** The layer wanted: the current one, or the one whose keyframe a switch waits for. */
   private target: number;
   private tile?: TileSize;
+  /** Shown in no tile (0×0: another page). */
+  private hidden = false;
+  /** The allocator's cap: highest layer, or paused; undefined = none. */
+  private cap?: VideoShare;
+  /** Forwarding stopped (hidden or paused for bandwidth). */
   private isPaused = false;
   /** Each layer's sink: the layer a packet came from is which sink it reached. */
   private readonly sinks: PacketSink[];
@@ -104,7 +113,29 @@ export class DownTrack {
 
   /** Video not forwarded because the subscriber does not show it (a tile of 0×0: another page, hidden). */
   get paused(): boolean {
-    return this.isPaused;
+    return this.hidden;
+  }
+
+  /** Video not forwarded because not even its lowest layer fits the subscriber's bandwidth. */
+  get pausedForBandwidth(): boolean {
+    return this.cap === 'paused';
+  }
+
+  /** The layer the tile wants, bandwidth aside; undefined for audio and hidden video (nothing to allocate). */
+  get wantedLayer(): number | undefined {
+    if (this.published.kind !== 'video' || this.hidden) return undefined;
+    return this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+  }
+
+  get bandwidthCap(): VideoShare | undefined {
+    return this.cap;
+  }
+
+  /** The allocator's cap (undefined: none); takes effect like a tile change (a lower layer at its next keyframe). */
+  setBandwidthCap(cap: VideoShare | undefined): void {
+    if (this.published.kind !== 'video' || cap === this.cap) return;
+    this.cap = cap;
+    this.update();
   }
 
   /**
@@ -114,13 +145,24 @@ export class DownTrack {
    */
   setTileSize(tile: TileSize): void {
     this.tile = tile;
-    const hidden = this.published.kind === 'video' && (tile.width <= 0 || tile.height <= 0);
-    if (hidden !== this.isPaused) {
-      if (hidden) this.pause();
+    this.hidden = this.published.kind === 'video' && (tile.width <= 0 || tile.height <= 0);
+    this.update();
+  }
+
+  private update(): void {
+    const stop = this.hidden || this.cap === 'paused';
+    if (stop !== this.isPaused) {
+      if (stop) this.pause();
       else this.resume();
       return;
     }
     this.choose();
+  }
+
+  /** The layer to forward: what the tile wants, at most the bandwidth cap. */
+  private layerWanted(): number {
+    const wanted = this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    return typeof this.cap === 'number' ? Math.min(wanted, this.cap) : wanted;
   }
 
   private pause(): void {
@@ -133,14 +175,14 @@ export class DownTrack {
     // Like a new subscriber: from the next keyframe of the layer wanted now (asked for when its sink is added).
     this.started = false;
     this.current = undefined;
-    this.target = this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    this.target = this.layerWanted();
     this.askedAt = performance.now();
     this.published.addSink(this.sinks[this.target]!, this.target);
   }
 
   private choose(): void {
     if (!this.published.simulcast || this.isPaused) return;
-    const next = chooseLayer(this.published.layerSizes(), this.tile);
+    const next = this.layerWanted();
     if (next === this.target) return;
     const before = this.target;
     this.target = next;

@@ -1,0 +1,109 @@
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, type RTCDtlsTransport, type RtcpPacket } from 'werift';
+import type { Logger } from '../logger.js';
+import { allocate, nextStepBudget, type VideoShare } from './bandwidthAllocation.js';
+import { BandwidthBudget, type BudgetEvent } from './BandwidthBudget.js';
+import type { DownTrack } from './DownTrack.js';
+
+/** Allocation runs on every estimate (Chromium sends one every ~200 ms) and at least this often. */
+const TICK_MS = 500;
+/** A higher layer that the estimate allows is taken only once it has allowed it this long (no flapping). */
+const RAISE_HOLD_MS = 2000;
+
+export interface SubscriberBandwidthContext {
+  /** The subscriber's down tracks now. */
+  downTracks(): Iterable<DownTrack>;
+  /** A video was paused for bandwidth (true) or resumed (false). */
+  pausedChanged(down: DownTrack, paused: boolean): void;
+  logger: Logger;
+  subscriber: string;
+}
+
+/**
+ * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB, from any of its transports' RTCP) sets a
+ * budget (BandwidthBudget); the budget is split among its shown videos (allocate: lower layers, biggest first, then
+ * pause), after its audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once,
+ * going up waits RAISE_HOLD_MS, except when a probe tries one step more.
+ */
+export class SubscriberBandwidth {
+  readonly budget = new BandwidthBudget();
+  /** Layer cap changes made (for tests and logs). */
+  lowered = 0;
+  raised = 0;
+  private readonly hooked = new WeakSet<RTCDtlsTransport>();
+  private readonly unsubscribes: Array<() => void> = [];
+  private readonly raiseSince = new Map<DownTrack, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly ctx: SubscriberBandwidthContext) {
+    this.timer = setInterval(() => this.reallocate(performance.now(), this.budget.tick(performance.now())), TICK_MS).unref();
+  }
+
+  /** Listens to `transport`'s RTCP for the receiver's estimate (once per transport; BUNDLE makes it one). */
+  watch(transport: RTCDtlsTransport): void {
+    if (this.hooked.has(transport)) return;
+    this.hooked.add(transport);
+    const sub = transport.onRtcp.subscribe((packet: RtcpPacket) => {
+      if (packet.type !== RtcpPayloadSpecificFeedback.type) return;
+      const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
+      if (!(feedback instanceof ReceiverEstimatedMaxBitrate)) return;
+      const now = performance.now();
+      this.reallocate(now, this.budget.onEstimate(Number(feedback.bitrate), now));
+    });
+    this.unsubscribes.push(() => sub.unSubscribe());
+  }
+
+  private reallocate(now: number, event: BudgetEvent | 'probeStarted'): void {
+    const videos: DownTrack[] = [];
+    let reserved = 0;
+    for (const down of this.ctx.downTracks()) {
+      if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
+      else if (down.wantedLayer !== undefined) videos.push(down);
+      else this.apply(down, undefined, now, true); // hidden: nothing to allocate
+    }
+    let budget = this.budget.budget;
+    let shares: Array<VideoShare | undefined> = videos.map(() => undefined);
+    if (budget !== undefined) {
+      const demands = videos.map((d) => ({ wanted: d.wantedLayer!, rates: d.published.layerRates(now) }));
+      shares = allocate(budget, reserved, demands);
+      const probe = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, shares as VideoShare[]) : undefined;
+      if (probe !== undefined) {
+        this.budget.startProbe(probe, now);
+        budget = probe;
+        shares = allocate(probe, reserved, demands);
+        event = 'probeStarted';
+      }
+    }
+    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved) }, 'sfu: bandwidth');
+    // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
+    const immediate = budget === undefined || this.budget.probing;
+    videos.forEach((down, i) => this.apply(down, shares[i], now, immediate));
+  }
+
+  private apply(down: DownTrack, share: VideoShare | undefined, now: number, immediate: boolean): void {
+    const current = down.bandwidthCap;
+    if (share === current) return void this.raiseSince.delete(down);
+    const raise = rank(share) > rank(current);
+    if (raise && !immediate) {
+      const since = this.raiseSince.get(down) ?? now;
+      this.raiseSince.set(down, since);
+      if (now - since < RAISE_HOLD_MS) return;
+    }
+    this.raiseSince.delete(down);
+    const wasPaused = down.pausedForBandwidth;
+    down.setBandwidthCap(share);
+    if (raise) this.raised++;
+    else this.lowered++;
+    this.ctx.logger.debug({ subscriber: this.ctx.subscriber, mid: down.mid, from: current, to: share ?? 'none', estimate: this.budget.estimate }, 'sfu: bandwidth cap');
+    if (wasPaused !== down.pausedForBandwidth) this.ctx.pausedChanged(down, down.pausedForBandwidth);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.unsubscribes.splice(0).forEach((u) => u());
+  }
+}
+
+/** Order of caps: paused < layer 0 < layer 1 < … < none. */
+function rank(share: VideoShare | undefined): number {
+  return share === undefined ? Infinity : share === 'paused' ? -1 : share;
+}
