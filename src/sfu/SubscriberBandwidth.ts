@@ -1,4 +1,4 @@
-import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, type RTCDtlsTransport, type RtcpPacket } from 'werift';
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, type RTCDtlsTransport, type RtcpPacket } from 'werift';
 import type { Logger } from '../logger.js';
 import { allocate, nextStepBudget, type VideoShare } from './bandwidthAllocation.js';
 import { BandwidthBudget, type BudgetEvent } from './BandwidthBudget.js';
@@ -8,6 +8,11 @@ import type { DownTrack } from './DownTrack.js';
 const TICK_MS = 500;
 /** A higher layer that the estimate allows is taken only once it has allowed it this long (no flapping). */
 const RAISE_HOLD_MS = 2000;
+/**
+ * Layer bitrates move by ±15 % (keyframes, motion): a video keeps its layer while it fits this much more than the
+ * budget, and a probe asks for this much more than the next step's measured rate.
+ */
+const RATE_SLACK = 1.15;
 
 export interface SubscriberBandwidthContext {
   /** The subscriber's down tracks now. */
@@ -43,6 +48,14 @@ export class SubscriberBandwidth {
     if (this.hooked.has(transport)) return;
     this.hooked.add(transport);
     const sub = transport.onRtcp.subscribe((packet: RtcpPacket) => {
+      if (packet.type === RtcpRrPacket.type) {
+        // The worst stream's loss since the receiver's previous report (fraction lost: 0..255).
+        const lost = (packet as RtcpRrPacket).reports.reduce((max, r) => Math.max(max, r.fractionLost), 0) / 256;
+        const now = performance.now();
+        const event = this.budget.onLoss(lost, this.sending(now), now);
+        if (event) this.reallocate(now, event);
+        return;
+      }
       if (packet.type !== RtcpPayloadSpecificFeedback.type) return;
       const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
       if (!(feedback instanceof ReceiverEstimatedMaxBitrate)) return;
@@ -64,19 +77,36 @@ export class SubscriberBandwidth {
     let shares: Array<VideoShare | undefined> = videos.map(() => undefined);
     if (budget !== undefined) {
       const demands = videos.map((d) => ({ wanted: d.wantedLayer!, rates: d.published.layerRates(now) }));
-      shares = allocate(budget, reserved, demands);
-      const probe = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, shares as VideoShare[]) : undefined;
-      if (probe !== undefined) {
-        this.budget.startProbe(probe, now);
-        budget = probe;
-        shares = allocate(probe, reserved, demands);
+      const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, allocate(budget, reserved, demands)) : undefined;
+      if (step !== undefined) {
+        budget = step * RATE_SLACK;
+        this.budget.startProbe(budget, now);
         event = 'probeStarted';
       }
+      // Lower where even the loose allocation does; raise where even the strict one does; else keep (hysteresis).
+      const strict = allocate(budget, reserved, demands);
+      const loose = allocate(budget * RATE_SLACK, reserved, demands);
+      shares = videos.map((d, i) => {
+        const current = rank(d.bandwidthCap);
+        if (current > rank(loose[i])) return loose[i];
+        if (current < rank(strict[i])) return strict[i];
+        return d.bandwidthCap;
+      });
     }
-    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved) }, 'sfu: bandwidth');
+    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved), rates: videos.map((d) => d.published.layerRates(now).map(Math.round)) }, 'sfu: bandwidth');
     // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
     const immediate = budget === undefined || this.budget.probing;
     videos.forEach((down, i) => this.apply(down, shares[i], now, immediate));
+  }
+
+  /** What is being sent to the subscriber now (bit/s): its audio and each video's forwarded layer. */
+  private sending(now: number): number {
+    let sum = 0;
+    for (const down of this.ctx.downTracks()) {
+      const layer = down.layers.current;
+      if (layer !== undefined && !(down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) sum += down.published.layerRates(now)[layer] ?? 0;
+    }
+    return sum;
   }
 
   private apply(down: DownTrack, share: VideoShare | undefined, now: number, immediate: boolean): void {
