@@ -1,0 +1,99 @@
+// The budget a subscriber's receiver estimate (REMB) and loss allow, and the probes that find out when it got better.
+// Time is passed in (ms); the estimates follow what Chromium 156 reported behind a 500 kbit/s relay (test/e2e/bandwidth).
+import { describe, expect, it } from 'vitest';
+import { BandwidthBudget, PROBE_BACKOFF_MAX_MS, PROBE_BACKOFF_MIN_MS, PROBE_MS } from '../../src/sfu/BandwidthBudget.js';
+
+/** Feeds a rising estimate every 200 ms (+2 % each, as Chromium's on a free link) from `from` for `ms`. */
+function rising(b: BandwidthBudget, start: number, ms: number, from: number): number {
+  let bps = from;
+  for (let t = start; t < start + ms; t += 200) {
+    b.onEstimate(Math.round(bps), t);
+    bps *= 1.02;
+  }
+  return start + ms;
+}
+
+describe('BandwidthBudget', () => {
+  it('is unlimited while the link shows no congestion, however low the (slowly rising) estimate', () => {
+    const b = new BandwidthBudget();
+    rising(b, 0, 3000, 5_000);
+    expect(b.budget).toBeUndefined();
+    expect(b.onLoss(0.02, 800_000, 3000)).toBeUndefined();
+    expect(b.budget).toBeUndefined();
+  });
+
+  it('loss ≥ 10 %: limited to the estimate and to what got through', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(370_000, 0);
+    expect(b.onLoss(0.3, 800_000, 100)).toBe('congested');
+    expect(b.budget).toBe(370_000);
+    // A stale estimate above what got through (800 less half the 30 % lost = 680) is capped by the latter.
+    const c = new BandwidthBudget();
+    c.onEstimate(1_000_000, 0);
+    c.onLoss(0.3, 800_000, 100);
+    expect(c.budget).toBe(680_000);
+  });
+
+  it('a fall of the estimate is congestion too; later rises do not lift the limit (only a probe does)', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(1_000_000, 0);
+    expect(b.onEstimate(600_000, 200)).toBe('congested');
+    expect(b.budget).toBe(600_000);
+    rising(b, 400, 1000, 650_000);
+    expect(b.budget).toBe(600_000);
+  });
+
+  it('loss reported right after congestion is the queue draining: no further cut', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(370_000, 0);
+    b.onLoss(0.3, 800_000, 100);
+    expect(b.onLoss(0.3, 250_000, 600)).toBeUndefined();
+    expect(b.budget).toBe(370_000);
+  });
+
+  it('probes after the back-off; a probe under which the estimate keeps rising holds and becomes the floor', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(300_000, 0);
+    b.onLoss(0.3, 800_000, 0);
+    expect(b.canProbe(PROBE_BACKOFF_MIN_MS - 1)).toBe(false);
+    expect(b.canProbe(PROBE_BACKOFF_MIN_MS)).toBe(true);
+    b.startProbe(900_000, PROBE_BACKOFF_MIN_MS);
+    expect(b.budget).toBe(900_000);
+    const end = rising(b, PROBE_BACKOFF_MIN_MS, PROBE_MS, 300_000);
+    expect(b.tick(end)).toBe('probeHeld');
+    expect(b.budget).toBe(900_000);
+  });
+
+  it('a probe under which the estimate stalls fails soon, back to the budget before it; the back-off doubles up to its maximum', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(300_000, 0);
+    b.onLoss(0.3, 800_000, 0);
+    let t = PROBE_BACKOFF_MIN_MS;
+    let wait = PROBE_BACKOFF_MIN_MS;
+    for (let i = 0; i < 4; i++) {
+      expect(b.canProbe(t)).toBe(true);
+      b.startProbe(900_000, t);
+      // The estimate stays put (Chromium holds it while its queue grows).
+      let event;
+      let failedAt = t;
+      while (!event && failedAt < t + PROBE_MS) event = b.onEstimate(300_000, (failedAt += 200));
+      expect(event).toBe('probeFailed');
+      expect(failedAt - t, 'within a second').toBeLessThanOrEqual(1000);
+      expect(b.budget).toBe(300_000);
+      wait = Math.min(PROBE_BACKOFF_MAX_MS, i === 0 ? PROBE_BACKOFF_MIN_MS : wait * 2);
+      t = failedAt + wait;
+      expect(b.canProbe(t - 300)).toBe(false);
+    }
+    expect(wait).toBe(PROBE_BACKOFF_MAX_MS);
+  });
+
+  it('loss during a probe (after its first moments) fails it', () => {
+    const b = new BandwidthBudget();
+    b.onEstimate(300_000, 0);
+    b.onLoss(0.3, 800_000, 0);
+    b.startProbe(900_000, PROBE_BACKOFF_MIN_MS);
+    expect(b.onLoss(0.2, 900_000, PROBE_BACKOFF_MIN_MS + 100)).toBeUndefined(); // about what was sent before it
+    expect(b.onLoss(0.2, 900_000, PROBE_BACKOFF_MIN_MS + 600)).toBe('probeFailed');
+    expect(b.budget).toBe(300_000);
+  });
+});
