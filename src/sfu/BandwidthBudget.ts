@@ -1,14 +1,21 @@
 /** The estimate fell (the receiver saw its queue grow: overuse) when it drops below this share of its recent peak. */
 const FALL_RATIO = 0.9;
+/**
+ * Before any congestion was seen: the estimate staying below this share of what is sent for LOW_ESTIMATE_MS (while
+ * estimates keep coming and at least LOW_ESTIMATE_MIN_BPS is sent) is congestion too. Behind a full link Chromium's
+ * first estimates are 20-45 % of what is sent, and may never fall; on a free one ~90 %.
+ */
+const LOW_ESTIMATE_SHARE = 0.5;
+const LOW_ESTIMATE_MS = 2000;
+const LOW_ESTIMATE_MIN_BPS = 150_000;
 /** Loss (RTCP receiver report's fraction lost) from which the link counts as congested, as Chromium's sender has it. */
 export const LOSS_CONGESTED = 0.1;
-/** How long a probe sends one step more than the budget allows, at most. */
+/** How long a probe sends one step more than the budget allows; it holds when no loss or fall came meanwhile. */
 export const PROBE_MS = 2000;
-/** A probe fails when the estimate has not risen for this long (after the first PROBE_GRACE_MS): the link is full. */
-const PROBE_STALL_MS = 800;
+/** Loss and falls in a probe's first moments are about what was sent before it. */
 const PROBE_GRACE_MS = 400;
-/** A probe held when, by its end, the estimate rose at least this much (and never stalled, fell or saw loss). */
-const PROBE_GROWTH = 1.08;
+/** During a probe, less loss than LOSS_CONGESTED already fails it (the probe is what caused it). */
+const PROBE_LOSS = 0.05;
 /** The wait before a probe after congestion, doubled after each failed probe up to the maximum. */
 export const PROBE_BACKOFF_MIN_MS = 4000;
 export const PROBE_BACKOFF_MAX_MS = 10_000;
@@ -23,13 +30,14 @@ export type BudgetEvent = 'congested' | 'probeHeld' | 'probeFailed' | undefined;
  * What a subscriber's downlink allows, from its receiver's estimate (REMB, bit/s) and loss (RTCP receiver reports),
  * with time passed in (ms).
  *
- * Chromium's receive-side estimate is no capacity measure while nothing is congested: it starts from what arrives, rises
- * by ~8 % a second, never above 1.5 × what it receives, and when its queue grows it mostly stops rising rather than
- * falls. So the budget is unlimited until the link shows congestion (loss ≥ LOSS_CONGESTED, or the estimate falls);
- * from then on it is the estimate. To find out whether the link got better, a probe raises the budget by one step
- * (`startProbe`) for up to PROBE_MS: on a free link the estimate keeps rising and the probed budget becomes the floor
- * (until congestion again); on a full one the estimate stalls or falls, or loss comes, the probe fails at once, and the
- * next waits twice as long (PROBE_BACKOFF_MIN_MS … PROBE_BACKOFF_MAX_MS).
+ * Chromium's receive-side estimate is no capacity measure while nothing is congested: it starts from what arrives,
+ * rises by up to ~8 % a second (a few kbit/s a second once it has met a limit), never above 1.5 × what it receives, and
+ * when its queue grows it mostly stops rising rather than falls. So the budget is unlimited until the link shows
+ * congestion (loss ≥ LOSS_CONGESTED, the estimate falls, or at the start stays far below what is sent); from then on
+ * it is the estimate, no higher than what got through. It rises only by probes: one step more (`startProbe`) for
+ * PROBE_MS; without loss or a fall meanwhile the link carried it and it becomes the floor (until congestion again);
+ * with them the probe fails at once, back to the budget before it, and the next waits twice as long
+ * (PROBE_BACKOFF_MIN_MS … PROBE_BACKOFF_MAX_MS). The estimate's rise is no verdict: too slow once it met a limit.
  */
 export class BandwidthBudget {
   /** The latest estimate (undefined until the receiver sent one). */
@@ -43,18 +51,20 @@ export class BandwidthBudget {
    * sender does), however high an estimate from before the loss still is. A probe that holds lifts it.
    */
   private ceiling = Infinity;
-  private probe?: { budget: number; before?: number; from: number; startedAt: number; max: number; roseAt: number };
+  private probe?: { budget: number; before?: number; startedAt: number };
   private backoffMs = PROBE_BACKOFF_MIN_MS;
   private nextProbeAt = 0;
   private settleUntil = -Infinity;
+  /** Since when the estimate has been below LOW_ESTIMATE_SHARE of what is sent (unconstrained only). */
+  private lowSince?: number;
 
-  /** A new estimate from the receiver. */
-  onEstimate(bps: number, now: number): BudgetEvent {
+  /** A new estimate from the receiver, while `sentBps` is being sent to it. */
+  onEstimate(bps: number, now: number, sentBps = 0): BudgetEvent {
     this.estimate = bps;
-    const probe = this.probe;
-    if (probe && bps > probe.max) {
-      probe.max = bps;
-      probe.roseAt = now;
+    if (this.constrained || sentBps < LOW_ESTIMATE_MIN_BPS || bps >= sentBps * LOW_ESTIMATE_SHARE) this.lowSince = undefined;
+    else if (now - (this.lowSince ??= now) >= LOW_ESTIMATE_MS) {
+      this.lowSince = undefined;
+      return this.congested(now);
     }
     if (this.peak !== undefined && bps < this.peak * FALL_RATIO && !this.inGrace(now)) {
       this.peak = bps;
@@ -66,16 +76,14 @@ export class BandwidthBudget {
 
   /** The receiver's loss since its last report (0..1), while `sentBps` was being sent to it. */
   onLoss(fraction: number, sentBps: number, now: number): BudgetEvent {
-    return fraction >= LOSS_CONGESTED && !this.inGrace(now) ? this.congested(now, sentBps * (1 - fraction / 2)) : undefined;
+    const threshold = this.probe ? PROBE_LOSS : LOSS_CONGESTED;
+    return fraction >= threshold && !this.inGrace(now) ? this.congested(now, sentBps * (1 - fraction / 2)) : undefined;
   }
 
-  /** Judges a running probe: stalled (failed), or over (held if the estimate rose). */
+  /** Ends a probe that ran its time without loss or a fall: it held. */
   tick(now: number): BudgetEvent {
     const probe = this.probe;
-    if (!probe) return undefined;
-    if (now - probe.startedAt >= PROBE_GRACE_MS && now - probe.roseAt >= PROBE_STALL_MS) return this.failProbe(now);
-    if (now - probe.startedAt < PROBE_MS) return undefined;
-    if ((this.estimate ?? 0) < probe.from * PROBE_GROWTH) return this.failProbe(now);
+    if (!probe || now - probe.startedAt < PROBE_MS) return undefined;
     this.probe = undefined;
     this.floor = probe.budget;
     this.ceiling = Infinity;
@@ -101,11 +109,10 @@ export class BandwidthBudget {
     return this.constrained && !this.probe && this.estimate !== undefined && now >= this.nextProbeAt;
   }
 
-  /** Allows `budget` for up to PROBE_MS, to see whether the estimate keeps rising under it. */
+  /** Allows `budget` for PROBE_MS, to see whether the link carries it (no loss, no fall). */
   startProbe(budget: number, now: number): void {
-    const from = this.estimate ?? 0;
-    this.probe = { budget, before: this.budget, from, startedAt: now, max: from, roseAt: now };
-    this.peak = from;
+    this.probe = { budget, before: this.budget, startedAt: now };
+    this.peak = this.estimate;
   }
 
   /** The first moments of a probe: loss and falls reported then are about what was sent before it. */

@@ -229,6 +229,8 @@ export class Subscriber {
     if (sdp === undefined) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    // The transports the subscriber's RTCP (its estimate) arrives on, as this answer left them (BUNDLE: one).
+    this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
     for (const down of offered) down.markNegotiated();
     if (mix?.down.announcedMid !== undefined) mix.down.markNegotiated();
     const pending = this.pending ?? [];

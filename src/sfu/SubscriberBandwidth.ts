@@ -47,6 +47,7 @@ export class SubscriberBandwidth {
   watch(transport: RTCDtlsTransport): void {
     if (this.hooked.has(transport)) return;
     this.hooked.add(transport);
+    this.ctx.logger.debug({ subscriber: this.ctx.subscriber }, 'sfu: bandwidth: watching a transport');
     const sub = transport.onRtcp.subscribe((packet: RtcpPacket) => {
       if (packet.type === RtcpRrPacket.type) {
         // The worst stream's loss since the receiver's previous report (fraction lost: 0..255).
@@ -60,7 +61,7 @@ export class SubscriberBandwidth {
       const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
       if (!(feedback instanceof ReceiverEstimatedMaxBitrate)) return;
       const now = performance.now();
-      this.reallocate(now, this.budget.onEstimate(Number(feedback.bitrate), now));
+      this.reallocate(now, this.budget.onEstimate(Number(feedback.bitrate), now, this.sending(now)));
     });
     this.unsubscribes.push(() => sub.unSubscribe());
   }
@@ -77,7 +78,9 @@ export class SubscriberBandwidth {
     let shares: Array<VideoShare | undefined> = videos.map(() => undefined);
     if (budget !== undefined) {
       const demands = videos.map((d) => ({ wanted: d.wantedLayer!, rates: d.published.layerRates(now) }));
-      const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, allocate(budget, reserved, demands)) : undefined;
+      // One step above what is sent now (the caps in force, hysteresis included).
+      const current = videos.map((d) => d.bandwidthCap ?? d.wantedLayer!);
+      const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, current) : undefined;
       if (step !== undefined) {
         budget = step * RATE_SLACK;
         this.budget.startProbe(budget, now);
