@@ -6,6 +6,8 @@
 // without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
 // `?simulcast=1` (SFU rooms) sends the camera in three layers; the server forwards each page the smallest one that
 // covers the tile it shows that video in, which every SFU page reports (`tileSize`, in device pixels).
+// When our downlink cannot carry even a video's lowest layer, the server pauses it (`videoPaused`, `videoResumed`): its
+// tile says so instead of showing a frozen frame.
 // Pages: at most `?page=k` (default 9) other participants' tiles are shown at once, with previous/next; a tile on
 // another page reports 0×0, so the server forwards none of its video (its voice still comes). Whoever starts talking
 // off the page is brought onto the first page (at most one move per PROMOTE_HOLD_MS: no flapping).
