@@ -24,19 +24,16 @@ export interface SubscriberBandwidthContext {
 }
 
 /**
- * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB, from any of its transports' RTCP) sets a
- * budget (BandwidthBudget); the budget is split among its shown videos (allocate: lower layers, biggest first, then
+ * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB) and loss (receiver reports), from its
+ * transports' RTCP, set a budget (BandwidthBudget); the budget is split among its shown videos (allocate: lower layers, biggest first, then
  * pause), after its audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once,
  * going up waits RAISE_HOLD_MS, except when a probe tries one step more.
  */
 export class SubscriberBandwidth {
   readonly budget = new BandwidthBudget();
-  /** Layer cap changes made (for tests and logs). */
-  lowered = 0;
-  raised = 0;
   private readonly hooked = new WeakSet<RTCDtlsTransport>();
   private readonly unsubscribes: Array<() => void> = [];
-  private readonly raiseSince = new Map<DownTrack, number>();
+  private readonly raiseSince = new WeakMap<DownTrack, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly ctx: SubscriberBandwidthContext) {
@@ -124,8 +121,6 @@ export class SubscriberBandwidth {
     this.raiseSince.delete(down);
     const wasPaused = down.pausedForBandwidth;
     down.setBandwidthCap(share);
-    if (raise) this.raised++;
-    else this.lowered++;
     this.ctx.logger.debug({ subscriber: this.ctx.subscriber, mid: down.mid, from: current, to: share ?? 'none', estimate: this.budget.estimate }, 'sfu: bandwidth cap');
     if (wasPaused !== down.pausedForBandwidth) this.ctx.pausedChanged(down, down.pausedForBandwidth);
   }
