@@ -124,7 +124,7 @@ export class DownTrack {
   /** The layer the tile wants, bandwidth aside; undefined for audio and hidden video (nothing to allocate). */
   get wantedLayer(): number | undefined {
     if (this.published.kind !== 'video' || this.hidden) return undefined;
-    return this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    return this.tileLayer();
   }
 
   get bandwidthCap(): VideoShare | undefined {
@@ -159,9 +159,14 @@ export class DownTrack {
     this.choose();
   }
 
+  /** The layer that covers the tile (the only one without simulcast). */
+  private tileLayer(): number {
+    return this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+  }
+
   /** The layer to forward: what the tile wants, at most the bandwidth cap. */
   private layerWanted(): number {
-    const wanted = this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    const wanted = this.tileLayer();
     return typeof this.cap === 'number' ? Math.min(wanted, this.cap) : wanted;
   }
 
