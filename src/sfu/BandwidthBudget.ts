@@ -16,6 +16,13 @@ export const PROBE_MS = 2000;
 const PROBE_GRACE_MS = 400;
 /** During a probe, less loss than LOSS_CONGESTED already fails it (the probe is what caused it). */
 const PROBE_LOSS = 0.05;
+/**
+ * During a probe, the receiver this far behind what was sent (ms of send time, from its receiver reports) in two
+ * reports in a row fails it: the probe fills a queue on the way (on a free link it stays under ~5 ms). Caught before the queue overflows (loss), so the
+ * lower layer's keyframe that ends the probe waits behind less (~0.5 s behind a 0.5 s queue otherwise). Two reports,
+ * not one: a moment of event-loop lag here looks like a backlog once.
+ */
+const PROBE_BACKLOG_MS = 100;
 /** The wait before a probe after congestion, doubled after each failed probe up to the maximum. */
 export const PROBE_BACKOFF_MIN_MS = 4000;
 export const PROBE_BACKOFF_MAX_MS = 10_000;
@@ -36,7 +43,7 @@ export type BudgetEvent = 'congested' | 'probeHeld' | 'probeFailed' | undefined;
  * congestion (loss ≥ LOSS_CONGESTED, the estimate falls, or at the start stays far below what is sent); from then on
  * it is the estimate, no higher than what got through. It rises only by probes: one step more (`startProbe`) for
  * PROBE_MS; without loss or a fall meanwhile the link carried it and it becomes the floor (until congestion again);
- * with them the probe fails at once, back to the budget before it, and the next waits twice as long
+ * with them, or a backlog building at the receiver, the probe fails at once, back to the budget before it, and the next waits twice as long
  * (PROBE_BACKOFF_MIN_MS … PROBE_BACKOFF_MAX_MS). The estimate's rise is no verdict: too slow once it met a limit.
  */
 export class BandwidthBudget {
@@ -55,6 +62,8 @@ export class BandwidthBudget {
   private backoffMs = PROBE_BACKOFF_MIN_MS;
   private nextProbeAt = 0;
   private settleUntil = -Infinity;
+  /** Receiver reports in a row, during the current probe, that showed a backlog. */
+  private backlogged = 0;
   /** Since when the estimate has been below LOW_ESTIMATE_SHARE of what is sent (unconstrained only). */
   private lowSince?: number;
 
@@ -78,6 +87,13 @@ export class BandwidthBudget {
   onLoss(fraction: number, sentBps: number, now: number): BudgetEvent {
     const threshold = this.probe ? PROBE_LOSS : LOSS_CONGESTED;
     return fraction >= threshold && !this.inGrace(now) ? this.congested(now, sentBps * (1 - fraction / 2)) : undefined;
+  }
+
+  /** How far behind what was sent the receiver is (ms of send time; see DownTrack.backlogMs). */
+  onBacklog(ms: number, now: number): BudgetEvent {
+    if (!this.probe || this.inGrace(now)) return undefined;
+    this.backlogged = ms >= PROBE_BACKLOG_MS ? this.backlogged + 1 : 0;
+    return this.backlogged >= 2 ? this.failProbe(now) : undefined;
   }
 
   /** Ends a probe that ran its time without loss or a fall: it held. */
@@ -112,6 +128,7 @@ export class BandwidthBudget {
   /** Allows `budget` for PROBE_MS, to see whether the link carries it (no loss, no fall). */
   startProbe(budget: number, now: number): void {
     this.probe = { budget, before: this.budget, startedAt: now };
+    this.backlogged = 0;
     this.peak = this.estimate;
   }
 

@@ -7,6 +7,8 @@ import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 import { Vp8Munger } from './Vp8Munger.js';
 
 const KEYFRAME_RETRY_MS = 1000;
+/** Send times kept for the last this many video packets (by sequence number), to tell a receiver's backlog. */
+const SENT_HISTORY = 1024;
 
 /**
  * One published track forwarded to one subscriber, through a send-only transceiver of the subscriber's PC. Its werift
@@ -54,6 +56,8 @@ export class DownTrack {
   private last?: { timestamp: number; at: number; layer: number };
   /** Layer switches done (not counting the start). */
   switches = 0;
+  /** When each recent video packet was sent (performance.now()), by output sequence number modulo SENT_HISTORY. */
+  private sentAt?: Float64Array;
 
   constructor(
     readonly published: PublishedTrack,
@@ -119,6 +123,23 @@ export class DownTrack {
   /** Video not forwarded because not even its lowest layer fits the subscriber's bandwidth. */
   get pausedForBandwidth(): boolean {
     return this.cap === 'paused';
+  }
+
+  /** The SSRC the subscriber receives this track on (its receiver reports name it). */
+  get ssrc(): number {
+    return this.transceiver.sender.ssrc;
+  }
+
+  /**
+   * How far behind the receiver is (ms of send time): from the send time of `highestSequence` (the newest packet its
+   * receiver report says it got) to that of the last packet sent. Near 0 while packets go through as sent; growing
+   * when they queue on the way. Undefined when unknown (not sent here recently).
+   */
+  backlogMs(highestSequence: number): number | undefined {
+    const at = this.sentAt?.[(highestSequence & 0xffff) % SENT_HISTORY];
+    const last = this.last?.at;
+    if (!at || last === undefined || last - at > 5000 || last < at) return undefined;
+    return last - at;
   }
 
   /** The layer the tile wants, bandwidth aside; undefined for audio and hidden video (nothing to allocate). */
@@ -238,6 +259,8 @@ export class DownTrack {
     }
     const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
     this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
+    const seq = this.out.lastSequenceNumber;
+    if (this.last && seq !== undefined) (this.sentAt ??= new Float64Array(SENT_HISTORY))[seq % SENT_HISTORY] = this.last.at;
     return true;
   }
 

@@ -47,10 +47,13 @@ export class SubscriberBandwidth {
     this.ctx.logger.debug({ subscriber: this.ctx.subscriber }, 'sfu: bandwidth: watching a transport');
     const sub = transport.onRtcp.subscribe((packet: RtcpPacket) => {
       if (packet.type === RtcpRrPacket.type) {
+        const reports = (packet as RtcpRrPacket).reports;
         // The worst stream's loss since the receiver's previous report (fraction lost: 0..255).
-        const lost = (packet as RtcpRrPacket).reports.reduce((max, r) => Math.max(max, r.fractionLost), 0) / 256;
+        const lost = reports.reduce((max, r) => Math.max(max, r.fractionLost), 0) / 256;
         const now = performance.now();
-        const event = this.budget.onLoss(lost, this.sending(now), now);
+        const backlogMs = this.backlog(reports);
+        if (this.budget.probing && backlogMs !== undefined) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, lost, backlogMs: Math.round(backlogMs) }, 'sfu: bandwidth: probe report');
+        const event = this.budget.onLoss(lost, this.sending(now), now) ?? (backlogMs === undefined ? undefined : this.budget.onBacklog(backlogMs, now));
         if (event) this.reallocate(now, event);
         return;
       }
@@ -97,6 +100,18 @@ export class SubscriberBandwidth {
     // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
     const immediate = budget === undefined || this.budget.probing;
     videos.forEach((down, i) => this.apply(down, shares[i], now, immediate));
+  }
+
+  /** The largest backlog among the videos a receiver report covers (ms of send time); undefined when it covers none. */
+  private backlog(reports: RtcpRrPacket['reports']): number | undefined {
+    let max: number | undefined;
+    for (const down of this.ctx.downTracks()) {
+      if (down.published.kind !== 'video') continue;
+      const report = reports.find((r) => r.ssrc === down.ssrc);
+      const ms = report && down.backlogMs(report.highestSequence);
+      if (ms !== undefined) max = Math.max(max ?? 0, ms);
+    }
+    return max;
   }
 
   /** What is being sent to the subscriber now (bit/s): its audio and each video's forwarded layer. */

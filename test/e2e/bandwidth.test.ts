@@ -168,6 +168,7 @@ describe('bandwidth adaptation (a subscriber behind a slow link gets the layers 
     const resumedDecoding = (await video(sub.page))!.framesDecoded - resumedFrames;
 
     const events = logs.filter((l) => l.msg === 'sfu: bandwidth').map((l) => `${l.event} est ${Math.round((l.estimate ?? 0) / 1000)}k budget ${l.budget === undefined ? '-' : Math.round(l.budget / 1000) + 'k'}`);
+    const reports = logs.filter((l) => l.msg === 'sfu: bandwidth: probe report').map((l) => `${(l as { backlogMs?: number }).backlogMs}`);
     const caps = logs.filter((l) => l.msg === 'sfu: bandwidth cap').map((l) => `${String(l.from)}→${String(l.to)} @${Math.round((l.estimate ?? 0) / 1000)}k`);
     const sent = (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video').map((s) => `${s.rid}:${s.frameWidth}`);
     console.log(
@@ -176,7 +177,7 @@ describe('bandwidth adaptation (a subscriber behind a slow link gets the layers 
         `video ${Math.round(((v2.bytesReceived - v1.bytesReceived) * 8) / (capTo - capFrom))} kbit/s, audio samples ${a2.totalSamplesReceived - a1.totalSamplesReceived}; ` +
         `relay dropped ${received.lostQueue}/${received.impaired}; uncapped → 640 (probe held) in ${upAt - liftedAt} ms (then ${after.widths.join('/')}, longest gap ${Math.round(after.maxGapMs)} ms); ` +
         `90 kbit/s → paused in ${pausedAt - squeezedAt} ms, audio ${a4.packetsReceived - a3.packetsReceived} packets in 3 s while paused; uncapped → resumed in ${resumedAt - freedAt} ms, ${resumedDecoding} frames in the next second; ` +
-        `layers ${sent.join(' ')}; events ${JSON.stringify(events)}; caps ${JSON.stringify(caps)}`,
+        `layers ${sent.join(' ')}; events ${JSON.stringify(events)}; caps ${JSON.stringify(caps)}; probe backlogs (ms) ${reports.join(' ')}`,
     );
 
     // Probes (one step up, backed off exponentially) may show the full layer for a moment; the rest is low layers.
