@@ -2,8 +2,10 @@
 // test pattern in three simulcast layers (~70 / ~210 / ~730 kbit/s); a subscriber page shows it in a 640-wide tile (it
 // wants the full layer) while its downlink from the server goes through an ImpairmentRelay capped at 500 kbit/s. The
 // server must lower the subscriber to a layer that fits from the subscriber's REMB, keep its video going (no freeze
-// over 1 s) and its audio, and go back up once the cap is lifted. Checked in the subscriber page: getStats (decoded
-// width, frames, audio samples) and every presented frame (requestVideoFrameCallback).
+// over 1 s) and its audio, and go back up once the cap is lifted; capped at 90 kbit/s, pause the video (the tile
+// shows it paused for bandwidth) but not the audio, and resume it once uncapped. Checked in the subscriber page:
+// getStats (decoded width, frames, audio samples and packets), every presented frame (requestVideoFrameCallback), the
+// tile's class; and the server's /metrics. Without the adaptation it fails at its first check (the 640 layer stays).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { pino } from 'pino';
