@@ -91,7 +91,8 @@ export class BandwidthBudget {
 
   /** How far behind what was sent the receiver is (ms of send time; see DownTrack.backlogMs). */
   onBacklog(ms: number, now: number): BudgetEvent {
-    if (!this.probe || this.inGrace(now)) return undefined;
+    // No grace here: a receiver already behind when the probe starts is no better sign for it.
+    if (!this.probe) return undefined;
     this.backlogged = ms >= PROBE_BACKLOG_MS ? this.backlogged + 1 : 0;
     return this.backlogged >= 2 ? this.failProbe(now) : undefined;
   }

@@ -126,9 +126,8 @@ describe('BandwidthBudget backlog', () => {
     const t = PROBE_BACKOFF_MIN_MS;
     b.startProbe(900_000, t);
     // Measured on a free link: 0-5 ms; behind a full 500 kbit/s one: ~130, ~270, ~300 ms, one report every ~200 ms.
-    expect(b.onBacklog(130, t + 200)).toBeUndefined(); // in the probe's first moments: about what was sent before
-    expect(b.onBacklog(130, t + 450)).toBeUndefined();
-    expect(b.onBacklog(3, t + 650)).toBeUndefined(); // not in a row
+    expect(b.onBacklog(130, t + 200)).toBeUndefined();
+    expect(b.onBacklog(3, t + 450)).toBeUndefined(); // not in a row
     expect(b.onBacklog(270, t + 850)).toBeUndefined();
     expect(b.onBacklog(300, t + 1050)).toBe('probeFailed');
     expect(b.budget).toBe(300_000);
