@@ -167,7 +167,7 @@ export class Metrics {
 
   private sfuMetrics(sfu: Sfu): void {
     const registers = [this.registry];
-    const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers' | 'downTracksPaused') =>
+    const gauge = (name: string, help: string, key: 'rooms' | 'publishers' | 'subscribers' | 'downTracksPaused' | 'downTracksPausedForBandwidth') =>
       new Gauge({
         name,
         help,
@@ -180,6 +180,7 @@ export class Metrics {
     gauge('rtc_record_sfu_publishers', 'Participants publishing to the SFU', 'publishers');
     gauge('rtc_record_sfu_subscribers', 'Peers the SFU sends to (participants and remote recorders)', 'subscribers');
     gauge('rtc_record_sfu_videos_paused', 'Videos not forwarded because their subscriber shows them on another page', 'downTracksPaused');
+    gauge('rtc_record_sfu_videos_paused_bandwidth', 'Videos not forwarded because not even their lowest layer fits their subscriber\'s bandwidth estimate', 'downTracksPausedForBandwidth');
     const total = (name: string, help: string, read: () => number) =>
       new Counter({
         name,

@@ -95,6 +95,11 @@ export class RtpFastSender {
     this.s = sender as unknown as SenderInternals;
   }
 
+  /** The sequence number of the last packet sent (as the receiver sees it), once one was. */
+  get lastSequenceNumber(): number | undefined {
+    return this.s.sequenceNumber;
+  }
+
   /** Sends a copy of `packet` (the packet itself is not changed: one packet can serve every subscriber). */
   send(packet: RtpPacket): void {
     const s = this.s;

@@ -1,11 +1,14 @@
 import { RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
+import type { VideoShare } from './bandwidthAllocation.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 import { Vp8Munger } from './Vp8Munger.js';
 
 const KEYFRAME_RETRY_MS = 1000;
+/** Send times kept for the last this many video packets (by sequence number), to tell a receiver's backlog. */
+const SENT_HISTORY = 1024;
 
 /**
  * One published track forwarded to one subscriber, through a send-only transceiver of the subscriber's PC. Its werift
@@ -17,6 +20,9 @@ const KEYFRAME_RETRY_MS = 1000;
  * change of layer waits for a keyframe of the new one (asked for at once) while the current one goes on, then
  * switches on that keyframe's first packet: sequence numbers and timestamps continue (werift's continuity rewrite),
  * and VP8 picture numbering continues (Vp8Munger), so the decoder sees one stream that happens to change resolution.
+ *
+ * Bandwidth: the subscriber's allocator caps the layer (setBandwidthCap), or pauses the video when not even the lowest
+ * layer fits. Either pause (not shown, or no bandwidth) stops forwarding; it starts again at a keyframe.
  */
 export class DownTrack {
   private started: boolean;
@@ -36,6 +42,11 @@ export class DownTrack {
   /** The layer wanted: the current one, or the one whose keyframe a switch waits for. */
   private target: number;
   private tile?: TileSize;
+  /** Shown in no tile (0×0: another page). */
+  private hidden = false;
+  /** The allocator's cap: highest layer, or paused; undefined = none. */
+  private cap?: VideoShare;
+  /** Forwarding stopped (hidden or paused for bandwidth). */
   private isPaused = false;
   /** Each layer's sink: the layer a packet came from is which sink it reached. */
   private readonly sinks: PacketSink[];
@@ -45,6 +56,8 @@ export class DownTrack {
   private last?: { timestamp: number; at: number; layer: number };
   /** Layer switches done (not counting the start). */
   switches = 0;
+  /** When each recent video packet was sent (performance.now()), by output sequence number modulo SENT_HISTORY. */
+  private sentAt?: Float64Array;
 
   constructor(
     readonly published: PublishedTrack,
@@ -104,7 +117,46 @@ export class DownTrack {
 
   /** Video not forwarded because the subscriber does not show it (a tile of 0×0: another page, hidden). */
   get paused(): boolean {
-    return this.isPaused;
+    return this.hidden;
+  }
+
+  /** Video not forwarded because not even its lowest layer fits the subscriber's bandwidth. */
+  get pausedForBandwidth(): boolean {
+    return this.cap === 'paused';
+  }
+
+  /** The SSRC the subscriber receives this track on (its receiver reports name it). */
+  get ssrc(): number {
+    return this.transceiver.sender.ssrc;
+  }
+
+  /**
+   * How far behind the receiver is (ms of send time): from the send time of `highestSequence` (the newest packet its
+   * receiver report says it got) to that of the last packet sent. Near 0 while packets go through as sent; growing
+   * when they queue on the way. Undefined when unknown (not sent here recently).
+   */
+  backlogMs(highestSequence: number): number | undefined {
+    const at = this.sentAt?.[(highestSequence & 0xffff) % SENT_HISTORY];
+    const last = this.last?.at;
+    if (!at || last === undefined || last - at > 5000 || last < at) return undefined;
+    return last - at;
+  }
+
+  /** The layer the tile wants, bandwidth aside; undefined for audio and hidden video (nothing to allocate). */
+  get wantedLayer(): number | undefined {
+    if (this.published.kind !== 'video' || this.hidden) return undefined;
+    return this.tileLayer();
+  }
+
+  get bandwidthCap(): VideoShare | undefined {
+    return this.cap;
+  }
+
+  /** The allocator's cap (undefined: none); takes effect like a tile change (a lower layer at its next keyframe). */
+  setBandwidthCap(cap: VideoShare | undefined): void {
+    if (this.published.kind !== 'video' || cap === this.cap) return;
+    this.cap = cap;
+    this.update();
   }
 
   /**
@@ -114,13 +166,29 @@ export class DownTrack {
    */
   setTileSize(tile: TileSize): void {
     this.tile = tile;
-    const hidden = this.published.kind === 'video' && (tile.width <= 0 || tile.height <= 0);
-    if (hidden !== this.isPaused) {
-      if (hidden) this.pause();
+    this.hidden = this.published.kind === 'video' && (tile.width <= 0 || tile.height <= 0);
+    this.update();
+  }
+
+  private update(): void {
+    const stop = this.hidden || this.cap === 'paused';
+    if (stop !== this.isPaused) {
+      if (stop) this.pause();
       else this.resume();
       return;
     }
     this.choose();
+  }
+
+  /** The layer that covers the tile (the only one without simulcast). */
+  private tileLayer(): number {
+    return this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+  }
+
+  /** The layer to forward: what the tile wants, at most the bandwidth cap. */
+  private layerWanted(): number {
+    const wanted = this.tileLayer();
+    return typeof this.cap === 'number' ? Math.min(wanted, this.cap) : wanted;
   }
 
   private pause(): void {
@@ -133,14 +201,14 @@ export class DownTrack {
     // Like a new subscriber: from the next keyframe of the layer wanted now (asked for when its sink is added).
     this.started = false;
     this.current = undefined;
-    this.target = this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
+    this.target = this.layerWanted();
     this.askedAt = performance.now();
     this.published.addSink(this.sinks[this.target]!, this.target);
   }
 
   private choose(): void {
     if (!this.published.simulcast || this.isPaused) return;
-    const next = chooseLayer(this.published.layerSizes(), this.tile);
+    const next = this.layerWanted();
     if (next === this.target) return;
     const before = this.target;
     this.target = next;
@@ -191,6 +259,8 @@ export class DownTrack {
     }
     const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
     this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
+    const seq = this.out.lastSequenceNumber;
+    if (this.last && seq !== undefined) (this.sentAt ??= new Float64Array(SENT_HISTORY))[seq % SENT_HISTORY] = this.last.at;
     return true;
   }
 

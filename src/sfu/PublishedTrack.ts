@@ -69,6 +69,11 @@ export class PublishedTrack {
     return this.layers.reduce((n, l) => n + l.packetsReceived, 0);
   }
 
+  /** Each layer's bitrate as received now (bit/s, lowest layer first; 0 while unknown). */
+  layerRates(now = performance.now()): number[] {
+    return this.layers.map((l) => l.received.bitrate(now));
+  }
+
   /** Each layer's resolution as far as known (from its keyframes), lowest layer first. */
   layerSizes(): LayerSize[] {
     return this.layers.map((l) => ({ width: l.width, height: l.height }));

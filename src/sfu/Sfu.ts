@@ -67,6 +67,7 @@ export class Sfu {
       subscribers: rooms.reduce((n, r) => n + r.subscriberCount, 0),
       packetsForwarded: this.meter.packets,
       downTracksPaused: rooms.reduce((n, r) => n + r.pausedDownTracks, 0),
+      downTracksPausedForBandwidth: rooms.reduce((n, r) => n + r.bandwidthPausedDownTracks, 0),
       keyframesRequested: rooms.reduce((n, r) => n + r.tracks.reduce((k, t) => k + t.keyframesRequested, 0), 0),
       forwardDelay: { samples: this.meter.delaySamples, p50Ms: this.meter.delayQuantileMs(0.5), p99Ms: this.meter.delayQuantileMs(0.99) },
     };

@@ -89,6 +89,10 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
   }
 
   /** Videos not forwarded because their subscriber does not show them (another page). */
+  get bandwidthPausedDownTracks(): number {
+    return [...this.subscribers.values()].reduce((n, s) => n + s.bandwidthPausedDownTracks, 0);
+  }
+
   get pausedDownTracks(): number {
     return [...this.subscribers.values()].reduce((n, s) => n + s.pausedDownTracks, 0);
   }

@@ -27,6 +27,8 @@ export interface SfuStats {
   packetsForwarded: number;
   /** Videos not forwarded now because their subscriber shows them on another page (a 0×0 tile). */
   downTracksPaused: number;
+  /** Videos not forwarded now because not even their lowest layer fits their subscriber's bandwidth estimate. */
+  downTracksPausedForBandwidth: number;
   /** Keyframe requests (PLI) sent to publishers, after coalescing. */
   keyframesRequested: number;
   /**

@@ -2,10 +2,11 @@ import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpTransceiver }
 import type { Logger } from '../logger.js';
 import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
-import type { PeerInfo, TrackPublished } from '../signaling/messages.js';
+import type { PeerInfo, TrackPublished, VideoPaused, VideoResumed } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
 import type { TileSize } from './layerChoice.js';
 import { MixDownTrack } from './MixDownTrack.js';
+import { SubscriberBandwidth } from './SubscriberBandwidth.js';
 import { subscriberPeerConfig } from './subscriberConfig.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 
@@ -17,7 +18,9 @@ export interface SubscriberContext {
   /** `session` of the SFU's offers to this subscriber. */
   session: string;
   sendOffer: (sdp: Sdp) => void;
-  announce: (message: Omit<TrackPublished, 'from'> | { type: 'trackUnpublished'; participant: string; mid: string }) => void;
+  announce: (
+    message: Omit<TrackPublished, 'from'> | { type: 'trackUnpublished'; participant: string; mid: string } | Omit<VideoPaused, 'from'> | Omit<VideoResumed, 'from'>,
+  ) => void;
   logger: Logger;
 }
 
@@ -40,13 +43,27 @@ export class Subscriber {
   private dirty = false;
   private answerWaiter?: (sdp: string | undefined) => void;
   private closed = false;
+  /** Lowers (and raises) its videos' layers by the subscriber's bandwidth estimate. */
+  readonly bandwidth: SubscriberBandwidth;
 
   constructor(
     readonly participant: PeerInfo,
     private readonly ctx: SubscriberContext,
   ) {
     this.pc = new RTCPeerConnection(subscriberPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
-    this.pc.connectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state'));
+    this.bandwidth = new SubscriberBandwidth({
+      downTracks: () => this.downTracks.values(),
+      pausedChanged: (down, paused) => {
+        if (down.mid === undefined) return;
+        ctx.announce(paused ? { type: 'videoPaused', mid: down.mid, reason: 'bandwidth' } : { type: 'videoResumed', mid: down.mid });
+      },
+      logger: ctx.logger,
+      subscriber: participant.name,
+    });
+    this.pc.connectionStateChange.subscribe((state) => {
+      ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state');
+      if (state === 'connected') this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
+    });
   }
 
   get session(): string {
@@ -68,6 +85,13 @@ export class Subscriber {
     this.downTracks.set(track, down);
     down.open();
     this.renegotiate();
+  }
+
+  /** Videos not forwarded now because not even their lowest layer fits the subscriber's bandwidth. */
+  get bandwidthPausedDownTracks(): number {
+    let n = 0;
+    for (const down of this.downTracks.values()) if (down.pausedForBandwidth) n++;
+    return n;
   }
 
   /** Videos not forwarded now because the subscriber does not show them (0×0 tiles: another page). */
@@ -130,6 +154,7 @@ export class Subscriber {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.bandwidth.close();
     for (const down of this.downTracks.values()) down.close();
     this.downTracks.clear();
     this.answerWaiter?.(undefined);
@@ -204,6 +229,8 @@ export class Subscriber {
     if (sdp === undefined) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    // The transports the subscriber's RTCP (its estimate) arrives on, as this answer left them (BUNDLE: one).
+    this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
     for (const down of offered) down.markNegotiated();
     if (mix?.down.announcedMid !== undefined) mix.down.markNegotiated();
     const pending = this.pending ?? [];

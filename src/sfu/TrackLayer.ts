@@ -3,8 +3,12 @@ import { isKeyframePacket } from '../media/rtp/keyframe.js';
 import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import { SAMPLE_EVERY } from './ForwardMeter.js';
+import { RateWindow } from './RateWindow.js';
 import type { PacketSink } from './PublishedTrackTypes.js';
 import type { TrackLayerOptions } from './TrackLayerTypes.js';
+
+/** RTP header (12), SRTP tag (10), UDP (8) and IPv4 (20) headers, plus a mid extension: what a forwarded packet costs beyond its payload. */
+const PACKET_OVERHEAD_BYTES = 56;
 
 /**
  * One received RTP stream of a published track: the track itself, or one simulcast layer (`rid`) of it. Each packet
@@ -18,6 +22,8 @@ export class TrackLayer {
   height?: number;
   keyframesRequested = 0;
   packetsReceived = 0;
+  /** What the publisher sends on this layer (payload and RTP/SRTP/UDP/IP overhead), for bandwidth allocation. */
+  readonly received = new RateWindow();
   /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
   audioLevel: number | undefined;
   /**
@@ -91,6 +97,7 @@ export class TrackLayer {
 
   private forward(packet: RtpPacket): void {
     this.packetsReceived++;
+    this.received.add(packet.payload.length + PACKET_OVERHEAD_BYTES);
     const vp8 = this.remote.codec.name === 'vp8';
     // A packet older than one already seen (a retransmission; Chrome also probes bandwidth by sending recent packets
     // again over RTX) is forwarded as before, but is no keyframe to start or switch at: what follows it went by.

@@ -115,6 +115,10 @@ export type ServerMessage =
   | { type: 'trackUnpublished'; from: string; participant: string; mid: string }
   /** SFU → participants of an MCU room: who is in the live mix now (participant ids, loudest first). */
   | { type: 'mixSpeakers'; from: string; speakers: string[] }
+  /** SFU → subscriber: the video of its media section `mid` is not sent now, because not even its lowest layer fits the subscriber's bandwidth. */
+  | VideoPaused
+  /** SFU → subscriber: the video of `mid` paused for bandwidth is sent again (from a keyframe). */
+  | VideoResumed
   | RelayedToPeer<RelayedMessage>
   /** A page's `tileSize`, as the room's `sfu` member gets it. */
   | RelayedToPeer<TileSizeMessage>;
@@ -132,5 +136,18 @@ export interface TrackPublished {
   participant: string;
   kind: 'audio' | 'video';
   source: TrackSource;
+  mid: string;
+}
+
+export interface VideoPaused {
+  type: 'videoPaused';
+  from: string;
+  mid: string;
+  reason: 'bandwidth';
+}
+
+export interface VideoResumed {
+  type: 'videoResumed';
+  from: string;
   mid: string;
 }

@@ -232,6 +232,8 @@ export class ImpairmentRelay {
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closed || rinfo.address !== LOOPBACK) return;
+    // Until the upstream is known, its datagrams cannot be told from the client's: drop (ICE retransmits its checks).
+    if (this.upstreamPort === undefined) return;
     const fromUpstream = rinfo.port === this.upstreamPort;
     if (!fromUpstream) {
       this.clientPort ??= rinfo.port;

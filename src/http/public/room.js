@@ -6,6 +6,8 @@
 // without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
 // `?simulcast=1` (SFU rooms) sends the camera in three layers; the server forwards each page the smallest one that
 // covers the tile it shows that video in, which every SFU page reports (`tileSize`, in device pixels).
+// When our downlink cannot carry even a video's lowest layer, the server pauses it (`videoPaused`, `videoResumed`): its
+// tile says so instead of showing a frozen frame.
 // Pages: at most `?page=k` (default 9) other participants' tiles are shown at once, with previous/next; a tile on
 // another page reports 0×0, so the server forwards none of its video (its voice still comes). Whoever starts talking
 // off the page is brought onto the first page (at most one move per PROMOTE_HOLD_MS: no flapping).
@@ -36,7 +38,7 @@ const ui = {
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map(), page: 0, order: [], promotedAt: -Infinity };
+const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map(), bandwidthPaused: new Set(), page: 0, order: [], promotedAt: -Infinity };
 let sessionCounter = 0;
 
 /**
@@ -246,6 +248,10 @@ async function onMessage(msg) {
       break;
     case 'trackUnpublished':
       unpublished(msg.mid);
+      break;
+    case 'videoPaused':
+    case 'videoResumed':
+      showBandwidthPause(msg.mid, msg.type === 'videoPaused');
       break;
     case 'mixSpeakers':
       showMixSpeakers(msg.speakers);
@@ -603,7 +609,20 @@ function ownerOf(peer, e) {
   return published ? state.peers.get(published.participant) : undefined;
 }
 
+/**
+ * SFU rooms: the server stopped (or resumed) sending the video of `mid` because not even its lowest layer fits our
+ * bandwidth. The tile says so instead of showing its last frame, which would look frozen.
+ */
+function showBandwidthPause(mid, paused) {
+  if (paused) state.bandwidthPaused.add(mid);
+  else state.bandwidthPaused.delete(mid);
+  const published = state.tracksByMid.get(mid);
+  const tile = published && state.peers.get(published.participant)?.tile;
+  tile?.classList.toggle('bandwidth-paused', paused);
+}
+
 function unpublished(mid) {
+  if (state.bandwidthPaused.has(mid)) showBandwidthPause(mid, false);
   const published = state.tracksByMid.get(mid);
   state.tracksByMid.delete(mid);
   state.tileSizes.delete(mid);
@@ -801,6 +820,8 @@ window.rtcRoom = {
   get mixHistory() { return state.mixHistory; },
   /** The size last reported to the server for each remote video, by mid: {width, height, at (epoch ms)}. */
   get tileSizes() { return Object.fromEntries(state.tileSizes); },
+  /** Mids of the videos the server paused for bandwidth (their tiles show it). */
+  get bandwidthPaused() { return [...state.bandwidthPaused]; },
   /** Pages of other participants' tiles: the one shown, the order (participant ids), tiles per page. */
   get pages() { return { page: state.page, order: [...state.order], size: PAGE_SIZE }; },
   publish,

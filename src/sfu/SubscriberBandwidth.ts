@@ -1,0 +1,152 @@
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, type RTCDtlsTransport, type RtcpPacket } from 'werift';
+import type { Logger } from '../logger.js';
+import { allocate, nextStepBudget, type VideoShare } from './bandwidthAllocation.js';
+import { BandwidthBudget, type BudgetEvent } from './BandwidthBudget.js';
+import type { DownTrack } from './DownTrack.js';
+
+/** Allocation runs on every estimate (Chromium sends one every ~200 ms) and at least this often. */
+const TICK_MS = 500;
+/** A higher layer that the estimate allows is taken only once it has allowed it this long (no flapping). */
+const RAISE_HOLD_MS = 2000;
+/**
+ * Layer bitrates move by ±15 % (keyframes, motion): a video keeps its layer while it fits this much more than the
+ * budget, and a probe asks for this much more than the next step's measured rate.
+ */
+const RATE_SLACK = 1.15;
+
+export interface SubscriberBandwidthContext {
+  /** The subscriber's down tracks now. */
+  downTracks(): Iterable<DownTrack>;
+  /** A video was paused for bandwidth (true) or resumed (false). */
+  pausedChanged(down: DownTrack, paused: boolean): void;
+  logger: Logger;
+  subscriber: string;
+}
+
+/**
+ * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB) and loss (receiver reports), from its
+ * transports' RTCP, set a budget (BandwidthBudget); the budget is split among its shown videos (allocate: lower layers, biggest first, then
+ * pause), after its audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once,
+ * going up waits RAISE_HOLD_MS, except when a probe tries one step more.
+ */
+export class SubscriberBandwidth {
+  readonly budget = new BandwidthBudget();
+  private readonly hooked = new WeakSet<RTCDtlsTransport>();
+  private readonly unsubscribes: Array<() => void> = [];
+  private readonly raiseSince = new WeakMap<DownTrack, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly ctx: SubscriberBandwidthContext) {
+    this.timer = setInterval(() => this.reallocate(performance.now(), this.budget.tick(performance.now())), TICK_MS).unref();
+  }
+
+  /** Listens to `transport`'s RTCP for the receiver's estimate (once per transport; BUNDLE makes it one). */
+  watch(transport: RTCDtlsTransport): void {
+    if (this.hooked.has(transport)) return;
+    this.hooked.add(transport);
+    this.ctx.logger.debug({ subscriber: this.ctx.subscriber }, 'sfu: bandwidth: watching a transport');
+    const sub = transport.onRtcp.subscribe((packet: RtcpPacket) => {
+      if (packet.type === RtcpRrPacket.type) {
+        const reports = (packet as RtcpRrPacket).reports;
+        // The worst stream's loss since the receiver's previous report (fraction lost: 0..255).
+        const lost = reports.reduce((max, r) => Math.max(max, r.fractionLost), 0) / 256;
+        const now = performance.now();
+        const backlogMs = this.backlog(reports);
+        if (this.budget.probing && backlogMs !== undefined) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, lost, backlogMs: Math.round(backlogMs) }, 'sfu: bandwidth: probe report');
+        const event = this.budget.onLoss(lost, this.sending(now), now) ?? (backlogMs === undefined ? undefined : this.budget.onBacklog(backlogMs, now));
+        if (event) this.reallocate(now, event);
+        return;
+      }
+      if (packet.type !== RtcpPayloadSpecificFeedback.type) return;
+      const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
+      if (!(feedback instanceof ReceiverEstimatedMaxBitrate)) return;
+      const now = performance.now();
+      this.reallocate(now, this.budget.onEstimate(Number(feedback.bitrate), now, this.sending(now)));
+    });
+    this.unsubscribes.push(() => sub.unSubscribe());
+  }
+
+  private reallocate(now: number, event: BudgetEvent | 'probeStarted'): void {
+    const videos: DownTrack[] = [];
+    let reserved = 0;
+    for (const down of this.ctx.downTracks()) {
+      if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
+      else if (down.wantedLayer !== undefined) videos.push(down);
+      else this.apply(down, undefined, now, true); // hidden: nothing to allocate
+    }
+    let budget = this.budget.budget;
+    let shares: Array<VideoShare | undefined> = videos.map(() => undefined);
+    if (budget !== undefined) {
+      const demands = videos.map((d) => ({ wanted: d.wantedLayer!, rates: d.published.layerRates(now) }));
+      // One step above what is sent now (the caps in force, hysteresis included).
+      const current = videos.map((d) => d.bandwidthCap ?? d.wantedLayer!);
+      const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, current) : undefined;
+      if (step !== undefined) {
+        budget = step * RATE_SLACK;
+        this.budget.startProbe(budget, now);
+        event = 'probeStarted';
+      }
+      // Lower where even the loose allocation does; raise where even the strict one does; else keep (hysteresis).
+      const strict = allocate(budget, reserved, demands);
+      const loose = allocate(budget * RATE_SLACK, reserved, demands);
+      shares = videos.map((d, i) => {
+        const current = rank(d.bandwidthCap);
+        if (current > rank(loose[i])) return loose[i];
+        if (current < rank(strict[i])) return strict[i];
+        return d.bandwidthCap;
+      });
+    }
+    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved), rates: videos.map((d) => d.published.layerRates(now).map(Math.round)) }, 'sfu: bandwidth');
+    // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
+    const immediate = budget === undefined || this.budget.probing;
+    videos.forEach((down, i) => this.apply(down, shares[i], now, immediate));
+  }
+
+  /** The largest backlog among the videos a receiver report covers (ms of send time); undefined when it covers none. */
+  private backlog(reports: RtcpRrPacket['reports']): number | undefined {
+    let max: number | undefined;
+    for (const down of this.ctx.downTracks()) {
+      if (down.published.kind !== 'video') continue;
+      const report = reports.find((r) => r.ssrc === down.ssrc);
+      const ms = report && down.backlogMs(report.highestSequence);
+      if (ms !== undefined) max = Math.max(max ?? 0, ms);
+    }
+    return max;
+  }
+
+  /** What is being sent to the subscriber now (bit/s): its audio and each video's forwarded layer. */
+  private sending(now: number): number {
+    let sum = 0;
+    for (const down of this.ctx.downTracks()) {
+      const layer = down.layers.current;
+      if (layer !== undefined && !(down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) sum += down.published.layerRates(now)[layer] ?? 0;
+    }
+    return sum;
+  }
+
+  private apply(down: DownTrack, share: VideoShare | undefined, now: number, immediate: boolean): void {
+    const current = down.bandwidthCap;
+    if (share === current) return void this.raiseSince.delete(down);
+    const raise = rank(share) > rank(current);
+    if (raise && !immediate) {
+      const since = this.raiseSince.get(down) ?? now;
+      this.raiseSince.set(down, since);
+      if (now - since < RAISE_HOLD_MS) return;
+    }
+    this.raiseSince.delete(down);
+    const wasPaused = down.pausedForBandwidth;
+    down.setBandwidthCap(share);
+    this.ctx.logger.debug({ subscriber: this.ctx.subscriber, mid: down.mid, from: current, to: share ?? 'none', estimate: this.budget.estimate }, 'sfu: bandwidth cap');
+    if (wasPaused !== down.pausedForBandwidth) this.ctx.pausedChanged(down, down.pausedForBandwidth);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.unsubscribes.splice(0).forEach((u) => u());
+  }
+}
+
+/** Order of caps: paused < layer 0 < layer 1 < … < none. */
+function rank(share: VideoShare | undefined): number {
+  return share === undefined ? Infinity : share === 'paused' ? -1 : share;
+}
