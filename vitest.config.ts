@@ -1,12 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
-// E2E tests drive real Chromium + ffmpeg on a 2-core machine: run files one at a time so they do not starve each other.
+/**
+ * Tests that only compute (parsers, media cores with pre-encoded input, HTTP/signaling handlers, the recordings
+ * service with stand-ins): two files at a time, before everything else.
+ */
+const COMPUTE = ['test/unit/media/**/*.test.ts', 'test/unit/*.test.ts', 'test/media/**/*.test.ts', 'test/http/**/*.test.ts', 'test/signaling/**/*.test.ts', 'test/bench/**/*.test.ts', 'test/recording/**/*.test.ts'];
+/** In COMPUTE's folders, but timed: CPU budgets, real UDP relays and timers, Redis-backed jobs. */
+const TIMED = ['test/media/**/*.cpu.test.ts', 'test/unit/impairmentRelay.test.ts', 'test/unit/redisHarness.test.ts', 'test/recording/jobs/**/*.test.ts'];
+/** Real peers, browsers, servers, Redis, ffmpeg: one file at a time (a 2-core machine; e2e tests drive Chromium). */
+const REAL = ['test/e2e/**/*.test.ts', 'test/sfu/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/unit/peer/**/*.test.ts', ...TIMED];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'compute', include: COMPUTE, exclude: TIMED, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      // After the compute group, so nothing else runs beside them.
+      { extends: true, test: { name: 'real', include: REAL, fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
