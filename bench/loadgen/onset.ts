@@ -59,20 +59,26 @@ export function decodeFrameLevels(decoder: OpusDecoder, payload: Uint8Array): nu
 }
 
 /**
- * Gives every packet of the clip the RFC 6464 audio level a browser would send with it (the decoded frame's RMS in
- * −dBov, 0–127), decoding the clip once (twice in a row, as it loops).
+ * Each packet's decoded level (RMS, dBFS), the clip decoded twice in a row as it loops: the second pass, whose levels
+ * are returned, starts with the decoder's state at the clip's end.
  */
-export async function addAudioLevels(clip: AudioClip): Promise<void> {
+async function clipLevelsDb(clip: AudioClip): Promise<number[]> {
   const decoder = await monoDecoder();
   try {
     clip.packets.forEach((p) => decodeLevel(decoder, p.data));
-    for (const p of clip.packets) {
-      const db = decodeLevel(decoder, p.data).db;
-      p.levelDbov = Number.isFinite(db) ? Math.min(127, Math.max(0, Math.round(-db))) : 127;
-    }
+    return clip.packets.map((p) => decodeLevel(decoder, p.data).db);
   } finally {
     decoder.free();
   }
+}
+
+/** Gives every packet of the clip the RFC 6464 audio level a browser would send with it (its RMS in −dBov, 0–127). */
+export async function addAudioLevels(clip: AudioClip): Promise<void> {
+  const levels = await clipLevelsDb(clip);
+  clip.packets.forEach((p, i) => {
+    const db = levels[i]!;
+    p.levelDbov = Number.isFinite(db) ? Math.min(127, Math.max(0, Math.round(-db))) : 127;
+  });
 }
 
 /**
@@ -80,12 +86,5 @@ export async function addAudioLevels(clip: AudioClip): Promise<void> {
  * sends a loud packet after a quiet one: the first tone packet, also when a starved scheduler skipped the clip's own.
  */
 export async function clipLoudPackets(clip: AudioClip): Promise<boolean[]> {
-  const decoder = await monoDecoder();
-  try {
-    // Decoded twice in a row, as the clip loops: the second pass starts with the decoder's state at the clip's end.
-    clip.packets.forEach((p) => decodeLevel(decoder, p.data));
-    return clip.packets.map((p) => decodeLevel(decoder, p.data).db > ONSET_DB);
-  } finally {
-    decoder.free();
-  }
+  return (await clipLevelsDb(clip)).map((db) => db > ONSET_DB);
 }

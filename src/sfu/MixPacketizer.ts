@@ -81,16 +81,13 @@ export class MixPacketizer {
       return out;
     }
     // One sequence number for this packet time: a listener that joined at the second tick gets that tick alone.
-    const sequenceNumber = this.nextSequenceNumber();
-    const packets = new Map<Buffer, RtpPacket>();
-    for (const p of pairs) {
-      const payload = p.joined ?? p.second ?? p.first;
-      if (!payload) continue;
-      const index = p.joined || !p.second ? held.index : frame.index;
-      let packet = packets.get(payload);
-      if (!packet) packets.set(payload, (packet = rtp(sequenceNumber, index, payload)));
-      add(out, p.id, packet);
-    }
+    this.emit(
+      out,
+      pairs.flatMap((p) => {
+        const payload = p.joined ?? p.second ?? p.first;
+        return payload ? [[p.id, payload, p.joined || !p.second ? held.index : frame.index] as const] : [];
+      }),
+    );
     return out;
   }
 
@@ -101,11 +98,16 @@ export class MixPacketizer {
     }
   }
 
-  /** One 20 ms packet per listener, one sequence number and one packet object per distinct frame. */
+  /** One 20 ms packet per listener, all of tick `index`. */
   private emitEach(out: Map<string, RtpPacket[]>, frames: Iterable<readonly [string, Buffer]>, index: number): void {
+    this.emit(out, Array.from(frames, ([id, payload]) => [id, payload, index] as const));
+  }
+
+  /** One packet per listener under one new sequence number; one packet object per distinct payload. */
+  private emit(out: Map<string, RtpPacket[]>, items: Iterable<readonly [id: string, payload: Buffer, tickIndex: number]>): void {
     const sequenceNumber = this.nextSequenceNumber();
     const packets = new Map<Buffer, RtpPacket>();
-    for (const [id, payload] of frames) {
+    for (const [id, payload, index] of items) {
       let packet = packets.get(payload);
       if (!packet) packets.set(payload, (packet = rtp(sequenceNumber, index, payload)));
       add(out, id, packet);

@@ -11,7 +11,6 @@ const FRAME_MS = 20;
 
 /** Mix packets of 20 ms, 40 ms, or 40 ms from MIX_40MS_FROM_LISTENERS listeners on (`auto`). */
 export type MixPacketMs = 20 | 40 | 'auto';
-export const MIX_PACKET_MS: readonly MixPacketMs[] = [20, 40, 'auto'];
 /**
  * `auto`: from this many listeners, 40 ms packets. Below, the fan-out is a small part of the mix's cost and 20 ms
  * less latency is worth more; above, sending is most of it (measured at 50 listeners: 27 % of the server's CPU).

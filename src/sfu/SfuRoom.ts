@@ -88,11 +88,12 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     return this.publishers.size;
   }
 
-  /** Videos not forwarded because their subscriber does not show them (another page). */
+  /** Videos not forwarded because not even their lowest layer fits their subscriber's bandwidth. */
   get bandwidthPausedDownTracks(): number {
     return [...this.subscribers.values()].reduce((n, s) => n + s.bandwidthPausedDownTracks, 0);
   }
 
+  /** Videos not forwarded because their subscriber does not show them (another page). */
   get pausedDownTracks(): number {
     return [...this.subscribers.values()].reduce((n, s) => n + s.pausedDownTracks, 0);
   }
