@@ -22,6 +22,7 @@ import {
   useTWCC,
   useVP8,
   type RTCRtpSender,
+  type RTCRtpTransceiver,
 } from 'werift';
 import { peerConnectionConfig } from '../../src/peer/peerConnectionConfig.js';
 import type { PeerInfo } from '../../src/signaling/messages.js';
@@ -269,9 +270,9 @@ export class VideoOut implements ScheduledStream {
  * Simulcast: one VideoOut per layer on its own SSRC, all starting at the same keyframe and instant, each with a
  * sender report a second (what ties the layers' timestamps together for the SFU). Returns the streams, lowest first.
  */
-function startSimulcast(sender: RTCRtpSender, layers: readonly SimulcastLayer[], startOffset: number, startAt: number, scheduler: MediaScheduler): VideoOut[] {
+function startSimulcast(sender: RTCRtpSender, mid: string, layers: readonly SimulcastLayer[], startOffset: number, startAt: number, scheduler: MediaScheduler): VideoOut[] {
   const outs = layers.map((layer) => {
-    const outlet = layerOutlet(sender, layer.rid);
+    const outlet = layerOutlet(sender, layer.rid, mid);
     const out = new VideoOut(layer.clip, outlet, startOffset);
     out.start(startAt);
     scheduler.add(out);
@@ -477,6 +478,8 @@ export class SyntheticParticipant {
     const stream = new MediaStream([]);
     let audioSender: RTCRtpSender | undefined;
     let videoSender: RTCRtpSender | undefined;
+    let videoTransceiver: RTCRtpTransceiver | undefined;
+    let videoMid: string | undefined;
     if (audio) {
       const track = new MediaStreamTrack({ kind: 'audio' });
       stream.addTrack(track);
@@ -485,7 +488,8 @@ export class SyntheticParticipant {
     if (video) {
       const track = new MediaStreamTrack({ kind: 'video' });
       stream.addTrack(track);
-      videoSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
+      videoTransceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      videoSender = videoTransceiver.sender;
     }
     for (const sender of [audioSender, videoSender]) {
       sender?.onRtcp.subscribe((rtcp) => {
@@ -508,7 +512,7 @@ export class SyntheticParticipant {
           const startAt = at + ((startOffset * 7) % Math.floor(1000 / video.fps));
           if (simulcast) {
             // One stream per layer, the same frames at the same instants (their sender reports tie them together).
-            this.layerOuts = startSimulcast(videoSender, simulcast, startOffset, startAt, scheduler);
+            this.layerOuts = startSimulcast(videoSender, videoMid!, simulcast, startOffset, startAt, scheduler);
           } else {
             this.videoOut = new VideoOut(video, senderOutlet(videoSender), startOffset, this.opts.firstSequenceNumber, this.opts.onSent);
             this.videoOut.start(startAt);
@@ -524,7 +528,7 @@ export class SyntheticParticipant {
       await pc.setLocalDescription(await pc.createOffer());
       // werift gathers before setLocalDescription resolves: the offer carries our candidates (no trickle needed).
       let sdp = this.opts.rewriteOffer ? await this.opts.rewriteOffer(pc.localDescription!.sdp) : pc.localDescription!.sdp;
-      if (simulcast && videoSender) sdp = simulcastOffer(sdp, videoSender, simulcast.map((l) => l.rid));
+      if (simulcast && videoTransceiver?.mid) sdp = simulcastOffer(sdp, (videoMid = videoTransceiver.mid), simulcast.map((l) => l.rid));
       this.signaling!.sendOffer(recorder.id, this.session, { type: 'offer', sdp });
     } catch (err) {
       this.rejectFlowing(new Error(`${name}: cannot create offer: ${(err as Error).message}`));

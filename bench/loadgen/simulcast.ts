@@ -19,14 +19,12 @@ export interface SimulcastLayer {
 
 /** werift 0.25's sender internals used here (TypeScript calls them private). */
 interface SenderInternals {
-  mid?: string;
   headerExtensions: { id: number; uri: string }[];
   dtlsTransport: RTCRtpSender['dtlsTransport'];
 }
 
-/** `sdp` with the media section of `sender` announcing `rids` (lowest first) as send layers and its own SSRCs removed. */
-export function simulcastOffer(sdp: string, sender: RTCRtpSender, rids: readonly string[]): string {
-  const mid = (sender as unknown as SenderInternals).mid;
+/** `sdp` with the media section `mid` announcing `rids` (lowest first) as send layers and its own SSRCs removed. */
+export function simulcastOffer(sdp: string, mid: string, rids: readonly string[]): string {
   const sections = sdp.split(/\r\n(?=m=)/);
   return sections
     .map((section) => {
@@ -38,7 +36,7 @@ export function simulcastOffer(sdp: string, sender: RTCRtpSender, rids: readonly
 }
 
 /** One layer's outlet: packets get the layer's SSRC and the mid + rid extensions, and go out through the sender's transport. */
-export function layerOutlet(sender: RTCRtpSender, rid: string): VideoOutlet & { sendReport(rtpTimestamp: number, packets: number, octets: number): void } {
+export function layerOutlet(sender: RTCRtpSender, rid: string, mid: string): VideoOutlet & { sendReport(rtpTimestamp: number, packets: number, octets: number): void } {
   const s = sender as unknown as SenderInternals;
   const ssrc = randomInt(1, 2 ** 32 - 1);
   const idOf = (uri: string) => s.headerExtensions.find((e) => e.uri === uri)?.id;
@@ -66,7 +64,7 @@ export function layerOutlet(sender: RTCRtpSender, rid: string): VideoOutlet & { 
       const midId = idOf(RTP_EXTENSION_URI.sdesMid);
       const ridId = idOf(RTP_EXTENSION_URI.sdesRTPStreamID);
       header.extensions = [
-        ...(midId !== undefined && s.mid !== undefined ? [{ id: midId, payload: Buffer.from(s.mid) }] : []),
+        ...(midId !== undefined ? [{ id: midId, payload: Buffer.from(mid) }] : []),
         ...(ridId !== undefined ? [{ id: ridId, payload: Buffer.from(rid) }] : []),
       ];
       header.extension = header.extensions.length > 0;
