@@ -93,8 +93,9 @@ function collect(stream: NodeJS.ReadableStream, into: Line[]): void {
  * to it directly. In an SFU room (serve's default since ecfdc5d) their media reaches the recorder through the SFU under
  * SSRCs the SFU chose, and the loss check, which matches by SSRC, counted every packet as lost.
  */
-export async function startSignalingServer(): Promise<{ wsUrl: string; process: CliProcess }> {
-  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--room-mode', 'p2p'], 6 * 3600_000);
+export async function startSignalingServer(mode: 'p2p' | 'sfu' = 'p2p'): Promise<{ wsUrl: string; process: CliProcess }> {
+  // SFU rooms forward (the simulcast scenario): the recorder still joins over WebRTC, so the SFU's CPU is not the recorder's.
+  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--room-mode', mode], 6 * 3600_000);
   const { match } = await p.waitForLine(/listening on http:\/\/([\d.]+:\d+)/, 20_000);
   return { wsUrl: `ws://${match[1]}`, process: p };
 }

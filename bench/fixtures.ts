@@ -85,13 +85,25 @@ export function audioFixture(spec: AudioFixtureSpec): Promise<Fixture<AudioFixtu
 
 export interface ParticipantMediaSpec {
   name: string;
+  /** The full-size picture (the floor reads it; a simulcast participant's highest layer). */
   video?: Fixture<VideoFixtureSpec>;
   audio?: Fixture<AudioFixtureSpec>;
+  /** Simulcast (SFU rooms): the layers sent, lowest first; the last is `video`. */
+  layers?: { rid: string; video: Fixture<VideoFixtureSpec> }[];
+}
+
+/** A simulcast layer below the full size: its rid, its scale-down and bitrate (Chromium's defaults for a 720p camera). */
+export interface SimulcastLayerSpec {
+  rid: string;
+  divisor: number;
+  kbps: number;
 }
 
 export interface ParticipantSetSpec {
   count: number;
   video?: Omit<VideoFixtureSpec, 'variant'> & { variants: number };
+  /** VP8 simulcast: these lower layers (lowest first) under `video`, which is the highest layer (rid `f`). */
+  simulcast?: readonly SimulcastLayerSpec[];
   audio?: { seconds: number };
 }
 
@@ -106,14 +118,27 @@ export function participantTone(i: number): { freqHz: number; amplitude: number 
  */
 export async function participantFixtures(set: ParticipantSetSpec): Promise<ParticipantMediaSpec[]> {
   const videos: Fixture<VideoFixtureSpec>[] = [];
+  /** Per variant, the simulcast layers (the same pictures: testsrc2 draws by time, so every size shows the same frame). */
+  const layerSets: { rid: string; video: Fixture<VideoFixtureSpec> }[][] = [];
   if (set.video) {
     const { variants, ...rest } = set.video;
-    for (let v = 0; v < Math.min(variants, set.count); v++) videos.push(await videoFixture({ ...rest, variant: v }));
+    for (let v = 0; v < Math.min(variants, set.count); v++) {
+      const full = await videoFixture({ ...rest, variant: v });
+      videos.push(full);
+      if (!set.simulcast) continue;
+      const lower = [];
+      for (const l of set.simulcast) {
+        const even = (n: number) => Math.round(n / l.divisor / 2) * 2;
+        lower.push({ rid: l.rid, video: await videoFixture({ ...rest, width: even(rest.width), height: even(rest.height), kbps: l.kbps, variant: v }) });
+      }
+      layerSets.push([...lower, { rid: 'f', video: full }]);
+    }
   }
   const out: ParticipantMediaSpec[] = [];
   for (let i = 0; i < set.count; i++) {
     const audio = set.audio ? await audioFixture({ ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70 }) : undefined;
-    out.push({ name: `bench p${String(i + 1).padStart(2, '0')}`, video: videos.length ? videos[i % videos.length] : undefined, audio });
+    const layers = layerSets.length ? layerSets[i % layerSets.length] : undefined;
+    out.push({ name: `bench p${String(i + 1).padStart(2, '0')}`, video: videos.length ? videos[i % videos.length] : undefined, audio, ...(layers ? { layers } : {}) });
   }
   return out;
 }

@@ -105,6 +105,8 @@ export interface OursOptions {
   warmupSec: number;
   seconds: number;
   outRoot: string;
+  /** The room is an SFU room (the recorder gets the SFU's streams, not the participants'). */
+  viaSfu?: boolean;
   /** Called with the child processes as they start, so the runner can kill them on Ctrl-C. */
   onProcess?: (kill: () => void) => void;
 }
@@ -217,7 +219,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     // Packets: what the generator sent vs what the manifest says the recorder received / lost (matched by SSRC).
     const manifest = readManifest(dir);
     if (!manifest) warnings.push('no readable manifest.json');
-    const tracks = await trackPackets(stopped.participants, manifest, dir, opts.output === 'tracks');
+    const tracks = await trackPackets(stopped.participants, manifest, dir, opts.output === 'tracks', opts.viaSfu);
     const sum = (f: (t: TrackPackets) => number) => tracks.reduce((a, t) => a + f(t), 0);
     const packets = {
       sent: sum((t) => t.sent),
@@ -392,22 +394,28 @@ function readManifest(dir: string): Manifest | undefined {
   }
 }
 
-async function trackPackets(participants: ParticipantStats[], manifest: Manifest | undefined, dir: string, probeFiles: boolean): Promise<TrackPackets[]> {
+async function trackPackets(participants: ParticipantStats[], manifest: Manifest | undefined, dir: string, probeFiles: boolean, viaSfu = false): Promise<TrackPackets[]> {
   const out: TrackPackets[] = [];
   for (const p of participants) {
     for (const s of p.streams) {
-      const entries = manifest?.tracks.filter((t) => t.ssrc === s.ssrc) ?? [];
+      // Through an SFU the recorder sees the SFU's SSRCs: tracks are matched by participant and kind. Of a simulcast
+      // video only one layer at a time reaches the recorder, so its packets cannot be matched against what was sent:
+      // the manifest's own loss count (sequence gaps) stands alone, for the first layer's entry only.
+      const firstOfKind = p.streams.find((x) => x.kind === s.kind) === s;
+      if (viaSfu && !firstOfKind) continue;
+      const entries = manifest?.tracks.filter((t) => (viaSfu ? t.participantName === p.name && t.kind === s.kind : t.ssrc === s.ssrc)) ?? [];
       const received = entries.reduce((a, t) => a + t.packetsReceived, 0);
+      const unmatched = viaSfu && p.streams.filter((x) => x.kind === s.kind).length > 1;
       const frameSec = s.kind === 'audio' ? 0.02 : s.framesSent > 0 ? s.mediaSeconds / s.framesSent : 0;
       const sentSpanSec = s.firstSentAtMs !== undefined && s.lastSentAtMs !== undefined ? (s.lastSentAtMs - s.firstSentAtMs) / 1000 + frameSec : 0;
       const t: TrackPackets = {
         participant: p.name,
         kind: s.kind,
         ssrc: s.ssrc,
-        sent: s.packetsSent,
+        sent: unmatched ? received : s.packetsSent,
         received,
         lostReported: entries.reduce((a, e) => a + e.packetsLost, 0),
-        missing: Math.max(0, s.packetsSent - received),
+        missing: unmatched ? 0 : Math.max(0, s.packetsSent - received),
         sentSpanSec,
       };
       if (probeFiles && entries.length > 0) {

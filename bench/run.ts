@@ -193,8 +193,10 @@ async function main(): Promise<number> {
 
   const runDir = join(CACHE_DIR, 'runs', machine.date.replace(/[:.]/g, '-'));
   mkdirSync(runDir, { recursive: true });
-  const server = selected.length > 0 ? await startSignalingServer() : undefined;
+  const server = selected.some((s) => s.roomMode !== 'sfu') ? await startSignalingServer() : undefined;
   if (server) cleanups.add(() => server.process.kill('SIGKILL'));
+  const sfuServer = selected.some((s) => s.roomMode === 'sfu') ? await startSignalingServer('sfu') : undefined;
+  if (sfuServer) cleanups.add(() => sfuServer.process.kill('SIGKILL'));
   const results: ScenarioResult[] = [];
   let sfu: SfuResult | undefined;
   let mcu: McuResult | undefined;
@@ -246,7 +248,8 @@ async function main(): Promise<number> {
       log(`ours: rtc-record ${s.recorderFlags.join(' ')} with ${m.length} synthetic participants…`);
       try {
         r.ours = await runOurs({
-          serverUrl: server!.wsUrl,
+          serverUrl: (s.roomMode === 'sfu' ? sfuServer : server)!.wsUrl,
+          viaSfu: s.roomMode === 'sfu',
           room: `bench-${s.name}`,
           media: m,
           flags: s.recorderFlags,
@@ -292,6 +295,7 @@ async function main(): Promise<number> {
       mcu = await runMcuAudio({ talkers: mcuTalkers, burst: mcuBurst!, warmupSec: mcuWarmup, seconds: mcuSeconds, workDir, log, onProcess: (kill) => cleanups.add(kill) });
     }
   } finally {
+    if (sfuServer) sfuServer.process.kill('SIGTERM');
     if (server) {
       server.process.kill('SIGTERM');
       const kill = setTimeout(() => server.process.kill('SIGKILL'), 5000);

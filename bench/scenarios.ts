@@ -32,6 +32,12 @@ const AUDIO_GOALS: Goal[] = [
 /** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
 export const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
 
+/** The layers a simulcast publisher sends under CAMERA_720P (rid f): Chromium's for a 720p camera. */
+export const SIMULCAST_LAYERS = [
+  { rid: 'q', divisor: 4, kbps: 150 },
+  { rid: 'h', divisor: 2, kbps: 500 },
+] as const;
+
 export type MetricKey =
   | 'cores'
   | 'ratioToFloor'
@@ -60,7 +66,9 @@ export interface Goal {
 export type OutputKind = 'mp4' | 'm4a' | 'tracks';
 
 export interface Scenario {
-  name: 'composite' | 'audio' | 'tracks' | 'long';
+  name: 'composite' | 'audio' | 'tracks' | 'long' | 'simulcast';
+  /** The room's mode (default p2p: participants send to the recorder). */
+  roomMode?: 'p2p' | 'sfu';
   title: string;
   participants: ParticipantSetSpec;
   output: OutputKind;
@@ -118,6 +126,26 @@ export const SCENARIOS: Scenario[] = [
       { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
     ],
     recorderFlags: ['--no-composite'],
+  },
+  {
+    // Issue 17: the recorder takes the layer that covers each tile (640x360 in a 2x2 grid of 1280x720), the floor
+    // still decodes full resolution, so beating it is the point. The recorder joins the SFU room as a peer (its own
+    // process, measured alone); without per-track files it reports its tile sizes and the SFU forwards those layers.
+    name: 'simulcast',
+    title: 'composite, 4 simulcast publishers (VP8 320x180 / 640x360 / 1280x720) through the SFU',
+    roomMode: 'sfu',
+    participants: { count: 4, video: CAMERA_720P, simulcast: SIMULCAST_LAYERS, audio: { seconds: 20 } },
+    output: 'mp4',
+    floor: 'composite',
+    goals: [
+      { metric: 'cores', op: '<=', value: 0.5, label: '≤ 0.5 core' },
+      { metric: 'ratioToFloor', op: '<=', value: 1.3, label: '≤ 1.3× floor' },
+      { metric: 'rtf', op: '>=', value: 0.995, label: '≥ 1.0 (±0.5 %)' },
+      { metric: 'lostPackets', op: '<=', value: 0, label: '0' },
+      { metric: 'frozenPerMin', op: '<=', value: FROZEN_MAX_PER_MIN, label: `≤ ${FROZEN_MAX_PER_MIN} s/min` },
+      ...AUDIO_GOALS,
+    ],
+    recorderFlags: COMPOSITE_FLAGS,
   },
   {
     name: 'long',

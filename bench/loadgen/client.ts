@@ -19,7 +19,12 @@ export class LoadGenerator {
     return new LoadGenerator({
       serverUrl,
       room,
-      participants: media.map((m) => ({ name: m.name, videoPath: m.video?.path, audioPath: m.audio?.path })),
+      participants: media.map((m) => ({
+        name: m.name,
+        videoPath: m.video?.path,
+        audioPath: m.audio?.path,
+        ...(m.layers ? { simulcast: m.layers.map((l) => ({ rid: l.rid, videoPath: l.video.path })) } : {}),
+      })),
       joinIntervalMs: 250,
       connectTimeoutMs: 60_000,
       maxLifetimeMs,

@@ -26,7 +26,7 @@ async function start(config: GeneratorConfig): Promise<void> {
   const videos = new Map<string, VideoClip>();
   const audios = new Map<string, AudioClip>();
   for (const p of config.participants) {
-    if (p.videoPath && !videos.has(p.videoPath)) videos.set(p.videoPath, loadIvf(p.videoPath));
+    for (const path of [p.videoPath, ...(p.simulcast ?? []).map((l) => l.videoPath)]) if (path && !videos.has(path)) videos.set(path, loadIvf(path));
     if (p.audioPath && !audios.has(p.audioPath)) audios.set(p.audioPath, loadOggOpus(p.audioPath));
   }
   config.participants.forEach((p, i) => {
@@ -37,6 +37,7 @@ async function start(config: GeneratorConfig): Promise<void> {
         name: p.name,
         video: p.videoPath ? videos.get(p.videoPath) : undefined,
         audio: p.audioPath ? audios.get(p.audioPath) : undefined,
+        simulcast: p.simulcast?.map((l) => ({ rid: l.rid, clip: videos.get(l.videoPath)! })),
         startOffset: i,
         scheduler,
       }),

@@ -18,15 +18,18 @@ import {
   useOPUS,
   usePLI,
   useREMB,
+  useSdesRTPStreamId,
   useTWCC,
   useVP8,
   type RTCRtpSender,
+  type RTCRtpTransceiver,
 } from 'werift';
 import { peerConnectionConfig } from '../../src/peer/peerConnectionConfig.js';
 import type { PeerInfo } from '../../src/signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../../src/signaling/SignalingClient.js';
 import { VP8_MAX_CHUNK, vp8Descriptor, type AudioClip, type VideoClip } from './media.js';
 import type { ParticipantStats, SchedulerStats, StreamStats } from './protocol.js';
+import { layerOutlet, simulcastOffer, type SimulcastLayer } from './simulcast.js';
 
 // ---------------------------------------------------------------------------------------------
 // Real-time scheduling
@@ -139,8 +142,26 @@ function send(sender: RTCRtpSender, packet: RtpPacket): void {
  */
 export type SentHook = (kind: 'audio' | 'video', sequenceNumber: number, atMs: number, clipIndex?: number) => void;
 
+/** Where a VideoOut's packets go: a werift sender, or one simulcast layer of one (simulcast.ts). */
+export interface VideoOutlet {
+  readonly ssrc: number;
+  send(packet: RtpPacket): void;
+  onPictureLoss(listener: () => void): void;
+  onNack(listener: (lost: number) => void): void;
+}
+
+/** A plain (single-stream) sender's outlet. */
+function senderOutlet(sender: RTCRtpSender): VideoOutlet {
+  return {
+    ssrc: sender.ssrc,
+    send: (packet) => send(sender, packet),
+    onPictureLoss: (listener) => void sender.onPictureLossIndication.subscribe(listener),
+    onNack: (listener) => void sender.onGenericNack.subscribe((nack) => listener(nack.lost.length)),
+  };
+}
+
 /** VP8 frames of a looping clip at the clip's frame rate; a PLI makes the next frame the clip's next keyframe. */
-class VideoOut implements ScheduledStream {
+export class VideoOut implements ScheduledStream {
   nextDue = Infinity;
   readonly stats: StreamStats;
   private startAt = 0;
@@ -159,7 +180,7 @@ class VideoOut implements ScheduledStream {
 
   constructor(
     private readonly clip: VideoClip,
-    private readonly sender: RTCRtpSender,
+    private readonly sender: VideoOutlet,
     startKeyframe: number,
     firstSeq?: number,
     private readonly onSent?: SentHook,
@@ -170,11 +191,16 @@ class VideoOut implements ScheduledStream {
     // Participants sharing a clip start at different keyframes, so their keyframes do not all land together.
     this.index = clip.keyframeIndices[startKeyframe % clip.keyframeIndices.length]!;
     this.stats = newStats('video', sender.ssrc);
-    sender.onPictureLossIndication.subscribe(() => {
+    sender.onPictureLoss(() => {
       this.stats.pliReceived++;
       this.pliPending = true;
     });
-    sender.onGenericNack.subscribe((nack) => (this.stats.nackedPackets += nack.lost.length));
+    sender.onNack((lost) => (this.stats.nackedPackets += lost));
+  }
+
+  /** The RTP timestamp this stream stamps a frame captured at `nowMs` with (for its sender reports). */
+  timestampAt(nowMs: number): number {
+    return (this.ts0 + Math.round(((nowMs - this.startAt) * 90000) / 1000)) >>> 0;
   }
 
   start(atMs: number): void {
@@ -190,7 +216,7 @@ class VideoOut implements ScheduledStream {
     while (this.queue.length > 0 && this.credit > 0) {
       const packet = this.queue.shift()!;
       const at = performance.now();
-      send(this.sender, packet);
+      this.sender.send(packet);
       this.onSent?.('video', packet.header.sequenceNumber, at);
       this.credit -= packet.payload.length;
       this.stats.packetsSent++;
@@ -238,6 +264,26 @@ class VideoOut implements ScheduledStream {
     this.stats.mediaSeconds = this.frameNo / clip.fps;
     this.nextDue = this.startAt + (this.frameNo * 1000) / clip.fps;
   }
+}
+
+/**
+ * Simulcast: one VideoOut per layer on its own SSRC, all starting at the same keyframe and instant, each with a
+ * sender report a second (what ties the layers' timestamps together for the SFU). Returns the streams, lowest first.
+ */
+function startSimulcast(sender: RTCRtpSender, mid: string, layers: readonly SimulcastLayer[], startOffset: number, startAt: number, scheduler: MediaScheduler): VideoOut[] {
+  const outs = layers.map((layer) => {
+    const outlet = layerOutlet(sender, layer.rid, mid);
+    const out = new VideoOut(layer.clip, outlet, startOffset);
+    out.start(startAt);
+    scheduler.add(out);
+    const timer = setInterval(() => {
+      if (out.nextDue === Infinity) return clearInterval(timer);
+      outlet.sendReport(out.timestampAt(performance.now()), out.stats.packetsSent, out.stats.bytesSent);
+    }, 1000);
+    timer.unref();
+    return out;
+  });
+  return outs;
 }
 
 /** Opus packets of a looping clip, each sent when its predecessors' duration has elapsed. */
@@ -315,9 +361,12 @@ class AudioOut implements ScheduledStream {
 // The participant
 
 /** Offer only what a browser would for this traffic: Opus, VP8 (+RTX) with NACK/PLI/FIR/REMB/transport-cc. */
-function senderConfig(iceServers: JoinedInfo['iceServers']) {
+function senderConfig(iceServers: JoinedInfo['iceServers'], simulcast: boolean) {
+  const base = peerConnectionConfig({ iceServers, iceAddress: '127.0.0.1' });
   return {
-    ...peerConnectionConfig({ iceServers, iceAddress: '127.0.0.1' }),
+    ...base,
+    // Simulcast layers are told apart by the rid header extension, as a browser's are.
+    ...(simulcast ? { headerExtensions: { audio: base.headerExtensions?.audio ?? [], video: [...(base.headerExtensions?.video ?? []), useSdesRTPStreamId()] } } : {}),
     codecs: {
       audio: [useOPUS({ rtcpFeedback: [useTWCC()] })],
       video: [
@@ -347,6 +396,8 @@ export interface ParticipantOptions {
   rewriteAnswer?: (sdp: string) => string | Promise<string>;
   /** Every packet sent (the SFU bench matches them with what subscribers receive). */
   onSent?: SentHook;
+  /** SFU rooms: publish these layers (lowest first) as VP8 simulcast instead of `video` alone (see simulcast.ts). */
+  simulcast?: SimulcastLayer[];
 }
 
 export class SyntheticParticipant {
@@ -360,6 +411,8 @@ export class SyntheticParticipant {
   private pc?: RTCPeerConnection;
   private session = '';
   private videoOut?: VideoOut;
+  /** Simulcast: one stream per layer, lowest first. */
+  private layerOuts: VideoOut[] = [];
   private audioOut?: AudioOut;
   private closed = false;
   /** Connection state changes (epoch ms:state), for diagnosis. */
@@ -416,15 +469,17 @@ export class SyntheticParticipant {
   }
 
   private async startSending(recorder: PeerInfo, iceServers: JoinedInfo['iceServers']): Promise<void> {
-    const { name, video, audio, startOffset, scheduler } = this.opts;
+    const { name, video, audio, startOffset, scheduler, simulcast } = this.opts;
     // Relayed (SDP hooks): one transport for both media from the start, so there is one candidate port to relay.
     const bundle = this.opts.rewriteOffer ? { bundlePolicy: 'max-bundle' as const } : {};
-    const pc = new RTCPeerConnection({ ...senderConfig(iceServers), ...bundle });
+    const pc = new RTCPeerConnection({ ...senderConfig(iceServers, !!simulcast), ...bundle });
     this.pc = pc;
     this.session = `${this.id}-1`;
     const stream = new MediaStream([]);
     let audioSender: RTCRtpSender | undefined;
     let videoSender: RTCRtpSender | undefined;
+    let videoTransceiver: RTCRtpTransceiver | undefined;
+    let videoMid: string | undefined;
     if (audio) {
       const track = new MediaStreamTrack({ kind: 'audio' });
       stream.addTrack(track);
@@ -433,7 +488,8 @@ export class SyntheticParticipant {
     if (video) {
       const track = new MediaStreamTrack({ kind: 'video' });
       stream.addTrack(track);
-      videoSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
+      videoTransceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      videoSender = videoTransceiver.sender;
     }
     for (const sender of [audioSender, videoSender]) {
       sender?.onRtcp.subscribe((rtcp) => {
@@ -453,9 +509,15 @@ export class SyntheticParticipant {
           scheduler.add(this.audioOut);
         }
         if (video && videoSender) {
-          this.videoOut = new VideoOut(video, videoSender, startOffset, this.opts.firstSequenceNumber, this.opts.onSent);
-          this.videoOut.start(at + ((startOffset * 7) % Math.floor(1000 / video.fps)));
-          scheduler.add(this.videoOut);
+          const startAt = at + ((startOffset * 7) % Math.floor(1000 / video.fps));
+          if (simulcast) {
+            // One stream per layer, the same frames at the same instants (their sender reports tie them together).
+            this.layerOuts = startSimulcast(videoSender, videoMid!, simulcast, startOffset, startAt, scheduler);
+          } else {
+            this.videoOut = new VideoOut(video, senderOutlet(videoSender), startOffset, this.opts.firstSequenceNumber, this.opts.onSent);
+            this.videoOut.start(startAt);
+            scheduler.add(this.videoOut);
+          }
         }
         this.resolveFlowing(this.connectedAtMs);
       } else if (state === 'failed') {
@@ -465,7 +527,8 @@ export class SyntheticParticipant {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       // werift gathers before setLocalDescription resolves: the offer carries our candidates (no trickle needed).
-      const sdp = this.opts.rewriteOffer ? await this.opts.rewriteOffer(pc.localDescription!.sdp) : pc.localDescription!.sdp;
+      let sdp = this.opts.rewriteOffer ? await this.opts.rewriteOffer(pc.localDescription!.sdp) : pc.localDescription!.sdp;
+      if (simulcast && videoTransceiver?.mid) sdp = simulcastOffer(sdp, (videoMid = videoTransceiver.mid), simulcast.map((l) => l.rid));
       this.signaling!.sendOffer(recorder.id, this.session, { type: 'offer', sdp });
     } catch (err) {
       this.rejectFlowing(new Error(`${name}: cannot create offer: ${(err as Error).message}`));
@@ -477,7 +540,7 @@ export class SyntheticParticipant {
       name: this.opts.name,
       id: this.id,
       connectedAtMs: this.connectedAtMs,
-      streams: [this.audioOut?.stats, this.videoOut?.stats].filter((s): s is StreamStats => s !== undefined),
+      streams: [this.audioOut?.stats, this.videoOut?.stats, ...this.layerOuts.map((l) => l.stats)].filter((s): s is StreamStats => s !== undefined),
       states: this.states,
       receiverReports: this.receiverReports,
       firstReceiverReportAtMs: this.firstReceiverReportAtMs,

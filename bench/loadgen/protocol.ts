@@ -6,6 +6,8 @@ export interface GeneratorParticipant {
   videoPath?: string;
   /** Ogg Opus file; absent = video-only participant. */
   audioPath?: string;
+  /** SFU rooms: VP8 simulcast, one IVF file per layer (lowest first) instead of `videoPath`. */
+  simulcast?: { rid: string; videoPath: string }[];
 }
 
 export interface GeneratorConfig {

@@ -5,7 +5,7 @@ import type { PeerInfo } from '../signaling/messages.js';
 import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.js';
 import { addRemoteCandidate, type Candidate } from './iceCandidate.js';
 import { peerConnectionConfig } from './peerConnectionConfig.js';
-import type { RecorderPeerEvents, RecorderPeerOptions } from './RecorderPeerTypes.js';
+import type { RecorderPeerEvents, RecorderPeerOptions, RemoteTrack, TileSizedTrack } from './RecorderPeerTypes.js';
 import { remoteTrackOf } from './remoteTrack.js';
 
 
@@ -171,7 +171,29 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     // the connection up): wait for the first packet as long as the connection lives rather than drop the track.
     const remote = await remoteTrackOf(conn.pc, track, owner, conn.peer.role === 'sfu' ? SFU_FIRST_PACKET_WAIT_MS : undefined);
     if (!remote) return this.logger.warn({ peer: owner.name }, 'track without codec/ssrc ignored');
-    this.deliver(() => this.emit('track', remote));
+    const sfu = conn.peer.role === 'sfu' ? conn.peer.id : undefined;
+    this.deliver(() => this.emit('track', sfu && remote.kind === 'video' && this.options.tileSizedLayers ? this.tileSizedVia(sfu, remote) : remote));
+  }
+
+  /**
+   * The SFU chooses the layer (DownTrack: at a keyframe, numbering continuous): the view reports the tile size as a
+   * page does. Not shown (0×0) is reported as 1×1, the lowest layer: 0×0 would pause the video, and the composite
+   * expects a track it does not show to keep flowing.
+   */
+  private tileSizedVia(sfu: string, remote: RemoteTrack): RemoteTrack {
+    const view: RemoteTrack = Object.create(remote);
+    let sent: string | undefined;
+    const tiled: TileSizedTrack = Object.assign(Object.create(remote) as RemoteTrack, {
+      setTileSize: (width: number, height: number) => {
+        const size = `${Math.max(1, width)}x${Math.max(1, height)}`;
+        if (size === sent) return;
+        sent = size;
+        this.signaling.sendTileSize(sfu, remote.mid, Math.max(1, width), Math.max(1, height));
+      },
+      close: () => {},
+    });
+    view.tileSized = () => tiled;
+    return view;
   }
 
   private sfuTrackOwner(conn: InboundConnection, track: MediaStreamTrack): PeerInfo | undefined {

@@ -11,6 +11,12 @@ export interface RecorderPeerOptions {
   iceAddress?: string;
   /** Extra STUN/TURN servers on top of those the server hands out in `joined`. */
   iceServers?: IceServer[];
+  /**
+   * SFU rooms: offer each video a tileSized() view that reports the composite's tile size to the SFU, which then
+   * forwards the layer covering it. One stream feeds both the composite and the track file, so set this only without
+   * per-track files (they keep the highest layer).
+   */
+  tileSizedLayers?: boolean;
 }
 
 export interface RemoteCodec {
@@ -39,6 +45,23 @@ export interface RemoteTrack {
   readonly plisSent: number;
   /** Calls `listener` with the sequence numbers of every NACK sent for this track; returns the unsubscribe. */
   onNack(listener: (lost: readonly number[]) => void): () => void;
+  /**
+   * Simulcast video (through an SFU): a second view of this track that carries the layer covering a tile of the mixed
+   * recording (TileSizedTrack). This track itself keeps the highest layer (per-track files are the archive). Absent
+   * when there is one stream only.
+   */
+  tileSized?(): TileSizedTrack;
+}
+
+/**
+ * A video track whose layer follows the size it is shown at: one continuous stream (sequence numbers, timestamps, VP8
+ * picture numbering) that switches layer at a keyframe of the new one, so a decoder sees no break.
+ */
+export interface TileSizedTrack extends RemoteTrack {
+  /** Shown at `width`×`height` px (0×0: not shown, the lowest layer); the smallest layer that covers it is taken. */
+  setTileSize(width: number, height: number): void;
+  /** Stops taking packets. */
+  close(): void;
 }
 
 export interface RecorderPeerEvents {

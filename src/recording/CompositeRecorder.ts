@@ -19,7 +19,7 @@ import { TextRenderer } from '../media/video/TextRenderer.js';
 import type { TextMask } from '../media/video/TextRendererTypes.js';
 import { VideoTileDecoder } from '../media/video/VideoTileDecoder.js';
 import type { DecodedFrame, YuvFrame } from '../media/video/VideoTileDecoderTypes.js';
-import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
+import type { RemoteTrack, TileSizedTrack } from '../peer/RecorderPeerTypes.js';
 import type { PeerInfo } from '../signaling/messages.js';
 import type {
   AudioMixer,
@@ -62,6 +62,8 @@ function releasePicture(p: QueuedPicture): void {
 interface VideoSource {
   key: string;
   remote: RemoteTrack;
+  /** Simulcast through the in-process SFU: `remote` is this view, whose layer follows the tile (undefined otherwise). */
+  tiled?: TileSizedTrack;
   clock: TrackClock;
   decoder?: VideoTileDecoder;
   /** The previous size's decoder, kept until the new one outputs (re-layout without a gap). */
@@ -293,12 +295,15 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     p.audios.push(source);
   }
 
-  private addVideo(p: ParticipantState, remote: RemoteTrack): void {
+  private addVideo(p: ParticipantState, track: RemoteTrack): void {
+    // Simulcast: decode the layer that covers the tile, not the highest (set in relayout, switched at keyframes).
+    const tiled = track.tileSized?.();
+    const remote = tiled ?? track;
     const live = p.videos.filter((v) => !v.ended);
     // A participant's first video is the camera; a further one is a screen share (featured).
     const key = live.length === 0 ? p.info.id : `${p.info.id}#screen`;
     const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'video');
-    const source: VideoSource = { key, remote, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
+    const source: VideoSource = { key, remote, tiled, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
     const h264 = remote.codec.name === 'h264';
     const jitter = new JitterBufferCallback(remote.codec.clockRate, { latency: 200, bufferSize: 10_000 });
     const depacketizer = new DepacketizeCallback(h264 ? 'MPEG4/ISO/AVC' : 'VP8', { isFinalPacketInSequence: (h) => h.marker });
@@ -324,6 +329,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       rtcpSub.unSubscribe();
       jitter.destroy();
       depacketizer.destroy();
+      tiled?.close();
     };
     p.videos.push(source);
     this.relayout('track');
@@ -398,6 +404,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       for (const v of p.videos) {
         if (v.ended) continue;
         const rect = tiles.find((t) => t.key === v.key);
+        // Not shown: 0×0, the lowest layer (cheapest to keep receiving; it is not decoded).
+        v.tiled?.setTileSize(rect?.w ?? 0, rect?.h ?? 0);
         if (rect) this.ensureDecoder(p, v, rect.w, rect.h);
         else if (v.decoder) {
           // Not shown: stop decoding it (its queued pictures still cover the part of the timeline not yet composed).

@@ -70,7 +70,11 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     // In the server's own process an SFU room is read straight from the SFU; otherwise join as a WebRTC peer.
     const peer =
       options.tap?.(options.room) ??
-      (await RecorderPeer.join({ serverUrl: options.serverUrl, room: options.room, iceAddress: options.iceAddress, iceServers: options.iceServers }, logger));
+      (await RecorderPeer.join(
+        // Without per-track files the composite is the only consumer, so the SFU may send it tile-sized layers.
+        { serverUrl: options.serverUrl, room: options.room, iceAddress: options.iceAddress, iceServers: options.iceServers, tileSizedLayers: !writeTracks && !!options.composite },
+        logger,
+      ));
     let dir: string;
     try {
       dir = createRecordingDir(root, options.room, id, part > 1 ? partDirName(part) : undefined);

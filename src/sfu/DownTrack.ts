@@ -4,6 +4,7 @@ import type { SwitchTiming } from './DownTrackTypes.js';
 import type { VideoShare } from './bandwidthAllocation.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+import { switchTimestampStep } from './switchTiming.js';
 import { Vp8Munger } from './Vp8Munger.js';
 
 const KEYFRAME_RETRY_MS = 1000;
@@ -276,23 +277,9 @@ export class DownTrack {
     this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
   }
 
-  /**
-   * How far the new layer's first packet is from the last one sent, in RTP ticks. Each layer has its own random
-   * timestamp offset (Chromium 156: the first packets of two layers' same frame differ by ~1.5e9), so the new layer's
-   * timestamp is translated into the old one's through both layers' RTCP sender reports, which put them on the
-   * publisher's one NTP clock. Until both layers have sent one, or should the translation disagree with the packets'
-   * arrival times by more than half a second, the time between the two packets' arrivals is used. At least one
-   * tick: a frame the old layer already sent must not get its successor's timestamp.
-   */
+  /** How far the new layer's first packet is from the last one sent, in RTP ticks (see switchTimestampStep). */
   private timestampStep(from: number, to: number, packet: RtpPacket): SwitchTiming {
-    const last = this.last;
-    if (!last) return { step: 1, by: 'arrival' };
-    const clockRate = this.published.remote.codec.clockRate;
-    const elapsed = Math.round(((performance.now() - last.at) * clockRate) / 1000);
-    const translated = this.published.translateTimestamp(packet.header.timestamp, to, from);
-    const reportDelta = translated === undefined ? undefined : (translated - last.timestamp) | 0;
-    if (reportDelta !== undefined && Math.abs(reportDelta - elapsed) <= clockRate / 2) return { step: Math.max(1, reportDelta), by: 'senderReports', reportDelta, elapsed };
-    return { step: Math.max(1, elapsed), by: 'arrival', reportDelta, elapsed };
+    return switchTimestampStep(this.published, this.last, from, to, packet.header.timestamp);
   }
 
   /**

@@ -55,7 +55,10 @@ export class Sfu {
       member.leave();
       return undefined;
     }
-    tap = new SfuTap(sfuRoom, member);
+    const logger = this.options.logger;
+    tap = new SfuTap(sfuRoom, member, (track, from, to, waitedMs, time) =>
+      logger.debug({ room, track: track.id, fromLayer: track.layers[from]!.rid, toLayer: track.layers[to]!.rid, waitedMs: Math.round(waitedMs), ...time }, 'sfu: recording layer switched'),
+    );
     return tap;
   }
 

@@ -1,9 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { RecorderPeerEvents, TrackSource } from '../peer/RecorderPeerTypes.js';
+import type { RecorderPeerEvents, RemoteTrack, TrackSource } from '../peer/RecorderPeerTypes.js';
 import type { PeerInfo } from '../signaling/messages.js';
 import type { LocalMember } from '../signaling/SignalingServerTypes.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 import type { SfuRoom } from './SfuRoom.js';
+import type { SwitchTiming } from './DownTrackTypes.js';
+import { TileLayerTrack } from './TileLayerTrack.js';
+
+/** Told of each layer switch of a recording's tile-sized simulcast track. */
+export type TapLayerSwitch = (track: PublishedTrack, from: number, to: number, waitedMs: number, time: SwitchTiming) => void;
 
 /**
  * A recording's view of an SFU room in the same process: the publishers' received tracks, read straight from the
@@ -16,12 +21,14 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   private readonly onJoined = (p: PeerInfo) =>
     this.deliver(() => this.emit('participantJoined', p));
   private readonly onLeft = (p: PeerInfo) => this.deliver(() => this.emit('participantLeft', p));
-  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', t.remote));
+  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', recordedTrack(t, this.onSwitch)));
   private readonly onClosed = () => this.deliver(() => this.emit('disconnected'));
 
   constructor(
     private readonly room: SfuRoom,
     private readonly member: LocalMember,
+    /** Told of each layer switch of the composite's simulcast tracks (logging, tests). */
+    private readonly onSwitch?: TapLayerSwitch,
   ) {
     super();
     room.markLocal(member.id);
@@ -55,4 +62,17 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
     if (this.held) this.held.push(event);
     else event();
   }
+}
+
+/**
+ * What the recording gets of a published track: its highest layer (per-track files are the archive, kept at full
+ * quality), and for simulcast video a `tileSized()` view that follows the composite's tile (a 640x360 tile of a 2x2
+ * grid decodes the 640x360 layer, not the 1280x720 one).
+ */
+function recordedTrack(t: PublishedTrack, onSwitch: TapLayerSwitch | undefined): RemoteTrack {
+  if (!t.simulcast || t.kind !== 'video') return t.remote;
+  // Delegates to the highest layer's track (its getters included) and adds the view.
+  const view: RemoteTrack = Object.create(t.remote);
+  view.tileSized = () => new TileLayerTrack(t, onSwitch && ((from, to, waitedMs, time) => onSwitch(t, from, to, waitedMs, time)));
+  return view;
 }

@@ -119,6 +119,11 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     });
   }
 
+  /** SFU rooms: the video of media section `mid` (of the SFU's offer to us) is shown at this size (0×0: not shown). */
+  sendTileSize(to: string, mid: string, width: number, height: number): void {
+    this.send({ type: 'tileSize', to, mid, width, height });
+  }
+
   sendAnswer(to: string, session: string | undefined, sdp: Sdp): void {
     this.send({ type: 'createAnswer', to, session, sdp });
   }

@@ -1,0 +1,182 @@
+import { randomInt } from 'node:crypto';
+import { MediaStreamTrack, RtcpSenderInfo, RtcpSrPacket, RtpPacket, type RtcpPacket } from 'werift';
+import type { RemoteTrack, TileSizedTrack } from '../peer/RecorderPeerTypes.js';
+import type { SwitchTiming } from './DownTrackTypes.js';
+import { chooseLayer, type TileSize } from './layerChoice.js';
+import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+import { RtpContinuity } from './RtpContinuity.js';
+import { switchTimestampStep, type LastForwarded } from './switchTiming.js';
+import { Vp8Munger } from './Vp8Munger.js';
+
+const KEYFRAME_RETRY_MS = 1000;
+
+/** Told after each layer switch: which, how long the new layer's keyframe took since the switch was decided, and the timing. */
+export type TileLayerSwitch = (from: number, to: number, waitedMs: number, time: SwitchTiming) => void;
+
+/**
+ * The in-process recorder's down track of a simulcast video: the layer that covers the tile the composite shows it in
+ * (chooseLayer, as a page's tile), switched like a subscriber's DownTrack: the new layer is taken from its first
+ * keyframe (asked for with a PLI through the layer's coalescing), the current one going on until then; sequence
+ * numbers and timestamps continue (RtpContinuity, the step from the layers' sender reports as DownTrack does) and so
+ * does VP8 picture numbering (Vp8Munger). Packets come out on `track.onReceiveRtp` like a received werift track's, and
+ * the current layer's sender reports on `track.onReceiveRtcp`, translated to the output timestamps.
+ */
+export class TileLayerTrack implements TileSizedTrack {
+  readonly track: MediaStreamTrack;
+  readonly ssrc = randomInt(1, 2 ** 32 - 1);
+  readonly kind = 'video';
+  /** Layer switches done (not counting the start). */
+  switches = 0;
+  private plis = 0;
+  private current?: number;
+  private target: number;
+  private tile?: TileSize;
+  private readonly sinks: PacketSink[];
+  private readonly continuity = new RtpContinuity();
+  private readonly munger?: Vp8Munger;
+  private last?: LastForwarded & { layer: number };
+  private lastInputSsrc?: number;
+  private askedAt = -Infinity;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly published: PublishedTrack,
+    private readonly onSwitch?: TileLayerSwitch,
+  ) {
+    const top = published.remote;
+    this.track = new MediaStreamTrack({ kind: 'video', remote: true, codec: top.track.codec, ssrc: this.ssrc });
+    this.target = published.top;
+    this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
+    this.munger = published.codec === 'vp8' ? new Vp8Munger() : undefined;
+    const subs = published.layers.map((layer, i) => layer.remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(i, rtcp)));
+    const unsubscribeResize = published.onLayersResized(() => this.choose());
+    this.unsubscribe = () => {
+      subs.forEach((s) => s.unSubscribe());
+      unsubscribeResize();
+    };
+    published.addSink(this.sinks[this.target]!, this.target);
+  }
+
+  get participant(): RemoteTrack['participant'] {
+    return this.published.remote.participant;
+  }
+
+  get codec(): RemoteTrack['codec'] {
+    return this.published.remote.codec;
+  }
+
+  get mid(): string {
+    return this.published.remote.mid;
+  }
+
+  get plisSent(): number {
+    return this.plis;
+  }
+
+  /** The layer passed on now and the one wanted (equal unless a switch waits for its keyframe). */
+  get layers(): { current?: number; target: number } {
+    return { current: this.current, target: this.target };
+  }
+
+  async requestKeyframe(): Promise<void> {
+    this.plis++;
+    this.published.requestKeyframe(this.current ?? this.target);
+  }
+
+  /** Nothing is lost between the SFU's receivers and us: they NACK the publisher themselves. */
+  onNack(): () => void {
+    return () => {};
+  }
+
+  setTileSize(width: number, height: number): void {
+    if (this.tile && this.tile.width === width && this.tile.height === height) return;
+    this.tile = { width: Math.max(0, width), height: Math.max(0, height) };
+    this.choose();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
+  }
+
+  private choose(): void {
+    if (this.closed) return;
+    // No size yet: the highest layer, as before layers were chosen (and as DownTrack starts).
+    const next = chooseLayer(this.published.layerSizes(), this.tile);
+    if (next === this.target) return;
+    const before = this.target;
+    this.target = next;
+    // The current layer goes on until the new one's keyframe; a previous target nobody waits for any more is dropped.
+    if (before !== this.current) this.published.removeSink(this.sinks[before]!, before);
+    if (next !== this.current) {
+      this.askedAt = performance.now();
+      this.published.addSink(this.sinks[next]!, next); // asks for its keyframe
+    }
+  }
+
+  private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
+    if (this.closed) return false;
+    if (this.current === undefined || layer !== this.current) {
+      if (layer !== this.target) return false;
+      if (!keyframe) {
+        this.askAgain(layer);
+        return false;
+      }
+      this.switchTo(layer, packet);
+    } else if (packet.header.ssrc !== this.lastInputSsrc) {
+      // The publisher's encoder restarted (new SSRC): the output stays continuous.
+      this.continuity.restart(packet.header, 1);
+      this.munger?.switchTo(packet.payload);
+    }
+    this.lastInputSsrc = packet.header.ssrc;
+    const last = (this.last ??= { timestamp: 0, at: 0, layer });
+    last.timestamp = packet.header.timestamp;
+    last.at = performance.now();
+    last.layer = layer;
+    // The input packet (a header copy) is shared with the SFU's subscribers: rewrite a copy of its header.
+    const header = packet.clone().header;
+    header.ssrc = this.ssrc;
+    this.continuity.rewrite(header);
+    this.track.onReceiveRtp.execute(new RtpPacket(header, this.munger ? this.munger.munge(packet.payload) : packet.payload));
+    return true;
+  }
+
+  /** `packet`, the first of a keyframe of `layer`, is where the output continues from now on. */
+  private switchTo(layer: number, packet: RtpPacket): void {
+    const from = this.current;
+    if (from !== undefined) this.published.removeSink(this.sinks[from]!, from);
+    this.current = layer;
+    const time = from === undefined ? { step: 1, by: 'arrival' as const } : switchTimestampStep(this.published, this.last, from, layer, packet.header.timestamp);
+    this.continuity.restart(packet.header, time.step);
+    this.munger?.switchTo(packet.payload);
+    // The composite's clock follows sender reports: give it the new layer's at once, in the output's timestamps.
+    const sr = this.published.layers[layer]!.senderReport;
+    if (sr) this.emitSenderReport(sr.ntp, sr.rtp);
+    if (from !== undefined) {
+      this.switches++;
+      this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
+    }
+  }
+
+  private onRtcp(layer: number, rtcp: RtcpPacket): void {
+    if (this.closed || layer !== this.current || rtcp.type !== RtcpSrPacket.type) return;
+    const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
+    this.emitSenderReport(ntpTimestamp, rtpTimestamp);
+  }
+
+  private emitSenderReport(ntp: bigint, rtp: number): void {
+    const senderInfo = new RtcpSenderInfo({ ntpTimestamp: ntp, rtpTimestamp: (rtp + this.continuity.timestampOffset) >>> 0 });
+    this.track.onReceiveRtcp.execute(new RtcpSrPacket({ ssrc: this.ssrc, senderInfo }));
+  }
+
+  /** Still without the keyframe switched to: the one asked for was lost or ignored; ask again once a second. */
+  private askAgain(layer: number): void {
+    const now = performance.now();
+    if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
+    if (this.askedAt !== -Infinity) this.published.requestKeyframe(layer);
+    this.askedAt = now;
+  }
+}

@@ -1,0 +1,142 @@
+// The in-process recorder's simulcast layers: which layer each tile of the composite's layouts takes, and the
+// TileLayerTrack that switches layers at keyframes with the output numbering continuous.
+import { describe, expect, it } from 'vitest';
+import { MediaStreamTrack, RtcpSenderInfo, RtcpSrPacket, RtpHeader, RtpPacket } from 'werift';
+import { parseVp8Descriptor } from '../../src/media/rtp/vp8Descriptor.js';
+import { computeLayout } from '../../src/media/video/layouts.js';
+import type { RemoteTrack } from '../../src/peer/RecorderPeerTypes.js';
+import { ForwardMeter } from '../../src/sfu/ForwardMeter.js';
+import { chooseLayer } from '../../src/sfu/layerChoice.js';
+import { PublishedTrack } from '../../src/sfu/PublishedTrack.js';
+import { TileLayerTrack } from '../../src/sfu/TileLayerTrack.js';
+
+// A 1280x720 camera's layers (q/h/f), as the bench's simulcast publishers and Chromium send them.
+const HD_CAMERA = [
+  { width: 320, height: 180 },
+  { width: 640, height: 360 },
+  { width: 1280, height: 720 },
+];
+const people = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, name: `P${i}` }));
+const layersOf = (mode: 'grid' | 'speaker', n: number) =>
+  computeLayout({ width: 1280, height: 720, mode, participants: people(n), activeSpeakerId: 'p0' }).map((t) => ({ role: t.role, layer: chooseLayer(HD_CAMERA, { width: t.w, height: t.h }) }));
+
+describe('the composite\'s tiles and simulcast layers (1280x720 output)', () => {
+  it('grid: one participant takes the full layer, a 2x2 grid the 640x360 one, a 3x3 grid the 320x180 one', () => {
+    expect(layersOf('grid', 1).map((t) => t.layer)).toEqual([2]);
+    expect(layersOf('grid', 4).map((t) => t.layer)).toEqual([1, 1, 1, 1]);
+    // 2x3 of 426x360: the 640x360 layer fills the tile's height.
+    expect(layersOf('grid', 6).map((t) => t.layer)).toEqual([1, 1, 1, 1, 1, 1]);
+    // 3x3 of 426x240: the 320x180 layer would be stretched, so 640x360.
+    expect(layersOf('grid', 9).every((t) => t.layer === 1)).toBe(true);
+    expect(layersOf('grid', 16).every((t) => t.layer === 0)).toBe(true);
+  });
+
+  it('speaker: the big tile takes the full layer, the strip the lowest', () => {
+    const tiles = layersOf('speaker', 4);
+    expect(tiles.filter((t) => t.role === 'main').map((t) => t.layer)).toEqual([2]);
+    expect(tiles.filter((t) => t.role === 'strip').map((t) => t.layer)).toEqual([0, 0, 0]);
+  });
+});
+
+// Chromium 156's VP8 payloads (test/sfu/vp8Munger.test.ts): keyframes of 80x60 / 160x120 / 320x240, and a delta.
+const hex = (s: string) => Buffer.from(s, 'hex');
+const KEY = [hex('90e0dc8c1320b003009d012a50003c000487'), hex('90e0b9a9f620b006009d012aa00078000987'), hex('90e0c4fd8e20b012009d012a4001f0000387')];
+const DELTA = hex('b0e0dc8d13a0b10300121c240c2c2c44cc24');
+const SMALL_TILE = { width: 160, height: 120 };
+
+function fakeLayer(rid: string, ssrc: number): RemoteTrack {
+  const track = new MediaStreamTrack({ kind: 'video', remote: true, ssrc, rid });
+  return {
+    participant: { id: 'pub', name: 'Pub', role: 'participant' },
+    kind: 'video',
+    codec: { name: 'vp8', clockRate: 90_000, payloadType: 96 },
+    ssrc,
+    mid: '1',
+    rid,
+    track,
+    requestKeyframe: async () => {
+      plis.push(rid);
+    },
+    plisSent: 0,
+    onNack: () => () => {},
+  };
+}
+let plis: string[] = [];
+
+/** Three layers with unrelated sequence numbers and timestamps; each layer's frame n is at 3000·n ticks of its own offset. */
+function setUp() {
+  plis = [];
+  const remotes = [fakeLayer('q', 11), fakeLayer('h', 22), fakeLayer('f', 33)];
+  const published = new PublishedTrack(remotes, 'camera', 0, new ForwardMeter());
+  const seqBase = [100, 30_000, 65_000];
+  const tsBase = [1_000, 2_000_000_000, 4_000_000_000];
+  const send = (layer: number, frame: number, key: boolean) => {
+    const header = new RtpHeader({ ssrc: remotes[layer]!.ssrc, payloadType: 96, sequenceNumber: (seqBase[layer]! + frame) & 0xffff, timestamp: (tsBase[layer]! + frame * 3000) >>> 0, marker: true });
+    remotes[layer]!.track.onReceiveRtp.execute(new RtpPacket(header, key ? KEY[layer]! : DELTA));
+  };
+  // Sender reports at one NTP instant, each in its layer's own timestamps (frame 0).
+  const report = (layer: number) =>
+    remotes[layer]!.track.onReceiveRtcp.execute(new RtcpSrPacket({ ssrc: remotes[layer]!.ssrc, senderInfo: new RtcpSenderInfo({ ntpTimestamp: 1n << 40n, rtpTimestamp: tsBase[layer]! }) }));
+  return { published, send, report, tsBase };
+}
+
+describe('TileLayerTrack', () => {
+  it('starts at a keyframe of the layer that covers the tile and switches at the next keyframe, numbering continuous', () => {
+    const { published, send, report } = setUp();
+    [0, 1, 2].forEach(report);
+    // Sizes become known from keyframes (nobody takes the layers yet).
+    [0, 1, 2].forEach((l) => send(l, 0, true));
+    const tile = new TileLayerTrack(published);
+    const out: RtpPacket[] = [];
+    const reports: RtcpSrPacket[] = [];
+    tile.track.onReceiveRtp.subscribe((p) => out.push(p));
+    tile.track.onReceiveRtcp.subscribe((r) => reports.push(r as RtcpSrPacket));
+    tile.setTileSize(SMALL_TILE.width, SMALL_TILE.height);
+    expect(tile.layers.target).toBe(1);
+    expect(plis).toContain('h');
+    // Deltas of h and anything of the other layers are not taken before h's keyframe.
+    send(1, 1, false);
+    send(2, 1, true);
+    send(0, 1, true);
+    expect(out).toHaveLength(0);
+    send(1, 2, true);
+    send(1, 3, false);
+    expect(out.map((p) => p.header.ssrc)).toEqual([tile.ssrc, tile.ssrc]);
+    expect(tile.layers.current).toBe(1);
+    // The composite grows the tile: the full layer from its next keyframe, h until then.
+    tile.setTileSize(1280, 720);
+    expect(tile.layers).toEqual({ current: 1, target: 2 });
+    send(2, 4, false);
+    send(1, 4, false);
+    send(2, 5, true);
+    send(2, 6, false);
+    send(1, 6, false); // h is dropped once f took over
+    expect(out).toHaveLength(5);
+    expect(tile.switches).toBe(1);
+    const seqs = out.map((p) => p.header.sequenceNumber);
+    expect(seqs.slice(1).map((s, i) => (s - seqs[i]!) & 0xffff)).toEqual([1, 1, 1, 1]);
+    // Timestamps: frames 2, 3, 4 of h then 5, 6 of f, 3000 ticks apart: the sender reports place f's frames.
+    const ts = out.map((p) => p.header.timestamp);
+    expect(ts.slice(1).map((t, i) => (t - ts[i]!) >>> 0)).toEqual([3000, 3000, 3000, 3000]);
+    // VP8 PictureIDs continue across the switch.
+    const pids = out.map((p) => parseVp8Descriptor(p.payload)!.pictureId!);
+    expect((pids[3]! - pids[2]!) & 0x7fff).toBe(1);
+    // The new layer's sender report is handed on in the output's timestamps: f's frame 0 maps to h-based output.
+    const last = reports.at(-1)!;
+    expect(last.ssrc).toBe(tile.ssrc);
+    expect((ts[3]! - last.senderInfo.rtpTimestamp) >>> 0).toBe(5 * 3000);
+    tile.close();
+    send(2, 7, false);
+    expect(out).toHaveLength(5);
+  });
+
+  it('takes the lowest layer for a tile not shown, and the highest before any size is known', () => {
+    const { published, send } = setUp();
+    const tile = new TileLayerTrack(published);
+    expect(tile.layers.target).toBe(2);
+    [0, 1, 2].forEach((l) => send(l, 0, true));
+    tile.setTileSize(0, 0);
+    expect(tile.layers.target).toBe(0);
+    tile.close();
+  });
+});
