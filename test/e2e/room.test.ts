@@ -3,7 +3,7 @@
 // decode frames of the *sender's* colour, hear the *sender's* tone, and never see peers of another room.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { HttpServerOptions, RunningServer } from '../../src/http/HttpServerTypes.js';
 import { launchParticipant, type LaunchParticipantOptions, type Participant } from '../harness/browser.js';
@@ -376,13 +376,58 @@ describe('seed pages (the lecture Sender → Receiver)', () => {
   });
 });
 
-describe('room page', () => {
+// Three participants join an SFU room once: the first test checks they all see and hear each other, the second has one
+// of them leave and join again (the room as the first test left it; each test checks its own part in full).
+describe('room page: three participants in an SFU room', () => {
+  const shared: Array<() => Promise<unknown>> = [];
+  let server: RunningServer;
+  let members: Member[];
+  beforeAll(async () => {
+    server = await serve();
+    members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'trio', n)));
+    // Kept for both tests: closed after the last one, not after each.
+    shared.push(...cleanups.splice(0));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(shared.splice(0).map((fn) => fn().catch(() => {})));
+  });
+
   it('three participants all see and hear each other', async () => {
-    const server = await serve();
-    const members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'trio', n)));
     await expectFullMesh(members);
     for (const m of members) expect(pageErrors(m), m.name).toEqual([]);
   });
+
+  it('leave removes the tile everywhere; join again brings it back with media', async () => {
+    const [ann, bob, cat] = members as [Member, Member, Member];
+    await Promise.all([ann, bob, cat].map((m) => waitFor(async () => (await status(m)) === 'connected', { timeoutMs: 15_000 })));
+    const oldId = cat.id;
+    for (const m of [ann, bob]) await waitFor(async () => (await tileIds(m)).includes(oldId), { description: `${m.name} has cat's tile` });
+
+    await cat.page.getByTestId('leave').click();
+    for (const m of [ann, bob]) {
+      await waitFor(async () => !(await tileIds(m)).includes(oldId), { timeoutMs: 5000, description: `${m.name}: cat's tile removed` });
+      expect(await peerIds(m)).not.toContain(oldId);
+      expect(await tileIds(m)).toHaveLength(1);
+      expect(await status(m)).toBe('connected');
+    }
+    expect(await status(cat)).toBe('idle');
+    expect(await tileIds(cat)).toEqual([]);
+    expect(await peerIds(cat)).toEqual([]);
+    expect((await apiRooms(server)).find((r) => r.room === 'trio')?.participants.map((p) => p.name).sort()).toEqual(['ann', 'bob']);
+
+    await cat.page.getByTestId('join').click();
+    cat.id = await waitFor(async () => {
+      const id = await cat.page.evaluate(() => window.rtcRoom.id);
+      return id !== oldId ? id : undefined;
+    }, { timeoutMs: 10_000, description: 'cat rejoined with a new id' });
+    for (const m of [ann, bob]) {
+      await waitFor(async () => (await tileIds(m)).includes(cat.id), { timeoutMs: 5000, description: `${m.name}: cat's tile back` });
+    }
+    await expectFullMesh([ann, bob, cat]);
+  });
+});
+
+describe('room page', () => {
 
   it('an upload to the SFU that does not connect is published again on a new session: the page says connected only then, the others get its media', async () => {
     const server = await serve();
@@ -664,35 +709,5 @@ describe('room page', () => {
     }
     // Four PCs (two per direction pair) each allocated on coturn.
     expect(turn.logs.filter((l) => l.includes('ALLOCATE processed, success')).length).toBeGreaterThanOrEqual(4);
-  });
-
-  it('leave removes the tile everywhere; join again brings it back with media', async () => {
-    const server = await serve();
-    const [ann, bob, cat] = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'doors', n)));
-    await Promise.all([ann, bob, cat].map((m) => waitFor(async () => (await status(m)) === 'connected', { timeoutMs: 15_000 })));
-    const oldId = cat.id;
-    for (const m of [ann, bob]) await waitFor(async () => (await tileIds(m)).includes(oldId), { description: `${m.name} has cat's tile` });
-
-    await cat.page.getByTestId('leave').click();
-    for (const m of [ann, bob]) {
-      await waitFor(async () => !(await tileIds(m)).includes(oldId), { timeoutMs: 5000, description: `${m.name}: cat's tile removed` });
-      expect(await peerIds(m)).not.toContain(oldId);
-      expect(await tileIds(m)).toHaveLength(1);
-      expect(await status(m)).toBe('connected');
-    }
-    expect(await status(cat)).toBe('idle');
-    expect(await tileIds(cat)).toEqual([]);
-    expect(await peerIds(cat)).toEqual([]);
-    expect((await apiRooms(server)).find((r) => r.room === 'doors')?.participants.map((p) => p.name).sort()).toEqual(['ann', 'bob']);
-
-    await cat.page.getByTestId('join').click();
-    cat.id = await waitFor(async () => {
-      const id = await cat.page.evaluate(() => window.rtcRoom.id);
-      return id !== oldId ? id : undefined;
-    }, { timeoutMs: 10_000, description: 'cat rejoined with a new id' });
-    for (const m of [ann, bob]) {
-      await waitFor(async () => (await tileIds(m)).includes(cat.id), { timeoutMs: 5000, description: `${m.name}: cat's tile back` });
-    }
-    await expectFullMesh([ann, bob, cat]);
   });
 });
