@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { RunningServer } from '../../src/http/HttpServerTypes.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
@@ -13,10 +13,12 @@ import { finalizeComposite } from '../../src/recording/finalizeComposite.js';
 import {
   decodeAudioPcm,
   decodeErrors,
+  frameRgb,
   NAMED_COLORS,
   nearestNamedColor,
   probe,
-  sampleColor,
+  type RgbFrame,
+  regionMean,
   streamDuration,
   tonePresence,
 } from '../harness/analyze.js';
@@ -30,9 +32,11 @@ import { flashBeepEvents, median, pairOffsets, sentFlashBeepEvents } from './avS
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'magenta', 'yellow', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
+type Cleanups = Array<() => Promise<unknown> | void>;
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  frames.clear();
 });
 
 beforeAll(() => {
@@ -40,9 +44,9 @@ beforeAll(() => {
   buildDist();
 }, 120_000);
 
-async function server(): Promise<RunningServer> {
+async function server(owner: Cleanups = cleanups): Promise<RunningServer> {
   const s = await startServer({ port: 0 });
-  cleanups.push(() => s.close());
+  owner.push(() => s.close());
   return s;
 }
 
@@ -63,17 +67,24 @@ interface JoinOptions {
   params?: string;
 }
 
-async function joinRoom(s: RunningServer, room: string, name: string, o: JoinOptions): Promise<Participant> {
+/**
+ * A participant's Chromium, launched on a blank page; calling the result opens the room page, which joins at once.
+ * Launching is most of a participant's start-up on a loaded machine, and needs no server: tests launch all their
+ * browsers together first, then join them one at a time where the join order matters (grid positions).
+ */
+async function launch(s: RunningServer, room: string, name: string, o: JoinOptions, owner: Cleanups = cleanups): Promise<() => Promise<Participant>> {
   const p = await launchParticipant({
     name,
     video: o.video ?? (o.color ? await videoFixture({ kind: 'color', color: o.color }) : undefined),
     audio: o.audio ?? (await audioFixture({ freq: 440, seconds: 4, amplitude: 0 })),
+  });
+  owner.push(() => p.close());
+  return async () => {
     // mesh=0: each browser sends to the recorder only. What is checked is the recording; a four-browser mesh on two
     // cores delayed the recorder's media by up to 13 s and starved its encoder.
-    url: `${s.url}/room/${room}?name=${name}&autojoin=1&mesh=0${o.params ?? ''}`,
-  });
-  cleanups.push(() => p.close());
-  return p;
+    await p.page.goto(`${s.url}/room/${room}?name=${name}&autojoin=1&mesh=0${o.params ?? ''}`);
+    return p;
+  };
 }
 
 async function connected(p: Participant): Promise<number> {
@@ -105,14 +116,31 @@ function readManifest(dir: string): Manifest {
   return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
 }
 
+/**
+ * The frame at `timeSec` (the first at or after it), decoded once per test however many tiles are read from it: the
+ * grid test alone read ~30 regions, each an ffmpeg run of its own before, on a 2-core machine shared with Chromiums.
+ */
+const frames = new Map<string, Promise<RgbFrame>>();
+function frameAt(file: string, timeSec: number): Promise<RgbFrame> {
+  const key = `${file}@${timeSec}`;
+  let f = frames.get(key);
+  if (!f) frames.set(key, (f = frameRgb(file, timeSec)));
+  return f;
+}
+
+/** Mean colour of a region of the frame at `timeSec`: exactly what sampleColor(file, …) reads (one decode per moment). */
+async function regionColor(file: string, timeSec: number, region: { x: number; y: number; w: number; h: number }) {
+  return regionMean(await frameAt(file, timeSec), region);
+}
+
 async function colorAt(file: string, timeSec: number, x: number, y: number): Promise<string> {
-  const rgb = await sampleColor(file, { timeSec, x: x - 10, y: y - 10, w: 20, h: 20 });
+  const rgb = await regionColor(file, timeSec, { x: x - 10, y: y - 10, w: 20, h: 20 });
   return nearestNamedColor(rgb, PALETTE).name;
 }
 
 /** `color` at (x, y) in at least two of the frames at t, t + 0.5 s, t + 1 s. */
 async function expectColor(file: string, t: number, x: number, y: number, color: string): Promise<void> {
-  const seen = [await colorAt(file, t, x, y), await colorAt(file, t + 0.5, x, y), await colorAt(file, t + 1, x, y)];
+  const seen = await Promise.all([t, t + 0.5, t + 1].map((at) => colorAt(file, at, x, y)));
   expect(seen.filter((c) => c === color).length, `${color} at ${x},${y} around ${t.toFixed(1)} s: ${seen.join(' ')}`).toBeGreaterThanOrEqual(2);
 }
 
@@ -193,15 +221,19 @@ describe('mixed recording (composite)', () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
     const cli = recorder(['--room', 'grid', '--server', s.wsUrl, '--out', out, '--json']);
+    // The four browsers start together (while the recorder starts); they join one after the other, so the grid order
+    // (join order) is known.
+    const [red, blue, lime, magenta] = await Promise.all(
+      ([['Red', 'red'], ['Blue', 'blue'], ['Lime', 'lime'], ['Magenta', 'magenta']] as const).map(([name, color]) => launch(s, 'grid', name, { color })),
+    );
     await cli.waitForLine(/^recording room grid into /);
-    // One after the other, so the grid order (join order) is known.
-    for (const [name, color] of [['Red', 'red'], ['Blue', 'blue'], ['Lime', 'lime']] as const) {
-      await connected(await joinRoom(s, 'grid', name, { color }));
+    for (const [join, name] of [[red, 'Red'], [blue, 'Blue'], [lime, 'Lime']] as const) {
+      await connected(await join!());
       await mediaAtRecorder(cli, name, ['video']);
     }
     await sleep(5000);
     const lateClick = Date.now();
-    const late = await joinRoom(s, 'grid', 'Magenta', { color: 'magenta' });
+    const late = await magenta!();
     const lateIn = await connected(late);
     await mediaAtRecorder(cli, 'Magenta', ['video']);
     // CPU of the recorder (node + all its ffmpeg processes) with four participants in the grid.
@@ -260,10 +292,15 @@ describe('mixed recording (composite)', () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
     const cli = recorder(['--room', 'ph', '--server', s.wsUrl, '--out', out, '--json']);
+    const [joinRed, joinVoice, joinBlue] = await Promise.all([
+      launch(s, 'ph', 'Red', { color: 'red' }),
+      launch(s, 'ph', 'Voice', { params: '&video=0' }),
+      launch(s, 'ph', 'Blue', { color: 'blue' }),
+    ]);
     await cli.waitForLine(/^recording room ph into /);
-    await connected(await joinRoom(s, 'ph', 'Red', { color: 'red' }));
-    await connected(await joinRoom(s, 'ph', 'Voice', { params: '&video=0' }));
-    const blue = await joinRoom(s, 'ph', 'Blue', { color: 'blue' });
+    await connected(await joinRed());
+    await connected(await joinVoice());
+    const blue = await joinBlue();
     await connected(blue);
     await mediaAtRecorder(cli, 'Blue', ['video']);
     await sleep(4000);
@@ -278,12 +315,13 @@ describe('mixed recording (composite)', () => {
     const origin = readManifest(summary.dir).composite!.startedAtMs;
     const stall = (stalledAt - origin) / 1000;
     const isPlaceholder = async (t: number, x: number, y: number) => {
-      const c = await sampleColor(file, { timeSec: t, x, y, w: 16, h: 16 });
+      const c = await regionColor(file, t, { x, y, w: 16, h: 16 });
       return Math.hypot(c.r - 0x2a, c.g - 0x2f, c.b - 0x3a) < 25;
     };
+    await Promise.all([stall - 1, stall + 1, stall + 3.5].map((t) => frameAt(file, t)));
     // Grid of three: Red, Voice (top right), Blue centred below.
     expect(await isPlaceholder(stall - 1, 680, 40), 'audio-only tile').toBe(true);
-    const name = await sampleColor(file, { timeSec: stall - 1, x: 900, y: 165, w: 120, h: 30 });
+    const name = await regionColor(file, stall - 1, { x: 900, y: 165, w: 120, h: 30 });
     expect(name.r + name.g + name.b, 'the name is written on it').toBeGreaterThan(3 * 80);
     expect(await colorAt(file, stall - 1, 640, 540)).toBe('blue');
     expect(await colorAt(file, stall + 1, 640, 540), 'frozen first').toBe('blue');
@@ -296,8 +334,9 @@ describe('mixed recording (composite)', () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
     const cli = recorder(['--room', 'sync', '--server', s.wsUrl, '--out', out, '--json']);
+    const joinFlash = await launch(s, 'sync', 'Flash', { video: fb.video, audio: fb.audio, params: '&agc=0' });
     await cli.waitForLine(/^recording room sync into /);
-    const p = await joinRoom(s, 'sync', 'Flash', { video: fb.video, audio: fb.audio, params: '&agc=0' });
+    const p = await joinFlash();
     await connected(p);
     // The browser's own offset between its fake camera and microphone: MediaRecorder on the local stream. It drifts
     // each time Chromium loops the fixture files, so flashes are paired by wall-clock time, not compared in bulk.
@@ -337,13 +376,18 @@ describe('mixed recording (composite)', () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
     const cli = recorder(['--room', 'spk', '--server', s.wsUrl, '--out', out, '--json', '--layout', 'speaker']);
-    await cli.waitForLine(/^recording room spk into /);
     const silent = await audioFixture({ freq: 440, seconds: 4, amplitude: 0 });
     const loud = await audioFixture({ freq: 660, seconds: 4, amplitude: 0.5 });
     // The loud one joins last: neither "first joiner" nor a default can make the test pass.
-    await connected(await joinRoom(s, 'spk', 'Red', { color: 'red', audio: silent, params: '&agc=0' }));
-    await connected(await joinRoom(s, 'spk', 'Blue', { color: 'blue', audio: silent, params: '&agc=0' }));
-    const limeIn = await connected(await joinRoom(s, 'spk', 'Lime', { color: 'lime', audio: loud, params: '&agc=0' }));
+    const [joinRed, joinBlue, joinLime] = await Promise.all([
+      launch(s, 'spk', 'Red', { color: 'red', audio: silent, params: '&agc=0' }),
+      launch(s, 'spk', 'Blue', { color: 'blue', audio: silent, params: '&agc=0' }),
+      launch(s, 'spk', 'Lime', { color: 'lime', audio: loud, params: '&agc=0' }),
+    ]);
+    await cli.waitForLine(/^recording room spk into /);
+    await connected(await joinRed());
+    await connected(await joinBlue());
+    const limeIn = await connected(await joinLime());
     await sleep(8000);
     cli.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
@@ -360,43 +404,37 @@ describe('mixed recording (composite)', () => {
     expect(strip.sort()).toEqual(['blue', 'red']);
   });
 
-  it('screen share: featured in the large tile, every camera in the strip', async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'share', '--server', s.wsUrl, '--out', out, '--json']);
-    await cli.waitForLine(/^recording room share into /);
-    await connected(await joinRoom(s, 'share', 'Red', { color: 'red' }));
-    const blue = await joinRoom(s, 'share', 'Blue', { color: 'blue' });
+});
+
+// Red and Blue join once, side by side (a 2x1 grid); each test records them with a recorder of its own, which joins the
+// room they are in and gets their media from the SFU. The SIGKILL test goes first: the share test changes the layout.
+describe('mixed recording of two participants already in the room', () => {
+  const shared: Cleanups = [];
+  let s: RunningServer;
+  let blue: Participant;
+  beforeAll(async () => {
+    s = await server(shared);
+    const [joinRed, joinBlue] = await Promise.all([launch(s, 'pair', 'Red', { color: 'red' }, shared), launch(s, 'pair', 'Blue', { color: 'blue' }, shared)]);
+    await connected(await joinRed());
+    blue = await joinBlue();
     await connected(blue);
-    await sleep(2000);
-    await blue.page.getByTestId('share').click();
-    const sharedAt = Date.now();
-    await sleep(7000);
-    cli.kill('SIGINT');
-    expect((await cli.exited).code).toBe(0);
-    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
-    const manifest = readManifest(summary.dir);
-    const file = join(summary.dir, 'recording.mp4');
-    const blueVideos = manifest.tracks.filter((t) => t.participantName === 'Blue' && t.kind === 'video');
-    expect(blueVideos.length, 'camera + screen recorded').toBe(2);
-    const t = (Math.max(sharedAt, blueVideos[1]!.firstPacketAtMs!) - manifest.composite!.startedAtMs) / 1000 + 3;
-    // Before: a 2x1 grid. After: the share (Chromium's fake screen, 1280x720: neither red nor blue) 1280x576 on top,
-    // both cameras in the strip below.
-    // Just before the click (1.4 s after Blue connected: its first picture may take a moment under load).
-    const before = (sharedAt - manifest.composite!.startedAtMs) / 1000 - 0.6;
-    expect(await colorAt(file, before, 320, 360)).toBe('red');
-    expect(await colorAt(file, before, 960, 360)).toBe('blue');
-    expect(['red', 'blue']).not.toContain(await colorAt(file, t, 640, 288));
-    expect([await colorAt(file, t, 512, 648), await colorAt(file, t, 768, 648)]).toEqual(['red', 'blue']);
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of shared.splice(0).reverse()) await c();
   });
 
-  it('SIGKILL mid-recording leaves a playable fragmented file covering all but the last ~2 s; finalizeComposite fixes it up', async () => {
-    const s = await server();
+  /** A recorder of room "pair" that has both participants' video. */
+  async function pairRecorder(flags: string[]): Promise<{ cli: CliProcess; dir: string }> {
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'kill', '--server', s.wsUrl, '--out', out]);
-    const dir = (await cli.waitForLine(/^recording room kill into /)).replace(/^recording room kill into /, '').trim();
-    await connected(await joinRoom(s, 'kill', 'Red', { color: 'red' }));
-    await connected(await joinRoom(s, 'kill', 'Blue', { color: 'blue' }));
+    const cli = recorder(['--room', 'pair', '--server', s.wsUrl, '--out', out, ...flags]);
+    const dir = (await cli.waitForLine(/^recording room pair into /)).replace(/^recording room pair into /, '').trim();
+    await mediaAtRecorder(cli, 'Red', ['video']);
+    await mediaAtRecorder(cli, 'Blue', ['video']);
+    return { cli, dir };
+  }
+
+  it('SIGKILL mid-recording leaves a playable fragmented file covering all but the last ~2 s; finalizeComposite fixes it up', async () => {
+    const { cli, dir } = await pairRecorder([]);
     await sleep(8000);
     // The harshest case: the recorder and every ffmpeg it started die at once (no EOF-triggered flush).
     const tree = descendants(cli.pid);
@@ -429,8 +467,41 @@ describe('mixed recording (composite)', () => {
     expect(await colorAt(file, covered - 1, 960, 360)).toBe('blue');
   });
 
+  it('screen share: featured in the large tile, every camera in the strip', async () => {
+    const { cli } = await pairRecorder(['--json']);
+    await sleep(2000);
+    // Playwright's click() can return well after the page acted on it on a loaded machine (a run at load 15: the layout
+    // had switched to the share before click() returned + 0.6 s), so "before" is taken from when the click was sent.
+    const clickAt = Date.now();
+    await blue.page.getByTestId('share').click();
+    const sharedAt = Date.now();
+    await sleep(7000);
+    cli.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    const manifest = readManifest(summary.dir);
+    const file = join(summary.dir, 'recording.mp4');
+    const blueVideos = manifest.tracks.filter((t) => t.participantName === 'Blue' && t.kind === 'video');
+    expect(blueVideos.length, 'camera + screen recorded').toBe(2);
+    const t = (Math.max(sharedAt, blueVideos[1]!.firstPacketAtMs!) - manifest.composite!.startedAtMs) / 1000 + 3;
+    // Before: a 2x1 grid. After: the share (Chromium's fake screen, 1280x720: neither red nor blue) 1280x576 on top,
+    // both cameras in the strip below.
+    // Just before the click (1.4 s after the recorder had both videos: a first picture may take a moment under load).
+    const before = (clickAt - manifest.composite!.startedAtMs) / 1000 - 0.6;
+    expect(await colorAt(file, before, 320, 360)).toBe('red');
+    expect(await colorAt(file, before, 960, 360)).toBe('blue');
+    expect(['red', 'blue']).not.toContain(await colorAt(file, t, 640, 288));
+    expect([await colorAt(file, t, 512, 648), await colorAt(file, t, 768, 648)]).toEqual(['red', 'blue']);
+  });
+});
+
+describe('mixed recording without video or without tracks', () => {
+  // One participant, recorded by two recorders at once (one --no-video, one --no-tracks): each test checks its own.
+  let recordings: Promise<Record<'audioOnly' | 'mixOnly', ToneRecording>> | undefined;
+  const tones = () => (recordings ??= recordToneParticipant('tone', { audioOnly: ['--no-video'], mixOnly: ['--no-tracks'] }));
+
   it('--no-video: an audio-only recording.m4a of the wall-clock length', async () => {
-    const { dir, manifest, wallSec } = await recordToneParticipant('aud', ['--no-video']);
+    const { dir, manifest, wallSec } = (await tones()).audioOnly;
     expect(manifest.composite).toMatchObject({ file: 'recording.m4a', format: 'm4a', state: 'done' });
     const file = join(dir, 'recording.m4a');
     await expectWellFormed(file, wallSec, false);
@@ -438,7 +509,7 @@ describe('mixed recording (composite)', () => {
   });
 
   it('--no-tracks: only the mixed recording is written; the manifest still counts every track', async () => {
-    const { dir, manifest, wallSec } = await recordToneParticipant('mixonly', ['--no-tracks']);
+    const { dir, manifest, wallSec } = (await tones()).mixOnly;
     expect(readdirSync(join(dir, 'tracks'))).toEqual([]);
     expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
     for (const t of manifest.tracks) {
@@ -458,20 +529,35 @@ describe('mixed recording (composite)', () => {
   });
 });
 
-/** Records one red participant sending a 660 Hz tone for ~5 s with `flags`; the wall time is from the composite's start. */
-async function recordToneParticipant(room: string, flags: string[]): Promise<{ dir: string; manifest: Manifest; wallSec: number }> {
+interface ToneRecording {
+  dir: string;
+  manifest: Manifest;
+  wallSec: number;
+}
+
+/**
+ * Records one red participant sending a 660 Hz tone for ~5 s, with one recorder per entry of `variants` (its flags),
+ * all in the room at once; each wall time is from that recording's composite start to when its recorder handled the stop.
+ */
+async function recordToneParticipant<K extends string>(room: string, variants: Record<K, string[]>): Promise<Record<K, ToneRecording>> {
   const s = await server();
-  const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-  const cli = recorder(['--room', room, '--server', s.wsUrl, '--out', out, '--json', ...flags]);
-  await cli.waitForLine(new RegExp(`^recording room ${room} into `));
-  await connected(await joinRoom(s, room, 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }));
+  const names = Object.keys(variants) as K[];
+  const clis = names.map((k) => recorder(['--room', room, '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-mix-')), '--json', ...variants[k]]));
+  const launching = launch(s, room, 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) });
+  await Promise.all(clis.map((cli) => cli.waitForLine(new RegExp(`^recording room ${room} into `))));
+  await connected(await (await launching)());
   await sleep(5000);
-  cli.kill('SIGINT');
+  for (const cli of clis) cli.kill('SIGINT');
   const stopWall = Date.now();
-  expect((await cli.exited).code).toBe(0);
-  const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
-  const manifest = readManifest(summary.dir);
-  return { dir: summary.dir, manifest, wallSec: (stopHandledAt(cli, stopWall) - manifest.composite!.startedAtMs) / 1000 };
+  const result = {} as Record<K, ToneRecording>;
+  for (const [i, k] of names.entries()) {
+    const cli = clis[i]!;
+    expect((await cli.exited).code, k).toBe(0);
+    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+    const manifest = readManifest(summary.dir);
+    result[k] = { dir: summary.dir, manifest, wallSec: (stopHandledAt(cli, stopWall) - manifest.composite!.startedAtMs) / 1000 };
+  }
+  return result;
 }
 
 /**

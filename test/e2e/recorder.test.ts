@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { RunningServer } from '../../src/http/HttpServerTypes.js';
 import type { Manifest, TrackEntry } from '../../src/recording/ManifestTypes.js';
@@ -109,25 +109,28 @@ describe('rtc-record --room', () => {
       [manifest.participants.find((p) => p.name === 'Carol')!.id]: { from: carolIn, to: stopAt },
     };
 
-    for (const track of manifest.tracks) {
-      const file = trackPath(summary.dir, track);
-      const name = track.participantName as Name;
-      expect(await decodeErrors(file), track.file).toEqual([]);
-      checkManifestTrack(track);
-      const seconds = await streamDuration(file, track.kind);
-      // Present from when the recorder's own connection carried media: a page says "connected" once any of its mesh
-      // connections is up, and the one to the recorder can follow seconds later on a loaded machine (the SFU's job).
-      const { to } = presence[track.participantId]!;
-      // The page's "connected" is seen by polling, up to a few hundred ms after the fact: media that reached the
-      // recorder before the test saw it counts from its first packet.
-      const from = Math.min(presence[track.participantId]!.from, track.firstPacketAtMs!);
-      const lateMs = Math.max(0, track.firstPacketAtMs! - from);
-      if (lateMs > 300) console.log(`${track.file}: the recorder's first packet came ${lateMs} ms after the page said connected`);
-      const expected = (to - from - lateMs) / 1000;
-      expect(Math.abs(seconds - expected) / expected, `${track.file}: ${seconds.toFixed(2)} s vs present ${expected.toFixed(2)} s`).toBeLessThan(0.05);
-      if (track.kind === 'audio') await expectTone(file, TONES[name]);
-      else await expectColor(file, COLORS[name]);
-    }
+    // The eight tracks are checked concurrently (ffmpeg runs; the checks of each are independent of the others').
+    await Promise.all(
+      manifest.tracks.map(async (track) => {
+        const file = trackPath(summary.dir, track);
+        const name = track.participantName as Name;
+        expect(await decodeErrors(file), track.file).toEqual([]);
+        checkManifestTrack(track);
+        const seconds = await streamDuration(file, track.kind);
+        // Present from when the recorder's own connection carried media: a page says "connected" once any of its mesh
+        // connections is up, and the one to the recorder can follow seconds later on a loaded machine (the SFU's job).
+        const { to } = presence[track.participantId]!;
+        // The page's "connected" is seen by polling, up to a few hundred ms after the fact: media that reached the
+        // recorder before the test saw it counts from its first packet.
+        const from = Math.min(presence[track.participantId]!.from, track.firstPacketAtMs!);
+        const lateMs = Math.max(0, track.firstPacketAtMs! - from);
+        if (lateMs > 300) console.log(`${track.file}: the recorder's first packet came ${lateMs} ms after the page said connected`);
+        const expected = (to - from - lateMs) / 1000;
+        expect(Math.abs(seconds - expected) / expected, `${track.file}: ${seconds.toFixed(2)} s vs present ${expected.toFixed(2)} s`).toBeLessThan(0.05);
+        if (track.kind === 'audio') await expectTone(file, TONES[name]);
+        else await expectColor(file, COLORS[name]);
+      }),
+    );
   });
 
   it('starts its own server when run without --server, prints the join URL and stops after --duration', async () => {
@@ -150,33 +153,6 @@ describe('rtc-record --room', () => {
     for (const t of manifest.tracks) {
       if (t.kind === 'audio') await expectTone(trackPath(dir, t), TONES.Alice);
       else await expectColor(trackPath(dir, t), COLORS.Alice);
-    }
-  });
-
-  it('leaves decodable track files when killed with SIGKILL mid-recording', async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-kill-'));
-    const cli = recorder(['--room', 'kill', '--server', s.wsUrl, '--out', out]);
-    const dirLine = await cli.waitForLine(/^recording room kill into /);
-    const dir = dirLine.replace(/^recording room kill into /, '');
-    const alice = await participant(s, 'kill', 'Alice');
-    const since = await connected(alice);
-    await new Promise((r) => setTimeout(r, 8000));
-    cli.kill('SIGKILL');
-    const killedAfter = (Date.now() - since) / 1000;
-    await cli.exited;
-
-    const manifest = readManifest(dir);
-    expect(manifest.state).toBe('recording'); // never finalized…
-    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
-    for (const track of manifest.tracks) {
-      const file = trackPath(dir, track);
-      expect(await decodeErrors(file), track.file).toEqual([]);
-      const seconds = await streamDuration(file, track.kind);
-      // …yet everything but the last second or so is there.
-      expect(seconds, track.file).toBeGreaterThan(killedAfter - 1.5);
-      if (track.kind === 'audio') await expectTone(file, TONES.Alice);
-      else await expectColor(file, COLORS.Alice);
     }
   });
 
@@ -211,32 +187,6 @@ describe('rtc-record --room', () => {
     await expectColor(trackPath(summary.dir, aliceVideo), COLORS.Alice);
   });
 
-  it('records a participant that may only use TURN relay candidates (server ICE config reaches the recorder)', async () => {
-    const turn = await startTurnServer();
-    cleanups.push(() => turn.stop());
-    const s = await server({ iceServers: [{ urls: turn.urls, username: turn.username, credential: turn.credential }] });
-    const out = mkdtempSync(join(tmpdir(), 'rtc-relay-'));
-    const cli = recorder(['--room', 'relay', '--server', s.wsUrl, '--out', out]);
-    await cli.waitForLine(/^recording room relay into /);
-    const alice = await participant(s, 'relay', 'Alice', '&relay=1');
-    await connected(alice);
-    const pairs = await alice.page.evaluate(() => (window as unknown as { rtcRoom: { selectedCandidateTypes(): Promise<Array<{ local: string }>> } }).rtcRoom.selectedCandidateTypes());
-    expect(pairs.length).toBeGreaterThan(0);
-    expect(pairs.every((p) => p.local === 'relay')).toBe(true);
-    await new Promise((r) => setTimeout(r, 6000));
-    cli.kill('SIGINT');
-    expect((await cli.exited).code).toBe(0);
-    const dir = cli.stdout.at(-1)!;
-    const manifest = readManifest(dir);
-    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
-    for (const t of manifest.tracks) {
-      const file = trackPath(dir, t);
-      expect(await streamDuration(file, t.kind)).toBeGreaterThan(4);
-      if (t.kind === 'audio') await expectTone(file, TONES.Alice);
-      else await expectColor(file, COLORS.Alice);
-    }
-  });
-
   it("records the lecture's unmodified Sender page in room default", async () => {
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-seed-'));
@@ -265,6 +215,73 @@ describe('rtc-record --room', () => {
     expect(await decodeErrors(file)).toEqual([]);
     expect(await streamDuration(file, 'video')).toBeGreaterThan(4.5);
     await expectColor(file, 'blue');
+  });
+});
+
+// One participant that may only use TURN relay candidates, recorded by two recorders at once: one is SIGKILLed, the
+// other stopped as usual. Each test checks its own recorder's files; Alice joins (and connects through coturn) once.
+describe('rtc-record --room: one participant, two recorders', () => {
+  const shared: Array<() => Promise<unknown> | void> = [];
+  let alice: Participant;
+  let killable: { cli: CliProcess; dir: string };
+  let relayed: CliProcess;
+  let aliceIn: number;
+  beforeAll(async () => {
+    const turn = await startTurnServer();
+    shared.push(() => turn.stop());
+    const s = await server({ iceServers: [{ urls: turn.urls, username: turn.username, credential: turn.credential }] });
+    const kill = recorder(['--room', 'relay', '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-kill-'))]);
+    relayed = recorder(['--room', 'relay', '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-relay-'))]);
+    const [dirLine] = await Promise.all([kill.waitForLine(/^recording room relay into /), relayed.waitForLine(/^recording room relay into /)]);
+    killable = { cli: kill, dir: dirLine.replace(/^recording room relay into /, '') };
+    alice = await participant(s, 'relay', 'Alice', '&relay=1');
+    aliceIn = await connected(alice);
+    // Kept for both tests: stopped after the last one, not after each.
+    shared.push(...cleanups.splice(0));
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of shared.splice(0).reverse()) await c();
+  });
+
+  it('leaves decodable track files when killed with SIGKILL mid-recording', async () => {
+    const { cli, dir } = killable;
+    const since = aliceIn;
+    await new Promise((r) => setTimeout(r, Math.max(0, since + 8000 - Date.now())));
+    cli.kill('SIGKILL');
+    const killedAfter = (Date.now() - since) / 1000;
+    await cli.exited;
+
+    const manifest = readManifest(dir);
+    expect(manifest.state).toBe('recording'); // never finalized…
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const track of manifest.tracks) {
+      const file = trackPath(dir, track);
+      expect(await decodeErrors(file), track.file).toEqual([]);
+      const seconds = await streamDuration(file, track.kind);
+      // …yet everything but the last second or so is there.
+      expect(seconds, track.file).toBeGreaterThan(killedAfter - 1.5);
+      if (track.kind === 'audio') await expectTone(file, TONES.Alice);
+      else await expectColor(file, COLORS.Alice);
+    }
+  });
+
+  it('records a participant that may only use TURN relay candidates (server ICE config reaches the recorder)', async () => {
+    const cli = relayed;
+    const pairs = await alice.page.evaluate(() => (window as unknown as { rtcRoom: { selectedCandidateTypes(): Promise<Array<{ local: string }>> } }).rtcRoom.selectedCandidateTypes());
+    expect(pairs.length).toBeGreaterThan(0);
+    expect(pairs.every((p) => p.local === 'relay')).toBe(true);
+    await new Promise((r) => setTimeout(r, Math.max(0, aliceIn + 6000 - Date.now())));
+    cli.kill('SIGINT');
+    expect((await cli.exited).code).toBe(0);
+    const dir = cli.stdout.at(-1)!;
+    const manifest = readManifest(dir);
+    expect(manifest.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    for (const t of manifest.tracks) {
+      const file = trackPath(dir, t);
+      expect(await streamDuration(file, t.kind)).toBeGreaterThan(4);
+      if (t.kind === 'audio') await expectTone(file, TONES.Alice);
+      else await expectColor(file, COLORS.Alice);
+    }
   });
 });
 

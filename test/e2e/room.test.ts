@@ -3,7 +3,7 @@
 // decode frames of the *sender's* colour, hear the *sender's* tone, and never see peers of another room.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { HttpServerOptions, RunningServer } from '../../src/http/HttpServerTypes.js';
 import { launchParticipant, type LaunchParticipantOptions, type Participant } from '../harness/browser.js';
@@ -180,14 +180,25 @@ function HANG_FIRST_UPLOAD_SCRIPT(): void {
 
 /** One Chromium on the room page with `?autojoin=1`; resolves once the page has its peer id. */
 async function joinRoom(server: RunningServer, room: string, name: Who, query = '', initScript?: () => void): Promise<Member> {
+  return (await launchMember(name, initScript))(server, room, query);
+}
+
+/**
+ * `name`'s Chromium, launched (a blank page); calling the result opens the room page and resolves as joinRoom does.
+ * For a test whose participants must join one after the other: the launches, most of a join on a loaded machine, can
+ * run together up front.
+ */
+async function launchMember(name: Who, initScript?: () => void): Promise<(server: RunningServer, room: string, query?: string) => Promise<Member>> {
   const look = LOOKS[name];
   const [video, audio] = await fixtures(look);
   const p = await browser({ name, video, audio });
   await p.page.addInitScript(SIGNAL_LOG_SCRIPT);
   if (initScript) await p.page.addInitScript(initScript);
-  await p.page.goto(`${server.url}/room/${room}?name=${name}&autojoin=1${query}`);
-  const id = await waitFor(() => p.page.evaluate(() => window.rtcRoom.id), { timeoutMs: 15_000, description: `${name} joined ${room}` });
-  return { ...look, name, room, p, page: p.page, id };
+  return async (server, room, query = '') => {
+    await p.page.goto(`${server.url}/room/${room}?name=${name}&autojoin=1${query}`);
+    const id = await waitFor(() => p.page.evaluate(() => window.rtcRoom.id), { timeoutMs: 15_000, description: `${name} joined ${room}` });
+    return { ...look, name, room, p, page: p.page, id };
+  };
 }
 
 const inbound = (m: Member) => m.page.evaluate(() => window.rtcRoom.inboundStats());
@@ -318,18 +329,22 @@ describe('seed pages (the lecture Sender → Receiver)', () => {
     const [video] = await fixtures(LOOKS.bob);
     const seedRole = (role: string) => () =>
       server.signaling.listRooms().some((r) => r.room === 'default' && r.participants.some((p) => p.role === role));
+    // Both browsers start at once (blank pages); they open their pages in the order under test.
+    const [sender, receiverBrowser] = await Promise.all([browser({ name: 'seed-sender', video }), browser({ name: 'seed-receiver' })]);
     let receiver: Participant | undefined;
     if (receiverFirst) {
-      receiver = await browser({ name: 'seed-receiver', url: `${server.url}/seed/receiver` });
+      receiver = receiverBrowser;
+      await receiver.page.goto(`${server.url}/seed/receiver`);
       await waitFor(seedRole('seed-receiver'), { description: 'seed receiver registered' });
     }
-    const sender = await browser({ name: 'seed-sender', video, url: `${server.url}/seed/sender` });
+    await sender.page.goto(`${server.url}/seed/sender`);
     await waitFor(seedRole('seed-sender'), { description: 'seed sender registered' });
     await sender.page.getByTestId('send').click();
     if (!receiver) {
       // A receiver that arrives after "Send data" gets the held offer and candidates.
       await waitFor(() => sender.page.evaluate(() => window.pc?.localDescription?.type === 'offer'), { description: 'sender offered' });
-      receiver = await browser({ name: 'seed-receiver', url: `${server.url}/seed/receiver` });
+      receiver = receiverBrowser;
+      await receiver.page.goto(`${server.url}/seed/receiver`);
     }
     return { sender, receiver };
   }
@@ -376,19 +391,65 @@ describe('seed pages (the lecture Sender → Receiver)', () => {
   });
 });
 
-describe('room page', () => {
+// Three participants join an SFU room once: the first test checks they all see and hear each other, the second has one
+// of them leave and join again (the room as the first test left it; each test checks its own part in full).
+describe('room page: three participants in an SFU room', () => {
+  const shared: Array<() => Promise<unknown>> = [];
+  let server: RunningServer;
+  let members: Member[];
+  beforeAll(async () => {
+    server = await serve();
+    members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'trio', n)));
+    // Kept for both tests: closed after the last one, not after each.
+    shared.push(...cleanups.splice(0));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(shared.splice(0).map((fn) => fn().catch(() => {})));
+  });
+
   it('three participants all see and hear each other', async () => {
-    const server = await serve();
-    const members = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'trio', n)));
     await expectFullMesh(members);
     for (const m of members) expect(pageErrors(m), m.name).toEqual([]);
   });
 
+  it('leave removes the tile everywhere; join again brings it back with media', async () => {
+    const [ann, bob, cat] = members as [Member, Member, Member];
+    await Promise.all([ann, bob, cat].map((m) => waitFor(async () => (await status(m)) === 'connected', { timeoutMs: 15_000 })));
+    const oldId = cat.id;
+    for (const m of [ann, bob]) await waitFor(async () => (await tileIds(m)).includes(oldId), { description: `${m.name} has cat's tile` });
+
+    await cat.page.getByTestId('leave').click();
+    for (const m of [ann, bob]) {
+      await waitFor(async () => !(await tileIds(m)).includes(oldId), { timeoutMs: 5000, description: `${m.name}: cat's tile removed` });
+      expect(await peerIds(m)).not.toContain(oldId);
+      expect(await tileIds(m)).toHaveLength(1);
+      expect(await status(m)).toBe('connected');
+    }
+    expect(await status(cat)).toBe('idle');
+    expect(await tileIds(cat)).toEqual([]);
+    expect(await peerIds(cat)).toEqual([]);
+    expect((await apiRooms(server)).find((r) => r.room === 'trio')?.participants.map((p) => p.name).sort()).toEqual(['ann', 'bob']);
+
+    await cat.page.getByTestId('join').click();
+    cat.id = await waitFor(async () => {
+      const id = await cat.page.evaluate(() => window.rtcRoom.id);
+      return id !== oldId ? id : undefined;
+    }, { timeoutMs: 10_000, description: 'cat rejoined with a new id' });
+    for (const m of [ann, bob]) {
+      await waitFor(async () => (await tileIds(m)).includes(cat.id), { timeoutMs: 5000, description: `${m.name}: cat's tile back` });
+    }
+    await expectFullMesh([ann, bob, cat]);
+  });
+});
+
+describe('room page', () => {
+
   it('an upload to the SFU that does not connect is published again on a new session: the page says connected only then, the others get its media', async () => {
     const server = await serve();
-    const bob = await joinRoom(server, 'retry', 'bob');
+    const [joinBob, joinAnn] = await Promise.all([launchMember('bob'), launchMember('ann', HANG_FIRST_UPLOAD_SCRIPT)]);
+    const bob = await joinBob(server, 'retry');
     const t0 = Date.now();
-    const ann = await joinRoom(server, 'retry', 'ann', '', HANG_FIRST_UPLOAD_SCRIPT);
+    const ann = await joinAnn(server, 'retry');
     // Her media connection from the SFU (bob's tracks) comes up; her own upload does not: not "connected" yet.
     await waitFor(async () => (await ann.page.evaluate(() => window.rtcRoom.peers())).length > 0, { timeoutMs: 15_000, description: 'ann sees bob' });
     await sleep(5000);
@@ -477,7 +538,8 @@ describe('room page', () => {
   it('survives a malformed-message barrage while a room is live, and still admits a new participant', async () => {
     // A mesh, so the pages' signaling logs hold exactly the other participant (no SFU member).
     const server = await serve({ defaultRoomMode: 'p2p' });
-    const [ann, bob] = await Promise.all([joinRoom(server, 'stage', 'ann'), joinRoom(server, 'stage', 'bob')]);
+    // The newcomer's browser starts with the others' (it opens the room page only at the end).
+    const [ann, bob, joinCat] = await Promise.all([joinRoom(server, 'stage', 'ann'), joinRoom(server, 'stage', 'bob'), launchMember('cat')]);
     await Promise.all([expectMediaFlowing(ann, [bob]), expectMediaFlowing(bob, [ann])]);
 
     const ws = `${server.wsUrl}/ws`;
@@ -643,7 +705,7 @@ describe('room page', () => {
     await Promise.all([expectMediaFlowing(ann, [bob]), expectMediaFlowing(bob, [ann])]);
 
     // …and a newcomer joins and is seen, sees everyone, in full.
-    const cat = await joinRoom(server, 'stage', 'cat');
+    const cat = await joinCat(server, 'stage');
     await expectFullMesh([ann, bob, cat]);
   });
 
@@ -664,35 +726,5 @@ describe('room page', () => {
     }
     // Four PCs (two per direction pair) each allocated on coturn.
     expect(turn.logs.filter((l) => l.includes('ALLOCATE processed, success')).length).toBeGreaterThanOrEqual(4);
-  });
-
-  it('leave removes the tile everywhere; join again brings it back with media', async () => {
-    const server = await serve();
-    const [ann, bob, cat] = await Promise.all((['ann', 'bob', 'cat'] as const).map((n) => joinRoom(server, 'doors', n)));
-    await Promise.all([ann, bob, cat].map((m) => waitFor(async () => (await status(m)) === 'connected', { timeoutMs: 15_000 })));
-    const oldId = cat.id;
-    for (const m of [ann, bob]) await waitFor(async () => (await tileIds(m)).includes(oldId), { description: `${m.name} has cat's tile` });
-
-    await cat.page.getByTestId('leave').click();
-    for (const m of [ann, bob]) {
-      await waitFor(async () => !(await tileIds(m)).includes(oldId), { timeoutMs: 5000, description: `${m.name}: cat's tile removed` });
-      expect(await peerIds(m)).not.toContain(oldId);
-      expect(await tileIds(m)).toHaveLength(1);
-      expect(await status(m)).toBe('connected');
-    }
-    expect(await status(cat)).toBe('idle');
-    expect(await tileIds(cat)).toEqual([]);
-    expect(await peerIds(cat)).toEqual([]);
-    expect((await apiRooms(server)).find((r) => r.room === 'doors')?.participants.map((p) => p.name).sort()).toEqual(['ann', 'bob']);
-
-    await cat.page.getByTestId('join').click();
-    cat.id = await waitFor(async () => {
-      const id = await cat.page.evaluate(() => window.rtcRoom.id);
-      return id !== oldId ? id : undefined;
-    }, { timeoutMs: 10_000, description: 'cat rejoined with a new id' });
-    for (const m of [ann, bob]) {
-      await waitFor(async () => (await tileIds(m)).includes(cat.id), { timeoutMs: 5000, description: `${m.name}: cat's tile back` });
-    }
-    await expectFullMesh([ann, bob, cat]);
   });
 });

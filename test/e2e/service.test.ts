@@ -84,10 +84,13 @@ const elapsedSeconds = async (p: Participant) => {
 /** The files a finished recording must have: the MP4 once the composite exists, else the per-track files. */
 async function expectPlayableFiles(dir: string, manifest: Manifest, names: string[]): Promise<void> {
   expect(manifest.tracks.map((t) => `${t.participantName}/${t.kind}`).sort()).toEqual(names.flatMap((n) => [`${n}/audio`, `${n}/video`]).sort());
-  for (const t of manifest.tracks) {
-    expect(await decodeErrors(trackPath(dir, t)), t.file).toEqual([]);
-    expect(await streamDuration(trackPath(dir, t), t.kind), t.file).toBeGreaterThan(2);
-  }
+  // Each track's ffmpeg runs, all tracks at once.
+  await Promise.all(
+    manifest.tracks.map(async (t) => {
+      expect(await decodeErrors(trackPath(dir, t)), t.file).toEqual([]);
+      expect(await streamDuration(trackPath(dir, t), t.kind), t.file).toBeGreaterThan(2);
+    }),
+  );
   if (manifest.composite?.state === 'done') {
     expect(manifest.composite.file).toMatch(/^recording\.(mp4|m4a)$/);
     expect(existsSync(join(dir, manifest.composite.file))).toBe(true);

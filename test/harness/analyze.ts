@@ -384,6 +384,53 @@ export async function sampleColor(file: string, opts: { timeSec: number; x: numb
   return { r: r / px, g: g / px, b: b / px };
 }
 
+/** One decoded video frame, rgb24, row after row. */
+export interface RgbFrame {
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/**
+ * The whole frame `sampleColor` reads at `timeSec` (the first at or after it, converted to rgb24 before any crop), so
+ * that several regions of one moment cost one ffmpeg run: `regionMean(frame, …)` equals `sampleColor(file, …)`.
+ */
+export async function frameRgb(file: string, timeSec: number): Promise<RgbFrame> {
+  const { stdout } = await runFfmpeg(
+    ['-v', 'error', '-ss', String(timeSec), '-i', file, '-map', '0:v:0', '-frames:v', '1', '-vf', 'format=rgb24', '-c:v', 'ppm', '-f', 'image2pipe', '-'],
+    { timeoutMs: 60_000 },
+  );
+  // PPM: "P6", width, height, maxval, one whitespace byte, then the pixels.
+  const head = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(stdout.subarray(0, 64).toString('latin1'));
+  if (!head) throw new Error(`frameRgb: no frame at ${timeSec}s in ${file} (got ${stdout.length} bytes)`);
+  const width = Number(head[1]);
+  const height = Number(head[2]);
+  const data = stdout.subarray(head[0].length, head[0].length + width * height * 3);
+  if (data.length < width * height * 3) throw new Error(`frameRgb: short frame at ${timeSec}s in ${file} (${data.length} bytes)`);
+  return { width, height, data };
+}
+
+/** Mean colour of a w×h region (default 8×8) at (x, y) of a frame: what sampleColor gives for the same region. */
+export function regionMean(frame: RgbFrame, opts: { x: number; y: number; w?: number; h?: number }): Rgb {
+  const w = opts.w ?? 8;
+  const h = opts.h ?? 8;
+  if (opts.x < 0 || opts.y < 0 || opts.x + w > frame.width || opts.y + h > frame.height) {
+    throw new Error(`regionMean: ${w}x${h} at ${opts.x},${opts.y} is outside the ${frame.width}x${frame.height} frame`);
+  }
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  for (let row = opts.y; row < opts.y + h; row++) {
+    for (let i = (row * frame.width + opts.x) * 3, end = i + w * 3; i < end; i += 3) {
+      r += frame.data[i]!;
+      g += frame.data[i + 1]!;
+      b += frame.data[i + 2]!;
+    }
+  }
+  const px = w * h;
+  return { r: r / px, g: g / px, b: b / px };
+}
+
 export function colorDistance(a: Rgb, b: Rgb): number {
   return Math.hypot(a.r - b.r, a.g - b.g, a.b - b.b);
 }

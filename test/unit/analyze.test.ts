@@ -13,8 +13,10 @@ import {
   dominantTones,
   flashBeepOffsets,
   frameCount,
+  frameRgb,
   nearestNamedColor,
   probe,
+  regionMean,
   sampleColor,
   streamDuration,
   toneLevels,
@@ -53,6 +55,7 @@ beforeAll(async () => {
       '-vf', 'drawbox=x=200:y=20:w=80:h=60:color=blue:t=fill,drawbox=x=20:y=160:w=80:h=60:color=lime:t=fill',
       '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
     ]),
+    make('pattern.mp4', ['testsrc=s=320x240:r=25:d=2'], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']),
     make('sync-late.mp4', [flashVideo(3.2), beepAudio(3.2, 0.04)], ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac']),
     make('sync-early.webm', [flashVideo(3.2), beepAudio(3.2, -0.03)], ['-c:v', 'libvpx', '-b:v', '500k', ...opus]),
   ]);
@@ -161,6 +164,26 @@ describe('video colour helpers', () => {
 
   it('rejects a time past the end', async () => {
     await expect(sampleColor(f('colors.mp4'), { timeSec: 5, x: 0, y: 0 })).rejects.toThrow(/no frame/);
+  });
+
+  it('reads a whole frame whose regions average exactly as sampleColor does (odd positions, edges, several times)', async () => {
+    const regions = [
+      { x: 0, y: 0 },
+      { x: 197, y: 17, w: 16, h: 16 },
+      { x: 101, y: 63, w: 20, h: 20 },
+      { x: 300, y: 220, w: 20, h: 20 },
+      { x: 33, y: 151, w: 1, h: 1 },
+    ];
+    const [early, late] = await Promise.all([frameRgb(f('pattern.mp4'), 0.3), frameRgb(f('pattern.mp4'), 1.13)]);
+    for (const [timeSec, frame] of [[0.3, early], [1.13, late]] as const) {
+      expect([frame.width, frame.height, frame.data.length]).toEqual([320, 240, 320 * 240 * 3]);
+      const want = await Promise.all(regions.map((r) => sampleColor(f('pattern.mp4'), { timeSec, ...r })));
+      regions.forEach((r, i) => expect(regionMean(frame, r), `${timeSec} s ${JSON.stringify(r)}`).toEqual(want[i]));
+    }
+    // The moving pattern: different moments are different frames.
+    expect(regionMean(early, regions[3]!)).not.toEqual(regionMean(late, regions[3]!));
+    expect(() => regionMean({ width: 320, height: 240, data: Buffer.alloc(320 * 240 * 3) }, { x: 310, y: 0, w: 20, h: 20 })).toThrow(/outside/);
+    await expect(frameRgb(f('colors.mp4'), 5)).rejects.toThrow(/no frame/);
   });
 
   it('gives per-frame luma with pts', async () => {
