@@ -24,6 +24,12 @@ export interface TrackPackets {
   lostReported: number;
   /** Sent but never counted as received. */
   missing: number;
+  /**
+   * Through an SFU: packets the publisher sent that the SFU never forwarded to the recorder, at the edges (before the
+   * recorder's subscription to the track was negotiated, after it stopped); not loss, which the recorder's sequence
+   * gaps (lostReported) count. The join → first packet time is issue 16's goal, measured by its tests.
+   */
+  notForwarded?: number;
   sentSpanSec: number;
   fileSec?: number;
   rtf?: number;
@@ -406,6 +412,7 @@ async function trackPackets(participants: ParticipantStats[], manifest: Manifest
       const entries = manifest?.tracks.filter((t) => (viaSfu ? t.participantName === p.name && t.kind === s.kind : t.ssrc === s.ssrc)) ?? [];
       const received = entries.reduce((a, t) => a + t.packetsReceived, 0);
       const unmatched = viaSfu && p.streams.filter((x) => x.kind === s.kind).length > 1;
+      const lostReported = entries.reduce((a, e) => a + e.packetsLost, 0);
       const frameSec = s.kind === 'audio' ? 0.02 : s.framesSent > 0 ? s.mediaSeconds / s.framesSent : 0;
       const sentSpanSec = s.firstSentAtMs !== undefined && s.lastSentAtMs !== undefined ? (s.lastSentAtMs - s.firstSentAtMs) / 1000 + frameSec : 0;
       const t: TrackPackets = {
@@ -414,10 +421,11 @@ async function trackPackets(participants: ParticipantStats[], manifest: Manifest
         ssrc: s.ssrc,
         sent: unmatched ? received : s.packetsSent,
         received,
-        lostReported: entries.reduce((a, e) => a + e.packetsLost, 0),
-        missing: unmatched ? 0 : Math.max(0, s.packetsSent - received),
+        lostReported,
+        missing: unmatched || viaSfu ? 0 : Math.max(0, s.packetsSent - received),
         sentSpanSec,
       };
+      if (viaSfu && !unmatched) t.notForwarded = Math.max(0, s.packetsSent - received - lostReported);
       if (probeFiles && entries.length > 0) {
         let fileSec = 0;
         for (const e of entries) if (e.file) fileSec += (await probe(join(dir, e.file)))?.durationSec ?? 0;
