@@ -1,10 +1,12 @@
-import { RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { parseVp8Descriptor } from '../media/rtp/vp8Descriptor.js';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
-import type { VideoShare } from './bandwidthAllocation.js';
+import type { VideoCap } from './videoLadder.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
 import { switchTimestampStep } from './switchTiming.js';
+import { ALL_TEMPORAL, TemporalFilter } from './TemporalFilter.js';
 import { Vp8Munger } from './Vp8Munger.js';
 
 const KEYFRAME_RETRY_MS = 1000;
@@ -22,8 +24,12 @@ const SENT_HISTORY = 1024;
  * switches on that keyframe's first packet: sequence numbers and timestamps continue (werift's continuity rewrite),
  * and VP8 picture numbering continues (Vp8Munger), so the decoder sees one stream that happens to change resolution.
  *
- * Bandwidth: the subscriber's allocator caps the layer (setBandwidthCap), or pauses the video when not even the lowest
- * layer fits. Either pause (not shown, or no bandwidth) stops forwarding; it starts again at a keyframe.
+ * Temporal layers (VP8, TID in each packet): frames above a temporal cap are left out (TemporalFilter), sequence
+ * numbers and PictureIDs closed up behind them, so a subscriber gets 15 fps of the same resolution.
+ *
+ * Bandwidth: the subscriber's allocator caps the layer and the temporal layer (setBandwidthCap), or pauses the video
+ * when not even the lowest layer fits. Either pause (not shown, or no bandwidth) stops forwarding; it starts again at
+ * a keyframe.
  */
 export class DownTrack {
   private started: boolean;
@@ -45,14 +51,14 @@ export class DownTrack {
   private tile?: TileSize;
   /** Shown in no tile (0×0: another page). */
   private hidden = false;
-  /** The allocator's cap: highest layer, or paused; undefined = none. */
-  private cap?: VideoShare;
+  /** The allocator's cap: highest layer (and temporal layer), or paused; undefined = none. */
+  private cap?: VideoCap;
   /** Forwarding stopped (hidden or paused for bandwidth). */
   private isPaused = false;
   /** Each layer's sink: the layer a packet came from is which sink it reached. */
   private readonly sinks: PacketSink[];
-  private readonly layered: boolean;
   private readonly munger?: Vp8Munger;
+  private readonly temporal?: TemporalFilter;
   /** Input timestamp, arrival and layer of the last packet sent, to place the first one of a new layer (or after a pause) in time. */
   private last?: { timestamp: number; at: number; layer: number };
   /** Layer switches done (not counting the start). */
@@ -73,8 +79,11 @@ export class DownTrack {
     // Audio needs no keyframe: it is forwarded from its first packet.
     if (this.started) this.current = this.target;
     this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
-    this.layered = published.simulcast;
-    this.munger = this.layered && published.codec === 'vp8' ? new Vp8Munger() : undefined;
+    // Any VP8 video: a layer switch and a temporal cap both need its picture numbering kept continuous.
+    if (published.kind === 'video' && published.codec === 'vp8') {
+      this.munger = new Vp8Munger();
+      this.temporal = new TemporalFilter();
+    }
     const sender = transceiver.sender;
     this.out = new RtpFastSender(sender);
     this.out.sourceClock = () => published.layers[this.current ?? this.target]?.publisherClock();
@@ -149,14 +158,28 @@ export class DownTrack {
     return this.tileLayer();
   }
 
-  get bandwidthCap(): VideoShare | undefined {
+  get bandwidthCap(): VideoCap | undefined {
     return this.cap;
   }
 
-  /** The allocator's cap (undefined: none); takes effect like a tile change (a lower layer at its next keyframe). */
-  setBandwidthCap(cap: VideoShare | undefined): void {
-    if (this.published.kind !== 'video' || cap === this.cap) return;
+  /** The temporal cap in force (highest TID forwarded; ALL_TEMPORAL: every layer). */
+  get temporalLayer(): number {
+    return this.temporal?.currentCap ?? ALL_TEMPORAL;
+  }
+
+  /** Frames' packets left out by the temporal cap so far. */
+  get temporalDrops(): number {
+    return this.temporal?.droppedPackets ?? 0;
+  }
+
+  /**
+   * The allocator's cap (undefined: none); takes effect like a tile change (a lower layer at its next keyframe, a lower
+   * temporal layer at the next frame, a higher one at its next sync point).
+   */
+  setBandwidthCap(cap: VideoCap | undefined): void {
+    if (this.published.kind !== 'video' || sameCap(cap, this.cap)) return;
     this.cap = cap;
+    this.temporal?.setCap(typeof cap === 'object' ? (cap.temporal ?? ALL_TEMPORAL) : ALL_TEMPORAL);
     this.update();
   }
 
@@ -189,7 +212,7 @@ export class DownTrack {
   /** The layer to forward: what the tile wants, at most the bandwidth cap. */
   private layerWanted(): number {
     const wanted = this.tileLayer();
-    return typeof this.cap === 'number' ? Math.min(wanted, this.cap) : wanted;
+    return typeof this.cap === 'object' ? Math.min(wanted, this.cap.spatial) : wanted;
   }
 
   private pause(): void {
@@ -237,7 +260,7 @@ export class DownTrack {
         this.onStart?.(performance.now() - this.createdAt);
         this.continueSequence(packet, 1);
       }
-      this.munger?.switchTo(packet.payload);
+      this.newStream(packet);
     } else if (layer !== this.current) {
       if (layer !== this.target) return false;
       if (!keyframe) {
@@ -248,9 +271,23 @@ export class DownTrack {
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
       // The publisher's stream restarted (new SSRC): keep the subscriber's sequence and timestamps continuous.
       this.continueSequence(packet, 1);
-      this.munger?.switchTo(packet.payload);
+      this.newStream(packet);
     }
     this.lastInputSsrc = packet.header.ssrc;
+    let payload = packet.payload;
+    let out = packet;
+    if (this.temporal) {
+      // Parsed once for both: the temporal filter and the picture numbering.
+      const d = parseVp8Descriptor(payload);
+      const seq = this.temporal.filter(packet.header.sequenceNumber, packet.header.timestamp, packet.header.marker, d);
+      if (seq === undefined) {
+        this.munger!.drop(d);
+        return false;
+      }
+      payload = this.munger!.munge(payload, d);
+      // The received header is shared by every subscriber: a copy when this one's number differs.
+      if (seq !== packet.header.sequenceNumber) out = new RtpPacket(new RtpHeader({ ...packet.header, sequenceNumber: seq }), payload);
+    }
     if (this.published.kind === 'video') {
       // Updated in place: this runs for every forwarded video packet of every subscriber.
       const last = (this.last ??= { timestamp: 0, at: 0, layer });
@@ -258,8 +295,7 @@ export class DownTrack {
       last.at = performance.now();
       last.layer = layer;
     }
-    const payload = this.munger ? this.munger.munge(packet.payload) : packet.payload;
-    this.out.send(payload === packet.payload ? packet : new RtpPacket(packet.header, payload));
+    this.out.send(out !== packet || payload === packet.payload ? out : new RtpPacket(packet.header, payload));
     const seq = this.out.lastSequenceNumber;
     if (this.last && seq !== undefined) (this.sentAt ??= new Float64Array(SENT_HISTORY))[seq % SENT_HISTORY] = this.last.at;
     return true;
@@ -272,7 +308,7 @@ export class DownTrack {
     this.current = layer;
     const time = this.timestampStep(from, layer, packet);
     this.continueSequence(packet, time.step);
-    this.munger?.switchTo(packet.payload);
+    this.newStream(packet);
     this.switches++;
     this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
   }
@@ -280,6 +316,12 @@ export class DownTrack {
   /** How far the new layer's first packet is from the last one sent, in RTP ticks (see switchTimestampStep). */
   private timestampStep(from: number, to: number, packet: RtpPacket): SwitchTiming {
     return switchTimestampStep(this.published, this.last, from, to, packet.header.timestamp);
+  }
+
+  /** `packet` (a keyframe) starts a new input stream: VP8 numbering continues from what was sent, all layers in sync. */
+  private newStream(packet: RtpPacket): void {
+    this.munger?.switchTo(packet.payload);
+    this.temporal?.reset();
   }
 
   /**
@@ -306,4 +348,9 @@ export class DownTrack {
     this.unsubscribe();
     this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
   }
+}
+
+function sameCap(a: VideoCap | undefined, b: VideoCap | undefined): boolean {
+  if (typeof a === 'object' && typeof b === 'object') return a.spatial === b.spatial && a.temporal === b.temporal;
+  return a === b;
 }

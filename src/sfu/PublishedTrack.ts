@@ -74,6 +74,11 @@ export class PublishedTrack {
     return this.layers.map((l) => l.received.bitrate(now));
   }
 
+  /** Per layer, the bitrate of its temporal layers 0..t for each t (bit/s, cumulative; empty without temporal layers). */
+  temporalRates(now = performance.now()): number[][] {
+    return this.layers.map((l) => l.temporalRates(now));
+  }
+
   /** Each layer's resolution as far as known (from its keyframes), lowest layer first. */
   layerSizes(): LayerSize[] {
     return this.layers.map((l) => ({ width: l.width, height: l.height }));

@@ -1,6 +1,7 @@
 import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, type RTCDtlsTransport, type RtcpPacket } from 'werift';
 import type { Logger } from '../logger.js';
 import { allocate, nextStepBudget, type VideoShare } from './bandwidthAllocation.js';
+import { capOf, formatCap, sendingRate, stepOf, videoLadder, wantedStep, type LadderStep, type VideoCap } from './videoLadder.js';
 import { BandwidthBudget, type BudgetEvent } from './BandwidthBudget.js';
 import type { DownTrack } from './DownTrack.js';
 
@@ -25,9 +26,10 @@ export interface SubscriberBandwidthContext {
 
 /**
  * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB) and loss (receiver reports), from its
- * transports' RTCP, set a budget (BandwidthBudget); the budget is split among its shown videos (allocate: lower layers, biggest first, then
- * pause), after its audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once,
- * going up waits RAISE_HOLD_MS, except when a probe tries one step more.
+ * transports' RTCP, set a budget (BandwidthBudget); the budget is split among its shown videos (allocate over each
+ * video's ladder of steps: 15 fps before a lower resolution, biggest first, then pause; see videoLadder), after its
+ * audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once, going up waits
+ * RAISE_HOLD_MS, except when a probe tries one step more.
  */
 export class SubscriberBandwidth {
   readonly budget = new BandwidthBudget();
@@ -72,14 +74,15 @@ export class SubscriberBandwidth {
     for (const down of this.ctx.downTracks()) {
       if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
       else if (down.wantedLayer !== undefined) videos.push(down);
-      else this.apply(down, undefined, now, true); // hidden: nothing to allocate
+      else this.apply(down, undefined, [], now, true); // hidden: nothing to allocate
     }
     let budget = this.budget.budget;
-    let shares: Array<VideoShare | undefined> = videos.map(() => undefined);
+    let shares: Array<VideoCap | undefined> = videos.map(() => undefined);
+    const ladders = videos.map((d) => videoLadder(d.published.layerRates(now), d.published.temporalRates(now)));
     if (budget !== undefined) {
-      const demands = videos.map((d) => ({ wanted: d.wantedLayer!, rates: d.published.layerRates(now) }));
+      const demands = videos.map((d, i) => ({ wanted: wantedStep(ladders[i]!, d.wantedLayer!), rates: ladders[i]!.map((s) => s.rate) }));
       // One step above what is sent now (the caps in force, hysteresis included).
-      const current = videos.map((d) => d.bandwidthCap ?? d.wantedLayer!);
+      const current = videos.map((d, i) => (d.bandwidthCap === undefined ? demands[i]!.wanted : stepOf(ladders[i]!, d.bandwidthCap)));
       const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, current) : undefined;
       if (step !== undefined) {
         budget = step * RATE_SLACK;
@@ -90,16 +93,16 @@ export class SubscriberBandwidth {
       const strict = allocate(budget, reserved, demands);
       const loose = allocate(budget * RATE_SLACK, reserved, demands);
       shares = videos.map((d, i) => {
-        const current = rank(d.bandwidthCap);
-        if (current > rank(loose[i])) return loose[i];
-        if (current < rank(strict[i])) return strict[i];
+        const current = rank(ladders[i]!, d.bandwidthCap);
+        if (current > rank(ladders[i]!, loose[i]!)) return capOf(ladders[i]!, loose[i]!);
+        if (current < rank(ladders[i]!, strict[i]!)) return capOf(ladders[i]!, strict[i]!);
         return d.bandwidthCap;
       });
     }
-    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved), rates: videos.map((d) => d.published.layerRates(now).map(Math.round)) }, 'sfu: bandwidth');
+    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved), rates: videos.map((d) => d.published.layerRates(now).map(Math.round)), steps: ladders.map((l) => l.map((s) => `${formatCap(s)}:${Math.round(s.rate / 1000)}k`).join(' ')) }, 'sfu: bandwidth');
     // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
     const immediate = budget === undefined || this.budget.probing;
-    videos.forEach((down, i) => this.apply(down, shares[i], now, immediate));
+    videos.forEach((down, i) => this.apply(down, shares[i], ladders[i]!, now, immediate));
   }
 
   /** The largest backlog among the videos a receiver report covers (ms of send time); undefined when it covers none. */
@@ -119,15 +122,16 @@ export class SubscriberBandwidth {
     let sum = 0;
     for (const down of this.ctx.downTracks()) {
       const layer = down.layers.current;
-      if (layer !== undefined && !(down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) sum += down.published.layerRates(now)[layer] ?? 0;
+      if (layer === undefined || (down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) continue;
+      sum += sendingRate(down.published.layerRates(now), down.published.temporalRates(now), layer, down.temporalLayer);
     }
     return sum;
   }
 
-  private apply(down: DownTrack, share: VideoShare | undefined, now: number, immediate: boolean): void {
+  private apply(down: DownTrack, share: VideoCap | undefined, ladder: readonly LadderStep[], now: number, immediate: boolean): void {
     const current = down.bandwidthCap;
-    if (share === current) return void this.raiseSince.delete(down);
-    const raise = rank(share) > rank(current);
+    if (formatCap(share) === formatCap(current)) return void this.raiseSince.delete(down);
+    const raise = rank(ladder, share) > rank(ladder, current);
     if (raise && !immediate) {
       const since = this.raiseSince.get(down) ?? now;
       this.raiseSince.set(down, since);
@@ -136,7 +140,7 @@ export class SubscriberBandwidth {
     this.raiseSince.delete(down);
     const wasPaused = down.pausedForBandwidth;
     down.setBandwidthCap(share);
-    this.ctx.logger.debug({ subscriber: this.ctx.subscriber, mid: down.mid, from: current, to: share ?? 'none', estimate: this.budget.estimate }, 'sfu: bandwidth cap');
+    this.ctx.logger.debug({ subscriber: this.ctx.subscriber, mid: down.mid, from: formatCap(current), to: formatCap(share), estimate: this.budget.estimate }, 'sfu: bandwidth cap');
     if (wasPaused !== down.pausedForBandwidth) this.ctx.pausedChanged(down, down.pausedForBandwidth);
   }
 
@@ -146,7 +150,9 @@ export class SubscriberBandwidth {
   }
 }
 
-/** Order of caps: paused < layer 0 < layer 1 < … < none. */
-function rank(share: VideoShare | undefined): number {
-  return share === undefined ? Infinity : share === 'paused' ? -1 : share;
+/** Order of caps: paused < each step of the ladder (cheapest first) < none. */
+function rank(ladder: readonly LadderStep[], cap: VideoCap | VideoShare | undefined): number {
+  if (cap === undefined) return Infinity;
+  const share = typeof cap === 'object' ? stepOf(ladder, cap) : cap;
+  return share === 'paused' ? -1 : share;
 }

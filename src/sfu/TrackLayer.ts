@@ -1,6 +1,6 @@
 import { RTP_EXTENSION_URI, RtcpSrPacket, type RtpPacket } from 'werift';
 import { isKeyframePacket } from '../media/rtp/keyframe.js';
-import { vp8KeyframeSize } from '../media/rtp/vp8Descriptor.js';
+import { vp8KeyframeSize, vp8TemporalId } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import { SAMPLE_EVERY } from './ForwardMeter.js';
 import { RateWindow } from './RateWindow.js';
@@ -24,6 +24,8 @@ export class TrackLayer {
   packetsReceived = 0;
   /** What the publisher sends on this layer (payload and RTP/SRTP/UDP/IP overhead), for bandwidth allocation. */
   readonly received = new RateWindow();
+  /** The same per VP8 temporal layer (TID), once packets carry one: what a temporal cap saves is measured, not guessed. */
+  private readonly receivedByTid: RateWindow[] = [];
   /** The RFC 6464 level of the packet being handed out (see PublishedTrack.audioLevel). */
   audioLevel: number | undefined;
   /**
@@ -95,10 +97,29 @@ export class TrackLayer {
     this.sinks.clear();
   }
 
+  /**
+   * Bitrate (bit/s) of temporal layers 0..t for each t (cumulative, lowest first) as received now; empty when the
+   * packets carry no TID.
+   */
+  temporalRates(now: number): number[] {
+    let sum = 0;
+    const out: number[] = [];
+    for (let t = 0; t < this.receivedByTid.length; t++) {
+      sum += this.receivedByTid[t]?.bitrate(now) ?? 0;
+      out.push(sum);
+    }
+    return out;
+  }
+
   private forward(packet: RtpPacket): void {
     this.packetsReceived++;
-    this.received.add(packet.payload.length + PACKET_OVERHEAD_BYTES);
+    const bytes = packet.payload.length + PACKET_OVERHEAD_BYTES;
+    this.received.add(bytes);
     const vp8 = this.remote.codec.name === 'vp8';
+    if (vp8) {
+      const tid = vp8TemporalId(packet.payload);
+      if (tid !== undefined) (this.receivedByTid[tid] ??= new RateWindow()).add(bytes);
+    }
     // A packet older than one already seen (a retransmission; Chrome also probes bandwidth by sending recent packets
     // again over RTX) is forwarded as before, but is no keyframe to start or switch at: what follows it went by.
     const fresh = this.isFresh(packet.header.ssrc, packet.header.sequenceNumber);

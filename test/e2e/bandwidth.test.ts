@@ -15,6 +15,7 @@ import { launchParticipant } from '../harness/browser.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
 import { PageRelay } from '../harness/pageRelay.js';
+import { framesBetween, recordFrames } from '../harness/presentedFrames.js';
 import { waitFor } from '../harness/util.js';
 
 /** Chromium sends one layer for a small camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
@@ -39,7 +40,6 @@ interface Hooks {
     tileSizes: Record<string, { width: number; height: number; at: number }>;
     bandwidthPaused: string[];
   };
-  __frames?: Array<{ t: number; w: number }>;
 }
 type Log = { time?: number; msg?: string; event?: string; estimate?: number; budget?: number; from?: unknown; to?: unknown };
 
@@ -56,28 +56,6 @@ beforeAll(async () => {
 const stats = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats());
 const video = async (page: Page) => (await stats(page)).find((x) => x.kind === 'video');
 const audio = async (page: Page) => (await stats(page)).find((x) => x.kind === 'audio');
-
-/** Every frame the page presents from now on (time, width), through requestVideoFrameCallback. */
-async function recordFrames(page: Page, peerId: string): Promise<void> {
-  await page.evaluate((id) => {
-    const w = window as unknown as Hooks;
-    w.__frames = [];
-    const v = document.querySelector<HTMLVideoElement>(`[data-testid="tile"][data-peer="${id}"] video`)!;
-    const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
-      w.__frames!.push({ t: Date.now(), w: meta.width });
-      v.requestVideoFrameCallback(onFrame);
-    };
-    v.requestVideoFrameCallback(onFrame);
-  }, peerId);
-}
-
-/** Frames presented in [from, to] (epoch ms): count, widths, longest gap (from `from` to the first frame included). */
-async function framesBetween(page: Page, from: number, to: number): Promise<{ count: number; widths: number[]; maxGapMs: number; lowShare: number }> {
-  const frames = ((await page.evaluate(() => (window as unknown as Hooks).__frames)) ?? []).filter((f) => f.t >= from && f.t <= to);
-  const times = [from, ...frames.map((f) => f.t), to];
-  const maxGapMs = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
-  return { count: frames.length, widths: [...new Set(frames.map((f) => f.w))].sort((a, b) => a - b), maxGapMs, lowShare: frames.filter((f) => f.w <= 320).length / Math.max(1, frames.length) };
-}
 
 describe('bandwidth adaptation (a subscriber behind a slow link gets the layers that fit)', () => {
   it(`capped at ${CAP_KBPS} kbit/s: a low layer without freezes, audio on; uncapped: back to the full layer; at 90 kbit/s: paused, shown as such, audio on`, async () => {

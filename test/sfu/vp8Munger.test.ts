@@ -28,7 +28,7 @@ function descriptor(o: { pictureId: number; bits?: 7 | 15; tl0?: number; keyIdx?
 
 describe('VP8 payload descriptor', () => {
   it('reads every field of Chrome descriptors, and where each is', () => {
-    expect(parseVp8Descriptor(REAL.qKey)).toEqual({ size: 6, start: true, partitionId: 0, pictureId: 0x5c8c, pictureIdBits: 15, pictureIdAt: 2, tl0PicIdx: 0x13, tl0PicIdxAt: 4, tid: 0, tidKeyIdxAt: 5 });
+    expect(parseVp8Descriptor(REAL.qKey)).toEqual({ size: 6, start: true, partitionId: 0, pictureId: 0x5c8c, pictureIdBits: 15, pictureIdAt: 2, tl0PicIdx: 0x13, tl0PicIdxAt: 4, tid: 0, layerSync: true, tidKeyIdxAt: 5 });
     expect(parseVp8Descriptor(REAL.fDelta)).toMatchObject({ pictureId: 0x44f7, tl0PicIdx: 0x8c, tid: 2, size: 6 });
     expect(parseVp8Descriptor(descriptor({ pictureId: 100, bits: 7, keyIdx: 9 }))).toMatchObject({ pictureId: 100, pictureIdBits: 7, pictureIdAt: 2, keyIdx: 9, tidKeyIdxAt: 3, size: 4 });
     // The minimal descriptor (X=0): one byte.

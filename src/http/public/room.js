@@ -862,6 +862,7 @@ window.rtcRoom = {
           mid: s.mid, freezeCount: s.freezeCount ?? 0, totalFreezesDuration: s.totalFreezesDuration ?? 0, pliCount: s.pliCount ?? 0,
           jitterBufferDelay: s.jitterBufferDelay ?? 0, jitterBufferTargetDelay: s.jitterBufferTargetDelay ?? 0,
           jitterBufferEmittedCount: s.jitterBufferEmittedCount ?? 0,
+          framesPerSecond: s.framesPerSecond ?? 0, nackCount: s.nackCount ?? 0, packetsLost: s.packetsLost ?? 0,
         });
       });
     }

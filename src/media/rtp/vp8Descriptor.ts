@@ -23,6 +23,8 @@ export interface Vp8Descriptor {
   tl0PicIdxAt?: number;
   /** Temporal layer (when T). */
   tid?: number;
+  /** Y (when T): the frame depends only on the base layer (TL0): a point to start forwarding a higher temporal layer at. */
+  layerSync?: boolean;
   keyIdx?: number;
   /** Byte offset of the TID|Y|KEYIDX byte. */
   tidKeyIdxAt?: number;
@@ -60,12 +62,30 @@ export function parseVp8Descriptor(payload: Uint8Array): Vp8Descriptor | undefin
   if (x & 0x30) {
     if (payload.length < at + 1) return undefined;
     d.tidKeyIdxAt = at;
-    if (x & 0x20) d.tid = payload[at]! >> 6;
+    if (x & 0x20) {
+      d.tid = payload[at]! >> 6;
+      d.layerSync = (payload[at]! & 0x20) !== 0;
+    }
     if (x & 0x10) d.keyIdx = payload[at]! & 0x1f;
     at += 1;
   }
   d.size = at;
   return d;
+}
+
+/**
+ * The temporal layer (TID) of a VP8 packet, or undefined without one (no T bit); read without allocating, as it runs
+ * for every received packet (per-temporal-layer bitrates).
+ */
+export function vp8TemporalId(payload: Uint8Array): number | undefined {
+  const n = payload.length;
+  if (n < 2 || (payload[0]! & 0x80) === 0) return undefined;
+  const x = payload[1]!;
+  if ((x & 0x20) === 0) return undefined;
+  let at = 2;
+  if (x & 0x80) at += at < n && payload[at]! & 0x80 ? 2 : 1;
+  if (x & 0x40) at += 1;
+  return at < n ? payload[at]! >> 6 : undefined;
 }
 
 /**
