@@ -8,18 +8,13 @@
 // tile's class; and the server's /metrics. Without the adaptation it fails at its first check (the 640 layer stays).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../src/http/HttpServer.js';
-import { launchParticipant } from '../harness/browser.js';
-import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
-import { PageRelay } from '../harness/pageRelay.js';
 import { framesBetween, recordFrames } from '../harness/presentedFrames.js';
+import { slowLinkFixtures, slowLinkRoom } from '../harness/slowLinkRoom.js';
 import { waitFor } from '../harness/util.js';
 
 /** Chromium sends one layer for a small camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
-const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
 const CAP_KBPS = 500;
 
 interface Inbound {
@@ -50,7 +45,7 @@ afterEach(async () => {
 
 beforeAll(async () => {
   assertNetworkIsolated('test/e2e/bandwidth.test.ts');
-  await Promise.all([videoFixture({ kind: 'testsrc', width: 640, height: 480, fps: 30, seconds: 2 }), audioFixture({ freq: 440, seconds: 2 })]);
+  await slowLinkFixtures();
 });
 
 const stats = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats());
@@ -59,21 +54,7 @@ const audio = async (page: Page) => (await stats(page)).find((x) => x.kind === '
 
 describe('bandwidth adaptation (a subscriber behind a slow link gets the layers that fit)', () => {
   it(`capped at ${CAP_KBPS} kbit/s: a low layer without freezes, audio on; uncapped: back to the full layer; at 90 kbit/s: paused, shown as such, audio on`, async () => {
-    const logs: Log[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    const server = await startServer({ port: 0, host: '127.0.0.1', logger });
-    cleanups.push(() => server.close());
-
-    const camera = await videoFixture({ kind: 'testsrc', width: 640, height: 480, fps: 30, seconds: 2 });
-    const mic = await audioFixture({ freq: 440, seconds: 2 });
-    const [pub, sub] = await Promise.all([
-      launchParticipant({ name: 'pub', video: camera, audio: mic, args: [SIMULCAST_FIELDTRIAL] }),
-      launchParticipant({ name: 'sub' }),
-    ]);
-    cleanups.push(() => pub.close(), () => sub.close());
-    // ~0.5 s of queue at the cap, as a home router's buffer might hold; what does not fit is dropped.
-    const path = await PageRelay.attach(sub.page, { rateKbps: CAP_KBPS, queueBytes: 32_000 });
-    cleanups.push(() => path.close());
+    const { logs, server, pub, sub, path } = await slowLinkRoom<Log>(CAP_KBPS, cleanups);
 
     await pub.page.goto(`${server.url}/room/bwe?name=Pub&autojoin=1&simulcast=1&simulcastLayers=3&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });

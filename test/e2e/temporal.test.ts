@@ -6,17 +6,12 @@
 // width, frames per second, freezes, NACKs) and every presented frame (requestVideoFrameCallback).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../src/http/HttpServer.js';
-import { launchParticipant } from '../harness/browser.js';
-import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
-import { PageRelay } from '../harness/pageRelay.js';
 import { framesBetween, recordFrames } from '../harness/presentedFrames.js';
+import { slowLinkFixtures, slowLinkRoom } from '../harness/slowLinkRoom.js';
 import { waitFor } from '../harness/util.js';
 
-const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
 const FULL_MAX_BPS = 600_000;
 /** The voice with its overhead (kbit/s). */
 const AUDIO_KBPS = 55;
@@ -48,27 +43,15 @@ afterEach(async () => {
 
 beforeAll(async () => {
   assertNetworkIsolated('test/e2e/temporal.test.ts');
-  await Promise.all([videoFixture({ kind: 'testsrc', width: 640, height: 480, fps: 30, seconds: 2 }), audioFixture({ freq: 440, seconds: 2 })]);
+  await slowLinkFixtures();
 });
 
 const video = async (page: Page) => (await page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats())).find((x) => x.kind === 'video');
 
 describe('temporal layers (15 fps before a lower resolution)', () => {
   it('capped between the full layer at 15 and at 30 fps: the 640 layer at ~15 fps without freezes; uncapped: 30 fps again', async () => {
-    const logs: Log[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    const server = await startServer({ port: 0, host: '127.0.0.1', logger });
-    cleanups.push(() => server.close());
-    const camera = await videoFixture({ kind: 'testsrc', width: 640, height: 480, fps: 30, seconds: 2 });
-    const mic = await audioFixture({ freq: 440, seconds: 2 });
-    const [pub, sub] = await Promise.all([
-      launchParticipant({ name: 'pub', video: camera, audio: mic, args: [SIMULCAST_FIELDTRIAL] }),
-      launchParticipant({ name: 'sub' }),
-    ]);
-    cleanups.push(() => pub.close(), () => sub.close());
     // Capped from the start; the rate is set once the publisher's layers are measured.
-    const path = await PageRelay.attach(sub.page, { rateKbps: 100_000, queueBytes: 32_000 });
-    cleanups.push(() => path.close());
+    const { logs, server, pub, sub, path } = await slowLinkRoom<Log>(100_000, cleanups);
 
     // The full layer held at FULL_MAX_BPS (Chromium's encoder otherwise keeps climbing for many seconds, and where 15 fps
     // fits but 30 fps does not moves with it): the page's senders, recorded as it adds them.
