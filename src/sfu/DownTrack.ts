@@ -4,12 +4,12 @@ import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
 import type { VideoCap } from './videoLadder.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
-import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+import { LayerSwitch } from './LayerSwitch.js';
+import type { PublishedTrack } from './PublishedTrack.js';
 import { switchTimestampStep } from './switchTiming.js';
 import { ALL_TEMPORAL, TemporalFilter } from './TemporalFilter.js';
 import { Vp8Munger } from './Vp8Munger.js';
 
-const KEYFRAME_RETRY_MS = 1000;
 /** Send times kept for the last this many video packets (by sequence number), to tell a receiver's backlog. */
 const SENT_HISTORY = 1024;
 
@@ -41,13 +41,8 @@ export class DownTrack {
   private readonly out: RtpFastSender;
 
   private readonly createdAt = performance.now();
-  /** When this down track last asked for the keyframe it waits for. */
-  private askedAt = -Infinity;
-
-  /** The layer being forwarded (undefined until video starts). */
-  private current?: number;
-  /** The layer wanted: the current one, or the one whose keyframe a switch waits for. */
-  private target: number;
+  /** The layer forwarded (undefined until video starts) and the one wanted, with the subscriptions to them. */
+  private readonly layerSwitch: LayerSwitch;
   private tile?: TileSize;
   /** Shown in no tile (0×0: another page). */
   private hidden = false;
@@ -55,8 +50,6 @@ export class DownTrack {
   private cap?: VideoCap;
   /** Forwarding stopped (hidden or paused for bandwidth). */
   private isPaused = false;
-  /** Each layer's sink: the layer a packet came from is which sink it reached. */
-  private readonly sinks: PacketSink[];
   private readonly munger?: Vp8Munger;
   private readonly temporal?: TemporalFilter;
   /** Input timestamp, arrival and layer of the last packet sent, to place the first one of a new layer (or after a pause) in time. */
@@ -75,10 +68,9 @@ export class DownTrack {
     private readonly onSwitch?: (from: number, to: number, waitedMs: number, time: SwitchTiming) => void,
   ) {
     this.started = published.kind === 'audio';
-    this.target = published.top;
+    this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
     // Audio needs no keyframe: it is forwarded from its first packet.
-    if (this.started) this.current = this.target;
-    this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
+    if (this.started) this.layerSwitch.adopt(published.top);
     // Any VP8 video: a layer switch and a temporal cap both need its picture numbering kept continuous.
     if (published.kind === 'video' && published.codec === 'vp8') {
       this.munger = new Vp8Munger();
@@ -86,13 +78,13 @@ export class DownTrack {
     }
     const sender = transceiver.sender;
     this.out = new RtpFastSender(sender);
-    this.out.sourceClock = () => published.layers[this.current ?? this.target]?.publisherClock();
+    this.out.sourceClock = () => published.layers[this.layerSwitch.current ?? this.layerSwitch.target]?.publisherClock();
     // The subscriber's keyframe requests (its decoder lost something) go to the publisher's layer it decodes, coalesced
     // there; and once the subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier
     // could not be sent).
     const subs = [
-      sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.current ?? this.target)),
-      sender.onReady.subscribe(() => published.requestKeyframe(this.target)),
+      sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target)),
+      sender.onReady.subscribe(() => published.requestKeyframe(this.layerSwitch.target)),
     ];
     const unsubscribeResize = published.simulcast ? published.onLayersResized(() => this.choose()) : () => {};
     this.unsubscribe = () => {
@@ -103,7 +95,7 @@ export class DownTrack {
 
   /** Starts taking the published track's packets (of the layer to start with). */
   open(): void {
-    this.published.addSink(this.sinks[this.target]!, this.target);
+    this.layerSwitch.open();
   }
 
   /**
@@ -113,7 +105,7 @@ export class DownTrack {
   markNegotiated(): void {
     if (this.negotiated) return;
     this.negotiated = true;
-    this.published.requestKeyframe(this.target);
+    this.published.requestKeyframe(this.layerSwitch.target);
   }
 
   get mid(): string | undefined {
@@ -122,7 +114,7 @@ export class DownTrack {
 
   /** The layer forwarded now and the one wanted (equal unless a switch waits for its keyframe). */
   get layers(): { current?: number; target: number } {
-    return { current: this.current, target: this.target };
+    return { current: this.layerSwitch.current, target: this.layerSwitch.target };
   }
 
   /** Video not forwarded because the subscriber does not show it (a tile of 0×0: another page, hidden). */
@@ -217,42 +209,31 @@ export class DownTrack {
 
   private pause(): void {
     this.isPaused = true;
-    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
+    this.layerSwitch.closeAll();
   }
 
   private resume(): void {
     this.isPaused = false;
     // Like a new subscriber: from the next keyframe of the layer wanted now (asked for when its sink is added).
     this.started = false;
-    this.current = undefined;
-    this.target = this.layerWanted();
-    this.askedAt = performance.now();
-    this.published.addSink(this.sinks[this.target]!, this.target);
+    this.layerSwitch.restart(this.layerWanted());
   }
 
   private choose(): void {
     if (!this.published.simulcast || this.isPaused) return;
-    const next = this.layerWanted();
-    if (next === this.target) return;
-    const before = this.target;
-    this.target = next;
-    // The current layer goes on until the new one's keyframe; a previous target nobody waits for any more is dropped.
-    if (before !== this.current) this.published.removeSink(this.sinks[before]!, before);
-    if (next !== this.current) {
-      this.askedAt = performance.now();
-      this.published.addSink(this.sinks[next]!, next); // asks for its keyframe
-    }
+    this.layerSwitch.retarget(this.layerWanted());
   }
 
   private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
+    const layers = this.layerSwitch;
     if (!this.started) {
-      if (layer !== this.target || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
+      if (layer !== layers.target || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
       if (!keyframe) {
-        this.askAgain(layer);
+        layers.askAgain(layer);
         return false;
       }
       this.started = true;
-      this.current = layer;
+      layers.adopt(layer);
       if (this.last) {
         // Resumed after a pause: the timestamps go on by the time that passed, so the decoder does not bunch frames.
         this.continueSequence(packet, this.timestampStep(this.last.layer, layer, packet).step);
@@ -261,10 +242,10 @@ export class DownTrack {
         this.continueSequence(packet, 1);
       }
       this.newStream(packet);
-    } else if (layer !== this.current) {
-      if (layer !== this.target) return false;
+    } else if (layer !== layers.current) {
+      if (layer !== layers.target) return false;
       if (!keyframe) {
-        this.askAgain(layer);
+        layers.askAgain(layer);
         return false;
       }
       this.switchTo(layer, packet);
@@ -303,14 +284,12 @@ export class DownTrack {
 
   /** `packet`, the first of a keyframe of `layer`, is where this subscriber's stream continues from now on. */
   private switchTo(layer: number, packet: RtpPacket): void {
-    const from = this.current!;
-    this.published.removeSink(this.sinks[from]!, from);
-    this.current = layer;
+    const from = this.layerSwitch.adopt(layer)!;
     const time = this.timestampStep(from, layer, packet);
     this.continueSequence(packet, time.step);
     this.newStream(packet);
     this.switches++;
-    this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
+    this.onSwitch?.(from, layer, performance.now() - this.layerSwitch.askedAt, time);
   }
 
   /** How far the new layer's first packet is from the last one sent, in RTP ticks (see switchTimestampStep). */
@@ -325,17 +304,6 @@ export class DownTrack {
   }
 
   /**
-   * Ready but still without a keyframe: the one asked for was lost or ignored (a publisher's encoder under load may
-   * skip a request; its reply may be lost on the way). Ask again, once a second, until it comes.
-   */
-  private askAgain(layer: number): void {
-    const now = performance.now();
-    if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
-    if (this.askedAt !== -Infinity) this.published.requestKeyframe(layer);
-    this.askedAt = now;
-  }
-
-  /**
    * A sender that already sent (a reused transceiver, a restarted source, another layer) continues its numbering at
    * the next packet, `timestampStep` ticks after the last; for a sender that never sent, werift keeps the input
    * numbering.
@@ -346,7 +314,7 @@ export class DownTrack {
 
   close(): void {
     this.unsubscribe();
-    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
+    this.layerSwitch.closeAll();
   }
 }
 

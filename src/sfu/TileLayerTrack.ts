@@ -3,12 +3,11 @@ import { MediaStreamTrack, RtcpSenderInfo, RtcpSrPacket, RtpPacket, type RtcpPac
 import type { RemoteTrack, TileSizedTrack } from '../peer/RecorderPeerTypes.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
-import type { PacketSink, PublishedTrack } from './PublishedTrack.js';
+import { LayerSwitch } from './LayerSwitch.js';
+import type { PublishedTrack } from './PublishedTrack.js';
 import { RtpContinuity } from './RtpContinuity.js';
 import { switchTimestampStep, type LastForwarded } from './switchTiming.js';
 import { Vp8Munger } from './Vp8Munger.js';
-
-const KEYFRAME_RETRY_MS = 1000;
 
 /** Told after each layer switch: which, how long the new layer's keyframe took since the switch was decided, and the timing. */
 export type TileLayerSwitch = (from: number, to: number, waitedMs: number, time: SwitchTiming) => void;
@@ -28,15 +27,12 @@ export class TileLayerTrack implements TileSizedTrack {
   /** Layer switches done (not counting the start). */
   switches = 0;
   private plis = 0;
-  private current?: number;
-  private target: number;
   private tile?: TileSize;
-  private readonly sinks: PacketSink[];
+  private readonly layerSwitch: LayerSwitch;
   private readonly continuity = new RtpContinuity();
   private readonly munger?: Vp8Munger;
   private last?: LastForwarded & { layer: number };
   private lastInputSsrc?: number;
-  private askedAt = -Infinity;
   private closed = false;
   private readonly unsubscribe: () => void;
 
@@ -46,8 +42,7 @@ export class TileLayerTrack implements TileSizedTrack {
   ) {
     const top = published.remote;
     this.track = new MediaStreamTrack({ kind: 'video', remote: true, codec: top.track.codec, ssrc: this.ssrc });
-    this.target = published.top;
-    this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => this.write(i, packet, keyframe) }));
+    this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
     this.munger = published.codec === 'vp8' ? new Vp8Munger() : undefined;
     const subs = published.layers.map((layer, i) => layer.remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(i, rtcp)));
     const unsubscribeResize = published.onLayersResized(() => this.choose());
@@ -55,7 +50,7 @@ export class TileLayerTrack implements TileSizedTrack {
       subs.forEach((s) => s.unSubscribe());
       unsubscribeResize();
     };
-    published.addSink(this.sinks[this.target]!, this.target);
+    this.layerSwitch.open();
   }
 
   get participant(): RemoteTrack['participant'] {
@@ -76,12 +71,12 @@ export class TileLayerTrack implements TileSizedTrack {
 
   /** The layer passed on now and the one wanted (equal unless a switch waits for its keyframe). */
   get layers(): { current?: number; target: number } {
-    return { current: this.current, target: this.target };
+    return { current: this.layerSwitch.current, target: this.layerSwitch.target };
   }
 
   async requestKeyframe(): Promise<void> {
     this.plis++;
-    this.published.requestKeyframe(this.current ?? this.target);
+    this.published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target);
   }
 
   /** Nothing is lost between the SFU's receivers and us: they NACK the publisher themselves. */
@@ -99,30 +94,22 @@ export class TileLayerTrack implements TileSizedTrack {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
-    this.published.layers.forEach((_, i) => this.published.removeSink(this.sinks[i]!, i));
+    this.layerSwitch.closeAll();
   }
 
   private choose(): void {
     if (this.closed) return;
     // No size yet: the highest layer, as before layers were chosen (and as DownTrack starts).
-    const next = chooseLayer(this.published.layerSizes(), this.tile);
-    if (next === this.target) return;
-    const before = this.target;
-    this.target = next;
-    // The current layer goes on until the new one's keyframe; a previous target nobody waits for any more is dropped.
-    if (before !== this.current) this.published.removeSink(this.sinks[before]!, before);
-    if (next !== this.current) {
-      this.askedAt = performance.now();
-      this.published.addSink(this.sinks[next]!, next); // asks for its keyframe
-    }
+    this.layerSwitch.retarget(chooseLayer(this.published.layerSizes(), this.tile));
   }
 
   private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
     if (this.closed) return false;
-    if (this.current === undefined || layer !== this.current) {
-      if (layer !== this.target) return false;
+    const layers = this.layerSwitch;
+    if (layers.current === undefined || layer !== layers.current) {
+      if (layer !== layers.target) return false;
       if (!keyframe) {
-        this.askAgain(layer);
+        layers.askAgain(layer);
         return false;
       }
       this.switchTo(layer, packet);
@@ -146,9 +133,7 @@ export class TileLayerTrack implements TileSizedTrack {
 
   /** `packet`, the first of a keyframe of `layer`, is where the output continues from now on. */
   private switchTo(layer: number, packet: RtpPacket): void {
-    const from = this.current;
-    if (from !== undefined) this.published.removeSink(this.sinks[from]!, from);
-    this.current = layer;
+    const from = this.layerSwitch.adopt(layer);
     const time = from === undefined ? { step: 1, by: 'arrival' as const } : switchTimestampStep(this.published, this.last, from, layer, packet.header.timestamp);
     this.continuity.restart(packet.header, time.step);
     this.munger?.switchTo(packet.payload);
@@ -157,12 +142,12 @@ export class TileLayerTrack implements TileSizedTrack {
     if (sr) this.emitSenderReport(sr.ntp, sr.rtp);
     if (from !== undefined) {
       this.switches++;
-      this.onSwitch?.(from, layer, performance.now() - this.askedAt, time);
+      this.onSwitch?.(from, layer, performance.now() - this.layerSwitch.askedAt, time);
     }
   }
 
   private onRtcp(layer: number, rtcp: RtcpPacket): void {
-    if (this.closed || layer !== this.current || rtcp.type !== RtcpSrPacket.type) return;
+    if (this.closed || layer !== this.layerSwitch.current || rtcp.type !== RtcpSrPacket.type) return;
     const { ntpTimestamp, rtpTimestamp } = (rtcp as RtcpSrPacket).senderInfo;
     this.emitSenderReport(ntpTimestamp, rtpTimestamp);
   }
@@ -170,13 +155,5 @@ export class TileLayerTrack implements TileSizedTrack {
   private emitSenderReport(ntp: bigint, rtp: number): void {
     const senderInfo = new RtcpSenderInfo({ ntpTimestamp: ntp, rtpTimestamp: (rtp + this.continuity.timestampOffset) >>> 0 });
     this.track.onReceiveRtcp.execute(new RtcpSrPacket({ ssrc: this.ssrc, senderInfo }));
-  }
-
-  /** Still without the keyframe switched to: the one asked for was lost or ignored; ask again once a second. */
-  private askAgain(layer: number): void {
-    const now = performance.now();
-    if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
-    if (this.askedAt !== -Infinity) this.published.requestKeyframe(layer);
-    this.askedAt = now;
   }
 }
