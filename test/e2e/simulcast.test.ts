@@ -1,5 +1,5 @@
 // Simulcast end to end, in real Chromium against the real server (in-process, on 127.0.0.1 in the test namespace): a
-// publisher page sends its 320x240 camera in three layers (?simulcast=1); a subscriber page shows it in a tile whose
+// publisher page sends its 320x240 camera in three layers (the default in SFU rooms); a subscriber page shows it in a tile whose
 // size the test changes through CSS, as a layout would. Checked on what the subscriber decodes (getStats frameWidth),
 // what it presents (every frame's time and size, through requestVideoFrameCallback) and the tile's colour.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,7 +94,7 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       launchParticipant({ name: 'sub' }),
     ]);
     cleanups.push(() => pub.close(), () => sub.close());
-    await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcast=1&simulcastLayers=3&agc=0`);
+    await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcastLayers=3&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
 
     // The publisher sends three video streams (layers), one per rid.

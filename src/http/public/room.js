@@ -4,7 +4,7 @@
 // and it offers us everybody else's tracks, telling us whose each one is (`trackPublished`, by media section `mid`).
 // When the room's voices are mixed on the server (MCU: `?audio=mcu`, or a big room) we get one audio track, the mix
 // without our own voice (`source: 'mix'`), and `mixSpeakers` says who is in it.
-// `?simulcast=1` (SFU rooms) sends the camera in three layers; the server forwards each page the smallest one that
+// In SFU rooms the camera goes in up to three layers (`?simulcast=0`: one); the server forwards each page the smallest one that
 // covers the tile it shows that video in, which every SFU page reports (`tileSize`, in device pixels).
 // When our downlink cannot carry even a video's lowest layer, the server pauses it (`videoPaused`, `videoResumed`): its
 // tile says so instead of showing a frozen frame.
@@ -738,7 +738,7 @@ function addTracks(pc, stream) {
 }
 
 /**
- * `?simulcast=1`: the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest first (the server
+ * SFU rooms (unless `?simulcast=0`): the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest first (the server
  * reads them in this order). VP8 only (the server keeps a VP8 stream continuous across layer switches, nothing else
  * yet), and not in a mesh, where each receiver would decode one layer of its own. The bitrates are a 720p camera's,
  * scaled down by pixel count for smaller cameras, with floors under which a layer looks broken.
@@ -749,7 +749,7 @@ function addTracks(pc, stream) {
  */
 function simulcastLayers(stream, track) {
   const codec = params.get('codec')?.toLowerCase();
-  if (params.get('simulcast') !== '1' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8')) return [];
+  if (params.get('simulcast') === '0' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8')) return [];
   const { width = 1280, height = 720 } = track.getSettings();
   const pixels = width * height;
   const forced = Number(params.get('simulcastLayers'));
