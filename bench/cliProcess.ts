@@ -20,12 +20,14 @@ export class CliProcess {
     maxLifetimeMs: number,
     /** Another checkout's CLI and node flags (bench:ab); default this checkout's, with its #! flags. */
     launch: { bin: string; nodeFlags: string[] } = { bin: CLI_BIN, nodeFlags: CLI_NODE_FLAGS },
+    /** Its log level (RTC_RECORD_LOG_LEVEL; default the bench's own, else warn). */
+    logLevel?: string,
   ) {
     // BENCH_CPU_PROF_DIR=dir: the recorder writes a V8 CPU profile there on exit (open it in Chrome DevTools).
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR] : [];
     // BENCH_NODE_FLAGS="--trace-gc …": extra node flags for the recorder (with --keep, its output is in recorder.log).
     profile.push(...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []));
-    this.child = spawn(process.execPath, [...launch.nodeFlags, ...profile, launch.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
+    this.child = spawn(process.execPath, [...launch.nodeFlags, ...profile, launch.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RTC_RECORD_LOG_LEVEL: logLevel ?? process.env.RTC_RECORD_LOG_LEVEL ?? 'warn' } });
     collect(this.child.stdout!, this.stdout);
     collect(this.child.stderr!, this.stderr);
     this.exited = new Promise((resolve) =>
@@ -93,9 +95,9 @@ function collect(stream: NodeJS.ReadableStream, into: Line[]): void {
  * to it directly. In an SFU room (serve's default since ecfdc5d) their media reaches the recorder through the SFU under
  * SSRCs the SFU chose, and the loss check, which matches by SSRC, counted every packet as lost.
  */
-export async function startSignalingServer(mode: 'p2p' | 'sfu' = 'p2p'): Promise<{ wsUrl: string; process: CliProcess }> {
+export async function startSignalingServer(mode: 'p2p' | 'sfu' = 'p2p', logLevel?: string): Promise<{ wsUrl: string; process: CliProcess }> {
   // SFU rooms forward (the simulcast scenario): the recorder still joins over WebRTC, so the SFU's CPU is not the recorder's.
-  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--room-mode', mode], 6 * 3600_000);
+  const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--room-mode', mode], 6 * 3600_000, undefined, logLevel);
   const { match } = await p.waitForLine(/listening on http:\/\/([\d.]+:\d+)/, 20_000);
   return { wsUrl: `ws://${match[1]}`, process: p };
 }

@@ -31,6 +31,11 @@ export interface AudioFixtureSpec {
   /** Speech-like tone bursts. */
   onMs: number;
   offMs: number;
+  /**
+   * Talking in turns: silent except during turn `index` of `count` turns of `seconds` each (then the cycle repeats), so
+   * the loudest voice, and with it the speaker layout's big tile, changes every `seconds`.
+   */
+  turn?: { index: number; count: number; seconds: number };
 }
 
 export interface Fixture<S> {
@@ -66,10 +71,12 @@ export function videoFixture(spec: VideoFixtureSpec): Promise<Fixture<VideoFixtu
 
 /** Opus (20 ms frames, VoIP mode, 32 kbit/s) in Ogg: tone bursts at one frequency, on/off like syllables. */
 export function audioFixture(spec: AudioFixtureSpec): Promise<Fixture<AudioFixtureSpec>> {
-  const { freqHz, amplitude, seconds, onMs, offMs } = spec;
+  const { freqHz, amplitude, seconds, onMs, offMs, turn } = spec;
   const period = (onMs + offMs) / 1000;
-  const expr = `if(lt(mod(t\\,${period})\\,${onMs / 1000})\\,${amplitude}*sin(2*PI*${freqHz}*t)\\,0)`;
-  const name = `opus-${freqHz}hz-a${Math.round(amplitude * 100)}`;
+  const burst = `if(lt(mod(t\\,${period})\\,${onMs / 1000})\\,${amplitude}*sin(2*PI*${freqHz}*t)\\,0)`;
+  const cycle = turn ? turn.count * turn.seconds : 0;
+  const expr = turn ? `${burst}*gte(mod(t\\,${cycle})\\,${turn.index * turn.seconds})*lt(mod(t\\,${cycle})\\,${(turn.index + 1) * turn.seconds})` : burst;
+  const name = `opus-${freqHz}hz-a${Math.round(amplitude * 100)}${turn ? `-turn${turn.index}of${turn.count}x${turn.seconds}s` : ''}`;
   return cached(name, 'ogg', spec, (out) =>
     runFfmpeg(
       [
@@ -104,7 +111,8 @@ export interface ParticipantSetSpec {
   video?: Omit<VideoFixtureSpec, 'variant'> & { variants: number };
   /** VP8 simulcast: these lower layers (lowest first) under `video`, which is the highest layer (rid `f`). */
   simulcast?: readonly SimulcastLayerSpec[];
-  audio?: { seconds: number };
+  /** `turnSeconds`: the participants talk in turns of this long, one at a time (AudioFixtureSpec.turn). */
+  audio?: { seconds: number; turnSeconds?: number };
 }
 
 /** Distinct tone per participant: spaced so no two are harmonics of each other within the set. */
@@ -136,7 +144,8 @@ export async function participantFixtures(set: ParticipantSetSpec): Promise<Part
   }
   const out: ParticipantMediaSpec[] = [];
   for (let i = 0; i < set.count; i++) {
-    const audio = set.audio ? await audioFixture({ ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70 }) : undefined;
+    const turn = set.audio?.turnSeconds ? { index: i, count: set.count, seconds: set.audio.turnSeconds } : undefined;
+    const audio = set.audio ? await audioFixture({ ...participantTone(i), seconds: set.audio.seconds, onMs: 180, offMs: 70, ...(turn ? { turn } : {}) }) : undefined;
     const layers = layerSets.length ? layerSets[i % layerSets.length] : undefined;
     out.push({ name: `bench p${String(i + 1).padStart(2, '0')}`, video: videos.length ? videos[i % videos.length] : undefined, audio, ...(layers ? { layers } : {}) });
   }

@@ -10,6 +10,7 @@ import { LoadGenerator } from './loadgen/client.js';
 import type { ParticipantStats, SchedulerStats } from './loadgen/protocol.js';
 import { mixContinuity, type MixContinuity } from './measure/continuity.js';
 import { compositeFreezes, type TileFreezes } from './measure/freezes.js';
+import type { LayerSwitchJudgement } from './measure/layerSwitches.js';
 import { mp4Status, probe, type ProbeInfo } from './measure/output.js';
 import { cores, coresByComm, median, readSystemCpu, readCpuPressureUs, readUdpCounters, snapshotAll, snapshotTree, topConsumers, TreeSampler, type Sample } from './measure/procTree.js';
 import { CliProcess } from './cliProcess.js';
@@ -66,6 +67,12 @@ export interface OursResult {
   output?: { file: string; probe?: ProbeInfo; bytes: number };
   /** Composite video: frozen stretches per grid tile, from the output (after the first seconds of joining). */
   freezes?: TileFreezes;
+  /** Wall time of the composite output's t = 0 (manifest composite.startedAtMs, else the CLI's start line). */
+  outputStartMs?: number;
+  /** Wall times the recorder ran: its start line, and SIGINT. */
+  recordingSpanMs?: { fromMs: number; toMs: number };
+  /** Simulcast layer switches the SFU made for the recorder and the frozen tiles at them (set by run.ts). */
+  layerSwitches?: LayerSwitchJudgement;
   /** Mixed audio: each voice's talking time missing from the mix while it was mixed (against what it sent). */
   continuity?: MixContinuity;
   manifestState?: string;
@@ -113,6 +120,8 @@ export interface OursOptions {
   outRoot: string;
   /** The room is an SFU room (the recorder gets the SFU's streams, not the participants'). */
   viaSfu?: boolean;
+  /** The composite's layout (the recorder's --layout): where the frozen-tile check looks. */
+  layout?: 'grid' | 'speaker';
   /** Called with the child processes as they start, so the runner can kill them on Ctrl-C. */
   onProcess?: (kill: () => void) => void;
 }
@@ -263,6 +272,7 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
     let output: OursResult['output'];
     let freezes: TileFreezes | undefined;
     let continuity: MixContinuity | undefined;
+    let outputStartMs: number | undefined;
     if (opts.output === 'tracks') {
       const rtfs = tracks.map((t) => t.rtf ?? 0);
       rtf = rtfs.length ? Math.min(...rtfs) : NaN;
@@ -274,10 +284,11 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       // reports it, else the CLI's "recording room … into" line), not at the first participant's media.
       const reported = (manifest as { composite?: { startedAtMs?: unknown } } | undefined)?.composite?.startedAtMs;
       const startMs = typeof reported === 'number' && reported > 0 && reported < stopAt ? reported : startLine.atMs;
+      outputStartMs = startMs;
       const wall = (stopAt - startMs) / 1000;
       rtf = info?.durationSec !== undefined ? info.durationSec / wall : NaN;
       rtfNote = `${info?.durationSec?.toFixed(2) ?? '?'} s in ${outFile.split('/').pop()} / ${wall.toFixed(2)} s from recording start (${typeof reported === 'number' ? 'manifest composite.startedAtMs' : 'CLI start line'}) to SIGINT`;
-      if (opts.output === 'mp4') freezes = await compositeFreezes(outFile, info, opts.media.filter((m) => m.video).length);
+      if (opts.output === 'mp4') freezes = await compositeFreezes(outFile, info, opts.media.filter((m) => m.video).length, opts.layout);
       const m = manifest as Manifest | undefined;
       // The generator starts participant i's clip at packet 7 i (bench/loadgen/main.ts: startOffset × 7).
       const voices = opts.media.flatMap((media, i) => {
@@ -339,6 +350,8 @@ export async function runOurs(opts: OursOptions): Promise<OursResult> {
       rtf,
       rtfNote,
       freezes,
+      outputStartMs,
+      recordingSpanMs: { fromMs: startLine.atMs, toMs: stopAt },
       continuity,
       // Per track the larger of the recorder's own count (sequence gaps) and what never arrived at all (a tail or a
       // whole track lost is no gap); adding them would count a gap twice.

@@ -9,7 +9,7 @@ export type Verdict = 'pass' | 'FAIL' | 'FAIL (noisy run)' | 'FAIL (load not del
  * Figures that depend on getting CPU in time rather than on CPU spent: unreliable when the machine is busy (a packet
  * the starved generator skipped is a hole in the mix and a frozen tile too).
  */
-const REAL_TIME = new Set<MetricKey>(['rtf', 'lostPackets', 'stopToReadySec', 'audioMissingPct', 'frozenPerMin']);
+const REAL_TIME = new Set<MetricKey>(['rtf', 'lostPackets', 'stopToReadySec', 'audioMissingPct', 'frozenPerMin', 'switchFreezeSec']);
 
 export interface Row {
   scenario: string;
@@ -57,6 +57,8 @@ const METRIC_LABEL: Record<MetricKey, string> = {
   frozenPerMin: 'frozen tile time in the output (s/min)',
   audioMissingPct: 'talking time missing from the mix, worst voice (%)',
   longestAudioHoleMs: 'longest audio hole in the mix (ms)',
+  layerSwitches: 'simulcast layer switches (SFU → recorder, in the judged output)',
+  switchFreezeSec: 'longest frozen tile at a layer switch (s)',
 };
 
 function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorResult | undefined): { ours?: number; floor?: number } {
@@ -91,10 +93,15 @@ function metricValue(key: MetricKey, ours: OursResult | undefined, floor: FloorR
       return { ours: ours?.continuity?.worstMissingPct, floor: floor?.continuity?.worstMissingPct };
     case 'longestAudioHoleMs':
       return { ours: ours?.continuity?.longestHoleMs, floor: floor?.continuity?.longestHoleMs };
+    case 'layerSwitches':
+      return { ours: ours?.layerSwitches?.count };
+    case 'switchFreezeSec':
+      return { ours: ours?.layerSwitches?.longestFreezeSec };
   }
 }
 
 function formatOurs(key: MetricKey, v: number | undefined, ours: OursResult | undefined): string {
+  if (key === 'switchFreezeSec' && v === undefined && ours?.layerSwitches) return '— (no switch happened)';
   if (v === undefined || !Number.isFinite(v)) return '—';
   switch (key) {
     case 'ratioToFloor':
@@ -109,6 +116,17 @@ function formatOurs(key: MetricKey, v: number | undefined, ours: OursResult | un
       return v.toFixed(0);
     case 'rssGrowthPct':
       return `${v.toFixed(1)} %`;
+    case 'layerSwitches': {
+      const ls = ours?.layerSwitches;
+      if (v === 0) return `0: no switch happened${ls?.total ? ` (${ls.total} outside the span)` : ''}`;
+      const dirs = ls ? Object.entries(ls.byDirection).map(([d, n]) => `${d} ${n}`).join(', ') : '';
+      return `${v}${dirs ? ` (of ${ls!.total}: ${dirs}${ls!.longestWaitMs !== undefined ? `; wait ≤ ${ls!.longestWaitMs} ms` : ''})` : ''}`;
+    }
+    case 'switchFreezeSec': {
+      const ls = ours?.layerSwitches;
+      const at = ls?.longestFreeze;
+      return `${v.toFixed(2)}${ls ? ` (${ls.freezesAtSwitches} within ±${ls.marginSec} s${at ? `; tile ${at.tile} at ${at.startSec.toFixed(1)} s` : ''})` : ''}`;
+    }
     default:
       return f(v);
   }
@@ -144,7 +162,7 @@ export function buildRows(s: Scenario, r: Omit<ScenarioResult, 'rows' | 'pass'>)
   };
   for (const g of s.goals) rows.push(row(g.metric, g));
   const shown = new Set(s.goals.map((g) => g.metric));
-  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'longestAudioHoleMs', 'steadyRssMB', 'peakRssMB', 'steadyPssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
+  const info: MetricKey[] = ['cores', 'rtf', 'lostPackets', 'audioMissingPct', 'longestAudioHoleMs', 'steadyRssMB', 'peakRssMB', 'steadyPssMB', 'stopToReadySec', 'rssGrowthPct', 'generatorCores', 'otherCores'];
   for (const key of info) {
     if (shown.has(key)) continue;
     if (key === 'lostPackets' && !ours) continue;

@@ -17,6 +17,7 @@ import { runFloor } from './floor.js';
 import { waitForQuiet } from './measure/procTree.js';
 import { measurementSelfCheck, type SelfCheckResult } from './measure/selfCheck.js';
 import { runOurs } from './ours.js';
+import { judgeSwitches, parseLayerSwitches } from './measure/layerSwitches.js';
 import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
@@ -195,7 +196,7 @@ async function main(): Promise<number> {
   mkdirSync(runDir, { recursive: true });
   const server = selected.some((s) => s.roomMode !== 'sfu') ? await startSignalingServer() : undefined;
   if (server) cleanups.add(() => server.process.kill('SIGKILL'));
-  const sfuServer = selected.some((s) => s.roomMode === 'sfu') ? await startSignalingServer('sfu') : undefined;
+  const sfuServer = selected.some((s) => s.roomMode === 'sfu' && !s.layerSwitches) ? await startSignalingServer('sfu') : undefined;
   if (sfuServer) cleanups.add(() => sfuServer.process.kill('SIGKILL'));
   const results: ScenarioResult[] = [];
   let sfu: SfuResult | undefined;
@@ -246,10 +247,14 @@ async function main(): Promise<number> {
       r.recorderFlags = s.recorderFlags;
       await quiet();
       log(`ours: rtc-record ${s.recorderFlags.join(' ')} with ${m.length} synthetic participants…`);
+      // Layer switches are counted from the SFU's debug lines: a server of its own for this scenario, at debug level.
+      const switchServer = s.layerSwitches ? await startSignalingServer('sfu', 'debug') : undefined;
+      if (switchServer) cleanups.add(() => switchServer.process.kill('SIGKILL'));
       try {
         r.ours = await runOurs({
-          serverUrl: (s.roomMode === 'sfu' ? sfuServer : server)!.wsUrl,
+          serverUrl: (switchServer ?? (s.roomMode === 'sfu' ? sfuServer : server))!.wsUrl,
           viaSfu: s.roomMode === 'sfu',
+          layout: s.layout,
           room: `bench-${s.name}`,
           media: m,
           flags: s.recorderFlags,
@@ -260,6 +265,12 @@ async function main(): Promise<number> {
           onProcess: (kill) => cleanups.add(kill),
         });
         const o = r.ours;
+        if (switchServer && o.recordingSpanMs && o.outputStartMs !== undefined) {
+          const switches = parseLayerSwitches(switchServer.process.stderr, o.recordingSpanMs.fromMs, o.recordingSpanMs.toMs, o.outputStartMs);
+          o.layerSwitches = judgeSwitches(switches, o.freezes);
+          const ls = o.layerSwitches;
+          log(`ours: ${ls.count} layer switches in the judged output (${ls.total} in all: ${Object.entries(ls.byDirection).map(([d, n]) => `${d} ${n}`).join(', ') || 'none'}; at ${switches.map((x) => `${x.outputSec.toFixed(1)} s ${x.from.replace('bench ', '')} ${x.fromLayer}→${x.toLayer}${x.waitedMs !== undefined ? ` ${x.waitedMs} ms` : ''}`).join(', ')}); longest frozen tile within ±${ls.marginSec} s of one: ${ls.longestFreezeSec?.toFixed(2) ?? '—'} s (${ls.freezesAtSwitches} stretches; longest overall ${o.freezes?.longestSec.toFixed(2) ?? '—'} s)`);
+        }
         log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}${o.tracks.some((t) => t.notForwarded) ? ` (through the SFU, not forwarded at the edges: ${o.tracks.filter((t) => t.notForwarded).map((t) => `${t.participant} ${t.kind} ${t.notForwarded}`).join(', ')})` : ''}, stop→ready ${o.stopToReadySec.toFixed(2)} s, ${o.freezes ? `tiles frozen ${o.freezes.perMinute.toFixed(1)} s/min, ` : ''}${o.continuity ? `audio missing ${o.continuity.worstMissingPct.toFixed(2)} % (longest hole ${o.continuity.longestHoleMs} ms; ${o.continuity.voices.map((v) => `${v.id} ${v.missingCells}/${v.judgedCells}`).join(', ')}), ` : ''}generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
         for (const w of o.warnings) log(`ours: warning: ${w}`);
         if (o.udpWindow.RcvbufErrors) log(`ours: the kernel dropped ${o.udpWindow.RcvbufErrors} datagrams in the window: receive buffers full (a receiver did not read in time)`);
@@ -268,6 +279,11 @@ async function main(): Promise<number> {
       } catch (err) {
         r.error = (err as Error).message;
         log(`ours failed: ${r.error}`);
+      } finally {
+        if (switchServer) {
+          switchServer.process.kill('SIGTERM');
+          if (opts.keep) writeFileSync(join(workDir, 'sfu.log'), switchServer.process.stderr.map((l) => l.text).join('\n'));
+        }
       }
       if (r.ours) await floorRun('after');
       const rows = buildRows(s, r);

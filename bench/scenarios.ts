@@ -29,6 +29,13 @@ const AUDIO_GOALS: Goal[] = [
   { metric: 'audioMissingPct', op: '<=', value: AUDIO_MISSING_MAX_PCT, label: `≤ ${AUDIO_MISSING_MAX_PCT} %` },
 ];
 
+/**
+ * Layer switches (scenario simulcast-switch): the longest frozen tile at a switch (issue 17: "no frozen tile longer
+ * than 1 s at a switch"); the publishers talk in turns this long.
+ */
+const SWITCH_FREEZE_MAX_SEC = 1;
+const SWITCH_TURN_SEC = 3;
+
 /** A camera like a browser's at 720p30: ~1.5 Mbit/s VP8, a keyframe every second. */
 export const CAMERA_720P = { width: 1280, height: 720, fps: 30, kbps: 1500, keyframeSeconds: 1, seconds: 20, variants: 4 } as const;
 
@@ -53,7 +60,9 @@ export type MetricKey =
   | 'otherCores'
   | 'frozenPerMin'
   | 'audioMissingPct'
-  | 'longestAudioHoleMs';
+  | 'longestAudioHoleMs'
+  | 'layerSwitches'
+  | 'switchFreezeSec';
 
 export interface Goal {
   metric: MetricKey;
@@ -66,7 +75,7 @@ export interface Goal {
 export type OutputKind = 'mp4' | 'm4a' | 'tracks';
 
 export interface Scenario {
-  name: 'composite' | 'audio' | 'tracks' | 'long' | 'simulcast';
+  name: 'composite' | 'audio' | 'tracks' | 'long' | 'simulcast' | 'simulcast-switch';
   /** The room's mode (default p2p: participants send to the recorder). */
   roomMode?: 'p2p' | 'sfu';
   title: string;
@@ -81,6 +90,13 @@ export interface Scenario {
   goals: Goal[];
   /** Extra flags for the recorder. */
   recorderFlags: string[];
+  /** The composite's layout (`--layout`; default grid): where the frozen-tile check looks. */
+  layout?: 'grid' | 'speaker';
+  /**
+   * SFU rooms: count the SFU's layer switches for the recorder (a server of its own at debug level, whose "sfu: layer
+   * switched" lines are read) and judge the frozen tiles around them (bench/measure/layerSwitches.ts).
+   */
+  layerSwitches?: boolean;
 }
 
 /**
@@ -144,6 +160,27 @@ export const SCENARIOS: Scenario[] = [
     floor: 'composite',
     goals: compositeGoals(0.5),
     recorderFlags: COMPOSITE_FLAGS,
+  },
+  {
+    // Issue 17: "no frozen tile longer than 1 s at a switch". The speaker layout puts the active speaker in a 1280x576
+    // tile (layer f) and the others in 256x144 thumbnails (layer q); the publishers talk in turns of 3 s, so the big
+    // tile changes hands every few seconds and each change switches two videos between q and f (at a keyframe of the
+    // target, in the SFU). No floor: it composes a grid, and this row is about the switches, not the CPU.
+    name: 'simulcast-switch',
+    title: 'composite, 4 simulcast publishers talking in turns, speaker layout (q ↔ f layer switches)',
+    roomMode: 'sfu',
+    participants: { count: 4, video: CAMERA_720P, simulcast: SIMULCAST_LAYERS, audio: { seconds: 24, turnSeconds: SWITCH_TURN_SEC } },
+    output: 'mp4',
+    layout: 'speaker',
+    layerSwitches: true,
+    goals: [
+      { metric: 'layerSwitches', op: '>=', value: 1, label: '≥ 1 (a switch happened)' },
+      { metric: 'switchFreezeSec', op: '<=', value: SWITCH_FREEZE_MAX_SEC, label: `≤ ${SWITCH_FREEZE_MAX_SEC} s` },
+      // The composite's own goals but CPU (no floor here; the simulcast row measures it) and the mixed audio: talking
+      // in turns, each voice starts from silence every 12 s, which no other scenario does; shown, not judged, here.
+      ...compositeGoals(0.5).filter((g) => g.metric !== 'cores' && g.metric !== 'ratioToFloor' && g.metric !== 'audioMissingPct'),
+    ],
+    recorderFlags: [...COMPOSITE_FLAGS, '--layout', 'speaker'],
   },
   {
     name: 'long',

@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gridTileCenters, tileFreezes } from '../../bench/measure/freezes.js';
+import { gridTileCenters, tileCenters, tileFreezes } from '../../bench/measure/freezes.js';
+import { judgeSwitches, parseLayerSwitches } from '../../bench/measure/layerSwitches.js';
 import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
 
 describe('bench tile freezes', () => {
@@ -39,5 +40,52 @@ describe('bench tile freezes', () => {
     expect(r.longestSec).toBeCloseTo(Math.max(r.frozenSec[1]!, r.frozenSec[2]!), 5);
     // Mean over the 4 tiles, per minute of the 3 s judged.
     expect(r.perMinute).toBeCloseTo(((r.frozenSec[1]! + r.frozenSec[2]!) / 4 / 3) * 60, 5);
+    // Each stretch with its tile and its place in the output, also when judging starts later (-ss counts from there).
+    expect(r.stretches.map((x) => x.tile)).toEqual([1, 2]);
+    expect(r.stretches[0]!.startSec).toBeGreaterThan(0.9);
+    expect(r.stretches[0]!.startSec).toBeLessThan(1.2);
+    const later = await tileFreezes(file, gridTileCenters(640, 360, 4), 0.5, 3);
+    expect(later.stretches[0]!.startSec).toBeCloseTo(r.stretches[0]!.startSec, 1);
+    expect(later.stretches[1]!.startSec).toBeCloseTo(r.stretches[1]!.startSec, 1);
+  });
+});
+
+describe('bench layer switches', () => {
+  it('reads the SFU’s switch lines and judges the frozen stretches around them', () => {
+    const start = 1_000_000;
+    const line = (atMs: number, o: object) => ({ atMs, text: JSON.stringify({ level: 20, time: atMs, msg: 'sfu: layer switched', kind: 'video', ...o }) });
+    const lines = [
+      { atMs: start + 1000, text: 'not json: layer switched' },
+      line(start + 2_000, { from: 'bench p01', fromLayer: 'f', toLayer: 'q', waitedMs: 40 }), // before the judged span
+      line(start + 10_000, { from: 'bench p02', fromLayer: 'q', toLayer: 'f', waitedMs: 70 }),
+      line(start + 10_050, { from: 'bench p01', fromLayer: 'f', toLayer: 'q', waitedMs: 20 }),
+      { atMs: start + 11_000, text: JSON.stringify({ time: start + 11_000, msg: 'sfu: tile size' }) },
+      line(start + 99_000, { from: 'bench p03', fromLayer: 'q', toLayer: 'f' }), // after the recorder stopped
+    ];
+    const switches = parseLayerSwitches(lines, start, start + 60_000, start);
+    expect(switches.map((s) => [s.outputSec, s.fromLayer, s.toLayer])).toEqual([[2, 'f', 'q'], [10, 'q', 'f'], [10.05, 'f', 'q']]);
+    const freezes = {
+      fromSec: 5,
+      toSec: 30,
+      frozenSec: [0.8, 0.2, 0],
+      longestSec: 0.6,
+      perMinute: 1,
+      stretches: [
+        { tile: 0, startSec: 9.5, durationSec: 0.6 }, // at the switch
+        { tile: 0, startSec: 20, durationSec: 0.2 }, // far from it
+        { tile: 1, startSec: 10.9, durationSec: 0.2 }, // within 1 s after
+      ],
+    };
+    const j = judgeSwitches(switches, freezes);
+    expect(j).toMatchObject({ count: 2, total: 3, byDirection: { 'f→q': 2, 'q→f': 1 }, longestWaitMs: 70, longestFreezeSec: 0.6, freezesAtSwitches: 2 });
+    // No switch in the span: no figure (the row fails), not 0 s.
+    expect(judgeSwitches(switches.slice(0, 1), freezes)).toMatchObject({ count: 0, total: 1, longestFreezeSec: undefined });
+  });
+
+  it('looks at the speaker layout’s big tile and thumbnails', () => {
+    const rects = tileCenters(1280, 720, 4, 'speaker');
+    expect(rects).toHaveLength(4);
+    expect(rects[0]).toEqual({ x: 320, y: 144, w: 640, h: 288 });
+    expect(rects.slice(1).every((r) => r.y >= 576 && r.w === 128 && r.h === 72)).toBe(true);
   });
 });
