@@ -120,7 +120,7 @@ function formatOurs(key: MetricKey, v: number | undefined, ours: OursResult | un
       const ls = ours?.layerSwitches;
       if (v === 0) return `0: no switch happened${ls?.total ? ` (${ls.total} outside the span)` : ''}`;
       const dirs = ls ? Object.entries(ls.byDirection).map(([d, n]) => `${d} ${n}`).join(', ') : '';
-      return `${v}${dirs ? ` (of ${ls!.total}: ${dirs}${ls!.longestWaitMs !== undefined ? `; wait ≤ ${ls!.longestWaitMs} ms` : ''})` : ''}`;
+      return `${v}${dirs ? ` (${ls!.total} of ${ls!.asked ?? '?'} asked: ${dirs}${ls!.longestWaitMs !== undefined ? `; wait ≤ ${ls!.longestWaitMs} ms` : ''})` : ''}`;
     }
     case 'switchFreezeSec': {
       const ls = ours?.layerSwitches;

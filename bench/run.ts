@@ -17,7 +17,7 @@ import { runFloor } from './floor.js';
 import { waitForQuiet } from './measure/procTree.js';
 import { measurementSelfCheck, type SelfCheckResult } from './measure/selfCheck.js';
 import { runOurs } from './ours.js';
-import { judgeSwitches, parseLayerSwitches } from './measure/layerSwitches.js';
+import { judgeSwitches, parseLayerSwitches, parseSwitchesAsked } from './measure/layerSwitches.js';
 import { CACHE_DIR, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { startSignalingServer } from './cliProcess.js';
 import { buildRows, markdownTable, textTable, type Row, type ScenarioResult } from './report.js';
@@ -267,9 +267,9 @@ async function main(): Promise<number> {
         const o = r.ours;
         if (switchServer && o.recordingSpanMs && o.outputStartMs !== undefined) {
           const switches = parseLayerSwitches(switchServer.process.stderr, o.recordingSpanMs.fromMs, o.recordingSpanMs.toMs, o.outputStartMs);
-          o.layerSwitches = judgeSwitches(switches, o.freezes);
+          o.layerSwitches = judgeSwitches(switches, o.freezes, parseSwitchesAsked(switchServer.process.stderr, o.recordingSpanMs.fromMs, o.recordingSpanMs.toMs));
           const ls = o.layerSwitches;
-          log(`ours: ${ls.count} layer switches in the judged output (${ls.total} in all: ${Object.entries(ls.byDirection).map(([d, n]) => `${d} ${n}`).join(', ') || 'none'}; at ${switches.map((x) => `${x.outputSec.toFixed(1)} s ${x.from.replace('bench ', '')} ${x.fromLayer}→${x.toLayer}${x.waitedMs !== undefined ? ` ${x.waitedMs} ms` : ''}`).join(', ')}); longest frozen tile within ±${ls.marginSec} s of one: ${ls.longestFreezeSec?.toFixed(2) ?? '—'} s (${ls.freezesAtSwitches} stretches; longest overall ${o.freezes?.longestSec.toFixed(2) ?? '—'} s)`);
+          log(`ours: ${ls.count} layer switches in the judged output (${ls.total} in all, ${ls.asked ?? '?'} asked: ${Object.entries(ls.byDirection).map(([d, n]) => `${d} ${n}`).join(', ') || 'none'}; at ${switches.map((x) => `${x.outputSec.toFixed(1)} s ${x.from.replace('bench ', '')} ${x.fromLayer}→${x.toLayer}${x.waitedMs !== undefined ? ` ${x.waitedMs} ms` : ''}`).join(', ')}); longest frozen tile within ±${ls.marginSec} s of one: ${ls.longestFreezeSec?.toFixed(2) ?? '—'} s (${ls.freezesAtSwitches} stretches; longest overall ${o.freezes?.longestSec.toFixed(2) ?? '—'} s)`);
         }
         log(`ours: ${o.cores.toFixed(2)} cores (${Object.entries(o.coresByComm).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), rtf ${o.rtf.toFixed(3)}, lost ${o.lostPackets}/${o.packets.sent}${o.tracks.some((t) => t.notForwarded) ? ` (through the SFU, not forwarded at the edges: ${o.tracks.filter((t) => t.notForwarded).map((t) => `${t.participant} ${t.kind} ${t.notForwarded}`).join(', ')})` : ''}, stop→ready ${o.stopToReadySec.toFixed(2)} s, ${o.freezes ? `tiles frozen ${o.freezes.perMinute.toFixed(1)} s/min, ` : ''}${o.continuity ? `audio missing ${o.continuity.worstMissingPct.toFixed(2)} % (longest hole ${o.continuity.longestHoleMs} ms; ${o.continuity.voices.map((v) => `${v.id} ${v.missingCells}/${v.judgedCells}`).join(', ')}), ` : ''}generator ${o.generator.cores.toFixed(2)} cores, other work ${o.otherCores.toFixed(2)} cores, CPU pressure ${o.cpuPressurePct?.toFixed(0) ?? '?'} %`);
         for (const w of o.warnings) log(`ours: warning: ${w}`);

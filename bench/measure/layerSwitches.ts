@@ -20,12 +20,32 @@ export interface LayerSwitch {
   waitedMs?: number;
 }
 
+/**
+ * Switches the SFU was asked for: its "sfu: tile size" lines (a new tile size from the recorder) whose target layer is
+ * not the one forwarded. Each should be followed by a switch; fewer switches than asked means one never completed.
+ */
+export function parseSwitchesAsked(lines: readonly Line[], fromMs: number, toMs: number): number {
+  let asked = 0;
+  for (const line of lines) {
+    if (line.atMs < fromMs || line.atMs > toMs || !line.text.includes('tile size')) continue;
+    try {
+      const j = JSON.parse(line.text) as { msg?: unknown; current?: unknown; target?: unknown };
+      if (j.msg === 'sfu: tile size' && typeof j.current === 'number' && j.current !== j.target) asked++;
+    } catch {
+      // not a log line
+    }
+  }
+  return asked;
+}
+
 export interface LayerSwitchJudgement {
   /** Switches inside the output's judged span (the frozen-tile check's [from, to)). */
   count: number;
   /** All switches while the recorder ran, by direction ("q→f": n). */
   total: number;
   byDirection: Record<string, number>;
+  /** Switches asked for while the recorder ran (parseSwitchesAsked), when known. */
+  asked?: number;
   switches: LayerSwitch[];
   /** The longest keyframe wait of a switch in the span (ms). */
   longestWaitMs?: number;
@@ -72,7 +92,7 @@ export function parseLayerSwitches(lines: readonly Line[], fromMs: number, toMs:
 }
 
 /** The switches against the output's frozen tiles: how many fell in the judged span, the longest freeze at one. */
-export function judgeSwitches(switches: readonly LayerSwitch[], freezes: TileFreezes | undefined, marginSec = SWITCH_MARGIN_SEC): LayerSwitchJudgement {
+export function judgeSwitches(switches: readonly LayerSwitch[], freezes: TileFreezes | undefined, asked?: number, marginSec = SWITCH_MARGIN_SEC): LayerSwitchJudgement {
   const byDirection: Record<string, number> = {};
   for (const s of switches) byDirection[`${s.fromLayer}→${s.toLayer}`] = (byDirection[`${s.fromLayer}→${s.toLayer}`] ?? 0) + 1;
   const inSpan = freezes ? switches.filter((s) => s.outputSec >= freezes.fromSec && s.outputSec < freezes.toSec) : [];
@@ -84,6 +104,7 @@ export function judgeSwitches(switches: readonly LayerSwitch[], freezes: TileFre
     count: inSpan.length,
     total: switches.length,
     byDirection,
+    asked,
     switches: [...switches],
     longestWaitMs: waits.length ? Math.max(...waits) : undefined,
     marginSec,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gridTileCenters, tileCenters, tileFreezes } from '../../bench/measure/freezes.js';
-import { judgeSwitches, parseLayerSwitches } from '../../bench/measure/layerSwitches.js';
+import { judgeSwitches, parseLayerSwitches, parseSwitchesAsked } from '../../bench/measure/layerSwitches.js';
 import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
 
 describe('bench tile freezes', () => {
@@ -76,8 +76,15 @@ describe('bench layer switches', () => {
         { tile: 1, startSec: 10.9, durationSec: 0.2 }, // within 1 s after
       ],
     };
-    const j = judgeSwitches(switches, freezes);
-    expect(j).toMatchObject({ count: 2, total: 3, byDirection: { 'f→q': 2, 'q→f': 1 }, longestWaitMs: 70, longestFreezeSec: 0.6, freezesAtSwitches: 2 });
+    // Asked: a new tile size whose target is not the layer forwarded (the first size, with no current layer, is no switch).
+    const sizes = [
+      { atMs: start + 500, text: JSON.stringify({ time: start + 500, msg: 'sfu: tile size', target: 2 }) },
+      { atMs: start + 9_990, text: JSON.stringify({ time: start + 9_990, msg: 'sfu: tile size', current: 0, target: 2 }) },
+      { atMs: start + 9_991, text: JSON.stringify({ time: start + 9_991, msg: 'sfu: tile size', current: 2, target: 2 }) },
+    ];
+    expect(parseSwitchesAsked([...lines, ...sizes], start, start + 60_000)).toBe(1);
+    const j = judgeSwitches(switches, freezes, 3);
+    expect(j).toMatchObject({ asked: 3, count: 2, total: 3, byDirection: { 'f→q': 2, 'q→f': 1 }, longestWaitMs: 70, longestFreezeSec: 0.6, freezesAtSwitches: 2 });
     // No switch in the span: no figure (the row fails), not 0 s.
     expect(judgeSwitches(switches.slice(0, 1), freezes)).toMatchObject({ count: 0, total: 1, longestFreezeSec: undefined });
   });
