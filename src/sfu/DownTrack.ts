@@ -227,11 +227,7 @@ export class DownTrack {
   private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
     const layers = this.layerSwitch;
     if (!this.started) {
-      if (layer !== layers.target || !this.negotiated || this.transceiver.sender.transport?.state !== 'connected') return false;
-      if (!keyframe) {
-        layers.askAgain(layer);
-        return false;
-      }
+      if (!this.negotiated || this.transceiver.sender.transport?.state !== 'connected' || !layers.switchesAt(layer, keyframe)) return false;
       this.started = true;
       layers.adopt(layer);
       if (this.last) {
@@ -243,11 +239,7 @@ export class DownTrack {
       }
       this.newStream(packet);
     } else if (layer !== layers.current) {
-      if (layer !== layers.target) return false;
-      if (!keyframe) {
-        layers.askAgain(layer);
-        return false;
-      }
+      if (!layers.switchesAt(layer, keyframe)) return false;
       this.switchTo(layer, packet);
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
       // The publisher's stream restarted (new SSRC): keep the subscriber's sequence and timestamps continuous.

@@ -63,10 +63,21 @@ export class LayerSwitch {
   }
 
   /**
+   * Whether a packet of `layer`, not the current one, is where to switch: the target's keyframe. Until it comes the
+   * other layers' packets are not passed on, and the keyframe is asked for again (askAgain).
+   */
+  switchesAt(layer: number, keyframe: boolean): boolean {
+    if (layer !== this.target) return false;
+    if (keyframe) return true;
+    this.askAgain(layer);
+    return false;
+  }
+
+  /**
    * Still without the target's keyframe: the one asked for was lost or ignored (a publisher's encoder under load may
    * skip a request; its reply may be lost on the way). Ask again, once a second, until it comes.
    */
-  askAgain(layer: number): void {
+  private askAgain(layer: number): void {
     const now = performance.now();
     if (now - this.askedAt < KEYFRAME_RETRY_MS) return;
     if (this.askedAt !== -Infinity) this.published.requestKeyframe(layer);

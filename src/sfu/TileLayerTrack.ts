@@ -107,11 +107,7 @@ export class TileLayerTrack implements TileSizedTrack {
     if (this.closed) return false;
     const layers = this.layerSwitch;
     if (layers.current === undefined || layer !== layers.current) {
-      if (layer !== layers.target) return false;
-      if (!keyframe) {
-        layers.askAgain(layer);
-        return false;
-      }
+      if (!layers.switchesAt(layer, keyframe)) return false;
       this.switchTo(layer, packet);
     } else if (packet.header.ssrc !== this.lastInputSsrc) {
       // The publisher's encoder restarted (new SSRC): the output stays continuous.
