@@ -185,10 +185,10 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     let sent: string | undefined;
     const tiled: TileSizedTrack = Object.assign(Object.create(remote) as RemoteTrack, {
       setTileSize: (width: number, height: number) => {
-        const size = `${Math.max(1, width)}x${Math.max(1, height)}`;
-        if (size === sent) return;
-        sent = size;
-        this.signaling.sendTileSize(sfu, remote.mid, Math.max(1, width), Math.max(1, height));
+        const [w, h] = [Math.max(1, width), Math.max(1, height)];
+        if (`${w}x${h}` === sent) return;
+        sent = `${w}x${h}`;
+        this.signaling.sendTileSize(sfu, remote.mid, w, h);
       },
       close: () => {},
     });

@@ -2,7 +2,7 @@ import { RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { parseVp8Descriptor } from '../media/rtp/vp8Descriptor.js';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
-import type { VideoCap } from './videoLadder.js';
+import { sameCap, type VideoCap } from './videoLadder.js';
 import { chooseLayer, type TileSize } from './layerChoice.js';
 import { LayerSwitch } from './LayerSwitch.js';
 import type { PublishedTrack } from './PublishedTrack.js';
@@ -308,9 +308,4 @@ export class DownTrack {
     this.unsubscribe();
     this.layerSwitch.closeAll();
   }
-}
-
-function sameCap(a: VideoCap | undefined, b: VideoCap | undefined): boolean {
-  if (typeof a === 'object' && typeof b === 'object') return a.spatial === b.spatial && a.temporal === b.temporal;
-  return a === b;
 }

@@ -1,7 +1,7 @@
 import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, type RTCDtlsTransport, type RtcpPacket } from 'werift';
 import type { Logger } from '../logger.js';
 import { allocate, nextStepBudget, type VideoShare } from './bandwidthAllocation.js';
-import { capOf, formatCap, sendingRate, stepOf, videoLadder, wantedStep, type LadderStep, type VideoCap } from './videoLadder.js';
+import { capOf, formatCap, sameCap, sendingRate, stepOf, videoLadder, wantedStep, type LadderStep, type VideoCap } from './videoLadder.js';
 import { BandwidthBudget, type BudgetEvent } from './BandwidthBudget.js';
 import type { DownTrack } from './DownTrack.js';
 
@@ -130,7 +130,7 @@ export class SubscriberBandwidth {
 
   private apply(down: DownTrack, share: VideoCap | undefined, ladder: readonly LadderStep[], now: number, immediate: boolean): void {
     const current = down.bandwidthCap;
-    if (formatCap(share) === formatCap(current)) return void this.raiseSince.delete(down);
+    if (sameCap(share, current)) return void this.raiseSince.delete(down);
     const raise = rank(ladder, share) > rank(ladder, current);
     if (raise && !immediate) {
       const since = this.raiseSince.get(down) ?? now;

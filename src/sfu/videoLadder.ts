@@ -9,6 +9,12 @@ export interface LayerCap {
 /** A video's bandwidth cap, or paused (not even its lowest step fits). */
 export type VideoCap = LayerCap | 'paused';
 
+/** Whether two caps (undefined: none) are the same. */
+export function sameCap(a: VideoCap | undefined, b: VideoCap | undefined): boolean {
+  if (typeof a === 'object' && typeof b === 'object') return a.spatial === b.spatial && a.temporal === b.temporal;
+  return a === b;
+}
+
 /** One step of a video's ladder, with what it costs (bit/s). */
 export interface LadderStep extends LayerCap {
   rate: number;
