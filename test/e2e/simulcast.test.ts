@@ -18,6 +18,7 @@ import { waitFor } from '../harness/util.js';
 /** Chromium sends one layer for a 320x240 camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
 const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
 const COLOR = '#ff0000';
+const HD_COLOR = '#0000ff';
 
 interface Inbound {
   peerId: string;
@@ -48,7 +49,7 @@ afterEach(async () => {
 
 beforeAll(async () => {
   assertNetworkIsolated('test/e2e/simulcast.test.ts');
-  await Promise.all([videoFixture({ kind: 'color', color: COLOR, width: 320, height: 240, fps: 15, seconds: 1 }), audioFixture({ freq: 440, seconds: 2 })]);
+  await Promise.all([videoFixture({ kind: 'color', color: COLOR, width: 320, height: 240, fps: 15, seconds: 1 }), videoFixture({ kind: 'color', color: HD_COLOR, width: 1280, height: 720, fps: 10, seconds: 1 }), audioFixture({ freq: 440, seconds: 2 })]);
 });
 
 const video = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats()).then((s) => s.find((x) => x.kind === 'video'));
@@ -184,6 +185,59 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       void videos[0]!.requestKeyframe();
     });
     expect(keyframe, 'the tapped video is the full layer').toEqual({ width: 320, height: 240 });
+    expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
+  }, 60_000);
+  it('a 720p camera: an unpinned tile in a grid gets ≤ 360p, pinning it brings 1280x720 within 2 s, unpinning lowers it again', async () => {
+    const logs: Array<{ msg?: string; fromLayer?: string; toLayer?: string; waitedMs?: number }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const server = await startServer({ port: 0, host: '127.0.0.1', logger });
+    cleanups.push(() => server.close());
+    // Chromium's own simulcast for a 720p camera (no field trial): 320x180, 640x360, 1280x720; the top layer starts once
+    // its bandwidth estimate allows it (~1.3 Mbit/s).
+    const camera = await videoFixture({ kind: 'color', color: HD_COLOR, width: 1280, height: 720, fps: 10, seconds: 1 });
+    const mic = await audioFixture({ freq: 440, seconds: 2 });
+    const [pub, sub] = await Promise.all([launchParticipant({ name: 'pub', video: camera, audio: mic }), launchParticipant({ name: 'sub', audio: mic })]);
+    cleanups.push(() => pub.close(), () => sub.close());
+    await pub.page.goto(`${server.url}/room/hd?name=Pub&autojoin=1&agc=0`);
+    const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
+    const layers = await waitFor(
+      async () => {
+        const sent = (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video' && s.packetsSent > 0 && s.frameWidth);
+        return sent.length === 3 && sent.some((l) => l.frameWidth === 1280) ? sent : undefined;
+      },
+      { timeoutMs: 20_000, description: 'publisher sends three video layers, the top one 1280 wide' },
+    );
+    expect(Object.fromEntries(layers.map((l) => [l.rid, l.frameWidth]))).toEqual({ q: 320, h: 640, f: 1280 });
+
+    // The subscriber's page (1280x720 window, its own microphone tile and the publisher's: a grid of two ~620 px tiles).
+    await sub.page.goto(`${server.url}/room/hd?name=Sub&autojoin=1&video=0&agc=0`);
+    const tile = sub.page.locator(`[data-testid="tile"][data-peer="${pubId}"]`);
+    await tile.waitFor({ timeout: 15_000 });
+    await decodedWidth(sub.page, (w) => w > 0 && w <= 640, 'the unpinned tile decodes ≤ 640x360', 20_000);
+    await waitTileColor(sub.page, pubId, HD_COLOR, 10_000);
+    await sleep(1000);
+    const gridWidth = (await video(sub.page))!.frameWidth;
+    const gridTile = await tile.evaluate((el) => el.getBoundingClientRect().width);
+
+    // Pin (a click on the tile): the full 1280x720 layer within 2 s.
+    const pinAt = Date.now();
+    await tile.click();
+    const pinnedAt = await decodedWidth(sub.page, (w) => w === 1280, 'the pinned tile decodes 1280x720', 5000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\n${logs.filter((l) => /sfu: layer/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+    const pinnedTile = await tile.evaluate((el) => el.getBoundingClientRect().width);
+    await waitTileColor(sub.page, pubId, HD_COLOR, 5000);
+    const pinnedSize = (await video(sub.page))!;
+    // Unpin: back to the grid's layer.
+    const unpinAt = Date.now();
+    await tile.click();
+    const unpinnedAt = await decodedWidth(sub.page, (w) => w > 0 && w <= 640, 'the unpinned tile decodes ≤ 640x360 again', 5000);
+    const switches = logs.filter((l) => l.msg === 'sfu: layer switched').map((s) => `${s.fromLayer}→${s.toLayer} ${s.waitedMs} ms`);
+    console.log(`simulcast 720p: grid tile ${Math.round(gridTile)} px → ${gridWidth} wide; pinned tile ${Math.round(pinnedTile)} px → 1280x${pinnedSize.frameHeight} in ${pinnedAt - pinAt} ms; unpinned → ≤ 640 in ${unpinnedAt - unpinAt} ms; switches ${JSON.stringify(switches)}`);
+    expect(gridWidth, 'grid tile: at most 360p').toBeLessThanOrEqual(640);
+    expect(pinnedAt - pinAt, 'pin → 1280x720 decoded').toBeLessThanOrEqual(2000);
+    expect(pinnedSize.frameHeight).toBe(720);
+    expect(unpinnedAt - unpinAt, 'unpin → ≤ 360p decoded').toBeLessThanOrEqual(2000);
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
 });
