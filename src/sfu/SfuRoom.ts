@@ -98,6 +98,11 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
     return [...this.subscribers.values()].reduce((n, s) => n + s.pausedDownTracks, 0);
   }
 
+  /** The connection that sends participant `id` the room's media. */
+  subscriber(id: string): Subscriber | undefined {
+    return this.subscribers.get(id);
+  }
+
   get subscriberCount(): number {
     return this.subscribers.size;
   }

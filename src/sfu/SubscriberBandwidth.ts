@@ -18,6 +18,8 @@ const RATE_SLACK = 1.15;
 export interface SubscriberBandwidthContext {
   /** The subscriber's down tracks now. */
   downTracks(): Iterable<DownTrack>;
+  /** What the live mix (MCU rooms) sends the subscriber now, bit/s; 0 without one. */
+  mixBitrate(now: number): number;
   /** A video was paused for bandwidth (true) or resumed (false). */
   pausedChanged(down: DownTrack, paused: boolean): void;
   logger: Logger;
@@ -70,10 +72,10 @@ export class SubscriberBandwidth {
 
   private reallocate(now: number, event: BudgetEvent | 'probeStarted'): void {
     const videos: DownTrack[] = [];
-    let reserved = 0;
+    const reserved = this.audioReserve(now);
     for (const down of this.ctx.downTracks()) {
-      if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
-      else if (down.wantedLayer !== undefined) videos.push(down);
+      if (down.published.kind === 'audio') continue;
+      if (down.wantedLayer !== undefined) videos.push(down);
       else this.apply(down, undefined, [], now, true); // hidden: nothing to allocate
     }
     let budget = this.budget.budget;
@@ -105,6 +107,13 @@ export class SubscriberBandwidth {
     videos.forEach((down, i) => this.apply(down, shares[i], ladders[i]!, now, immediate));
   }
 
+  /** What audio takes of the budget before any video (bit/s): the forwarded voices and the live mix; never paused. */
+  audioReserve(now: number): number {
+    let reserved = this.ctx.mixBitrate(now);
+    for (const down of this.ctx.downTracks()) if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
+    return reserved;
+  }
+
   /** The largest backlog among the videos a receiver report covers (ms of send time); undefined when it covers none. */
   private backlog(reports: RtcpRrPacket['reports']): number | undefined {
     let max: number | undefined;
@@ -119,7 +128,7 @@ export class SubscriberBandwidth {
 
   /** What is being sent to the subscriber now (bit/s): its audio and each video's forwarded layer. */
   private sending(now: number): number {
-    let sum = 0;
+    let sum = this.ctx.mixBitrate(now);
     for (const down of this.ctx.downTracks()) {
       const layer = down.layers.current;
       if (layer === undefined || (down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) continue;

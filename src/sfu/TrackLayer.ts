@@ -8,7 +8,7 @@ import type { PacketSink } from './PublishedTrackTypes.js';
 import type { TrackLayerOptions } from './TrackLayerTypes.js';
 
 /** RTP header (12), SRTP tag (10), UDP (8) and IPv4 (20) headers, plus a mid extension: what a forwarded packet costs beyond its payload. */
-const PACKET_OVERHEAD_BYTES = 56;
+export const PACKET_OVERHEAD_BYTES = 56;
 
 /**
  * One received RTP stream of a published track: the track itself, or one simulcast layer (`rid`) of it. Each packet

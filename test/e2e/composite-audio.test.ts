@@ -11,7 +11,7 @@ import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { CliProcess } from '../harness/cli.js';
-import { type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
+import { alignmentSearchMs, type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { audioFixture } from '../harness/fixtures.js';
 import { waitFor, trackPath } from '../harness/util.js';
 
@@ -86,7 +86,7 @@ describe('mixed audio (composite)', () => {
       voices.push({ freq, trackPcm, trackOffsetMs });
       // Continuity: every 20 ms of this voice's talking is in the mix while the mix has it.
       continuity.push(
-        voiceContinuity(mixPcm, { id: track.participantName, freq, trackPcm, trackOffsetMs, inMix: inMixFromTimeline(manifest.speakerTimeline ?? [], track.participantId) }),
+        voiceContinuity(mixPcm, { id: track.participantName, freq, trackPcm, trackOffsetMs, inMix: inMixFromTimeline(manifest.speakerTimeline ?? [], track.participantId) }, { searchMs: alignmentSearchMs(manifest, track) }),
       );
     }
     expect(voices).toHaveLength(5);

@@ -14,7 +14,7 @@ import { ffmpegCandidates } from '../../src/media/ffmpeg/ffmpegBinary.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { CliProcess } from '../harness/cli.js';
-import { type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
+import { alignmentSearchMs, type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { opusToneFixture } from '../harness/fixtures.js';
 import { trackPath } from '../harness/util.js';
 
@@ -92,7 +92,7 @@ describe('mixed audio continuity (synthetic publishers)', () => {
           trackPcm,
           trackOffsetMs: trackOffsetInMix(manifest, track),
           inMix: inMixFromTimeline(manifest.speakerTimeline ?? [], track.participantId),
-        }),
+        }, { searchMs: alignmentSearchMs(manifest, track) }),
       );
     }
     console.log(`mix continuity:\n${describeContinuity(results)}\n${JSON.stringify(manifest.composite!.audioTracks)}\nspeakers ${JSON.stringify(manifest.speakerTimeline)}`);

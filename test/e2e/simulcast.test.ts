@@ -223,7 +223,9 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     const pinAt = Date.now();
     await tile.click();
     const pinnedAt = await decodedWidth(sub.page, (w) => w === 1280, 'the pinned tile decodes 1280x720', 5000).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\n${logs.filter((l) => /sfu: layer/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n')}`);
+      const sent = await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats());
+      const rates = server.sfu.room('hd')?.tracks.find((t) => t.kind === 'video')?.layerRates().map((r) => Math.round(r / 1000));
+      throw new Error(`${(err as Error).message}\n${JSON.stringify(await video(sub.page))}\npublisher sends ${JSON.stringify(sent)}\nSFU receives (kbit/s per layer) ${JSON.stringify(rates)}\n${JSON.stringify(await sub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.tileSizes))}\n${logs.filter((l) => /sfu|tile/.test(l.msg ?? '')).slice(-60).map((l) => JSON.stringify(l)).join('\n')}`);
     });
     const pinnedTile = await tile.evaluate((el) => el.getBoundingClientRect().width);
     await waitTileColor(sub.page, pubId, HD_COLOR, 5000);

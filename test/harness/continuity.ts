@@ -304,6 +304,17 @@ export function loudestSetCheck(mixPcm: Float32Array, voices: readonly LoudestSe
 }
 
 /**
+ * How far (ms) the alignment is searched around `trackOffsetInMix`: 100 ms, or further when the mixer slewed the
+ * track's placement further than that from where its first packet went (the manifest's `slewedMs`: a mapping that
+ * improved after a busy start, up to the mixer's 300 ms slew limit). Slewing is no hole; a path that cannot follow it
+ * reads the edges of every burst as missing.
+ */
+export function alignmentSearchMs(manifest: Manifest, track: TrackEntry): number {
+  const mixed = Object.values(manifest.composite?.audioTracks ?? {}).find((a) => a.participantId === track.participantId);
+  return Math.max(100, Math.abs(mixed?.slewedMs ?? 0) + 40);
+}
+
+/**
  * Where a track file's t = 0 lies on the mix timeline (ms): where the mixer placed the track's first packet (manifest
  * `composite.audioTracks`), else the first packet's arrival relative to the composite's start (tens of ms off when
  * the recorder was busy then: the continuity check's alignment search covers ±100 ms).

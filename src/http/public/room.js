@@ -876,7 +876,7 @@ window.rtcRoom = {
       const stats = await peer.send.getStats();
       stats.forEach((s) => {
         if (s.type !== 'outbound-rtp') return;
-        out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0, ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0 } : {}) });
+        out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0, ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0, framesSent: s.framesSent ?? 0, active: s.active, limitedBy: s.qualityLimitationReason } : {}) });
       });
     }
     return out;
