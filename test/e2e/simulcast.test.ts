@@ -198,15 +198,33 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     const mic = await audioFixture({ freq: 440, seconds: 2 });
     const [pub, sub] = await Promise.all([launchParticipant({ name: 'pub', video: camera, audio: mic }), launchParticipant({ name: 'sub', audio: mic })]);
     cleanups.push(() => pub.close(), () => sub.close());
+    // On a busy machine Chromium's CPU adaptation scales a 720p camera down (and its top layer away) within seconds; what
+    // is tested here is the SFU's choice of layer, so the publisher keeps resolution and gives up frame rate instead.
+    await pub.page.addInitScript(() => {
+      const add = RTCPeerConnection.prototype.addTransceiver;
+      RTCPeerConnection.prototype.addTransceiver = function (this: RTCPeerConnection, ...args: Parameters<typeof add>) {
+        const t = add.apply(this, args);
+        if (t.sender.track?.kind === 'video') {
+          const params = t.sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: string };
+          params.degradationPreference = 'maintain-resolution';
+          void t.sender.setParameters(params).catch(() => {});
+        }
+        return t;
+      };
+    });
     await pub.page.goto(`${server.url}/room/hd?name=Pub&autojoin=1&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
+    let lastSent: unknown;
     const layers = await waitFor(
       async () => {
         const sent = (await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats())).filter((s) => s.kind === 'video' && s.packetsSent > 0 && s.frameWidth);
+        lastSent = sent;
         return sent.length === 3 && sent.some((l) => l.frameWidth === 1280) ? sent : undefined;
       },
       { timeoutMs: 20_000, description: 'publisher sends three video layers, the top one 1280 wide' },
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(lastSent)}`);
+    });
     expect(Object.fromEntries(layers.map((l) => [l.rid, l.frameWidth]))).toEqual({ q: 320, h: 640, f: 1280 });
 
     // The subscriber's page (1280x720 window, its own microphone tile and the publisher's: a grid of two ~620 px tiles).
@@ -219,6 +237,10 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     const gridWidth = (await video(sub.page))!.frameWidth;
     const gridTile = await tile.evaluate((el) => el.getBoundingClientRect().width);
 
+    // The publisher's estimate may have dropped its top layer meanwhile (a busy machine): the pin needs it flowing.
+    const hdTrack = server.sfu.room('hd')!.tracks.find((t) => t.kind === 'video')!;
+    hdTrack.layerRates();
+    await waitFor(() => (hdTrack.layerRates()[2] ?? 0) > 100_000 || undefined, { timeoutMs: 15_000, intervalMs: 250, description: 'the SFU receives the 1280x720 layer' });
     // Pin (a click on the tile): the full 1280x720 layer within 2 s.
     const pinAt = Date.now();
     await tile.click();
