@@ -3,7 +3,7 @@ import { RtcRecordError } from '../errors.js';
 import { startServer } from '../http/HttpServer.js';
 import type { RunningServer } from '../http/HttpServerTypes.js';
 import { createLogger } from '../logger.js';
-import { logOpusDecoder } from './opusDecoderLog.js';
+import { logNativeLibraries } from './nativeLibrariesLog.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/capabilities.js';
 import { RoomRecorder } from '../recording/RoomRecorder.js';
 import { ROOM_NAME, type IceServer } from '../signaling/messages.js';
@@ -44,7 +44,7 @@ export async function recordCommand(opts: RecordOptions): Promise<void> {
   // Fail before joining anything when ffmpeg is missing or lacks something the recording needs.
   const { binary, caps } = requireUsableFfmpeg();
   logger.info({ ffmpeg: binary.path, source: binary.source, version: caps.version }, 'using ffmpeg');
-  logOpusDecoder(logger);
+  logNativeLibraries(logger);
   const iceServers = [...opts.iceServer, ...iceServersFromEnv()];
   let server: RunningServer | undefined;
   let serverUrl = opts.server;

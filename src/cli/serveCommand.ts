@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { RtcRecordError } from '../errors.js';
 import { startServer } from '../http/HttpServer.js';
 import { createLogger } from '../logger.js';
-import { logOpusDecoder } from './opusDecoderLog.js';
+import { logNativeLibraries } from './nativeLibrariesLog.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { JobQueue } from '../recording/jobs/JobQueue.js';
 import { parseWebhookUrl } from '../recording/webhooks.js';
@@ -64,7 +64,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     // Rooms work without ffmpeg; recordings will fail with FFMPEG_NOT_FOUND / FFMPEG_UNSUITABLE and say so.
     logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: recordings will fail');
   }
-  logOpusDecoder(logger);
+  logNativeLibraries(logger);
   const outputRoot = resolve(opts.out);
   // A bad --s3 is refused before the server starts; recordings are uploaded once finalized (workers upload their own).
   const uploadTarget = targetFromOptions(opts);

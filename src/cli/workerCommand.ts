@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { ANY_ROOM, mintToken } from '../http/auth.js';
 import { createLogger } from '../logger.js';
-import { logOpusDecoder } from './opusDecoderLog.js';
+import { logNativeLibraries } from './nativeLibrariesLog.js';
 import { requireUsableFfmpeg } from '../media/ffmpeg/index.js';
 import { JOB_KINDS, type JobKind } from '../recording/jobs/RecordingJobTypes.js';
 import { RecordingWorker } from '../recording/jobs/RecordingWorker.js';
@@ -60,7 +60,7 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'no usable ffmpeg: mixed recordings will fail');
   }
-  logOpusDecoder(logger);
+  logNativeLibraries(logger);
   const rooms = connectRedis(opts.redis, logger, 'worker-room-lookup');
   const worker = await RecordingWorker.start({
     redisUrl: opts.redis,

@@ -15,6 +15,7 @@ import {
   type PeerConfig,
 } from 'werift';
 import type { IceServer } from '../signaling/messages.js';
+import { installOpensslSrtp } from './srtp/opensslSrtp.js';
 
 const videoFeedback = () => [useNACK(), usePLI(), useFIR(), useREMB(), useTWCC()];
 
@@ -44,6 +45,8 @@ export function mediaCodecs(feedback: RTCRtpCodecParameters['rtcpFeedback']): No
  * so browsers retransmit, send keyframes on request and do not starve their bitrate.
  */
 export function peerConnectionConfig(opts: { iceServers: IceServer[]; iceAddress?: string }): Partial<PeerConfig> {
+  // Every werift peer of ours encrypts SRTP through libcrypto where the system has it (once per process).
+  installOpensslSrtp();
   const ice: Partial<PeerConfig> = opts.iceAddress
     ? {
         // Only the pinned address, bound and advertised; interface scanning off so no unusable candidates appear.

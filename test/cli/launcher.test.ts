@@ -12,7 +12,7 @@ describe('bin/rtc-record.js launcher', () => {
     const cli = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--out', out, '--log-level', 'info']);
     try {
       await cli.waitForLine(/listening on http:\/\/127\.0\.0\.1:\d+/);
-      // pino writes to stderr: the process says which Opus decoder it uses (the WASM fallback: test/unit/opusDecoderLog).
+      // pino writes to stderr: the process says which Opus decoder it uses (the WASM fallback: test/unit/nativeLibrariesLog).
       expect(cli.stderr.join('\n')).toMatch(/opus: decoding with the system libopus/);
       const argv = readFileSync(`/proc/${cli.pid}/cmdline`, 'utf8').split('\0');
       expect(argv).toContain('--max-semi-space-size=8');

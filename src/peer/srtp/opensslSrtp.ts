@@ -1,0 +1,126 @@
+import { SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
+import { libcrypto, libcryptoError } from './libcrypto.js';
+
+/** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP methods use it. */
+interface GcmCipher {
+  srtpSessionKey: Buffer;
+  srtpSessionSalt: Buffer;
+  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
+  decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: SrtpHeader): [Buffer, RtpHeader];
+}
+type SrtpHeader = RtpHeader & { payloadOffset: number };
+
+const TAG_BYTES = 16;
+/** RFC 7714 profile SRTP_AEAD_AES_128_GCM (werift's ProtectionProfileAeadAes128Gcm). */
+const AEAD_AES_128_GCM = 7;
+const AUTH_FAILED = 'Failed to authenticate SRTP packet';
+
+export interface OpensslSrtpStatus {
+  installed: boolean;
+  /** OpenSSL's version string, when installed. */
+  version?: string;
+  /** Why not, when not. */
+  reason?: string;
+}
+
+let status: OpensslSrtpStatus | undefined;
+
+/**
+ * Makes werift's AES-128-GCM SRTP (what Chromium negotiates) encrypt and decrypt RTP through the system libcrypto,
+ * one OpenSSL context per session key, instead of a node cipher object per packet: the same bytes on the wire, the
+ * same errors (SrtpAuthenticationError on a bad tag). Once per process, for every werift peer in it; RTCP and AES-CM
+ * stay as werift has them. Where there is no libcrypto (or `RTC_RECORD_SRTP=node`) nothing changes.
+ */
+export function installOpensslSrtp(): OpensslSrtpStatus {
+  if (status) return status;
+  const lib = libcrypto();
+  if (!lib) return (status = { installed: false, reason: libcryptoError() });
+  const proto = gcmCipherPrototype();
+  if (!proto || typeof proto.encryptRtp !== 'function' || typeof proto.decryptRtp !== 'function') {
+    return (status = { installed: false, reason: 'werift has no AES-GCM cipher where 0.25 had it' });
+  }
+  const plain = { encryptRtp: proto.encryptRtp, decryptRtp: proto.decryptRtp };
+  const keys = new WeakMap<GcmCipher, CipherKeys>();
+  const freed = new FinalizationRegistry<CipherKeys>((k) => {
+    if (k.encrypt) lib.freeContext(k.encrypt);
+    if (k.decrypt) lib.freeContext(k.decrypt);
+  });
+  const keysOf = (cipher: GcmCipher): CipherKeys => {
+    let k = keys.get(cipher);
+    if (!k) {
+      k = { iv: Buffer.alloc(12) };
+      keys.set(cipher, k);
+      freed.register(cipher, k);
+    }
+    return k;
+  };
+
+  proto.encryptRtp = function (this: GcmCipher, header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer {
+    const k = keysOf(this);
+    k.encrypt ??= lib.gcmContext(this.srtpSessionKey, true);
+    const size = header.serializeSize;
+    const hdr = header.serialize(size);
+    const out = Buffer.allocUnsafe(size + payload.length + TAG_BYTES);
+    hdr.copy(out, 0);
+    const end = size + payload.length;
+    rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+    if (!lib.gcmEncrypt(k.encrypt, k.iv, hdr, payload, out.subarray(size, end), out.subarray(end))) throw new Error('SRTP: AES-GCM encryption failed in libcrypto');
+    return out;
+  };
+
+  proto.decryptRtp = function (this: GcmCipher, cipherText: Buffer, rolloverCounter: number, header?: SrtpHeader): [Buffer, RtpHeader] {
+    // werift's SRTP context always passes the parsed header; anything else goes the old way.
+    if (!header) return plain.decryptRtp.call(this, cipherText, rolloverCounter, header);
+    const k = keysOf(this);
+    k.decrypt ??= lib.gcmContext(this.srtpSessionKey, false);
+    const offset = header.payloadOffset;
+    const tagAt = cipherText.length - TAG_BYTES;
+    const dst = Buffer.allocUnsafe(tagAt);
+    cipherText.copy(dst, 0, 0, offset);
+    rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+    const ok = lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst.subarray(offset), cipherText.subarray(tagAt));
+    if (!ok) throw new SrtpAuthenticationError(AUTH_FAILED);
+    return [dst, withPadding(header, dst)];
+  };
+  return (status = { installed: true, version: lib.version });
+}
+
+interface CipherKeys {
+  encrypt?: unknown;
+  decrypt?: unknown;
+  /** Scratch for each packet's IV (used within one call). */
+  iv: Buffer;
+}
+
+/** RFC 7714 §8.1: 00 00 || SSRC || ROC || SEQ, XOR the 12-byte session salt. */
+function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, rolloverCounter: number, sequenceNumber: number): void {
+  iv.writeUInt16BE(0, 0);
+  iv.writeUInt32BE(ssrc >>> 0, 2);
+  iv.writeUInt32BE(rolloverCounter >>> 0, 6);
+  iv.writeUInt16BE(sequenceNumber & 0xffff, 10);
+  for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
+}
+
+/** As werift's finalizeSrtpRtpHeader: the padding length from the decrypted packet's last byte, checked. */
+function withPadding(header: SrtpHeader, packet: Buffer): RtpHeader {
+  if (!header.padding) {
+    header.paddingSize = 0;
+    return header;
+  }
+  const size = packet[packet.length - 1]!;
+  if (packet.length <= header.payloadOffset || size === 0 || size > packet.length - header.payloadOffset) throw new SrtpAuthenticationError(AUTH_FAILED);
+  header.paddingSize = size;
+  return header;
+}
+
+/** werift's GCM cipher class, reached through a throwaway session (the class itself is not exported). */
+function gcmCipherPrototype(): GcmCipher | undefined {
+  try {
+    const keys = { localMasterKey: Buffer.alloc(16), localMasterSalt: Buffer.alloc(12), remoteMasterKey: Buffer.alloc(16), remoteMasterSalt: Buffer.alloc(12) };
+    const session = new SrtpSession({ profile: AEAD_AES_128_GCM, keys } as ConstructorParameters<typeof SrtpSession>[0]);
+    const cipher = (session as unknown as { localContext?: { cipher?: object } }).localContext?.cipher;
+    return cipher ? (Object.getPrototypeOf(cipher) as GcmCipher) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+// Without a loadable libopus or libcrypto the process still works (WASM Opus, node's crypto for SRTP), and says so
+// once at startup with the reasons.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { logNativeLibraries } from '../../src/cli/nativeLibrariesLog.js';
+
+describe('logNativeLibraries', () => {
+  it('warns, with the reasons, when Opus falls back to WASM and SRTP to node crypto', () => {
+    // Read once per process and cached: set before the first use (each test file runs in its own worker).
+    process.env.RTC_RECORD_LIBOPUS = '0';
+    process.env.RTC_RECORD_SRTP = 'node';
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+    logNativeLibraries(pino({ level: 'info' }, sink));
+    const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason: string });
+    expect(entries).toHaveLength(2);
+    expect(entries.map((e) => e.level)).toEqual([40, 40]);
+    expect(entries[0]!.msg).toMatch(/no system libopus, decoding with WASM/);
+    expect(entries[0]!.reason).toBe('disabled (RTC_RECORD_LIBOPUS=0)');
+    expect(entries[1]!.msg).toMatch(/srtp: AES-GCM through node's crypto/);
+    expect(entries[1]!.reason).toBe('disabled (RTC_RECORD_SRTP=node)');
+  });
+});
