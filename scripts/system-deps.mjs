@@ -32,6 +32,8 @@ const NEEDS = [
   ['redis-server', () => onPath('redis-server')],
   // Opus decoding (and FEC) through the system libopus (src/media/audio/libopus.ts); ffmpeg depends on it too.
   ['libopus0', () => ['/usr/lib/x86_64-linux-gnu/libopus.so.0', '/usr/lib/aarch64-linux-gnu/libopus.so.0', '/usr/lib/libopus.so.0'].some((f) => existsSync(f))],
+  // SRTP's AES-GCM through the system libcrypto (src/peer/srtp/libcrypto.ts); most systems have it already.
+  ['libssl3', () => ['/usr/lib/x86_64-linux-gnu/libcrypto.so.3', '/usr/lib/aarch64-linux-gnu/libcrypto.so.3', '/usr/lib/libcrypto.so.3'].some((f) => existsSync(f))],
 ];
 
 export function missingPackages() {

@@ -1,5 +1,6 @@
 import { capabilityChecks, ffmpegCapabilities, type CapabilityCheck } from '../media/ffmpeg/capabilities.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
+import { libcrypto, libcryptoError } from '../peer/srtp/libcrypto.js';
 import { ffmpegCandidates, resolveFfmpeg, resolveFfprobe, SOURCE_LABELS, type BinarySource } from '../media/ffmpeg/ffmpegBinary.js';
 
 export interface DoctorOptions {
@@ -27,6 +28,8 @@ export interface DoctorReport {
   ffprobe: { path: string | null; note?: string };
   /** How Opus is decoded: the system libopus (FEC of lost packets), or the WASM fallback (concealment only). */
   opus: { decoder: 'libopus' | 'wasm'; version?: string; fec: boolean; note?: string };
+  /** How SRTP's AES-GCM runs: the system libcrypto (one context per key), or node's crypto (an object per packet). */
+  srtp: { cipher: 'libcrypto' | 'node'; version?: string; note?: string };
 }
 
 /**
@@ -74,6 +77,7 @@ export function doctorReport(): DoctorReport {
     checks: chosen?.path && chosen.version ? capabilityChecks(ffmpegCapabilities(chosen.path)) : [],
     ffprobe,
     opus: opusReport(),
+    srtp: srtpReport(),
   };
 }
 
@@ -81,6 +85,12 @@ function opusReport(): DoctorReport['opus'] {
   const lib = libopus();
   if (lib) return { decoder: 'libopus', version: lib.version, fec: true };
   return { decoder: 'wasm', fec: false, note: `no system libopus (${libopusError()}): lost packets are concealed, never decoded from FEC; install libopus0` };
+}
+
+function srtpReport(): DoctorReport['srtp'] {
+  const lib = libcrypto();
+  if (lib) return { cipher: 'libcrypto', version: lib.version };
+  return { cipher: 'node', note: `no system libcrypto (${libcryptoError()}): AES-GCM through node's crypto, slower per packet; install libssl3` };
 }
 
 function formatReport(r: DoctorReport): string {
@@ -102,6 +112,7 @@ function formatReport(r: DoctorReport): string {
   }
   lines.push('', `ffprobe: ${r.ffprobe.path ?? r.ffprobe.note}`);
   lines.push(`opus: ${r.opus.decoder === 'libopus' ? `system ${r.opus.version} (lost packets decoded from FEC where the sender sent it)` : `WASM; ${r.opus.note}`}`);
+  lines.push(`srtp: ${r.srtp.cipher === 'libcrypto' ? `AES-GCM through the system ${r.srtp.version}` : `node's crypto; ${r.srtp.note}`}`);
   lines.push(r.ffmpeg?.usable ? 'ready to record' : 'NOT ready to record');
   return lines.join('\n');
 }

@@ -52,6 +52,8 @@ describe('no ffmpeg on the machine: the bundled one', () => {
     expect(report.ffprobe.path).toBeNull();
     // Opus is decoded by the system libopus (the suite installs libopus0): lost packets come from FEC.
     expect(report.opus).toMatchObject({ decoder: 'libopus', fec: true });
+    // SRTP's AES-GCM through the system libcrypto (the suite installs libssl3).
+    expect(report.srtp).toMatchObject({ cipher: 'libcrypto' });
   });
 
   it('`rtc-record --room demo` records two browsers into a correct MP4: colours, A/V sync, mixed voices', async () => {
