@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { IKoffiLib } from 'koffi';
+import { systemLibrary } from '../../native/systemLibrary.js';
 
 /**
  * The system's libopus decoder (Debian `libopus0`, which ffmpeg depends on), called through koffi's FFI: no compiler,
@@ -17,43 +17,20 @@ export interface LibOpus {
   decoderDestroy(decoder: unknown): void;
 }
 
-const NAMES = ['libopus.so.0', 'libopus.so', 'libopus.0.dylib', 'libopus.dylib'];
-
-let loaded: LibOpus | undefined;
-let failure: string | undefined;
+const opus = systemLibrary({
+  names: ['libopus.so.0', 'libopus.so', 'libopus.0.dylib', 'libopus.dylib'],
+  disabled: () => (process.env.RTC_RECORD_LIBOPUS === '0' ? 'disabled (RTC_RECORD_LIBOPUS=0)' : undefined),
+  bind,
+});
 
 /** The system libopus, or undefined when it cannot be loaded (see libopusError). */
 export function libopus(): LibOpus | undefined {
-  if (loaded || failure) return loaded;
-  if (process.env.RTC_RECORD_LIBOPUS === '0') {
-    failure = 'disabled (RTC_RECORD_LIBOPUS=0)';
-    return undefined;
-  }
-  const errors: string[] = [];
-  // Loaded here, not imported: a platform koffi has no build for falls back to WASM instead of failing to start.
-  let koffi: { load(path: string): IKoffiLib };
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
-  } catch (err) {
-    failure = `koffi: ${(err as Error).message}`;
-    return undefined;
-  }
-  for (const name of NAMES) {
-    try {
-      loaded = bind(koffi.load(name));
-      return loaded;
-    } catch (err) {
-      errors.push(`${name}: ${(err as Error).message}`);
-    }
-  }
-  failure = errors.join('; ');
-  return undefined;
+  return opus.get();
 }
 
 /** Why libopus() is undefined. */
 export function libopusError(): string | undefined {
-  libopus();
-  return failure;
+  return opus.error();
 }
 
 function bind(lib: IKoffiLib): LibOpus {

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { IKoffiLib } from 'koffi';
+import { systemLibrary } from '../../native/systemLibrary.js';
 
 /**
  * The system's OpenSSL libcrypto (Debian `libssl3`), for AES-128-GCM with one cipher context per SRTP key: node's
@@ -19,44 +19,23 @@ export interface LibCrypto {
   gcmDecrypt(ctx: unknown, iv: Uint8Array, aad: Uint8Array, input: Uint8Array, output: Uint8Array, tag: Uint8Array): boolean;
 }
 
-const NAMES = ['libcrypto.so.3', 'libcrypto.so', 'libcrypto.3.dylib', 'libcrypto.dylib'];
 const EVP_CTRL_GCM_GET_TAG = 0x10;
 const EVP_CTRL_GCM_SET_TAG = 0x11;
 
-let loaded: LibCrypto | undefined;
-let failure: string | undefined;
+const crypto = systemLibrary({
+  names: ['libcrypto.so.3', 'libcrypto.so', 'libcrypto.3.dylib', 'libcrypto.dylib'],
+  disabled: () => (process.env.RTC_RECORD_SRTP === 'node' ? 'disabled (RTC_RECORD_SRTP=node)' : undefined),
+  bind,
+});
 
 /** The system libcrypto, or undefined when it cannot be loaded (see libcryptoError). */
 export function libcrypto(): LibCrypto | undefined {
-  if (loaded || failure) return loaded;
-  if (process.env.RTC_RECORD_SRTP === 'node') {
-    failure = 'disabled (RTC_RECORD_SRTP=node)';
-    return undefined;
-  }
-  let koffi: { load(path: string): IKoffiLib };
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
-  } catch (err) {
-    failure = `koffi: ${(err as Error).message}`;
-    return undefined;
-  }
-  const errors: string[] = [];
-  for (const name of NAMES) {
-    try {
-      loaded = bind(koffi.load(name));
-      return loaded;
-    } catch (err) {
-      errors.push(`${name}: ${(err as Error).message}`);
-    }
-  }
-  failure = errors.join('; ');
-  return undefined;
+  return crypto.get();
 }
 
 /** Why libcrypto() is undefined. */
 export function libcryptoError(): string | undefined {
-  libcrypto();
-  return failure;
+  return crypto.error();
 }
 
 function bind(lib: IKoffiLib): LibCrypto {
