@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
-import { DepacketizeCallback, JitterBufferCallback } from 'werift/nonstandard';
+import { JitterBufferCallback } from 'werift/nonstandard';
 import { RtcRecordError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { opusPacketSamples } from '../media/audio/opusPacket.js';
@@ -11,6 +11,7 @@ import type { SpeakerChange } from '../media/audio/RoomAudioMixerTypes.js';
 import { Mp4Encoder } from '../media/encoder/Mp4Encoder.js';
 import { ParticipantClock, type TrackClock } from '../media/rtp/ParticipantClock.js';
 import { ntpToUnixMs } from '../media/rtp/senderReport.js';
+import { VideoFrameAssembler } from '../media/rtp/VideoFrameAssembler.js';
 import { Compositor } from '../media/video/Compositor.js';
 import type { TileContent } from '../media/video/CompositorTypes.js';
 import { computeLayout } from '../media/video/layouts.js';
@@ -306,16 +307,20 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const source: VideoSource = { key, remote, tiled, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
     const h264 = remote.codec.name === 'h264';
     const jitter = new JitterBufferCallback(remote.codec.clockRate, { latency: 200, bufferSize: 10_000 });
-    const depacketizer = new DepacketizeCallback(h264 ? 'MPEG4/ISO/AVC' : 'VP8', { isFinalPacketInSequence: (h) => h.marker });
+    // Frames end at the marker, and a frame cut off by a layer switch is dropped rather than joined to the new layer's
+    // keyframe (see VideoFrameAssembler).
+    const frames = new VideoFrameAssembler(h264 ? 'h264' : 'vp8');
     jitter.pipe((out) => {
-      if (out.isPacketLost) this.onVideoLoss(source);
-      if (out.rtp || out.eol) depacketizer.input(out);
-    });
-    depacketizer.pipe((out) => {
-      if (!out.frame || source.ended) return;
-      const pts = clock.toTimeline(out.frame.timestamp as number);
-      source.decoder?.push(out.frame.data, out.frame.isKeyframe, pts);
-      source.retiring?.push(out.frame.data, out.frame.isKeyframe, pts);
+      if (out.isPacketLost) {
+        frames.lost();
+        this.onVideoLoss(source);
+      }
+      if (!out.rtp || source.ended) return;
+      const frame = frames.push(out.rtp);
+      if (!frame) return;
+      const pts = clock.toTimeline(frame.timestamp);
+      source.decoder?.push(frame.data, frame.isKeyframe, pts);
+      source.retiring?.push(frame.data, frame.isKeyframe, pts);
     });
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
       if (source.ended) return;
@@ -328,7 +333,6 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       rtpSub.unSubscribe();
       rtcpSub.unSubscribe();
       jitter.destroy();
-      depacketizer.destroy();
       tiled?.close();
     };
     p.videos.push(source);
