@@ -105,7 +105,15 @@ interface VideoGeometry {
 }
 
 export type VideoFixtureOptions =
-  | ({ kind: 'color'; color: string } & VideoGeometry)
+  | ({
+      kind: 'color';
+      color: string;
+      /**
+       * Strength (0-100) of a fixed grain over the colour, the same in every frame: the picture still averages to the
+       * colour and barely changes, but its keyframes are large (several packets), as a real camera's are.
+       */
+      grain?: number;
+    } & VideoGeometry)
   | ({ kind: 'testsrc' } & VideoGeometry);
 
 /** A .y4m (I420) that is a solid colour or ffmpeg's moving test pattern. Defaults: 320x240@15, 2 s. */
@@ -115,9 +123,10 @@ export function videoFixture(opts: VideoFixtureOptions): Promise<string> {
   const frames = frameCount(fps, seconds);
   if (opts.kind === 'color') {
     const hex = rgbHex(colorToRgb(opts.color));
-    const params = { kind: 'color', hex, width, height, fps, frames };
-    return cached(`color-${hex}-${width}x${height}-${fps}`, 'y4m', params, (out) =>
-      ffmpeg(['-f', 'lavfi', '-i', `color=c=0x${hex}:s=${width}x${height}:r=${fps}`, '-frames:v', String(frames), ...Y4M_OUT, out]),
+    const grain = opts.grain ? `,noise=alls=${opts.grain}:allf=u,loop=loop=-1:size=1` : '';
+    const params = { kind: 'color', hex, width, height, fps, frames, ...(grain ? { grain } : {}) };
+    return cached(`color-${hex}${grain ? `-grain${opts.grain}` : ''}-${width}x${height}-${fps}`, 'y4m', params, (out) =>
+      ffmpeg(['-f', 'lavfi', '-i', `color=c=0x${hex}:s=${width}x${height}:r=${fps}${grain}`, '-frames:v', String(frames), ...Y4M_OUT, out]),
     );
   }
   if (opts.kind === 'testsrc') {
