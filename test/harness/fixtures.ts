@@ -113,6 +113,8 @@ export type VideoFixtureOptions =
        * colour and barely changes, but its keyframes are large (several packets), as a real camera's are.
        */
       grain?: number;
+      /** A white bar crossing the picture every 2 s: a picture that changes in every frame, still mostly the colour. */
+      bar?: boolean;
     } & VideoGeometry)
   | ({ kind: 'testsrc' } & VideoGeometry);
 
@@ -124,10 +126,12 @@ export function videoFixture(opts: VideoFixtureOptions): Promise<string> {
   if (opts.kind === 'color') {
     const hex = rgbHex(colorToRgb(opts.color));
     const grain = opts.grain ? `,noise=alls=${opts.grain}:allf=u,loop=loop=-1:size=1` : '';
-    const params = { kind: 'color', hex, width, height, fps, frames, ...(grain ? { grain } : {}) };
-    return cached(`color-${hex}${grain ? `-grain${opts.grain}` : ''}-${width}x${height}-${fps}`, 'y4m', params, (out) =>
-      ffmpeg(['-f', 'lavfi', '-i', `color=c=0x${hex}:s=${width}x${height}:r=${fps}${grain}`, '-frames:v', String(frames), ...Y4M_OUT, out]),
-    );
+    const barWidth = Math.max(4, Math.round(width / 40 / 2) * 2);
+    const bar = opts.bar ? `[bg];color=c=white:s=${barWidth}x${height}:r=${fps}[bar];[bg][bar]overlay=x='mod(t*${width / 2},${width})':y=0` : '';
+    const graph = `color=c=0x${hex}:s=${width}x${height}:r=${fps}${grain}${bar}`;
+    const params = { kind: 'color', hex, width, height, fps, frames, ...(grain || bar ? { graph } : {}) };
+    const name = `color-${hex}${grain ? `-grain${opts.grain}` : ''}${bar ? '-bar' : ''}-${width}x${height}-${fps}`;
+    return cached(name, 'y4m', params, (out) => ffmpeg(['-f', 'lavfi', '-i', graph, '-frames:v', String(frames), ...Y4M_OUT, out]));
   }
   if (opts.kind === 'testsrc') {
     const params = { kind: 'testsrc', width, height, fps, frames };
