@@ -113,7 +113,10 @@ export type VideoFixtureOptions =
        * colour and barely changes, but its keyframes are large (several packets), as a real camera's are.
        */
       grain?: number;
-      /** A white bar crossing the picture every 2 s: a picture that changes in every frame, still mostly the colour. */
+      /**
+       * Two white bars half a width apart crossing the picture every 2 s: a picture that changes in every frame, in
+       * either half of it, still mostly the colour.
+       */
       bar?: boolean;
     } & VideoGeometry)
   | ({ kind: 'testsrc' } & VideoGeometry);
@@ -127,7 +130,10 @@ export function videoFixture(opts: VideoFixtureOptions): Promise<string> {
     const hex = rgbHex(colorToRgb(opts.color));
     const grain = opts.grain ? `,noise=alls=${opts.grain}:allf=u,loop=loop=-1:size=1` : '';
     const barWidth = Math.max(4, Math.round(width / 40 / 2) * 2);
-    const bar = opts.bar ? `[bg];color=c=white:s=${barWidth}x${height}:r=${fps}[bar];[bg][bar]overlay=x='mod(t*${width / 2},${width})':y=0` : '';
+    const bar = opts.bar
+      ? `[bg];color=c=white:s=${barWidth}x${height}:r=${fps},split[b1][b2];[bg][b1]overlay=x='mod(t*${width / 2},${width})':y=0[o1];` +
+        `[o1][b2]overlay=x='mod(t*${width / 2}+${width / 2},${width})':y=0`
+      : '';
     const graph = `color=c=0x${hex}:s=${width}x${height}:r=${fps}${grain}${bar}`;
     const params = { kind: 'color', hex, width, height, fps, frames, ...(grain || bar ? { graph } : {}) };
     const name = `color-${hex}${grain ? `-grain${opts.grain}` : ''}${bar ? '-bar' : ''}-${width}x${height}-${fps}`;
