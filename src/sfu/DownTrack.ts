@@ -23,6 +23,8 @@ const SENT_HISTORY = 1024;
  * change of layer waits for a keyframe of the new one (asked for at once) while the current one goes on, then
  * switches on that keyframe's first packet: sequence numbers and timestamps continue (werift's continuity rewrite),
  * and VP8 picture numbering continues (Vp8Munger), so the decoder sees one stream that happens to change resolution.
+ * H.264 has no picture numbering in its RTP payload: its packets pass unchanged, and its keyframe's first packet is the
+ * one carrying the SPS (see KeyframeStarts), so the decoder gets the new layer's parameter sets before its IDR.
  *
  * Temporal layers (VP8, TID in each packet): frames above a temporal cap are left out (TemporalFilter), sequence
  * numbers and PictureIDs closed up behind them, so a subscriber gets 15 fps of the same resolution.
@@ -71,7 +73,8 @@ export class DownTrack {
     this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
     // Audio needs no keyframe: it is forwarded from its first packet.
     if (this.started) this.layerSwitch.adopt(published.top);
-    // Any VP8 video: a layer switch and a temporal cap both need its picture numbering kept continuous.
+    // Any VP8 video: a layer switch and a temporal cap both need its picture numbering kept continuous. (H.264: one
+    // temporal layer, nothing to renumber.)
     if (published.kind === 'video' && published.codec === 'vp8') {
       this.munger = new Vp8Munger();
       this.temporal = new TemporalFilter();

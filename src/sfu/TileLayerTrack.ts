@@ -17,7 +17,7 @@ export type TileLayerSwitch = (from: number, to: number, waitedMs: number, time:
  * (chooseLayer, as a page's tile), switched like a subscriber's DownTrack: the new layer is taken from its first
  * keyframe (asked for with a PLI through the layer's coalescing), the current one going on until then; sequence
  * numbers and timestamps continue (RtpContinuity, the step from the layers' sender reports as DownTrack does) and so
- * does VP8 picture numbering (Vp8Munger). Packets come out on `track.onReceiveRtp` like a received werift track's, and
+ * does VP8 picture numbering (Vp8Munger; H.264 payloads pass unchanged, switched at the packet with the SPS). Packets come out on `track.onReceiveRtp` like a received werift track's, and
  * the current layer's sender reports on `track.onReceiveRtcp`, translated to the output timestamps.
  */
 export class TileLayerTrack implements TileSizedTrack {

@@ -1,5 +1,6 @@
 import { RTP_EXTENSION_URI, RtcpSrPacket, type RtpPacket } from 'werift';
-import { isKeyframePacket } from '../media/rtp/keyframe.js';
+import { h264KeyframeSize } from '../media/rtp/h264.js';
+import { KeyframeStarts } from '../media/rtp/keyframe.js';
 import { vp8KeyframeSize, vp8TemporalId } from '../media/rtp/vp8Descriptor.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import { SAMPLE_EVERY } from './ForwardMeter.js';
@@ -39,6 +40,8 @@ export class TrackLayer {
   private highestSeqSsrc?: number;
   private keyframeTimer?: NodeJS.Timeout;
   private closed = false;
+  /** Where this stream's keyframes start (H.264: at the SPS, see KeyframeStarts). */
+  private readonly keyframes: KeyframeStarts;
 
   constructor(
     readonly remote: RemoteTrack,
@@ -56,6 +59,7 @@ export class TrackLayer {
       }),
     ];
     this.unsubscribe = () => subs.forEach((s) => s.unSubscribe());
+    this.keyframes = new KeyframeStarts(remote.codec.name);
   }
 
   get rid(): string | undefined {
@@ -115,7 +119,9 @@ export class TrackLayer {
     this.packetsReceived++;
     const bytes = packet.payload.length + PACKET_OVERHEAD_BYTES;
     this.received.add(bytes);
-    const vp8 = this.remote.codec.name === 'vp8';
+    const codec = this.remote.codec.name;
+    const vp8 = codec === 'vp8';
+    const h264 = codec === 'h264';
     if (vp8) {
       const tid = vp8TemporalId(packet.payload);
       if (tid !== undefined) (this.receivedByTid[tid] ??= new RateWindow()).add(bytes);
@@ -124,12 +130,13 @@ export class TrackLayer {
     // again over RTX) is forwarded as before, but is no keyframe to start or switch at: what follows it went by.
     const fresh = this.isFresh(packet.header.ssrc, packet.header.sequenceNumber);
     if (this.sinks.size === 0) {
-      // Nobody takes this layer now, but its size decides who will.
-      if (vp8) this.readSize(packet.payload);
+      // Nobody takes this layer now, but its size decides who will (and H.264's keyframes are watched for their SPS).
+      if (h264 && fresh) this.keyframes.isStart(packet.payload);
+      if (vp8 || h264) this.readSize(packet.payload);
       return;
     }
-    const keyframe = fresh && this.remote.kind === 'video' && isKeyframePacket(this.remote.codec.name, packet.payload);
-    if (keyframe && vp8) this.readSize(packet.payload);
+    const keyframe = fresh && this.remote.kind === 'video' && this.keyframes.isStart(packet.payload);
+    if (keyframe && (vp8 || h264)) this.readSize(packet.payload);
     // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
     const out = packet.clone();
     out.header.extensions = [];
@@ -163,8 +170,9 @@ export class TrackLayer {
     return true;
   }
 
+  /** The resolution of the keyframe `payload` starts (VP8: its frame header; H.264: its SPS), when it starts one. */
   private readSize(payload: Buffer): void {
-    const size = vp8KeyframeSize(payload);
+    const size = this.remote.codec.name === 'h264' ? h264KeyframeSize(payload) : vp8KeyframeSize(payload);
     if (!size || (size.width === this.width && size.height === this.height)) return;
     this.width = size.width;
     this.height = size.height;

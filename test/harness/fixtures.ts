@@ -105,7 +105,20 @@ interface VideoGeometry {
 }
 
 export type VideoFixtureOptions =
-  | ({ kind: 'color'; color: string } & VideoGeometry)
+  | ({
+      kind: 'color';
+      color: string;
+      /**
+       * Strength (0-100) of a fixed grain over the colour, the same in every frame: the picture still averages to the
+       * colour and barely changes, but its keyframes are large (several packets), as a real camera's are.
+       */
+      grain?: number;
+      /**
+       * Two white bars half a width apart crossing the picture every 2 s: a picture that changes in every frame, in
+       * either half of it, still mostly the colour.
+       */
+      bar?: boolean;
+    } & VideoGeometry)
   | ({ kind: 'testsrc' } & VideoGeometry);
 
 /** A .y4m (I420) that is a solid colour or ffmpeg's moving test pattern. Defaults: 320x240@15, 2 s. */
@@ -115,10 +128,16 @@ export function videoFixture(opts: VideoFixtureOptions): Promise<string> {
   const frames = frameCount(fps, seconds);
   if (opts.kind === 'color') {
     const hex = rgbHex(colorToRgb(opts.color));
-    const params = { kind: 'color', hex, width, height, fps, frames };
-    return cached(`color-${hex}-${width}x${height}-${fps}`, 'y4m', params, (out) =>
-      ffmpeg(['-f', 'lavfi', '-i', `color=c=0x${hex}:s=${width}x${height}:r=${fps}`, '-frames:v', String(frames), ...Y4M_OUT, out]),
-    );
+    const grain = opts.grain ? `,noise=alls=${opts.grain}:allf=u,loop=loop=-1:size=1` : '';
+    const barWidth = Math.max(4, Math.round(width / 40 / 2) * 2);
+    const bar = opts.bar
+      ? `[bg];color=c=white:s=${barWidth}x${height}:r=${fps},split[b1][b2];[bg][b1]overlay=x='mod(t*${width / 2},${width})':y=0[o1];` +
+        `[o1][b2]overlay=x='mod(t*${width / 2}+${width / 2},${width})':y=0`
+      : '';
+    const graph = `color=c=0x${hex}:s=${width}x${height}:r=${fps}${grain}${bar}`;
+    const params = { kind: 'color', hex, width, height, fps, frames, ...(grain || bar ? { graph } : {}) };
+    const name = `color-${hex}${grain ? `-grain${opts.grain}` : ''}${bar ? '-bar' : ''}-${width}x${height}-${fps}`;
+    return cached(name, 'y4m', params, (out) => ffmpeg(['-f', 'lavfi', '-i', graph, '-frames:v', String(frames), ...Y4M_OUT, out]));
   }
   if (opts.kind === 'testsrc') {
     const params = { kind: 'testsrc', width, height, fps, frames };

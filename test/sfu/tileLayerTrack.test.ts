@@ -140,3 +140,71 @@ describe('TileLayerTrack', () => {
     tile.close();
   });
 });
+
+// H.264 (Chromium 156 / OpenH264, one temporal layer): each layer's keyframe is a STAP-A of SPS and PPS, then the IDR
+// in FU-A fragments; deltas are single NAL units. The SPSs are the real ones of an 80x60 / 160x120 / 320x240 camera.
+const H264_SPS = [hex('6742c00c8c8d4292f700f08846a0'), hex('6742c00c8c8d41422f2c03c2211a80'), hex('6742c0158c8d40a0f900f08846a0')];
+const H264_PPS = hex('68ce3c80');
+const stapA = (...nals: Buffer[]) => Buffer.concat([hex('78'), ...nals.flatMap((n) => [Buffer.from([n.length >> 8, n.length & 0xff]), n])]);
+/** A keyframe's packets: STAP-A (SPS, PPS), then the IDR's first, middle and last FU-A fragments. */
+const h264Keyframe = (layer: number) => [stapA(H264_SPS[layer]!, H264_PPS), hex('7c85aaaa'), hex('7c05bbbb'), hex('7c45cccc')];
+const H264_DELTA = hex('419a2438');
+
+function setUpH264() {
+  plis = [];
+  const remotes = [fakeLayer('q', 11), fakeLayer('h', 22), fakeLayer('f', 33)];
+  for (const r of remotes) r.codec = { name: 'h264', clockRate: 90_000, payloadType: 102 };
+  const published = new PublishedTrack(remotes, 'camera', 0, new ForwardMeter());
+  const seq = [100, 30_000, 65_530];
+  const tsBase = [1_000, 2_000_000_000, 4_000_000_000];
+  /** Frame `frame` of `layer`: a keyframe's packets (or those from `from` on), or one delta packet. */
+  const send = (layer: number, frame: number, key: boolean, from = 0) => {
+    const packets = key ? h264Keyframe(layer) : [H264_DELTA];
+    packets.forEach((payload, i) => {
+      const sequenceNumber = seq[layer]!++ & 0xffff;
+      if (i < from) return; // went by before
+      const header = new RtpHeader({ ssrc: remotes[layer]!.ssrc, payloadType: 102, sequenceNumber, timestamp: (tsBase[layer]! + frame * 3000) >>> 0, marker: i === packets.length - 1 });
+      remotes[layer]!.track.onReceiveRtp.execute(new RtpPacket(header, payload));
+    });
+  };
+  const report = (layer: number) =>
+    remotes[layer]!.track.onReceiveRtcp.execute(new RtcpSrPacket({ ssrc: remotes[layer]!.ssrc, senderInfo: new RtcpSenderInfo({ ntpTimestamp: 1n << 40n, rtpTimestamp: tsBase[layer]! }) }));
+  return { published, send, report };
+}
+
+describe('TileLayerTrack with H.264 layers', () => {
+  it('reads the layers\' sizes from their SPS, starts and switches at the packet carrying the SPS (never at an IDR fragment), payloads untouched', () => {
+    const { published, send, report } = setUpH264();
+    [0, 1, 2].forEach(report);
+    [0, 1, 2].forEach((l) => send(l, 0, true));
+    expect(published.layerSizes()).toEqual([{ width: 80, height: 60 }, { width: 160, height: 120 }, { width: 320, height: 240 }]);
+    const tile = new TileLayerTrack(published);
+    const out: RtpPacket[] = [];
+    tile.track.onReceiveRtp.subscribe((p) => out.push(p));
+    tile.setTileSize(SMALL_TILE.width, SMALL_TILE.height);
+    expect(tile.layers.target).toBe(1);
+    // h's keyframe caught after its SPS went by: its IDR fragments are no place to start.
+    send(1, 1, true, 1);
+    send(1, 2, false);
+    expect(out).toHaveLength(0);
+    send(1, 3, true);
+    send(1, 4, false);
+    expect(out.map((p) => p.payload)).toEqual([...h264Keyframe(1), H264_DELTA]);
+    expect(tile.layers.current).toBe(1);
+    // Grown: f from the SPS of its next keyframe; the one under way when the switch was decided is not taken.
+    tile.setTileSize(320, 240);
+    send(2, 5, true, 1);
+    send(1, 5, false);
+    expect(tile.layers).toEqual({ current: 1, target: 2 });
+    send(2, 6, true);
+    send(1, 6, false); // h is dropped once f took over
+    send(2, 7, false);
+    expect(tile.switches).toBe(1);
+    expect(out.slice(5).map((p) => p.payload)).toEqual([H264_DELTA, ...h264Keyframe(2), H264_DELTA]);
+    // The payloads are the received buffers (nothing to rewrite in H.264); the numbering is continuous.
+    expect(out[6]!.payload[0]! & 0x1f).toBe(24);
+    const seqs = out.map((p) => p.header.sequenceNumber);
+    expect(seqs.slice(1).map((s, i) => (s - seqs[i]!) & 0xffff)).toEqual(seqs.slice(1).map(() => 1));
+    tile.close();
+  });
+});

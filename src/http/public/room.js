@@ -738,10 +738,11 @@ function addTracks(pc, stream) {
 }
 
 /**
- * SFU rooms (unless `?simulcast=0`): the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest first (the server
- * reads them in this order). VP8 only (the server keeps a VP8 stream continuous across layer switches, nothing else
- * yet), and not in a mesh, where each receiver would decode one layer of its own. The bitrates are a 720p camera's,
- * scaled down by pixel count for smaller cameras, with floors under which a layer looks broken.
+ * SFU rooms (unless `?simulcast=0`): the camera goes to the SFU in layers q/h/f at 1/4, 1/2 and full size, lowest
+ * first (the server reads them in this order). VP8 (the default) or H.264 (`?codec=h264`: Chromium encodes each layer
+ * with OpenH264; the server switches at the SPS that starts a keyframe); not VP9, and not in a mesh, where each
+ * receiver would decode one layer of its own. The bitrates are a 720p camera's, scaled down by pixel count for
+ * smaller cameras, with floors under which a layer looks broken.
  * Chromium sends at most 2 layers for cameras under 960x540 and 1 under 480x270, keeping the *first* encodings, so
  * the lowest layers are left out here instead (the full size is always sent); one layer left is no simulcast.
  * `?simulcastLayers=3` asks for that many whatever the camera, for a Chromium started with
@@ -749,7 +750,7 @@ function addTracks(pc, stream) {
  */
 function simulcastLayers(stream, track) {
   const codec = params.get('codec')?.toLowerCase();
-  if (params.get('simulcast') === '0' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8')) return [];
+  if (params.get('simulcast') === '0' || state.mode !== 'sfu' || stream !== state.local || track.kind !== 'video' || (codec && codec !== 'vp8' && codec !== 'h264')) return [];
   const { width = 1280, height = 720 } = track.getSettings();
   const pixels = width * height;
   const forced = Number(params.get('simulcastLayers'));
@@ -863,12 +864,16 @@ window.rtcRoom = {
           jitterBufferDelay: s.jitterBufferDelay ?? 0, jitterBufferTargetDelay: s.jitterBufferTargetDelay ?? 0,
           jitterBufferEmittedCount: s.jitterBufferEmittedCount ?? 0,
           framesPerSecond: s.framesPerSecond ?? 0, nackCount: s.nackCount ?? 0, packetsLost: s.packetsLost ?? 0,
+          codec: stats.get(s.codecId)?.mimeType, decoderImplementation: s.decoderImplementation,
         });
       });
     }
     return out;
   },
-  /** What this page sends: one entry per outbound RTP stream on every PC (an SFU room: one audio, one video). */
+  /**
+   * What this page sends: one entry per outbound RTP stream on every PC (an SFU room: one audio, and one video or one
+   * per simulcast layer, with its rid), with the codec and encoder getStats names.
+   */
   async outboundStats() {
     const out = [];
     for (const peer of state.peers.values()) {
@@ -876,7 +881,12 @@ window.rtcRoom = {
       const stats = await peer.send.getStats();
       stats.forEach((s) => {
         if (s.type !== 'outbound-rtp') return;
-        out.push({ to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0, ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0, framesSent: s.framesSent ?? 0, active: s.active, limitedBy: s.qualityLimitationReason } : {}) });
+        out.push({
+          to: peer.info.id, role: peer.info.role, kind: s.kind, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0,
+          codec: stats.get(s.codecId)?.mimeType, encoderImplementation: s.encoderImplementation, scalabilityMode: s.scalabilityMode,
+          framesEncoded: s.framesEncoded, keyFramesEncoded: s.keyFramesEncoded, qualityLimitationReason: s.qualityLimitationReason, active: s.active,
+          ...(s.rid ? { rid: s.rid, frameWidth: s.frameWidth ?? 0, framesSent: s.framesSent ?? 0 } : {}),
+        });
       });
     }
     return out;
