@@ -91,6 +91,8 @@ export class RoomMix extends EventEmitter<RoomMixEvents> {
       return;
     }
     const sink: PacketSink = {
+      // The mix reads the header fields and keeps the payload (VoiceJitterBuffer.push): no header copy needed.
+      readsOnly: true,
       write: (packet) => {
         this.mix.push(participant, packet.header.sequenceNumber, packet.header.timestamp, packet.payload, performance.now(), track.audioLevel);
         return false;

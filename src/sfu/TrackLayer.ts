@@ -137,19 +137,18 @@ export class TrackLayer {
     }
     const keyframe = fresh && this.remote.kind === 'video' && this.keyframes.isStart(packet.payload);
     if (keyframe && (vp8 || h264)) this.readSize(packet.payload);
-    // A header copy (the payload is shared): the received packet also goes to the in-process recorder's listeners.
-    const out = packet.clone();
-    out.header.extensions = [];
-    out.header.extension = false;
+    // A header copy (the payload is shared) for sinks that send it on: the received packet also goes to the
+    // in-process recorder's listeners. Sinks that only read it (the live mix) get the received packet, no copy.
+    let out: RtpPacket | undefined;
     const meter = this.opts.meter;
     if (this.packetsReceived % SAMPLE_EVERY !== 0) {
-      for (const sink of this.sinks) if (sink.write(out, keyframe)) meter.packets++;
+      for (const sink of this.sinks) if (sink.write(sink.readsOnly ? packet : (out ??= stripped(packet)), keyframe)) meter.packets++;
       return;
     }
     // A sampled packet: how long until each subscriber's sender has sent it (encrypted, handed to the socket).
     const t0 = performance.now();
     for (const sink of this.sinks) {
-      if (!sink.write(out, keyframe)) continue;
+      if (!sink.write(sink.readsOnly ? packet : (out ??= stripped(packet)), keyframe)) continue;
       meter.packets++;
       meter.observeDelay(performance.now() - t0);
     }
@@ -178,4 +177,12 @@ export class TrackLayer {
     this.height = size.height;
     this.opts.onResize();
   }
+}
+
+/** A header copy of `packet` without the publisher's header extensions (the payload is shared). */
+function stripped(packet: RtpPacket): RtpPacket {
+  const out = packet.clone();
+  out.header.extensions = [];
+  out.header.extension = false;
+  return out;
 }
