@@ -68,5 +68,25 @@ describe('SRTP AES-GCM through libcrypto', () => {
       expect(() => receiver.decrypt(bad), `bit flipped at ${at}`).toThrow(SrtpAuthenticationError);
     }
     expect(RtpPacket.deSerialize(receiver.decrypt(good)).payload.equals(next.payload)).toBe(true);
+
+    // The receive path every received packet takes (our werift patch's SrtpContext.decryptRtpPacket → the cipher's
+    // decryptRtpPayload) decrypts through libcrypto too: the same packets, a forgery refused without moving the
+    // rollover state.
+    type Fast = { remoteContext: { cipher: object; decryptRtpPacket(p: Buffer): RtpPacket; srtpSSRCStates: Record<number, { rolloverCounter: number }> } };
+    const fastReceiver = session() as unknown as Fast;
+    expect(Object.getPrototypeOf(fastReceiver.remoteContext.cipher).decryptRtpPayload.toString()).toContain('gcmDecrypt');
+    plain.forEach((bytes, i) => {
+      const bad = Buffer.from(bytes);
+      bad[bad.length - 3]! ^= 0x10;
+      const ssrc = input[i]!.header.ssrc;
+      const before = { ...fastReceiver.remoteContext.srtpSSRCStates[ssrc] };
+      expect(() => fastReceiver.remoteContext.decryptRtpPacket(bad), `forged ${i}`).toThrow(SrtpAuthenticationError);
+      expect({ ...fastReceiver.remoteContext.srtpSSRCStates[ssrc] }).toEqual(before);
+      const packet = fastReceiver.remoteContext.decryptRtpPacket(bytes);
+      expect(packet.header.sequenceNumber).toBe(input[i]!.header.sequenceNumber);
+      expect(packet.header.extensions.map((e) => [...e.payload])).toEqual(input[i]!.header.extensions.map((e) => [...e.payload]));
+      expect(packet.payload.equals(input[i]!.payload.subarray(0, input[i]!.payload.length - (input[i]!.header.padding ? 4 : 0))), `payload ${i}`).toBe(true);
+    });
+    expect(fastReceiver.remoteContext.srtpSSRCStates[0x11223344]?.rolloverCounter).toBe(1);
   });
 });
