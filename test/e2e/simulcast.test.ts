@@ -13,6 +13,7 @@ import { launchParticipant } from '../harness/browser.js';
 import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
 import { waitTileColor } from '../harness/tileMedia.js';
+import { decodedWidth, setTileWidth } from '../harness/tileSize.js';
 import { waitFor } from '../harness/util.js';
 
 /** Chromium sends one layer for a 320x240 camera unless its simulcast layer limit is off (and ?simulcastLayers=3 asks for three). */
@@ -54,32 +55,6 @@ beforeAll(async () => {
 
 const video = (page: Page) => page.evaluate(() => (window as unknown as Hooks).rtcRoom.inboundStats()).then((s) => s.find((x) => x.kind === 'video'));
 
-/** Sets the width of every tile (its height follows: 4:3) and resolves when the page has reported that size. */
-async function setTileWidth(page: Page, px: number): Promise<number> {
-  await page.evaluate((w) => {
-    let style = document.getElementById('tile-width');
-    if (!style) {
-      style = document.createElement('style');
-      style.id = 'tile-width';
-      document.head.append(style);
-    }
-    style.textContent = `.tile { width: ${w}px; }`;
-  }, px);
-  const reported = await waitFor(
-    async () => {
-      const sizes = await page.evaluate(() => (window as unknown as Hooks).rtcRoom.tileSizes);
-      return Object.values(sizes).find((s) => s.width === px);
-    },
-    { timeoutMs: 5000, intervalMs: 20, description: `tile size ${px} reported` },
-  );
-  return reported.at;
-}
-
-/** Polls getStats until the decoded width satisfies `ok`; returns the time (epoch ms) it first did. */
-async function decodedWidth(page: Page, ok: (w: number) => boolean, description: string, timeoutMs: number): Promise<number> {
-  await waitFor(async () => ok((await video(page))?.frameWidth ?? 0), { timeoutMs, intervalMs: 25, description });
-  return Date.now();
-}
 
 describe('simulcast (publish three layers, each subscriber gets the layer its tile needs)', () => {
   it('a small tile gets the small layer, a large one the full layer within 2 s; switches keep frames coming, colour right', async () => {
