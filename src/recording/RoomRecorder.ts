@@ -208,7 +208,10 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     this.manifest.tracks.push(entry);
     this.active.set(sink, { sink, entry });
     sink.on('update', () => {
+      const waiting = entry.firstPacketAtMs === undefined;
       this.refreshEntry(sink, entry);
+      // When media began to arrive: a negotiated track is not yet a received one (a slow connection, a late keyframe).
+      if (waiting && entry.firstPacketAtMs !== undefined) this.logger.info({ participant: participant.name, kind }, 'first packet of track');
       this.manifestWriter.touch();
     });
     sink.on('error', (err) => this.emit('error', err));

@@ -300,10 +300,12 @@ describe('rtc-record --room with unusual participants', () => {
     await Promise.all([connected(alice), connected(bob), connected(carol)]);
     // The recorder has each of their tracks (its 'recording track' lines) before the timed part: a page that says
     // connected is not yet a recorder that receives it (a CI run under load: Alice's audio not there 8 s later).
-    const recording = (name: string, kind: string) => cli.stderr.some((l) => l.includes('"recording track"') && l.includes(`"participant":"${name}"`) && l.includes(`"kind":"${kind}"`));
+    // …and media on each: a negotiated track is not a received one (a CI run: no packet on any track for 9 s after the
+    // recorder was starved at the start).
+    const recording = (name: string, kind: string) => cli.stderr.some((l) => l.includes('"first packet of track"') && l.includes(`"participant":"${name}"`) && l.includes(`"kind":"${kind}"`));
     await waitFor(() => recording('Alice', 'audio') && recording('Bob', 'video') && recording('Carol', 'audio') && recording('Carol', 'video'), {
       timeoutMs: 30_000,
-      description: "the recorder records Alice's audio, Bob's video and Carol's audio and video",
+      description: "the recorder receives Alice's audio, Bob's video and Carol's audio and video",
     });
     await new Promise((r) => setTimeout(r, 2000));
     await carol.page.evaluate(() => {
