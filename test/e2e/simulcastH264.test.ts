@@ -19,6 +19,7 @@ import { audioFixture, videoFixture } from '../harness/fixtures.js';
 import { assertNetworkIsolated } from '../harness/netns.js';
 import { quietVoice } from '../harness/syntheticRoom.js';
 import { waitTileColor } from '../harness/tileMedia.js';
+import { recordFrames } from '../harness/presentedFrames.js';
 import { decodedWidth, setTileWidth } from '../harness/tileSize.js';
 import { waitFor } from '../harness/util.js';
 
@@ -130,16 +131,7 @@ describe('H.264 simulcast (?codec=h264: three layers, each subscriber gets the l
     await waitTileColor(sub.page, pubId, COLOR, 10_000);
 
     // Every frame the subscriber presents, with its width, from here on.
-    await sub.page.evaluate((id) => {
-      const w = window as unknown as Hooks;
-      w.__frames = [];
-      const v = document.querySelector<HTMLVideoElement>(`[data-testid="tile"][data-peer="${id}"] video`)!;
-      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
-        w.__frames!.push({ t: performance.timeOrigin + performance.now(), w: meta.width });
-        v.requestVideoFrameCallback(onFrame);
-      };
-      v.requestVideoFrameCallback(onFrame);
-    }, pubId);
+    await recordFrames(sub.page, pubId);
     const before = (await video(sub.page))!;
     await sleep(1000);
 
