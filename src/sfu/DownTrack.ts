@@ -3,7 +3,7 @@ import { parseVp8Descriptor } from '../media/rtp/vp8Descriptor.js';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { SwitchTiming } from './DownTrackTypes.js';
 import { sameCap, type VideoCap } from './videoLadder.js';
-import { chooseLayer, type TileSize } from './layerChoice.js';
+import { chooseLayer, sentAtOrBelow, type TileSize } from './layerChoice.js';
 import { LayerSwitch } from './LayerSwitch.js';
 import type { PublishedTrack } from './PublishedTrack.js';
 import { switchTimestampStep } from './switchTiming.js';
@@ -89,10 +89,10 @@ export class DownTrack {
       sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target)),
       sender.onReady.subscribe(() => published.requestKeyframe(this.layerSwitch.target)),
     ];
-    const unsubscribeResize = published.simulcast ? published.onLayersResized(() => this.choose()) : () => {};
+    const unsubscribeLayers = published.simulcast ? published.onLayersChanged(() => this.choose()) : () => {};
     this.unsubscribe = () => {
       subs.forEach((s) => s.unSubscribe());
-      unsubscribeResize();
+      unsubscribeLayers();
     };
   }
 
@@ -204,10 +204,10 @@ export class DownTrack {
     return this.published.simulcast ? chooseLayer(this.published.layerSizes(), this.tile) : this.published.top;
   }
 
-  /** The layer to forward: what the tile wants, at most the bandwidth cap. */
+  /** The layer to forward: what the tile wants, at most the bandwidth cap (the highest layer under it still sent). */
   private layerWanted(): number {
     const wanted = this.tileLayer();
-    return typeof this.cap === 'object' ? Math.min(wanted, this.cap.spatial) : wanted;
+    return typeof this.cap === 'object' && this.cap.spatial < wanted ? sentAtOrBelow(this.published.layerSizes(), this.cap.spatial) : wanted;
   }
 
   private pause(): void {

@@ -2,11 +2,18 @@ import { ntpToUnixMs } from '../media/rtp/senderReport.js';
 import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { TrackSource } from '../signaling/messages.js';
 import type { ForwardMeter } from './ForwardMeter.js';
+import { LayerActivity } from './LayerActivity.js';
 import type { LayerSize } from './layerChoice.js';
 import type { PacketSink } from './PublishedTrackTypes.js';
 import { TrackLayer } from './TrackLayer.js';
 
 export type { PacketSink } from './PublishedTrackTypes.js';
+
+/** Why a simulcast track's layers changed: a resolution became known or changed, or the publisher stopped or resumed a layer. */
+export type LayersChange = 'resized' | 'stopped' | 'resumed';
+
+/** How often a simulcast track's layers are checked for having stopped (see LayerActivity). */
+const ACTIVITY_CHECK_MS = 250;
 
 /**
  * One track a participant publishes to the SFU: one received stream, or (simulcast) several layers of one camera,
@@ -15,7 +22,10 @@ export type { PacketSink } from './PublishedTrackTypes.js';
  */
 export class PublishedTrack {
   readonly layers: TrackLayer[];
-  private readonly resizeListeners = new Set<() => void>();
+  private readonly changeListeners = new Set<(why: LayersChange) => void>();
+  /** Simulcast video only: which layers the publisher has stopped sending, checked by `activityTimer`. */
+  private readonly activity?: LayerActivity;
+  private readonly activityTimer?: NodeJS.Timeout;
 
   constructor(
     layers: readonly RemoteTrack[],
@@ -24,7 +34,11 @@ export class PublishedTrack {
     meter: ForwardMeter,
   ) {
     if (layers.length === 0) throw new Error('a published track needs at least one received stream');
-    this.layers = layers.map((remote) => new TrackLayer(remote, { keyframeIntervalMs, meter, onResize: () => this.resizeListeners.forEach((l) => l()) }));
+    this.layers = layers.map((remote) => new TrackLayer(remote, { keyframeIntervalMs, meter, onResize: () => this.changed('resized') }));
+    if (this.simulcast && this.kind === 'video') {
+      this.activity = new LayerActivity(this.layers, performance.now());
+      this.activityTimer = setInterval(() => this.checkLayersSending(performance.now()), ACTIVITY_CHECK_MS).unref();
+    }
   }
 
   /** The highest layer's stream (the only one without simulcast). */
@@ -79,9 +93,24 @@ export class PublishedTrack {
     return this.layers.map((l) => l.temporalRates(now));
   }
 
-  /** Each layer's resolution as far as known (from its keyframes), lowest layer first. */
+  /** Each layer's resolution as far as known (from its keyframes), and whether the publisher stopped it; lowest layer first. */
   layerSizes(): LayerSize[] {
-    return this.layers.map((l) => ({ width: l.width, height: l.height }));
+    return this.layers.map((l, i) => ({ width: l.width, height: l.height, stopped: this.activity?.stopped[i] }));
+  }
+
+  /** Per layer, whether the publisher has stopped sending it (see LayerActivity); all false without simulcast. */
+  get layersStopped(): boolean[] {
+    return this.layers.map((_, i) => this.activity?.stopped[i] ?? false);
+  }
+
+  /**
+   * Reads which layers are being sent at `now` (performance.now() ms; a timer does this every ACTIVITY_CHECK_MS) and
+   * tells the change listeners when a layer stopped or resumed, so that consumers move to a layer still sent.
+   */
+  checkLayersSending(now: number): void {
+    const before = this.layersStopped;
+    if (!this.activity?.check(now)) return;
+    this.changed(this.activity.stopped.some((s, i) => s && !before[i]) ? 'stopped' : 'resumed');
   }
 
   /**
@@ -96,10 +125,13 @@ export class PublishedTrack {
     return (b.rtp + ((timestamp - a.rtp) | 0) + Math.round(((ntpToUnixMs(a.ntp) - ntpToUnixMs(b.ntp)) * clockRate) / 1000)) >>> 0;
   }
 
-  /** `listener` is called when a layer's resolution becomes known or changes; returns the unsubscribe. */
-  onLayersResized(listener: () => void): () => void {
-    this.resizeListeners.add(listener);
-    return () => this.resizeListeners.delete(listener);
+  /**
+   * `listener` is called when a layer's resolution becomes known or changes, or the publisher stops or resumes a
+   * layer: what a consumer's layer choice depends on. Returns the unsubscribe.
+   */
+  onLayersChanged(listener: (why: LayersChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** `sink` gets layer `layer`'s packets (default: the highest). */
@@ -120,8 +152,13 @@ export class PublishedTrack {
     this.layers[layer]?.requestKeyframe();
   }
 
+  private changed(why: LayersChange): void {
+    for (const listener of this.changeListeners) listener(why);
+  }
+
   close(): void {
+    clearInterval(this.activityTimer);
     for (const l of this.layers) l.close();
-    this.resizeListeners.clear();
+    this.changeListeners.clear();
   }
 }

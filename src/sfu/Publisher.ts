@@ -108,6 +108,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.ctx.logger.debug({ peer: this.participant.name, rids: layers.map((l) => l.rid), ssrcs: layers.map((l) => l.ssrc) }, 'sfu: simulcast track published');
       // Each layer's resolution is read from its keyframes; their first ones went by while the layers were set up.
       published.layers.forEach((_, i) => published.requestKeyframe(i));
+      // Which layers the browser sends moves with its uplink estimate and CPU: worth a line when it does.
+      published.onLayersChanged((why) => {
+        if (why !== 'resized') this.ctx.logger.info({ peer: this.participant.name, rids: layers.map((l) => l.rid), stopped: published.layersStopped }, `sfu: publisher ${why} a simulcast layer`);
+      });
     }
     this.tracks.push(published);
     this.emit('track', published);

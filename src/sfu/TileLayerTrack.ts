@@ -45,10 +45,10 @@ export class TileLayerTrack implements TileSizedTrack {
     this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
     this.munger = published.codec === 'vp8' ? new Vp8Munger() : undefined;
     const subs = published.layers.map((layer, i) => layer.remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(i, rtcp)));
-    const unsubscribeResize = published.onLayersResized(() => this.choose());
+    const unsubscribeLayers = published.onLayersChanged(() => this.choose());
     this.unsubscribe = () => {
       subs.forEach((s) => s.unSubscribe());
-      unsubscribeResize();
+      unsubscribeLayers();
     };
     this.layerSwitch.open();
   }

@@ -1,6 +1,6 @@
 // Which simulcast layer a tile gets: the smallest that covers it (shown with object-fit: contain, never stretched).
 import { describe, expect, it } from 'vitest';
-import { chooseLayer } from '../../src/sfu/layerChoice.js';
+import { chooseLayer, sentAtOrBelow } from '../../src/sfu/layerChoice.js';
 
 // A 320x240 camera's layers, and a 1280x720 one's.
 const SMALL_CAMERA = [
@@ -53,5 +53,31 @@ describe('chooseLayer', () => {
 
   it('a single-layer track always gets its one layer', () => {
     expect(chooseLayer([{ width: 640, height: 480 }], { width: 80, height: 60 })).toBe(0);
+  });
+
+  it('leaves out layers the publisher stopped sending: the smallest sent layer that covers, else the highest sent', () => {
+    const topStopped = HD_CAMERA.map((l, i) => ({ ...l, stopped: i === 2 }));
+    // A pinned 1280x720 tile: the 720p layer stopped, so the 360p one (shown smaller, not frozen).
+    expect(chooseLayer(topStopped, { width: 1280, height: 720 })).toBe(1);
+    expect(chooseLayer(topStopped, undefined)).toBe(1);
+    expect(chooseLayer(topStopped, { width: 320, height: 180 })).toBe(0);
+    // Only the lowest sent: everyone gets it.
+    const onlyLowest = HD_CAMERA.map((l, i) => ({ ...l, stopped: i > 0 }));
+    expect(chooseLayer(onlyLowest, { width: 640, height: 360 })).toBe(0);
+    // The middle one stopped: a tile it would cover takes the next one up.
+    expect(chooseLayer(HD_CAMERA.map((l, i) => ({ ...l, stopped: i === 1 })), { width: 480, height: 270 })).toBe(2);
+  });
+
+  it('chooses as if nothing stopped when every layer stopped (a camera turned off): nothing moves until video returns', () => {
+    const allStopped = HD_CAMERA.map((l) => ({ ...l, stopped: true }));
+    expect(chooseLayer(allStopped, { width: 480, height: 270 })).toBe(1);
+    expect(chooseLayer(allStopped, undefined)).toBe(2);
+  });
+
+  it('sentAtOrBelow: a bandwidth cap on a stopped layer lands on the highest sent layer under it', () => {
+    const midStopped = HD_CAMERA.map((l, i) => ({ ...l, stopped: i === 1 }));
+    expect(sentAtOrBelow(midStopped, 1)).toBe(0);
+    expect(sentAtOrBelow(midStopped, 2)).toBe(2);
+    expect(sentAtOrBelow(HD_CAMERA.map((l, i) => ({ ...l, stopped: i === 0 })), 0)).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { computeLayout } from '../../src/media/video/layouts.js';
 import type { RemoteTrack } from '../../src/peer/RecorderPeerTypes.js';
 import { ForwardMeter } from '../../src/sfu/ForwardMeter.js';
 import { chooseLayer } from '../../src/sfu/layerChoice.js';
+import { LAYER_STOPPED_AFTER_MS } from '../../src/sfu/LayerActivity.js';
 import { PublishedTrack } from '../../src/sfu/PublishedTrack.js';
 import { TileLayerTrack } from '../../src/sfu/TileLayerTrack.js';
 
@@ -130,6 +131,50 @@ describe('TileLayerTrack', () => {
     expect(out).toHaveLength(5);
   });
 
+  it('moves off a layer the publisher stopped sending to the highest one still sent, and back when it resumes', () => {
+    const { published, send, report } = setUp();
+    [0, 1, 2].forEach(report);
+    [0, 1, 2].forEach((l) => send(l, 0, true));
+    const changes: string[] = [];
+    published.onLayersChanged((why) => changes.push(why));
+    const tile = new TileLayerTrack(published);
+    const out: RtpPacket[] = [];
+    tile.track.onReceiveRtp.subscribe((p) => out.push(p));
+    tile.setTileSize(1280, 720);
+    send(2, 1, true);
+    expect(tile.layers).toEqual({ current: 2, target: 2 });
+    // f goes quiet (Chromium's uplink estimate fell) while q and h go on: after LAYER_STOPPED_AFTER_MS without a
+    // packet, f counts as stopped and the tile aims at h, taken from h's next keyframe.
+    const t0 = performance.now();
+    published.checkLayersSending(t0);
+    for (let f = 2; f <= 4; f++) [0, 1].forEach((l) => send(l, f, false));
+    published.checkLayersSending(t0 + 500);
+    expect(published.layersStopped).toEqual([false, false, false]);
+    [0, 1].forEach((l) => send(l, 5, false));
+    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS);
+    expect(published.layersStopped).toEqual([false, false, true]);
+    expect(changes).toEqual(['stopped']);
+    expect(tile.layers).toEqual({ current: 2, target: 1 });
+    expect(plis).toContain('h');
+    send(1, 6, true);
+    send(1, 7, false);
+    expect(tile.layers).toEqual({ current: 1, target: 1 });
+    expect(out).toHaveLength(3);
+    // f starts again: the tile goes back to it at its keyframe.
+    send(2, 8, true);
+    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS + 250);
+    expect(published.layersStopped).toEqual([false, false, false]);
+    expect(changes).toEqual(['stopped', 'resumed']);
+    expect(tile.layers.target).toBe(2);
+    send(2, 9, true);
+    expect(tile.layers).toEqual({ current: 2, target: 2 });
+    expect(out).toHaveLength(4);
+    const seqs = out.map((p) => p.header.sequenceNumber);
+    expect(seqs.slice(1).map((s, i) => (s - seqs[i]!) & 0xffff)).toEqual([1, 1, 1]);
+    tile.close();
+    published.close();
+  });
+
   it('takes the lowest layer for a tile not shown, and the highest before any size is known', () => {
     const { published, send } = setUp();
     const tile = new TileLayerTrack(published);
@@ -177,7 +222,7 @@ describe('TileLayerTrack with H.264 layers', () => {
     const { published, send, report } = setUpH264();
     [0, 1, 2].forEach(report);
     [0, 1, 2].forEach((l) => send(l, 0, true));
-    expect(published.layerSizes()).toEqual([{ width: 80, height: 60 }, { width: 160, height: 120 }, { width: 320, height: 240 }]);
+    expect(published.layerSizes()).toMatchObject([{ width: 80, height: 60 }, { width: 160, height: 120 }, { width: 320, height: 240 }]);
     const tile = new TileLayerTrack(published);
     const out: RtpPacket[] = [];
     tile.track.onReceiveRtp.subscribe((p) => out.push(p));
