@@ -71,6 +71,15 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       launchParticipant({ name: 'sub' }),
     ]);
     cleanups.push(() => pub.close(), () => sub.close());
+    // The test turns a layer off and on through the camera's sender, as Chromium's own adaptation does.
+    await pub.page.addInitScript(() => {
+      const add = RTCPeerConnection.prototype.addTransceiver;
+      RTCPeerConnection.prototype.addTransceiver = function (this: RTCPeerConnection, ...args: Parameters<typeof add>) {
+        const t = add.apply(this, args);
+        if (t.sender.track?.kind === 'video') (window as unknown as { __simulcastSender: RTCRtpSender }).__simulcastSender = t.sender;
+        return t;
+      };
+    });
     await pub.page.goto(`${server.url}/room/sim?name=Pub&autojoin=1&simulcastLayers=3&agc=0`);
     const pubId = await waitFor(() => pub.page.evaluate(() => (window as unknown as Hooks).rtcRoom.id), { timeoutMs: 15_000, description: 'publisher joined' });
 
@@ -152,6 +161,36 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       void videos[0]!.requestKeyframe();
     });
     expect(keyframe, 'the tapped video is the full layer').toEqual({ width: 320, height: 240 });
+
+    // The publisher stops sending its full layer (as Chromium does when its uplink estimate falls: here by turning the
+    // encoding off) while the tile wants it: the subscriber is moved to the highest layer still sent, and back when
+    // the full layer returns. The tile freezes for the time it takes to see that the layer stopped (1 s) plus a keyframe.
+    await setTileWidth(sub.page, 320);
+    await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer before the stop', 5000);
+    await recordFrames(sub.page, pubId);
+    const setFullLayer = (active: boolean) =>
+      pub.page.evaluate(async (active) => {
+        const sender = (window as unknown as { __simulcastSender: RTCRtpSender }).__simulcastSender;
+        const params = sender.getParameters();
+        params.encodings[2]!.active = active;
+        await sender.setParameters(params);
+      }, active);
+    const stoppedAt = Date.now();
+    await setFullLayer(false);
+    const fellAt = await decodedWidth(sub.page, (w) => w === 160, 'subscriber decodes the 160-wide layer once the full one stopped', 5000);
+    await sleep(1000);
+    const resumedAt = Date.now();
+    await setFullLayer(true);
+    const backAt = await decodedWidth(sub.page, (w) => w === 320, 'subscriber decodes the 320-wide layer again once it resumed', 5000);
+    await sleep(500);
+    const stopFrames = (await sub.page.evaluate(() => (window as unknown as Hooks).__frames!)) ?? [];
+    const stopGap = Math.max(...stopFrames.slice(1).map((f, i) => f.t - stopFrames[i]!.t));
+    const stopLogs = logs.filter((l) => /simulcast layer/.test(l.msg ?? '')).map((l) => l.msg);
+    console.log(`simulcast: full layer stopped → 160 wide in ${fellAt - stoppedAt} ms, resumed → 320 wide in ${backAt - resumedAt} ms; longest gap ${Math.round(stopGap)} ms; ${JSON.stringify(stopLogs)}`);
+    expect(fellAt - stoppedAt, 'full layer stopped → the next one down decoded').toBeLessThanOrEqual(2500);
+    expect(backAt - resumedAt, 'full layer resumed → decoded again').toBeLessThanOrEqual(3000);
+    expect(stopGap, 'the tile froze no longer than the stop takes to see (1 s) and a keyframe').toBeLessThan(2000);
+    expect(stopLogs).toEqual(expect.arrayContaining(['sfu: publisher stopped a simulcast layer', 'sfu: publisher resumed a simulcast layer']));
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
   // Opt-in (RTC_RECORD_HD_PIN=1): Chromium's own estimate of its uplink to the SFU (from werift's transport-cc
