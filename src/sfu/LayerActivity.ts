@@ -5,7 +5,8 @@ export const LAYER_STOPPED_AFTER_MS = 1000;
  * Which of a simulcast track's layers the publisher is sending. Chromium stops sending its top layer (or two) when its
  * uplink estimate falls or its CPU is short, and starts again when they recover; a subscriber left on a stopped layer
  * would show a frozen tile until it returns. Read from the layers' packet counters by a timer (nothing per packet): a
- * layer is stopped once its counter has not moved for LAYER_STOPPED_AFTER_MS, sending again at its next packet.
+ * layer is stopped once its counter has not moved for LAYER_STOPPED_AFTER_MS (or before its first packet), sending again
+ * at its next packet.
  */
 export class LayerActivity {
   readonly stopped: boolean[];
@@ -16,7 +17,8 @@ export class LayerActivity {
     private readonly layers: readonly { packetsReceived: number }[],
     now: number,
   ) {
-    this.stopped = layers.map(() => false);
+    // A layer that has not sent yet (held back by its publisher) is not chosen until it does.
+    this.stopped = layers.map((l) => l.packetsReceived === 0);
     this.counts = layers.map((l) => l.packetsReceived);
     this.movedAt = layers.map(() => now);
   }

@@ -41,9 +41,13 @@ export class PublishedTrack {
     }
   }
 
-  /** The highest layer's stream (the only one without simulcast). */
+  /**
+   * The highest layer's stream (the only one without simulcast); of a simulcast track, the highest that has sent
+   * (what a consumer that takes one layer for good, a per-track file, should take: a layer held back may never come).
+   */
   get remote(): RemoteTrack {
-    return this.layers[this.top]!.remote;
+    for (let i = this.top; i > 0; i--) if (this.layers[i]!.packetsReceived > 0) return this.layers[i]!.remote;
+    return this.layers[0]!.remote;
   }
 
   /** Index of the highest layer. */

@@ -1,17 +1,24 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
 import type { ForwardMeter } from './ForwardMeter.js';
 import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import type { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
-import { remoteTrackOf } from '../peer/remoteTrack.js';
+import { firstPacket, remoteTrackNow, remoteTrackOf } from '../peer/remoteTrack.js';
 import { trackNacksPerSsrc } from '../peer/simulcastNack.js';
 import { routeSimulcast } from '../peer/simulcastRouting.js';
+import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
 import { PublishedTrack } from './PublishedTrack.js';
 import { publisherPeerConfig } from './publisherConfig.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
+
+/** How long a published track may take to send its first packet (any simulcast layer's). */
+const FIRST_PACKET_WAIT_MS = 10_000;
+/** How long a simulcast track's other layers get to follow its first before it is published without them. */
+const LATE_LAYER_GRACE_MS = 1000;
 
 export interface PublisherEvents {
   track: [track: PublishedTrack];
@@ -100,8 +107,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       trackNacksPerSsrc(receiver);
       routeSimulcast(this.pc);
     }
-    // A layer that sends nothing within remoteTrackOf's wait (the browser dropped it) is left out.
-    const layers = (await Promise.all((rids.length > 1 ? rids : [track]).map((t) => remoteTrackOf(this.pc, t, this.participant)))).filter((l) => l !== undefined);
+    const layers = rids.length > 1 ? await this.simulcastLayers(rids) : [await remoteTrackOf(this.pc, track, this.participant)].filter((l) => l !== undefined);
     if (layers.length === 0 || this.closed) return;
     const published = new PublishedTrack(layers, source, this.ctx.keyframeIntervalMs, this.ctx.meter);
     if (published.simulcast) {
@@ -115,5 +121,23 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     }
     this.tracks.push(published);
     this.emit('track', published);
+  }
+
+  /**
+   * Every negotiated layer, once the first of them has sent (waiting up to FIRST_PACKET_WAIT_MS) and the others have had
+   * LATE_LAYER_GRACE_MS to follow (Chromium starts them together). A layer still silent then is published all the same:
+   * a browser holds its top layer back until its uplink estimate allows it (on a busy machine for 15 s), and that layer
+   * is chosen once it sends (LayerActivity). Waiting for every layer held the whole track back meanwhile, and a layer
+   * that came later was never forwarded.
+   */
+  private async simulcastLayers(rids: MediaStreamTrack[]): Promise<RemoteTrack[]> {
+    const firsts = rids.map((t) => firstPacket(t, FIRST_PACKET_WAIT_MS));
+    const anySent = await new Promise<boolean>((resolve) => {
+      let silent = 0;
+      for (const first of firsts) void first.then((sent) => (sent ? resolve(true) : ++silent === firsts.length && resolve(false)));
+    });
+    if (!anySent) return [];
+    await Promise.race([Promise.all(firsts), sleep(LATE_LAYER_GRACE_MS)]);
+    return rids.map((t) => remoteTrackNow(this.pc, t, this.participant)).filter((l) => l !== undefined);
   }
 }

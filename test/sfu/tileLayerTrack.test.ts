@@ -135,18 +135,21 @@ describe('TileLayerTrack', () => {
     const { published, send, report } = setUp();
     [0, 1, 2].forEach(report);
     [0, 1, 2].forEach((l) => send(l, 0, true));
-    const changes: string[] = [];
-    published.onLayersChanged((why) => changes.push(why));
+    // Created before any layer sent: none counted as sent until the first check after their packets.
+    expect(published.layersStopped).toEqual([true, true, true]);
     const tile = new TileLayerTrack(published);
     const out: RtpPacket[] = [];
     tile.track.onReceiveRtp.subscribe((p) => out.push(p));
     tile.setTileSize(1280, 720);
     send(2, 1, true);
     expect(tile.layers).toEqual({ current: 2, target: 2 });
-    // f goes quiet (Chromium's uplink estimate fell) while q and h go on: after LAYER_STOPPED_AFTER_MS without a
-    // packet, f counts as stopped and the tile aims at h, taken from h's next keyframe.
     const t0 = performance.now();
     published.checkLayersSending(t0);
+    expect(published.layersStopped).toEqual([false, false, false]);
+    const changes: string[] = [];
+    published.onLayersChanged((why) => changes.push(why));
+    // f goes quiet (Chromium's uplink estimate fell) while q and h go on: after LAYER_STOPPED_AFTER_MS without a
+    // packet, f counts as stopped and the tile aims at h, taken from h's next keyframe.
     for (let f = 2; f <= 4; f++) [0, 1].forEach((l) => send(l, f, false));
     published.checkLayersSending(t0 + 500);
     expect(published.layersStopped).toEqual([false, false, false]);
