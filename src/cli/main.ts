@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCOPES } from '../http/auth.js';
 import { MIX_40MS_FROM_LISTENERS, type MixPacketMs } from '../sfu/RoomMix.js';
-import { DEFAULT_MCU_FROM } from '../sfu/Sfu.js';
+import { DEFAULT_MCU_FROM, DEFAULT_PUBLISHER_START_KBPS } from '../sfu/Sfu.js';
 import { ROOM_AUDIO, ROOM_MODES, type IceServer } from '../signaling/messages.js';
 import { addCompositeOptions } from './compositeOptions.js';
 import { doctorCommand, type DoctorOptions } from './doctorCommand.js';
@@ -39,6 +39,12 @@ function parseRoomLease(value: string): number {
 function parseMcuFrom(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 2 || n > 10_000) throw new InvalidArgumentError('mcu-from must be an integer 2-10000 (participants)');
+  return n;
+}
+
+function parsePublisherStartKbps(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100_000) throw new InvalidArgumentError('publisher-start-kbps must be an integer 0-100000 (kbit/s)');
   return n;
 }
 
@@ -111,6 +117,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--room-audio <audio>', 'voices in SFU rooms whose first joiner asks for nothing: forward (each voice to every listener), mcu (the server mixes the 3 loudest and sends each participant one track), auto (forward, then mix from --mcu-from participants)').choices(ROOM_AUDIO).default('auto'))
     .option('--mcu-from <n>', 'auto rooms: mix voices on the server from this many participants', parseMcuFrom, DEFAULT_MCU_FROM)
     .option('--mix-packet-ms <ms>', `live mix packets to listeners: 20, 40 (half the packets to encrypt and send, 20 ms more latency) or auto (40 from ${MIX_40MS_FROM_LISTENERS} listeners in a room)`, parseMixPacketMs, 'auto' as MixPacketMs)
+    .option('--publisher-start-kbps <kbps>', 'SFU rooms: where a publishing browser starts its uplink estimate (x-google-start-bitrate; 0: the browser\'s own 300 kbit/s)', parsePublisherStartKbps, DEFAULT_PUBLISHER_START_KBPS)
     .option('--redis <url>', 'run as one of several servers sharing this Redis (redis://host:port): rooms live on one server each')
     .option('--public-url <url>', 'with --redis: this server\'s base URL as participants reach it (default http://<host>:<port>)')
     .option('--room-lease <seconds>', 'with --redis: a dead server\'s rooms are taken over after at most this', parseRoomLease, 10)

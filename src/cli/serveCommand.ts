@@ -28,6 +28,7 @@ export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   roomAudio: RoomAudio;
   mcuFrom: number;
   mixPacketMs: MixPacketMs;
+  publisherStartKbps: number;
   maxRecordings: number;
   ioBatchMs: number;
   /** Several servers on one Redis (rooms across servers; recording jobs). */
@@ -82,6 +83,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     defaultRoomAudio: opts.roomAudio,
     mcuFrom: opts.mcuFrom,
     mixPacketMs: opts.mixPacketMs,
+    publisherStartKbps: opts.publisherStartKbps,
     recordings: {
       outputRoot,
       autoRecord: opts.autoRecord === true,

@@ -25,6 +25,8 @@ export interface HttpServerOptions {
   mcuFrom?: number;
   /** Live mix packets (20, 40 ms or `auto`: 40 ms in rooms of 20 listeners or more). */
   mixPacketMs?: MixPacketMs;
+  /** Where publishing browsers start their uplink estimate (kbit/s; 0: their own default). */
+  publisherStartKbps?: number;
   /** The one address the server's own WebRTC peers (SFU, recorders) bind and advertise; default 127.0.0.1 on a loopback host. */
   iceAddress?: string;
   /** Runs recordings in this server (API, /recordings page, auto-record). Omitted: signaling and room pages only. */

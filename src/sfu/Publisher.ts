@@ -12,6 +12,7 @@ import type { RemoteTrack } from '../peer/RecorderPeerTypes.js';
 import type { PeerInfo, TrackSource } from '../signaling/messages.js';
 import { PublishedTrack } from './PublishedTrack.js';
 import { publisherPeerConfig } from './publisherConfig.js';
+import { withStartBitrate } from './startBitrate.js';
 
 type Sdp = { type: 'offer' | 'answer'; sdp: string };
 
@@ -31,6 +32,8 @@ export interface PublisherContext {
   iceAddress?: string;
   keyframeIntervalMs: number;
   meter: ForwardMeter;
+  /** x-google-start-bitrate for the browser's uplink estimate (kbit/s; 0: none). */
+  startKbps: number;
   sendAnswer: (sdp: Sdp) => void;
   logger: Logger;
 }
@@ -89,7 +92,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     for (const c of pending) await this.addCandidate(c);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     // Gathering is complete once setLocalDescription resolves: the answer carries our candidates; we never trickle.
-    this.ctx.sendAnswer({ type: 'answer', sdp: this.pc.localDescription!.sdp });
+    const answer = this.pc.localDescription!.sdp;
+    this.ctx.sendAnswer({ type: 'answer', sdp: this.ctx.startKbps > 0 ? withStartBitrate(answer, this.ctx.startKbps) : answer });
   }
 
   private addCandidate(c: Candidate): Promise<void> {

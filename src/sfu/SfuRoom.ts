@@ -21,6 +21,7 @@ export interface SfuRoomContext {
   /** Voices in the live mix at most. */
   mixSpeakers: number;
   mixPacketMs: MixPacketMs;
+  publisherStartKbps: number;
   logger: Logger;
 }
 
@@ -238,6 +239,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       iceAddress: this.ctx.iceAddress,
       keyframeIntervalMs: this.ctx.keyframeIntervalMs,
       meter: this.ctx.meter,
+      startKbps: this.ctx.publisherStartKbps,
       sendAnswer: (sdp) => this.member.sendTo(peer.id, { type: 'createAnswer', session, sdp }),
       logger: this.ctx.logger,
     });

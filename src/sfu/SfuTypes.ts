@@ -16,6 +16,11 @@ export interface SfuOptions {
   mixSpeakers?: number;
   /** Live mix packets: 20 ms, 40 ms, or `auto` (40 ms from MIX_40MS_FROM_LISTENERS listeners; the default). */
   mixPacketMs?: MixPacketMs;
+  /**
+   * Where a browser publishing to us starts its uplink estimate (kbit/s, `x-google-start-bitrate` in our answer;
+   * default DEFAULT_PUBLISHER_START_KBPS; 0: the browser's own 300).
+   */
+  publisherStartKbps?: number;
 }
 
 /** Counters of one SFU, for /metrics and the bench. */
