@@ -145,7 +145,8 @@ describe('serve --redis', () => {
   });
 
   it('a stopped server (SIGTERM) hands its rooms over at once; a killed one after its lease', async () => {
-    const [a, b] = await Promise.all([serve(), serve()]);
+    // C (killed below) starts with A and B: a CLI takes seconds to start on a loaded machine.
+    const [a, b, c] = await Promise.all([serve(), serve(), serve()]);
     const ann = await client(a);
     await ann.join('gamma', 'ann');
     const dan = await client(a);
@@ -158,7 +159,6 @@ describe('serve --redis', () => {
     await bob.join('gamma', 'bob'); // no redirect: A gave the room up on its way out
     expect(Date.now() - stoppedAt).toBeLessThan(1000);
 
-    const c = await serve();
     const eve = await client(c);
     await eve.join('epsilon', 'eve');
     c.cli.kill('SIGKILL');
@@ -183,25 +183,23 @@ describe('serve --redis', () => {
 
   it('refuses to start without Redis, or listening everywhere without --public-url', async () => {
     const port = await freePort();
+    // The three start at once (each CLI takes seconds to start and give up on a loaded machine); each is judged alone.
     const noRedis = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', `redis://127.0.0.1:${port}`]);
-    processes.push(noRedis);
+    const everywhere = new CliProcess(['serve', '--port', '0', '--host', '0.0.0.0', '--out', out, '--redis', redis.url]);
+    const badUrl = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redis.url, '--public-url', 'http://10.0.0.1:8080/rtc']);
+    processes.push(noRedis, everywhere, badUrl);
     expect((await noRedis.exited).code).toBe(1);
     expect(noRedis.stderr.join('\n')).toContain(`[REDIS_UNAVAILABLE] cannot reach Redis at redis://127.0.0.1:${port}`);
 
-    const everywhere = new CliProcess(['serve', '--port', '0', '--host', '0.0.0.0', '--out', out, '--redis', redis.url]);
-    processes.push(everywhere);
     expect((await everywhere.exited).code).toBe(1);
     expect(everywhere.stderr.join('\n')).toMatch(/--redis with --host 0\.0\.0\.0 needs --public-url/);
 
-    const badUrl = new CliProcess(['serve', '--port', '0', '--out', out, '--redis', redis.url, '--public-url', 'http://10.0.0.1:8080/rtc']);
-    processes.push(badUrl);
     expect((await badUrl.exited).code).toBe(1);
     expect(badUrl.stderr.join('\n')).toMatch(/--public-url is a base URL without a path/);
   });
 
   it('--public-url is what other servers redirect to', async () => {
-    const a = await serve('--public-url', 'https://rtc-a.example.org');
-    const b = await serve();
+    const [a, b] = await Promise.all([serve('--public-url', 'https://rtc-a.example.org'), serve()]);
     const ann = await client(a);
     await ann.join('zeta', 'ann');
     const bob = await client(b);

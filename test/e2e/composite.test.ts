@@ -50,13 +50,13 @@ async function server(owner: Cleanups = cleanups): Promise<RunningServer> {
   return s;
 }
 
-function recorder(args: string[]): CliProcess {
+function recorder(args: string[], owner: Cleanups = cleanups): CliProcess {
   const log = process.env.RTC_RECORD_TEST_LOG;
   const cli = new CliProcess(['--ice-address', '127.0.0.1', ...(log ? ['--log-level', 'debug'] : []), ...args]);
-  cleanups.push(() => cli.kill('SIGKILL'));
+  owner.push(() => cli.kill('SIGKILL'));
   favour(cli.pid);
   // RTC_RECORD_TEST_LOG=file: keep the recorder's log for debugging.
-  if (log) cleanups.push(() => writeFileSync(log, cli.stderr.join('\n')));
+  if (log) owner.push(() => writeFileSync(log, cli.stderr.join('\n')));
   return cli;
 }
 
@@ -215,44 +215,21 @@ async function expectWellFormed(file: string, wallSec: number, video = true): Pr
   }
 }
 
-describe('mixed recording (composite)', () => {
-  // Four browsers in a mesh and ~15 frame extractions afterwards: 2-3 minutes on a loaded 2-core machine.
-  it('grid: four coloured participants in their tiles, the late joiner only after joining; duration = wall time', { timeout: 240_000 }, async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'grid', '--server', s.wsUrl, '--out', out, '--json']);
-    // The four browsers start together (while the recorder starts); they join one after the other, so the grid order
-    // (join order) is known.
-    const [red, blue, lime, magenta] = await Promise.all(
-      ([['Red', 'red'], ['Blue', 'blue'], ['Lime', 'lime'], ['Magenta', 'magenta']] as const).map(([name, color]) => launch(s, 'grid', name, { color })),
-    );
-    await cli.waitForLine(/^recording room grid into /);
-    for (const [join, name] of [[red, 'Red'], [blue, 'Blue'], [lime, 'Lime']] as const) {
-      await connected(await join!());
-      await mediaAtRecorder(cli, name, ['video']);
-    }
-    await sleep(5000);
-    const lateClick = Date.now();
-    const late = await magenta!();
-    const lateIn = await connected(late);
-    await mediaAtRecorder(cli, 'Magenta', ['video']);
-    // CPU of the recorder (node + all its ffmpeg processes) with four participants in the grid.
-    await sleep(2000);
-    const cpu0 = treeCpuSeconds(cli.pid);
-    const t0 = Date.now();
-    await sleep(8000);
-    const cpu1 = treeCpuSeconds(cli.pid);
-    const secs = (Date.now() - t0) / 1000;
-    const cores = (cpu1.total - cpu0.total) / secs;
-    const part = (k: keyof typeof cpu0) => ((cpu1[k] - cpu0[k]) / secs).toFixed(2);
-    console.log(
-      `recorder CPU with 4 participants (720p30 grid): ${cores.toFixed(2)} cores ` +
-        `(node ${part('node')}, encoder ${part('encoder')}, 4 decoders ${part('decoders')}, other ${part('other')}); load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
-    );
-    cli.kill('SIGINT');
-    const stopWall = Date.now();
-    expect((await cli.exited).code).toBe(0);
+// One participant, recorded by two recorders at once (one --no-video, one --no-tracks): made once, while the A/V sync
+// test runs (or when first asked for), checked by the tests of 'mixed recording without video or without tracks'.
+let toneRun: Promise<Record<'audioOnly' | 'mixOnly', ToneRecording>> | undefined;
+const toneRecordings = () => (toneRun ??= recordToneParticipant('tone', { audioOnly: ['--no-video'], mixOnly: ['--no-tracks'] }));
 
+describe('mixed recording (composite)', () => {
+  // One room, two recorders at once: the grid (default layout) and --layout speaker, each test checks its own
+  // recording. Lime is the loud one (the others are silent): the grid checks only pictures, the speaker layout needs a
+  // loudest participant that is neither the first to join nor a default.
+  let gridRoom: Promise<GridRoom> | undefined;
+  const gridRecordings = () => (gridRoom ??= recordGridRoom());
+
+  // Four browsers and ~15 frame extractions afterwards: 1-2 minutes on a loaded 2-core machine.
+  it('grid: four coloured participants in their tiles, the late joiner only after joining; duration = wall time', { timeout: 240_000 }, async () => {
+    const { grid: cli, lateClick, lateIn, stopWall, cores } = await gridRecordings();
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
     const manifest = readManifest(summary.dir);
     expect(manifest.composite).toMatchObject({ file: 'recording.mp4', state: 'done', format: 'mp4', width: 1280, height: 720, fps: 30, layout: 'grid' });
@@ -330,6 +307,9 @@ describe('mixed recording (composite)', () => {
   });
 
   it('A/V sync: a flash+beep participant is within one frame of the browser\'s own capture offset', async () => {
+    // The --no-video / --no-tracks recording (one participant, a room and server of its own) is made meanwhile: two
+    // light recordings at once instead of one after the other. Its tests, at the end of the file, check it.
+    toneRecordings().catch(() => undefined);
     const fb = await flashBeepFixture({ periods: 4 });
     const s = await server();
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
@@ -373,31 +353,17 @@ describe('mixed recording (composite)', () => {
   });
 
   it('speaker layout: the loudest participant gets the large tile, the others the strip', async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'spk', '--server', s.wsUrl, '--out', out, '--json', '--layout', 'speaker']);
-    const silent = await audioFixture({ freq: 440, seconds: 4, amplitude: 0 });
-    const loud = await audioFixture({ freq: 660, seconds: 4, amplitude: 0.5 });
-    // The loud one joins last: neither "first joiner" nor a default can make the test pass.
-    const [joinRed, joinBlue, joinLime] = await Promise.all([
-      launch(s, 'spk', 'Red', { color: 'red', audio: silent, params: '&agc=0' }),
-      launch(s, 'spk', 'Blue', { color: 'blue', audio: silent, params: '&agc=0' }),
-      launch(s, 'spk', 'Lime', { color: 'lime', audio: loud, params: '&agc=0' }),
-    ]);
-    await cli.waitForLine(/^recording room spk into /);
-    await connected(await joinRed());
-    await connected(await joinBlue());
-    const limeIn = await connected(await joinLime());
-    await sleep(8000);
-    cli.kill('SIGINT');
-    expect((await cli.exited).code).toBe(0);
+    // The grid test's room, recorded with --layout speaker: Red, Blue (silent), then Lime (loud), later Magenta.
+    const { speaker: cli, limeIn, lateClick } = await gridRecordings();
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
     const manifest = readManifest(summary.dir);
     const file = join(summary.dir, 'recording.mp4');
     const lime = manifest.participants.find((x) => x.name === 'Lime')!.id;
     expect(manifest.composite?.layout).toBe('speaker');
     expect(manifest.speakerTimeline?.some((c) => c.speakers[0] === lime), JSON.stringify(manifest.speakerTimeline)).toBe(true);
+    // 5 s after Lime joined, while Magenta has not (it is clicked in at least 6 s after Lime joined).
     const t = (limeIn - manifest.composite!.startedAtMs) / 1000 + 5;
+    expect(limeIn + 5000, 'checked before the late joiner joins').toBeLessThan(lateClick);
     // Large tile: 1280x576 at the top; strip tiles 256x144 below it, centred.
     expect(await colorAt(file, t, 640, 288)).toBe('lime');
     const strip = [await colorAt(file, t, 512, 648), await colorAt(file, t, 768, 648)];
@@ -406,36 +372,114 @@ describe('mixed recording (composite)', () => {
 
 });
 
-// Red and Blue join once, side by side (a 2x1 grid); each test records them with a recorder of its own, which joins the
-// room they are in and gets their media from the SFU. The SIGKILL test goes first: the share test changes the layout.
+interface GridRoom {
+  /** The grid recorder (default layout) and the --layout speaker one, both stopped. */
+  grid: CliProcess;
+  speaker: CliProcess;
+  limeIn: number;
+  /** When the late joiner (Magenta) was told to join, and when its page said connected. */
+  lateClick: number;
+  lateIn: number;
+  /** When the stop signal was sent to both. */
+  stopWall: number;
+  /** The grid recorder's CPU (node and its ffmpeg processes) with four participants, in cores. */
+  cores: number;
+}
+
+/**
+ * Room "grid", recorded by two recorders at once (grid and speaker layout): Red, Blue and Lime join one after the
+ * other (the grid order is the join order), Lime with a loud voice and the others silent; Magenta joins at least 6 s
+ * after Lime; the grid recorder's CPU is measured with all four in.
+ */
+async function recordGridRoom(): Promise<GridRoom> {
+  const s = await server();
+  const cli = recorder(['--room', 'grid', '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-mix-')), '--json']);
+  const speaker = recorder(['--room', 'grid', '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-mix-')), '--json', '--layout', 'speaker']);
+  const silent = await audioFixture({ freq: 440, seconds: 4, amplitude: 0 });
+  const loud = await audioFixture({ freq: 660, seconds: 4, amplitude: 0.5 });
+  // The four browsers start together (while the recorders start); they join one after the other.
+  const [red, blue, lime, magenta] = await Promise.all(
+    ([['Red', 'red', silent], ['Blue', 'blue', silent], ['Lime', 'lime', loud], ['Magenta', 'magenta', silent]] as const).map(([name, color, audio]) =>
+      launch(s, 'grid', name, { color, audio, params: '&agc=0' }),
+    ),
+  );
+  await Promise.all([cli.waitForLine(/^recording room grid into /), speaker.waitForLine(/^recording room grid into /)]);
+  let limeIn = 0;
+  for (const [join, name] of [[red, 'Red'], [blue, 'Blue'], [lime, 'Lime']] as const) {
+    const joinedAt = await connected(await join!());
+    if (name === 'Lime') limeIn = joinedAt;
+    await mediaAtRecorder(cli, name, ['video']);
+  }
+  // At least 5 s with three in the grid before the late joiner (the grid's "before" moments), and 6 s after Lime joined
+  // (the speaker layout is checked 5 s after it).
+  await sleep(Math.max(5000, limeIn + 6000 - Date.now()));
+  const lateClick = Date.now();
+  const late = await magenta!();
+  const lateIn = await connected(late);
+  await mediaAtRecorder(cli, 'Magenta', ['video']);
+  // CPU of the recorder (node + all its ffmpeg processes) with four participants in the grid.
+  await sleep(2000);
+  const cpu0 = treeCpuSeconds(cli.pid);
+  const t0 = Date.now();
+  await sleep(8000);
+  const cpu1 = treeCpuSeconds(cli.pid);
+  const secs = (Date.now() - t0) / 1000;
+  const cores = (cpu1.total - cpu0.total) / secs;
+  const part = (k: keyof typeof cpu0) => ((cpu1[k] - cpu0[k]) / secs).toFixed(2);
+  console.log(
+    `recorder CPU with 4 participants (720p30 grid): ${cores.toFixed(2)} cores ` +
+      `(node ${part('node')}, encoder ${part('encoder')}, 4 decoders ${part('decoders')}, other ${part('other')}); load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+  );
+  cli.kill('SIGINT');
+  speaker.kill('SIGINT');
+  const stopWall = Date.now();
+  expect((await cli.exited).code).toBe(0);
+  expect((await speaker.exited).code).toBe(0);
+  return { grid: cli, speaker, limeIn, lateClick, lateIn, stopWall, cores };
+}
+
+// Red and Blue join once, side by side (a 2x1 grid); each test checks a recording of its own, made by a recorder that
+// joins the room they are in and gets their media from the SFU. Both recorders start together: the SIGKILL test's is
+// killed 8 s after it had both videos; the share test's records on, and the share is clicked after that kill (the
+// SIGKILL test goes first: the share changes the layout).
 describe('mixed recording of two participants already in the room', () => {
   const shared: Cleanups = [];
   let s: RunningServer;
   let blue: Participant;
+  let killable: PairRecorder;
+  let sharing: PairRecorder;
   beforeAll(async () => {
     s = await server(shared);
     const [joinRed, joinBlue] = await Promise.all([launch(s, 'pair', 'Red', { color: 'red' }, shared), launch(s, 'pair', 'Blue', { color: 'blue' }, shared)]);
     await connected(await joinRed());
     blue = await joinBlue();
     await connected(blue);
+    [killable, sharing] = await Promise.all([pairRecorder([]), pairRecorder(['--json'])]);
   }, 120_000);
   afterAll(async () => {
     for (const c of shared.splice(0).reverse()) await c();
   });
 
-  /** A recorder of room "pair" that has both participants' video. */
-  async function pairRecorder(flags: string[]): Promise<{ cli: CliProcess; dir: string }> {
+  interface PairRecorder {
+    cli: CliProcess;
+    dir: string;
+    /** When it had both participants' video. */
+    since: number;
+  }
+
+  /** A recorder of room "pair" that has both participants' video; stopped after the last test. */
+  async function pairRecorder(flags: string[]): Promise<PairRecorder> {
     const out = mkdtempSync(join(tmpdir(), 'rtc-mix-'));
-    const cli = recorder(['--room', 'pair', '--server', s.wsUrl, '--out', out, ...flags]);
+    const cli = recorder(['--room', 'pair', '--server', s.wsUrl, '--out', out, ...flags], shared);
     const dir = (await cli.waitForLine(/^recording room pair into /)).replace(/^recording room pair into /, '').trim();
     await mediaAtRecorder(cli, 'Red', ['video']);
-    await mediaAtRecorder(cli, 'Blue', ['video']);
-    return { cli, dir };
+    const since = await mediaAtRecorder(cli, 'Blue', ['video']);
+    return { cli, dir, since };
   }
 
   it('SIGKILL mid-recording leaves a playable fragmented file covering all but the last ~2 s; finalizeComposite fixes it up', async () => {
-    const { cli, dir } = await pairRecorder([]);
-    await sleep(8000);
+    const { cli, dir, since } = killable;
+    await sleep(Math.max(0, since + 8000 - Date.now()));
     // The harshest case: the recorder and every ffmpeg it started die at once (no EOF-triggered flush).
     const tree = descendants(cli.pid);
     for (const pid of [cli.pid, ...tree]) {
@@ -468,8 +512,8 @@ describe('mixed recording of two participants already in the room', () => {
   });
 
   it('screen share: featured in the large tile, every camera in the strip', async () => {
-    const { cli } = await pairRecorder(['--json']);
-    await sleep(2000);
+    const { cli, since } = sharing;
+    await sleep(Math.max(0, since + 2000 - Date.now()));
     // Playwright's click() can return well after the page acted on it on a loaded machine (a run at load 15: the layout
     // had switched to the share before click() returned + 0.6 s), so "before" is taken from when the click was sent.
     const clickAt = Date.now();
@@ -497,8 +541,7 @@ describe('mixed recording of two participants already in the room', () => {
 
 describe('mixed recording without video or without tracks', () => {
   // One participant, recorded by two recorders at once (one --no-video, one --no-tracks): each test checks its own.
-  let recordings: Promise<Record<'audioOnly' | 'mixOnly', ToneRecording>> | undefined;
-  const tones = () => (recordings ??= recordToneParticipant('tone', { audioOnly: ['--no-video'], mixOnly: ['--no-tracks'] }));
+  const tones = () => toneRecordings();
 
   it('--no-video: an audio-only recording.m4a of the wall-clock length', async () => {
     const { dir, manifest, wallSec } = (await tones()).audioOnly;
@@ -540,24 +583,32 @@ interface ToneRecording {
  * all in the room at once; each wall time is from that recording's composite start to when its recorder handled the stop.
  */
 async function recordToneParticipant<K extends string>(room: string, variants: Record<K, string[]>): Promise<Record<K, ToneRecording>> {
-  const s = await server();
-  const names = Object.keys(variants) as K[];
-  const clis = names.map((k) => recorder(['--room', room, '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-mix-')), '--json', ...variants[k]]));
-  const launching = launch(s, room, 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) });
-  await Promise.all(clis.map((cli) => cli.waitForLine(new RegExp(`^recording room ${room} into `))));
-  await connected(await (await launching)());
-  await sleep(5000);
-  for (const cli of clis) cli.kill('SIGINT');
-  const stopWall = Date.now();
-  const result = {} as Record<K, ToneRecording>;
-  for (const [i, k] of names.entries()) {
-    const cli = clis[i]!;
-    expect((await cli.exited).code, k).toBe(0);
-    const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
-    const manifest = readManifest(summary.dir);
-    result[k] = { dir: summary.dir, manifest, wallSec: (stopHandledAt(cli, stopWall) - manifest.composite!.startedAtMs) / 1000 };
+  // Its own server, browser and recorders, all closed when it is done: it may run while another test does (see the
+  // A/V sync test), whose cleanups must not cut it short.
+  const own: Cleanups = [];
+  try {
+    const s = await server(own);
+    const names = Object.keys(variants) as K[];
+    const clis = names.map((k) => recorder(['--room', room, '--server', s.wsUrl, '--out', mkdtempSync(join(tmpdir(), 'rtc-mix-')), '--json', ...variants[k]], own));
+    const launching = launch(s, room, 'Tone', { color: 'red', audio: await audioFixture({ freq: 660, seconds: 4 }) }, own);
+    await Promise.all(clis.map((cli) => cli.waitForLine(new RegExp(`^recording room ${room} into `))));
+    await connected(await (await launching)());
+    await sleep(5000);
+    for (const cli of clis) cli.kill('SIGINT');
+    const stopWall = Date.now();
+    const result = {} as Record<K, ToneRecording>;
+    for (const [i, k] of names.entries()) {
+      const cli = clis[i]!;
+      const { code } = await cli.exited;
+      if (code !== 0) throw new Error(`${k}: the recorder exited with ${code}\n${cli.stderr.slice(-20).join('\n')}`);
+      const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
+      const manifest = readManifest(summary.dir);
+      result[k] = { dir: summary.dir, manifest, wallSec: (stopHandledAt(cli, stopWall) - manifest.composite!.startedAtMs) / 1000 };
+    }
+    return result;
+  } finally {
+    for (const c of own.splice(0).reverse()) await c();
   }
-  return result;
 }
 
 /**

@@ -209,7 +209,8 @@ describe('MCU audio (the server mixes the 3 loudest voices live)', () => {
     });
     await sleep(2_000);
     const sent: number[] = [];
-    for (let i = 0; i < 12; i++) {
+    // 8 onsets (12 before: 10 s more of CI for the same two checks; p95 of 8 is their slowest, as it was of 12).
+    for (let i = 0; i < 8; i++) {
       sent.push(await talker!.page.evaluate(() => (window as unknown as { __burst(): number }).__burst()));
       // 2.5 s apart: the talker falls silent and leaves the mix between bursts (its hold is 1.5 s), so each onset also
       // measures getting back into the mix.

@@ -21,21 +21,22 @@ const ALL_TONES = Object.values(TONES);
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
 type Name = keyof typeof TONES;
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
+type Cleanups = Array<() => Promise<unknown> | void>;
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: Parameters<typeof startServer>[0] = {}): Promise<RunningServer> {
+async function server(options: Parameters<typeof startServer>[0] = {}, owner: Cleanups = cleanups): Promise<RunningServer> {
   const s = await startServer({ port: 0, ...options });
-  cleanups.push(() => s.close());
+  owner.push(() => s.close());
   return s;
 }
 
-function recorder(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
+function recorder(args: string[], env?: NodeJS.ProcessEnv, owner: Cleanups = cleanups): CliProcess {
   // Per-track behaviour is what these tests check; the mixed MP4 has its own tests (composite*.test.ts).
   const cli = new CliProcess(['--ice-address', '127.0.0.1', '--no-composite', ...args], env);
-  cleanups.push(() => cli.kill('SIGKILL'));
+  owner.push(() => cli.kill('SIGKILL'));
   return cli;
 }
 
@@ -134,8 +135,11 @@ describe('rtc-record --room', () => {
   });
 
   it('starts its own server when run without --server, prints the join URL and stops after --duration', async () => {
+    // The lecture's Sender page (a test below) is recorded meanwhile, on a server and with a recorder of its own: two
+    // light one-browser recordings at once instead of one after the other.
+    seedSenderRecording().catch(() => undefined);
     const out = mkdtempSync(join(tmpdir(), 'rtc-embedded-'));
-    const cli = recorder(['--room', 'demo', '--port', '0', '--out', out, '--duration', '12']);
+    const cli = recorder(['--room', 'demo', '--port', '0', '--out', out, '--duration', '10']);
     const url = (await cli.waitForLine(/^join the room: http:\/\/127\.0\.0\.1:\d+\/room\/demo$/)).replace('join the room: ', '');
     const p = await launchParticipant({
       name: 'Alice',
@@ -188,25 +192,8 @@ describe('rtc-record --room', () => {
   });
 
   it("records the lecture's unmodified Sender page in room default", async () => {
-    const s = await server();
-    const out = mkdtempSync(join(tmpdir(), 'rtc-seed-'));
-    const cli = recorder(['--room', 'default', '--server', s.wsUrl, '--out', out]);
-    await cli.waitForLine(/^recording room default into /);
-    const sender = await launchParticipant({
-      name: 'seed-sender',
-      video: await videoFixture({ kind: 'color', color: 'blue' }),
-      url: `${s.url}/seed/sender`,
-    });
-    cleanups.push(() => sender.close());
-    await sender.page.getByTestId('send').click();
-    await waitFor(() => sender.page.evaluate(() => (window as unknown as { pc?: RTCPeerConnection }).pc?.connectionState === 'connected'), {
-      timeoutMs: 20_000,
-      description: 'seed sender connected to the recorder',
-    });
-    await new Promise((r) => setTimeout(r, 6000));
-    cli.kill('SIGINT');
-    expect((await cli.exited).code).toBe(0);
-    const dir = cli.stdout.at(-1)!;
+    const { code, dir } = await seedSenderRecording();
+    expect(code).toBe(0);
     const manifest = readManifest(dir);
     expect(manifest.tracks).toHaveLength(1);
     const [track] = manifest.tracks;
@@ -217,6 +204,41 @@ describe('rtc-record --room', () => {
     await expectColor(file, 'blue');
   });
 });
+
+/**
+ * The lecture's unmodified Sender page (blue camera) in room "default", recorded for ~6 s once connected: made once,
+ * while the --duration test runs (or when first asked for), with its own server, browser and recorder, all closed when
+ * done (that test's cleanups must not cut it short).
+ */
+let seedRun: Promise<{ code: number | null; dir: string }> | undefined;
+function seedSenderRecording(): Promise<{ code: number | null; dir: string }> {
+  return (seedRun ??= (async () => {
+    const own: Cleanups = [];
+    try {
+      const s = await server({}, own);
+      const out = mkdtempSync(join(tmpdir(), 'rtc-seed-'));
+      const cli = recorder(['--room', 'default', '--server', s.wsUrl, '--out', out], undefined, own);
+      await cli.waitForLine(/^recording room default into /);
+      const sender = await launchParticipant({
+        name: 'seed-sender',
+        video: await videoFixture({ kind: 'color', color: 'blue' }),
+        url: `${s.url}/seed/sender`,
+      });
+      own.push(() => sender.close());
+      await sender.page.getByTestId('send').click();
+      await waitFor(() => sender.page.evaluate(() => (window as unknown as { pc?: RTCPeerConnection }).pc?.connectionState === 'connected'), {
+        timeoutMs: 20_000,
+        description: 'seed sender connected to the recorder',
+      });
+      await new Promise((r) => setTimeout(r, 6000));
+      cli.kill('SIGINT');
+      const { code } = await cli.exited;
+      return { code, dir: cli.stdout.at(-1)! };
+    } finally {
+      for (const c of own.splice(0).reverse()) await c();
+    }
+  })());
+}
 
 // One participant that may only use TURN relay candidates, recorded by two recorders at once: one is SIGKILLed, the
 // other stopped as usual. Each test checks its own recorder's files; Alice joins (and connects through coturn) once.
@@ -354,15 +376,16 @@ describe('rtc-record --room with unusual participants', () => {
 
 describe('rtc-record failures', () => {
   it('exits non-zero with a clear message when the server is unreachable or the room name is bad', async () => {
+    // The three run at once; each is judged alone.
     const unreachable = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9']);
+    const bad = recorder(['--room', '../etc']);
+    const noFfmpeg = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9'], { FFMPEG_PATH: '/nonexistent/ffmpeg' });
     expect((await unreachable.exited).code).not.toBe(0);
     expect(unreachable.stderr.join('\n')).toMatch(/SERVER_UNREACHABLE.*127\.0\.0\.1:9/);
 
-    const bad = recorder(['--room', '../etc']);
     expect((await bad.exited).code).not.toBe(0);
     expect(bad.stderr.join('\n')).toMatch(/BAD_ROOM_NAME/);
 
-    const noFfmpeg = recorder(['--room', 'x', '--server', 'ws://127.0.0.1:9'], { FFMPEG_PATH: '/nonexistent/ffmpeg' });
     expect((await noFfmpeg.exited).code).not.toBe(0);
     expect(noFfmpeg.stderr.join('\n')).toMatch(/FFMPEG_NOT_FOUND/);
   });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_ROOM, mintToken } from '../../src/http/auth.js';
 import { JobStore } from '../../src/recording/jobs/JobStore.js';
 import type { JobStatus } from '../../src/recording/jobs/RecordingJobTypes.js';
@@ -17,7 +17,8 @@ import { decodeAudioPcm, decodeErrors, nearestNamedColor, sampleColor, streamDur
 import { buildDist, CliProcess } from '../harness/cli.js';
 import { startRedis } from '../harness/redis.js';
 import { S3_ENV, TestS3Server } from '../harness/s3Server.js';
-import { roomParticipant } from '../harness/roomPage.js';
+import type { Participant } from '../harness/browser.js';
+import { launchRoomParticipant } from '../harness/roomPage.js';
 import { trackPath, waitFor } from '../harness/util.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +46,17 @@ async function worker(redisUrl: string, out: string, id: string, s3?: TestS3Serv
   cleanups.push(() => cli.kill('SIGKILL'));
   await cli.waitForLine(/^rtc-record worker \S+ ready: /, 30_000);
   return cli;
+}
+
+/**
+ * Alice (red camera, 440 Hz) in `room` on the server `url` resolves to, connected. Her browser starts at once, while
+ * the server does (each CLI takes seconds to start on a loaded machine).
+ */
+async function connectedAlice(url: Promise<string>, room: string, query = ''): Promise<Participant> {
+  const [base, { participant, open }] = await Promise.all([url, launchRoomParticipant('Alice', { color: 'red', freq: 440, query }).then((l) => (cleanups.push(() => l.participant.close()), l))]);
+  await open(base, room);
+  await waitFor(async () => (await participant.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
+  return participant;
 }
 
 async function api<T = any>(base: string, path: string, init: RequestInit = {}, token?: string): Promise<{ status: number; body: T }> {
@@ -78,24 +90,24 @@ async function expectParticipantContent(dir: string, label: string): Promise<{ v
 
 describe('recording workers: crash takeover', () => {
   it('SIGKILL the worker holding a recording → the other worker records part 2 within 10 s; both parts hold the participant; the manifest lists parts and gap', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
     const out = mkdtempSync(join(tmpdir(), 'rtc-takeover-'));
-    const s3 = await new TestS3Server().start();
-    cleanups.push(() => s3.stop());
-    const [a, b] = [await serve(redis.url, out), await serve(redis.url, out)];
+    const [redis, s3] = await Promise.all([startRedis(), new TestS3Server().start()]);
+    cleanups.push(() => redis.stop(), () => s3.stop());
+    // Every process starts at once (each CLI takes seconds to start on a loaded machine), Alice's browser with them.
+    const servers = Promise.all([serve(redis.url, out), serve(redis.url, out)]);
+    const [[a, b], [w1, w2], alice] = await Promise.all([
+      servers,
+      Promise.all([worker(redis.url, out, 'w1', s3), worker(redis.url, out, 'w2', s3)]),
+      connectedAlice(servers.then(([a]) => a.url), 'crash'),
+    ]);
     const workers = new Map([
-      ['w1', await worker(redis.url, out, 'w1', s3)],
-      ['w2', await worker(redis.url, out, 'w2', s3)],
+      ['w1', w1],
+      ['w2', w2],
     ]);
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
     client.on('error', () => undefined);
     cleanups.push(() => client.disconnect());
     const store = new JobStore(client);
-
-    const alice = await roomParticipant(a.url, 'crash', 'Alice', { color: 'red', freq: 440 });
-    cleanups.push(() => alice.close());
-    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
 
     const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'crash' }) });
     expect(started.status, JSON.stringify(started.body)).toBe(201);
@@ -220,84 +232,48 @@ describe('recording workers: crash takeover', () => {
     }
   }, 240_000);
 
-  it('SIGTERM the worker holding a recording → it hands the recording over: part 1 records until part 2 has started (no gap), the worker exits 0', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const out = mkdtempSync(join(tmpdir(), 'rtc-handover-'));
-    const a = await serve(redis.url, out);
-    const workers = new Map([
-      ['w1', await worker(redis.url, out, 'w1')],
-      ['w2', await worker(redis.url, out, 'w2')],
-    ]);
-    const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-    client.on('error', () => undefined);
-    cleanups.push(() => client.disconnect());
-    const store = new JobStore(client);
-    const alice = await roomParticipant(a.url, 'rolling', 'Alice', { color: 'red', freq: 440 });
-    cleanups.push(() => alice.close());
-    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
-    const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'rolling', composite: false }) });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const id = started.body.id as string;
-    const holder = (await store.get(id))!.worker!;
-    const heir = holder === 'w1' ? 'w2' : 'w1';
-    const packets = (dir: string) => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest).tracks.filter((t) => t.packetsReceived > 50).length;
-    await waitFor(() => packets(join(out, 'rolling', id)) === 2, { timeoutMs: 30_000, description: 'part 1 receives Alice' });
-    await sleep(4000);
+  // One recording for the next two tests (servers and workers with --secret): Redis restarts under it, then the
+  // worker holding it is stopped (SIGTERM) and hands it over. Each test checks its own part of the story; the second
+  // continues the first's recording (it ran as a test of its own before, with a set-up of its own).
+  interface Rolling {
+    out: string;
+    a: { cli: CliProcess; url: string };
+    workers: Map<string, CliProcess>;
+    store: JobStore;
+    token: string;
+    id: string;
+    holder: string;
+  }
+  let rolling: Rolling | undefined;
+  const shared: Array<() => Promise<unknown> | unknown> = [];
+  afterAll(async () => {
+    for (const c of shared.splice(0).reverse()) await c();
+  });
 
-    const leaving = workers.get(holder)!;
-    leaving.kill('SIGTERM');
-    expect(await leaving.exited).toEqual({ code: 0, signal: null });
-    const s = (await store.get(id))!;
-    expect(s).toMatchObject({ state: 'recording', worker: heir, part: 2 });
-    expect(s.parts.map((p) => [p.part, p.worker, p.state])).toEqual([
-      [1, holder, 'done'],
-      [2, heir, 'recording'],
-    ]);
-    expect(s.gaps, 'parts overlap: nothing missing').toEqual([]);
-    await waitFor(() => packets(join(out, 'rolling', id, 'part-2')) === 2, { timeoutMs: 30_000, description: 'part 2 receives Alice' });
-    await sleep(4000);
-
-    const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' });
-    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
-    const manifest = JSON.parse(readFileSync(join(out, 'rolling', id, 'manifest.json'), 'utf8')) as Manifest;
-    expect(manifest.parts?.map((p) => [p.part, p.state])).toEqual([
-      [1, 'done'],
-      [2, 'done'],
-    ]);
-    expect(manifest.gaps).toEqual([]);
-    const m2 = JSON.parse(readFileSync(join(out, 'rolling', id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
-    const lastOf1 = Math.max(...manifest.tracks.map((t) => t.lastPacketAtMs ?? 0));
-    const firstOf2 = Math.min(...m2.tracks.map((t) => t.firstPacketAtMs ?? Infinity));
-    console.log(`handover: parts overlap by ${lastOf1 - firstOf2} ms`);
-    expect(lastOf1).toBeGreaterThanOrEqual(firstOf2);
-    await expectParticipantContent(join(out, 'rolling', id), 'part 1');
-    await expectParticipantContent(join(out, 'rolling', id, 'part-2'), 'part 2');
-  }, 240_000);
-
-  it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over, stop works (servers and workers with --secret)', async () => {
+  it('Redis restarts mid-recording (down 5 s, longer than a heartbeat TTL): the recording goes on whole on its worker, nothing is taken over (servers and workers with --secret)', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const out = mkdtempSync(join(tmpdir(), 'rtc-redis-restart-'));
     // Tokens required: the workers mint their own recorder token from the shared secret.
     const secret = 'scale-out-secret';
     const token = mintToken(secret, { room: ANY_ROOM, ttlSeconds: 600 });
-    const a = await serve(redis.url, out, ['--secret', secret]);
-    await worker(redis.url, out, 'w1', undefined, ['--secret', secret]);
-    await worker(redis.url, out, 'w2', undefined, ['--secret', secret]);
+    const server = serve(redis.url, out, ['--secret', secret]);
+    const [a, w1, w2] = await Promise.all([
+      server,
+      worker(redis.url, out, 'w1', undefined, ['--secret', secret]),
+      worker(redis.url, out, 'w2', undefined, ['--secret', secret]),
+      connectedAlice(server.then((s) => s.url), 'steady', `&token=${token}`),
+    ]);
     const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
     client.on('error', () => undefined);
     cleanups.push(() => client.disconnect());
     const store = new JobStore(client);
 
-    const alice = await roomParticipant(a.url, 'steady', 'Alice', { color: 'red', freq: 440, query: `&token=${token}` });
-    cleanups.push(() => alice.close());
-    await waitFor(async () => (await alice.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: 'Alice connected' });
     expect((await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady' }) })).status).toBe(401);
     const started = await api(a.url, '/api/recordings', { method: 'POST', body: JSON.stringify({ room: 'steady', composite: false }) }, token);
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const id = started.body.id as string;
-    const holder = (await store.get(id))!.worker;
+    const holder = (await store.get(id))!.worker!;
     const dir = join(out, 'steady', id);
     const packets = () => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest).tracks.reduce((n, t) => n + t.packetsReceived, 0);
     await waitFor(() => packets() > 200, { timeoutMs: 30_000, description: 'media flowing' });
@@ -312,22 +288,57 @@ describe('recording workers: crash takeover', () => {
     await sleep(8000); // past every reaper's grace after reconnecting
     const after = (await store.get(id))!;
     expect(after).toMatchObject({ state: 'recording', worker: holder, part: 1, takeovers: 0 });
+    expect(after.parts).toHaveLength(1);
+    expect(existsSync(join(dir, 'part-2'))).toBe(false);
     // The servers' view caught up: listed as recording, from Redis.
     const listed = (await api<{ recordings: RecordingSummary[] }>(a.url, '/api/recordings', {}, token)).body.recordings.find((r) => r.id === id);
     expect(listed?.state).toBe('recording');
+    // Everything goes on into the next test.
+    shared.push(...cleanups.splice(0));
+    rolling = { out, a, workers: new Map([['w1', w1], ['w2', w2]]), store, token, id, holder };
+  }, 240_000);
+
+  it('then SIGTERM the worker holding it → it hands the recording over: part 1 records until part 2 has started (no gap), the worker exits 0; stop works; part 1 holds the Redis outage whole', async () => {
+    expect(rolling, 'the previous test\'s recording').toBeDefined();
+    const { out, a, workers, store, token, id, holder } = rolling!;
+    const heir = holder === 'w1' ? 'w2' : 'w1';
+    const packets = (dir: string) => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest).tracks.filter((t) => t.packetsReceived > 50).length;
+    expect(packets(join(out, 'steady', id)), 'part 1 receives Alice').toBe(2);
+
+    const leaving = workers.get(holder)!;
+    leaving.kill('SIGTERM');
+    expect(await leaving.exited).toEqual({ code: 0, signal: null });
+    const s = (await store.get(id))!;
+    expect(s).toMatchObject({ state: 'recording', worker: heir, part: 2 });
+    expect(s.parts.map((p) => [p.part, p.worker, p.state])).toEqual([
+      [1, holder, 'done'],
+      [2, heir, 'recording'],
+    ]);
+    expect(s.gaps, 'parts overlap: nothing missing').toEqual([]);
+    await waitFor(() => packets(join(out, 'steady', id, 'part-2')) === 2, { timeoutMs: 30_000, description: 'part 2 receives Alice' });
+    await sleep(4000);
 
     const stopped = await api(a.url, `/api/recordings/${id}/stop`, { method: 'POST' }, token);
     expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
     const final = (await store.get(id))!;
     expect(final.state).toBe('done');
-    expect(final.parts).toHaveLength(1);
-    expect(existsSync(join(dir, 'part-2'))).toBe(false);
-    // Nothing lost: the audio track is as long as the recording ran, outage included.
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    const manifest = JSON.parse(readFileSync(join(out, 'steady', id, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.parts?.map((p) => [p.part, p.state])).toEqual([
+      [1, 'done'],
+      [2, 'done'],
+    ]);
+    expect(manifest.gaps).toEqual([]);
+    const m2 = JSON.parse(readFileSync(join(out, 'steady', id, 'part-2', 'manifest.json'), 'utf8')) as Manifest;
+    const lastOf1 = Math.max(...manifest.tracks.map((t) => t.lastPacketAtMs ?? 0));
+    const firstOf2 = Math.min(...m2.tracks.map((t) => t.firstPacketAtMs ?? Infinity));
+    console.log(`handover: parts overlap by ${lastOf1 - firstOf2} ms`);
+    expect(lastOf1).toBeGreaterThanOrEqual(firstOf2);
+    // Part 1 lost nothing across the Redis outage: its audio track is as long as it ran, outage included.
     const audio = manifest.tracks.find((t) => t.kind === 'audio')!;
     const ranSec = (audio.lastPacketAtMs! - audio.firstPacketAtMs!) / 1000;
-    const { audioSec } = await expectParticipantContent(dir, 'recording');
+    const { audioSec } = await expectParticipantContent(join(out, 'steady', id), 'part 1');
     expect(ranSec).toBeGreaterThan(15);
     expect(audioSec).toBeGreaterThan(ranSec - 1.5);
+    await expectParticipantContent(join(out, 'steady', id, 'part-2'), 'part 2');
   }, 240_000);
 });

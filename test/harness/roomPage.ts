@@ -19,3 +19,22 @@ export async function roomParticipant(baseUrl: string, room: string, name: strin
     url: `${baseUrl}/room/${room}?name=${name}&autojoin=1${o.query ?? ''}`,
   });
 }
+
+/**
+ * The same participant, launched before its server is known: the browser starts (seconds on a loaded machine) while
+ * the server does; `open` then opens the room page, which joins at once, exactly as roomParticipant's.
+ */
+export async function launchRoomParticipant(name: string, o: RoomParticipantOptions): Promise<{ participant: Participant; open(baseUrl: string, room: string): Promise<Participant> }> {
+  const participant = await launchParticipant({
+    name,
+    video: await videoFixture({ kind: 'color', color: o.color }),
+    audio: await audioFixture({ freq: o.freq, seconds: 4 }),
+  });
+  return {
+    participant,
+    open: async (baseUrl, room) => {
+      await participant.page.goto(`${baseUrl}/room/${room}?name=${name}&autojoin=1${o.query ?? ''}`);
+      return participant;
+    },
+  };
+}

@@ -153,7 +153,8 @@ describe('the recorder\'s simulcast layers', () => {
       { serverUrl: server.wsUrl, room, outputRoot: out, iceAddress: '127.0.0.1', composite: { width: 1280, height: 720, fps: FPS, layout: 'speaker' }, tracks: false },
       createLogger({ level: process.env.RTC_RECORD_DEBUG ? 'debug' : 'warn' }),
     );
-    await new Promise((r) => setTimeout(r, 17_000));
+    // 13 s (17 before): the turns are 4 s, so any 13 s of them hold f → q and q → f at least once each.
+    await new Promise((r) => setTimeout(r, 13_000));
     const manifest: Manifest = await recorder.stop();
     const mp4 = join(recorder.dir, manifest.composite!.file);
 
