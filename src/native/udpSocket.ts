@@ -4,15 +4,27 @@ import { isIPv4 } from 'node:net';
 /** Linux's AF_INET. */
 const AF_INET = 2;
 
+/** The descriptor under a node dgram socket, and whether node still has it open. */
+export interface SocketFd {
+  fd: number;
+  /** False once node closed the socket: its descriptor number may then belong to something else. */
+  open(): boolean;
+}
+
+type DgramState = { handle?: { fd?: unknown } | null };
+
 /**
  * The file descriptor under a bound node dgram socket (libuv's, non-blocking), or undefined when node does not show
  * one (not bound, closed, not Linux-like). Reached through dgram's internal state: node has no public accessor.
  */
-export function socketFd(socket: Socket): number | undefined {
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const handle = state ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle : undefined;
+export function socketFd(socket: Socket): SocketFd | undefined {
+  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = key ? (socket as unknown as Record<symbol, DgramState | undefined>)[key] : undefined;
+  const handle = state?.handle;
   const fd = handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  if (!state || typeof fd !== 'number' || fd < 0) return undefined;
+  // dgram's close() drops the handle (and libuv closes the descriptor) at once.
+  return { fd, open: () => state.handle === handle };
 }
 
 /**

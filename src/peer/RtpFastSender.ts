@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Socket } from 'node:dgram';
 import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeAbsSendTime, serializeSdesMid, serializeTransportWideCC, type RTCRtpSender, type SrtpSession } from 'werift';
-import { sockaddrIn, socketFd } from '../native/udpSocket.js';
+import { sockaddrIn, socketFd, type SocketFd } from '../native/udpSocket.js';
 import { SrtpUdpWriter } from './SrtpUdpWriter.js';
 
 /** werift 0.25's RTCRtpSender as its own dispatchRtp reads and updates it (fields TypeScript calls private). */
@@ -77,7 +77,7 @@ export class RtpFastSender {
   private checkedPair?: object;
   private pairUsable = false;
   /** The pair's socket descriptor and remote address for SrtpUdpWriter, when it can send there. */
-  private direct?: { fd: number; sockaddr: Buffer };
+  private direct?: { socket: SocketFd; sockaddr: Buffer };
   private readonly writer = SrtpUdpWriter.get();
   /**
    * werift's `sendRtp` reaches the socket a few microtasks later, through dgram's `send` (which defers by a tick too):
@@ -181,7 +181,8 @@ export class RtpFastSender {
     if (this.nack) s.rtpCache[header.sequenceNumber % 128] = new RtpPacket(header, packet.payload);
     if (!s.rtcpRunning) void s.runRtcp();
 
-    let sent = this.direct && !this.weriftSending ? this.writer!.send(dtls.srtp, header, headerSize, packet.payload, this.direct.fd, this.direct.sockaddr) : 0;
+    const direct = this.direct;
+    let sent = direct && !this.weriftSending && direct.socket.open() ? this.writer!.send(dtls.srtp, header, headerSize, packet.payload, direct.socket.fd, direct.sockaddr) : 0;
     if (sent === 0) {
       const enc = dtls.srtp.encrypt(packet.payload, header);
       pair.protocol.transport!.socket!.send(enc, pair.remoteAddr[1], pair.remoteAddr[0]);
@@ -209,9 +210,9 @@ export class RtpFastSender {
       this.pairUsable = transport?.type === 'udp' && typeof transport.socket?.send === 'function' && isIP(pair.remoteAddr[0]) !== 0;
       this.direct = undefined;
       if (this.pairUsable && this.writer) {
-        const fd = socketFd(transport!.socket!);
+        const socket = socketFd(transport!.socket!);
         const sockaddr = sockaddrIn(transport!.socket!, pair.remoteAddr[0], pair.remoteAddr[1]);
-        if (fd !== undefined && sockaddr) this.direct = { fd, sockaddr };
+        if (socket && sockaddr) this.direct = { socket, sockaddr };
       }
     }
     return this.pairUsable;

@@ -51,7 +51,7 @@ describe('SrtpUdpWriter', () => {
     const tx = await bound();
     const got: Buffer[] = [];
     rx.on('message', (m) => got.push(m));
-    const fd = socketFd(tx)!;
+    const fd = socketFd(tx)!.fd;
     const to = sockaddrIn(tx, '127.0.0.1', rx.address().port)!;
     const input = packets();
     const reference = session();
@@ -66,7 +66,7 @@ describe('SrtpUdpWriter', () => {
     const tx = await bound();
     const p = packets()[1]!;
     // Broadcast without SO_BROADCAST: EACCES.
-    const sent = SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, p.payload, socketFd(tx)!, sockaddrIn(tx, '255.255.255.255', 9)!);
+    const sent = SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, sockaddrIn(tx, '255.255.255.255', 9)!);
     expect(sent).toBe(-13);
   });
 
@@ -74,20 +74,26 @@ describe('SrtpUdpWriter', () => {
     const tx = await bound();
     const to = sockaddrIn(tx, '127.0.0.1', 9)!;
     const p = packets()[1]!;
-    expect(SrtpUdpWriter.get()!.send(session(1), p.header, p.header.serializeSize, p.payload, socketFd(tx)!, to)).toBe(0);
-    expect(SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, Buffer.alloc(2100), socketFd(tx)!, to)).toBe(0);
+    expect(SrtpUdpWriter.get()!.send(session(1), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, to)).toBe(0);
+    expect(SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, Buffer.alloc(2100), socketFd(tx)!.fd, to)).toBe(0);
   });
 });
 
 describe('udpSocket', () => {
-  it("finds a bound socket's descriptor and builds IPv4 destinations only", async () => {
+  it("finds a bound socket's descriptor (open until node closes it) and builds IPv4 destinations only", async () => {
     const tx = await bound();
-    expect(socketFd(tx)).toBeGreaterThan(2);
+    const fd = socketFd(tx)!;
+    expect(fd.fd).toBeGreaterThan(2);
+    expect(fd.open()).toBe(true);
     expect(sockaddrIn(tx, '127.0.0.1', 0x1234)).toEqual(Buffer.from([2, 0, 0x12, 0x34, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
     expect(sockaddrIn(tx, '::1', 9)).toBeUndefined();
     expect(sockaddrIn(tx, 'localhost', 9)).toBeUndefined();
     expect(sockaddrIn(await bound('udp6'), '127.0.0.1', 9)).toBeUndefined();
-    const closed = createSocket('udp4');
-    expect(socketFd(closed)).toBeUndefined();
+    const unbound = createSocket('udp4');
+    sockets.push(unbound);
+    expect(socketFd(unbound)).toBeUndefined();
+    sockets.splice(sockets.indexOf(tx), 1);
+    tx.close();
+    expect(fd.open()).toBe(false);
   });
 });
