@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { IKoffiLib } from 'koffi';
+import { loadKoffi, type Koffi } from './koffi.js';
 
 export interface SystemLibraryOptions<T> {
   /** File names to try, in order (the versioned Linux name first). */
@@ -7,7 +7,7 @@ export interface SystemLibraryOptions<T> {
   /** Why it must not be used (an environment switch), or undefined. */
   disabled(): string | undefined;
   /** Declares the functions the caller needs; throws when one is missing. */
-  bind(lib: IKoffiLib): T;
+  bind(lib: IKoffiLib, koffi: Koffi): T;
 }
 
 export interface SystemLibrary<T> {
@@ -17,11 +17,7 @@ export interface SystemLibrary<T> {
   error(): string | undefined;
 }
 
-/**
- * A system shared library called through koffi's FFI (no compiler, no addon), loaded once per process on first use.
- * koffi itself is loaded here, not imported: on a platform koffi has no build for, callers fall back to their
- * JavaScript/WASM path instead of failing to start.
- */
+/** A system shared library called through koffi's FFI (no compiler, no addon), loaded once per process on first use. */
 export function systemLibrary<T>(opts: SystemLibraryOptions<T>): SystemLibrary<T> {
   let loaded: T | undefined;
   let failure: string | undefined;
@@ -29,17 +25,17 @@ export function systemLibrary<T>(opts: SystemLibraryOptions<T>): SystemLibrary<T
     if (loaded || failure) return loaded;
     failure = opts.disabled();
     if (failure) return undefined;
-    let koffi: { load(path: string): IKoffiLib };
+    let koffi: Koffi;
     try {
-      koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
+      koffi = loadKoffi();
     } catch (err) {
-      failure = `koffi: ${(err as Error).message}`;
+      failure = (err as Error).message;
       return undefined;
     }
     const errors: string[] = [];
     for (const name of opts.names) {
       try {
-        loaded = opts.bind(koffi.load(name));
+        loaded = opts.bind(koffi.load(name), koffi);
         return loaded;
       } catch (err) {
         errors.push(`${name}: ${(err as Error).message}`);

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import type { Socket } from 'node:dgram';
-import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeAbsSendTime, serializeSdesMid, serializeTransportWideCC, type RTCRtpSender } from 'werift';
+import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeAbsSendTime, serializeSdesMid, serializeTransportWideCC, type RTCRtpSender, type SrtpSession } from 'werift';
+import { sockaddrIn, socketFd, type SocketFd } from '../native/udpSocket.js';
+import { SrtpUdpWriter } from './SrtpUdpWriter.js';
 
 /** werift 0.25's RTCRtpSender as its own dispatchRtp reads and updates it (fields TypeScript calls private). */
 interface SenderInternals {
@@ -36,7 +38,7 @@ interface DtlsInternals {
   bytesSent: number;
   packetsSent: number;
   config: { debug?: { outboundPacketLoss?: number } };
-  srtp?: { encrypt(payload: Buffer, header: RtpHeader): Buffer };
+  srtp?: SrtpSession;
   iceTransport: { connection: IceInternals };
 }
 
@@ -74,6 +76,15 @@ export class RtpFastSender {
   private absSendTime = false;
   private checkedPair?: object;
   private pairUsable = false;
+  /** The pair's socket descriptor and remote address for SrtpUdpWriter, when it can send there. */
+  private direct?: { socket: SocketFd; sockaddr: Buffer };
+  private readonly writer = SrtpUdpWriter.get();
+  /**
+   * werift's `sendRtp` reaches the socket a few microtasks later, through dgram's `send` (which defers by a tick too):
+   * until the loop turn is over, fast packets take the same dgram path so they cannot overtake it. (Reordered across
+   * sequence number 0, werift's receivers guess the rollover counter wrong and drop the packet.)
+   */
+  private weriftSending = false;
   private nackOf?: SenderInternals['codec'];
   private nack = false;
   /** Without NACK nothing keeps a sent header: one serves every packet. */
@@ -90,6 +101,8 @@ export class RtpFastSender {
   /** Packets that went the fast way and the fallback way (for tests and stats). */
   fast = 0;
   fallback = 0;
+  /** Fast packets the kernel refused (a full socket buffer): dropped, not retried, as the network would. */
+  dropped = 0;
 
   constructor(readonly sender: RTCRtpSender) {
     this.s = sender as unknown as SenderInternals;
@@ -124,6 +137,10 @@ export class RtpFastSender {
       // werift stamps its own (send time) report pair on the way: ours replaces it at the next fast packet.
       this.pairAt = -Infinity;
       void this.sender.sendRtp(packet).catch(() => {});
+      if (!this.weriftSending) {
+        this.weriftSending = true;
+        setImmediate(() => (this.weriftSending = false));
+      }
       return;
     }
     this.fast++;
@@ -157,21 +174,30 @@ export class RtpFastSender {
       s.ntpTimestamp = source ? source.ntp : (ntp ?? ntpTime());
       s.rtpTimestamp = source ? (source.rtp + s.timestampOffset) >>> 0 : header.timestamp;
     }
+    const headerSize = header.serializeSize;
     s.octetCount += packet.payload.length;
-    s.headerBytesSent += header.serializeSize;
+    s.headerBytesSent += headerSize;
     s.packetCount = (s.packetCount + 1) >>> 0;
     if (this.nack) s.rtpCache[header.sequenceNumber % 128] = new RtpPacket(header, packet.payload);
-
-    const enc = dtls.srtp.encrypt(packet.payload, header);
-    dtls.bytesSent += enc.length;
-    dtls.packetsSent++;
-    pair.protocol.transport!.socket!.send(enc, pair.remoteAddr[1], pair.remoteAddr[0]);
-    pair.packetsSent++;
-    pair.bytesSent += enc.length;
     if (!s.rtcpRunning) void s.runRtcp();
+
+    const direct = this.direct;
+    let sent = direct && !this.weriftSending && direct.socket.open() ? this.writer!.send(dtls.srtp, header, headerSize, packet.payload, direct.socket.fd, direct.sockaddr) : 0;
+    if (sent === 0) {
+      const enc = dtls.srtp.encrypt(packet.payload, header);
+      pair.protocol.transport!.socket!.send(enc, pair.remoteAddr[1], pair.remoteAddr[0]);
+      sent = enc.length;
+    } else if (sent < 0) {
+      this.dropped++;
+      return;
+    }
+    dtls.bytesSent += sent;
+    dtls.packetsSent++;
+    pair.packetsSent++;
+    pair.bytesSent += sent;
     if (this.twcc) {
       const now = Date.now();
-      s.senderBWE.rtpPacketSent({ wideSeq: dtls.transportSequenceNumber, size: enc.length, sendingAtMs: now, sentAtMs: now });
+      s.senderBWE.rtpPacketSent({ wideSeq: dtls.transportSequenceNumber, size: sent, sendingAtMs: now, sentAtMs: now });
     }
   }
 
@@ -182,6 +208,12 @@ export class RtpFastSender {
     if (this.checkedPair !== pair) {
       this.checkedPair = pair;
       this.pairUsable = transport?.type === 'udp' && typeof transport.socket?.send === 'function' && isIP(pair.remoteAddr[0]) !== 0;
+      this.direct = undefined;
+      if (this.pairUsable && this.writer) {
+        const socket = socketFd(transport!.socket!);
+        const sockaddr = sockaddrIn(transport!.socket!, pair.remoteAddr[0], pair.remoteAddr[1]);
+        if (socket && sockaddr) this.direct = { socket, sockaddr };
+      }
     }
     return this.pairUsable;
   }

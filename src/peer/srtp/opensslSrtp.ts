@@ -1,4 +1,5 @@
 import { SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
+import { nativeMemory, type NativeMemory } from '../../native/nativeMemory.js';
 import { libcrypto, libcryptoError } from './libcrypto.js';
 
 /** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP methods use it. */
@@ -15,6 +16,19 @@ interface GcmCipher {
 }
 type SrtpHeader = RtpHeader & { payloadOffset: number };
 
+/** werift 0.25's SrtpSession and SrtpContext, as far as SrtpSession.encrypt uses them. */
+interface SessionInternals {
+  localContext?: {
+    cipher?: GcmCipher;
+    getSrtpSsrcState(ssrc: number): SsrcState;
+    updateRolloverCount(sequenceNumber: number, state: SsrcState): void;
+  };
+}
+
+type SsrcState = { rolloverCounter: number };
+
+type EncryptAt = (session: SrtpSession, header: RtpHeader, mem: NativeMemory, at: number, headerLength: number, payloadLength: number) => boolean;
+
 const TAG_BYTES = 16;
 /** RFC 7714 profile SRTP_AEAD_AES_128_GCM (werift's ProtectionProfileAeadAes128Gcm). */
 const AEAD_AES_128_GCM = 7;
@@ -29,6 +43,17 @@ export interface OpensslSrtpStatus {
 }
 
 let status: OpensslSrtpStatus | undefined;
+let encryptAt: EncryptAt | undefined;
+
+/**
+ * `session.encrypt(payload, header)` (the same rollover counter, the same bytes) done in place on native memory: the
+ * header's `headerLength` bytes at `mem` offset `at`, the payload's `payloadLength` right after, the 16-byte tag
+ * written after that. No allocation, and all of libcrypto's arguments are addresses. False, with nothing changed, when
+ * the session is not AES-128-GCM through libcrypto (AES-CM, or libcrypto not installed): the caller encrypts as before.
+ */
+export function encryptRtpAt(session: SrtpSession, header: RtpHeader, mem: NativeMemory, at: number, headerLength: number, payloadLength: number): boolean {
+  return encryptAt?.(session, header, mem, at, headerLength, payloadLength) ?? false;
+}
 
 /**
  * Makes werift's AES-128-GCM SRTP (what Chromium negotiates) encrypt and decrypt RTP through the system libcrypto,
@@ -86,6 +111,23 @@ export function installOpensslSrtp(): OpensslSrtpStatus {
     const ok = lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst.subarray(offset), cipherText.subarray(tagAt));
     if (!ok) throw new SrtpAuthenticationError(AUTH_FAILED);
     return [dst, withPadding(header, dst)];
+  };
+
+  let iv: NativeMemory | undefined;
+  encryptAt = (session, header, mem, at, headerLength, payloadLength) => {
+    const context = (session as unknown as SessionInternals).localContext;
+    const cipher = context?.cipher;
+    if (!context || !cipher || Object.getPrototypeOf(cipher) !== proto) return false;
+    const state = context.getSrtpSsrcState(header.ssrc);
+    context.updateRolloverCount(header.sequenceNumber, state);
+    const k = keysOf(cipher);
+    k.encrypt ??= lib.gcmContext(cipher.srtpSessionKey, true);
+    iv ??= nativeMemory(12);
+    rtpIv(iv.bytes, cipher.srtpSessionSalt, header.ssrc, state.rolloverCounter, header.sequenceNumber);
+    const packet = mem.address + at;
+    const payload = packet + headerLength;
+    if (!lib.gcmEncryptAt(k.encrypt, iv.address, packet, headerLength, payload, payloadLength, payload + payloadLength)) throw new Error('SRTP: AES-GCM encryption failed in libcrypto');
+    return true;
   };
 
   // What the receive path actually calls (decryptRtp above serves werift's SrtpSession.decrypt): without this the

@@ -38,13 +38,23 @@ describe('RtpFastSender', () => {
   it('delivers what werift would: payloads, SSRC, payload type, numbering continuous across both paths', async () => {
     const { sender, received } = await pair();
     const fast = new RtpFastSender(sender.sender);
+    const dtls = sender.sender.dtlsTransport as unknown as { bytesSent: number; packetsSent: number };
+    const before = { ...dtls };
     // The first packets through werift itself (as before the fast path existed), the rest fast, then werift again.
+    // werift's own sends reach the socket a tick later (through dgram): the fast ones start after that, as in the SFU,
+    // where they come from a later packet's callback.
     for (let i = 0; i < 5; i++) await sender.sender.sendRtp(packet(i, i));
+    await new Promise((resolve) => setImmediate(resolve));
+    const werift = { bytes: dtls.bytesSent - before.bytesSent, packets: dtls.packetsSent - before.packetsSent };
     for (let i = 5; i < 105; i++) fast.send(packet(i, i));
+    // The transport's counters: the fast packets counted as werift counts its own (same size here).
+    expect(dtls.packetsSent - before.packetsSent - werift.packets).toBe(100);
+    expect((dtls.bytesSent - before.bytesSent - werift.bytes) / 100).toBe(werift.bytes / werift.packets);
     for (let i = 105; i < 110; i++) await sender.sender.sendRtp(packet(i, i));
     await waitFor(() => received.length >= 110, { timeoutMs: 5000, description: '110 packets received' });
     expect(fast.fast).toBe(100);
     expect(fast.fallback).toBe(0);
+    expect(fast.dropped).toBe(0);
     const ssrc = sender.sender.ssrc;
     const pt = sender.sender.codec!.payloadType;
     for (const [i, p] of received.entries()) {
@@ -88,6 +98,20 @@ describe('RtpFastSender', () => {
     expect(Math.abs(((rtpTimestamp - offset - 480_000) >>> 0) - (seconds - 1_000_000) * 48_000)).toBeLessThan(2);
     expect(seconds - 1_000_000).toBeGreaterThan(10);
     expect(seconds - 1_000_000).toBeLessThan(20);
+  });
+
+  it("keeps packets in order when werift's own path sent one in the same loop turn", async () => {
+    const { sender, received } = await pair();
+    const fast = new RtpFastSender(sender.sender);
+    for (let i = 0; i < 3; i++) fast.send(packet(i, i));
+    await waitFor(() => received.length >= 3, { timeoutMs: 5000, description: '3 packets' });
+    // A continuity switch (as at a simulcast layer switch): its first packet goes through werift, the next ones must
+    // not overtake it on the wire.
+    sender.sender.replaceRTP(packet(3, 3).header);
+    for (let i = 3; i < 13; i++) fast.send(packet(i, i));
+    await waitFor(() => received.length >= 13, { timeoutMs: 5000, description: '13 packets' });
+    expect(fast.fallback).toBe(1);
+    expect(received.map((p) => p.payload[0])).toEqual([...Array(13).keys()]);
   });
 
   it('keeps the packet it was given unchanged (one packet serves every subscriber)', async () => {
