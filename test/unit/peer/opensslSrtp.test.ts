@@ -2,42 +2,16 @@
 // sends, across the sequence-number wrap, with header extensions, CSRCs and padding; packets from either side decrypt
 // on the other; a tampered packet is refused with werift's SrtpAuthenticationError. Real werift sessions.
 import { randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket, SrtpAuthenticationError, SrtpSession } from 'werift';
+import { RtpHeader, RtpPacket, SrtpAuthenticationError } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { installOpensslSrtp } from '../../../src/peer/srtp/opensslSrtp.js';
-
-const KEY = randomBytes(16);
-const SALT = randomBytes(12);
-const session = () =>
-  new SrtpSession({ profile: 7, keys: { localMasterKey: KEY, localMasterSalt: SALT, remoteMasterKey: KEY, remoteMasterSalt: SALT } } as ConstructorParameters<typeof SrtpSession>[0]);
-
-/** Packets of two streams, their sequence numbers crossing 65535 → 0 (the rollover counter goes 0 → 1). */
-function packets(): RtpPacket[] {
-  const out: RtpPacket[] = [];
-  for (let i = 0; i < 40; i++) {
-    const header = new RtpHeader({ ssrc: i % 2 ? 0x11223344 : 0xdeadbeef, payloadType: 96, sequenceNumber: (65_520 + i) & 0xffff, timestamp: 3000 * i, marker: i % 5 === 0 });
-    if (i % 3 === 0) {
-      header.extension = true;
-      header.extensionProfile = 0xbede;
-      header.extensions = [{ id: 1, payload: Buffer.from([i]) }, { id: 3, payload: Buffer.from([1, 2, 3]) }];
-    }
-    if (i % 7 === 0) header.csrc = [0x01020304];
-    let payload = randomBytes(i === 4 ? 0 : 1 + ((i * 97) % 1200));
-    if (i % 11 === 5) {
-      header.padding = true;
-      header.paddingSize = 4;
-      payload = Buffer.concat([payload, Buffer.from([0, 0, 0, 4])]);
-    }
-    out.push(new RtpPacket(header, payload));
-  }
-  return out;
-}
+import { srtpSession, srtpTestPackets } from '../../harness/srtpPackets.js';
 
 describe('SRTP AES-GCM through libcrypto', () => {
   it('sends the bytes werift sends, decrypts what werift sent (and the reverse), refuses a tampered packet', () => {
-    const input = packets();
+    const input = srtpTestPackets();
     // Before: werift's own cipher (node's crypto, one cipher object per packet).
-    const plainSender = session();
+    const plainSender = srtpSession();
     const plain = input.map((p) => plainSender.encrypt(p.payload, p.header));
 
     const status = installOpensslSrtp();
@@ -45,12 +19,12 @@ describe('SRTP AES-GCM through libcrypto', () => {
     expect(status.installed).toBe(true);
     expect(installOpensslSrtp()).toBe(status);
 
-    const fastSender = session();
+    const fastSender = srtpSession();
     const fast = input.map((p) => fastSender.encrypt(p.payload, p.header));
     fast.forEach((bytes, i) => expect(bytes.equals(plain[i]!), `packet ${i} (seq ${input[i]!.header.sequenceNumber})`).toBe(true));
 
     // What werift's cipher sent decrypts here to the packet it was (its payload and padding).
-    const receiver = session();
+    const receiver = srtpSession();
     plain.forEach((bytes, i) => {
       const packet = RtpPacket.deSerialize(receiver.decrypt(bytes));
       expect(packet.header.sequenceNumber).toBe(input[i]!.header.sequenceNumber);
@@ -73,7 +47,7 @@ describe('SRTP AES-GCM through libcrypto', () => {
     // decryptRtpPayload) decrypts through libcrypto too: the same packets, a forgery refused without moving the
     // rollover state.
     type Fast = { remoteContext: { cipher: object; decryptRtpPacket(p: Buffer): RtpPacket; srtpSSRCStates: Record<number, { rolloverCounter: number }> } };
-    const fastReceiver = session() as unknown as Fast;
+    const fastReceiver = srtpSession() as unknown as Fast;
     expect(Object.getPrototypeOf(fastReceiver.remoteContext.cipher).decryptRtpPayload.toString()).toContain('gcmDecrypt');
     plain.forEach((bytes, i) => {
       const bad = Buffer.from(bytes);

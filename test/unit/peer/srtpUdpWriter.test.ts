@@ -2,17 +2,11 @@
 // same packets (across the sequence-number wrap, with extensions, CSRCs and padding); a datagram the kernel refuses
 // is reported, not thrown; what it cannot take (AES-CM, a packet too big) it leaves untouched for the usual path.
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SrtpUdpWriter } from '../../../src/peer/SrtpUdpWriter.js';
 import { sockaddrIn, socketFd } from '../../../src/native/udpSocket.js';
+import { srtpSession, srtpTestPackets } from '../../harness/srtpPackets.js';
 import { waitFor } from '../../harness/util.js';
-
-const KEY = randomBytes(16);
-const SALT = randomBytes(12);
-const session = (profile = 7) =>
-  new SrtpSession({ profile, keys: { localMasterKey: KEY, localMasterSalt: SALT, remoteMasterKey: KEY, remoteMasterSalt: SALT } } as ConstructorParameters<typeof SrtpSession>[0]);
 
 const sockets: Socket[] = [];
 afterEach(() => sockets.splice(0).forEach((s) => s.close()));
@@ -22,25 +16,6 @@ async function bound(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket> {
   sockets.push(socket);
   await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
   return socket;
-}
-
-/** Packets of two streams crossing sequence number 65535 → 0, some with extensions, CSRCs, padding, one empty. */
-function packets(): RtpPacket[] {
-  return Array.from({ length: 40 }, (_, i) => {
-    const header = new RtpHeader({ ssrc: i % 2 ? 0x11223344 : 0xdeadbeef, payloadType: 96, sequenceNumber: (65_520 + i) & 0xffff, timestamp: 3000 * i, marker: i % 5 === 0 });
-    if (i % 3 === 0) {
-      header.extensionProfile = 0xbede;
-      header.extensions = [{ id: 1, payload: Buffer.from([i]) }, { id: 3, payload: Buffer.from([1, 2, 3]) }];
-    }
-    if (i % 7 === 0) header.csrc = [0x01020304];
-    let payload = randomBytes(i === 4 ? 0 : 1 + ((i * 97) % 1200));
-    if (i % 11 === 5) {
-      header.padding = true;
-      header.paddingSize = 4;
-      payload = Buffer.concat([payload, Buffer.from([0, 0, 0, 4])]);
-    }
-    return new RtpPacket(header, payload);
-  });
 }
 
 describe('SrtpUdpWriter', () => {
@@ -53,10 +28,10 @@ describe('SrtpUdpWriter', () => {
     rx.on('message', (m) => got.push(m));
     const fd = socketFd(tx)!.fd;
     const to = sockaddrIn(tx, '127.0.0.1', rx.address().port)!;
-    const input = packets();
-    const reference = session();
+    const input = srtpTestPackets();
+    const reference = srtpSession();
     const expected = input.map((p) => reference.encrypt(p.payload, p.header));
-    const sending = session();
+    const sending = srtpSession();
     for (const p of input) expect(writer!.send(sending, p.header, p.header.serializeSize, p.payload, fd, to)).toBe(p.header.serializeSize + p.payload.length + 16);
     await waitFor(() => got.length >= input.length, { timeoutMs: 5000, description: 'every packet' });
     got.forEach((bytes, i) => expect(bytes.equals(expected[i]!), `packet ${i} (seq ${input[i]!.header.sequenceNumber})`).toBe(true));
@@ -64,18 +39,20 @@ describe('SrtpUdpWriter', () => {
 
   it('returns −errno when the kernel refuses the datagram, and never throws', async () => {
     const tx = await bound();
-    const p = packets()[1]!;
-    // Broadcast without SO_BROADCAST: EACCES.
-    const sent = SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, sockaddrIn(tx, '255.255.255.255', 9)!);
-    expect(sent).toBe(-13);
+    const p = srtpTestPackets()[1]!;
+    // Port 0 is no destination (EINVAL): refused by the kernel without anything leaving loopback.
+    const portZero = Buffer.from(sockaddrIn(tx, '127.0.0.1', 9)!);
+    portZero.writeUInt16BE(0, 2);
+    const sent = SrtpUdpWriter.get()!.send(srtpSession(), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, portZero);
+    expect(sent).toBe(-22);
   });
 
   it('leaves what it cannot take to the usual path: AES-CM sessions, packets over 2 KiB', async () => {
     const tx = await bound();
     const to = sockaddrIn(tx, '127.0.0.1', 9)!;
-    const p = packets()[1]!;
-    expect(SrtpUdpWriter.get()!.send(session(1), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, to)).toBe(0);
-    expect(SrtpUdpWriter.get()!.send(session(), p.header, p.header.serializeSize, Buffer.alloc(2100), socketFd(tx)!.fd, to)).toBe(0);
+    const p = srtpTestPackets()[1]!;
+    expect(SrtpUdpWriter.get()!.send(srtpSession(1), p.header, p.header.serializeSize, p.payload, socketFd(tx)!.fd, to)).toBe(0);
+    expect(SrtpUdpWriter.get()!.send(srtpSession(), p.header, p.header.serializeSize, Buffer.alloc(2100), socketFd(tx)!.fd, to)).toBe(0);
   });
 });
 
