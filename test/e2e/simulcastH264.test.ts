@@ -116,7 +116,7 @@ describe('H.264 simulcast (?codec=h264: three layers, each subscriber gets the l
     const track = await waitFor(() => server.sfu.room('h264')?.tracks.find((t) => t.kind === 'video'), { timeoutMs: 10_000, description: 'the SFU has the camera' });
     expect(track.codec).toBe('h264');
     await waitFor(() => track.layerSizes().every((s) => s.width), { timeoutMs: 5000, description: 'layer sizes known' });
-    expect(track.layerSizes()).toEqual([{ width: 80, height: 60 }, { width: 160, height: 120 }, { width: 320, height: 240 }]);
+    expect(track.layerSizes()).toMatchObject([{ width: 80, height: 60 }, { width: 160, height: 120 }, { width: 320, height: 240 }]);
     const keyframeShapes = new Set<string>();
     const full = track.layers[2]!.remote.track.onReceiveRtp.subscribe((p) => {
       const shape = nalTypes(p.payload);

@@ -154,7 +154,8 @@ describe('TileLayerTrack', () => {
     published.checkLayersSending(t0 + 500);
     expect(published.layersStopped).toEqual([false, false, false]);
     [0, 1].forEach((l) => send(l, 5, false));
-    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS);
+    // (+1: t0 + 1000 - t0 is not 1000 for every t0 in floating point.)
+    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS + 1);
     expect(published.layersStopped).toEqual([false, false, true]);
     expect(changes).toEqual(['stopped']);
     expect(tile.layers).toEqual({ current: 2, target: 1 });
@@ -165,7 +166,7 @@ describe('TileLayerTrack', () => {
     expect(out).toHaveLength(3);
     // f starts again: the tile goes back to it at its keyframe.
     send(2, 8, true);
-    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS + 250);
+    published.checkLayersSending(t0 + LAYER_STOPPED_AFTER_MS + 251);
     expect(published.layersStopped).toEqual([false, false, false]);
     expect(changes).toEqual(['stopped', 'resumed']);
     expect(tile.layers.target).toBe(2);
