@@ -1,10 +1,12 @@
 import type { Logger } from '../logger.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
+import { libcError } from '../native/libc.js';
+import { SrtpUdpWriter } from '../peer/SrtpUdpWriter.js';
 import { installOpensslSrtp } from '../peer/srtp/opensslSrtp.js';
 
 /**
  * Says at startup which system libraries this process found and uses: libopus for decoding voices, libcrypto for
- * SRTP. Without them it still works (WASM Opus: 3-5× slower, no FEC recovery; node's crypto: a cipher object per
+ * SRTP, libc's sendto for forwarded packets. Without them it still works (WASM Opus: 3-5× slower, no FEC recovery; node's crypto: a cipher object per
  * packet), so a machine without them should hear about it once, with the reason, instead of silently paying for it
  * in every room.
  */
@@ -15,4 +17,6 @@ export function logNativeLibraries(logger: Logger): void {
   const srtp = installOpensslSrtp();
   if (srtp.installed) logger.info({ version: srtp.version }, 'srtp: AES-GCM through the system libcrypto');
   else logger.warn({ reason: srtp.reason }, "srtp: AES-GCM through node's crypto (slower); install libssl3");
+  if (SrtpUdpWriter.get()) logger.info('udp: forwarded RTP encrypted in place and sent with sendto(2)');
+  else logger.info({ reason: libcError() ?? srtp.reason }, "udp: forwarded RTP sent through node's dgram");
 }

@@ -1,4 +1,4 @@
-// Without a loadable libopus or libcrypto the process still works (WASM Opus, node's crypto for SRTP), and says so
+// Without a loadable libopus or libcrypto the process still works (WASM Opus, node's crypto for SRTP, node's dgram to send), and says so
 // once at startup with the reasons.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -14,11 +14,14 @@ describe('logNativeLibraries', () => {
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     logNativeLibraries(pino({ level: 'info' }, sink));
     const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason: string });
-    expect(entries).toHaveLength(2);
-    expect(entries.map((e) => e.level)).toEqual([40, 40]);
+    expect(entries).toHaveLength(3);
+    expect(entries.map((e) => e.level)).toEqual([40, 40, 30]);
     expect(entries[0]!.msg).toMatch(/no system libopus, decoding with WASM/);
     expect(entries[0]!.reason).toBe('disabled (RTC_RECORD_LIBOPUS=0)');
     expect(entries[1]!.msg).toMatch(/srtp: AES-GCM through node's crypto/);
     expect(entries[1]!.reason).toBe('disabled (RTC_RECORD_SRTP=node)');
+    // The in-place send path needs libcrypto's SRTP: without it, node's dgram, and why.
+    expect(entries[2]!.msg).toMatch(/udp: forwarded RTP sent through node's dgram/);
+    expect(entries[2]!.reason).toBe('disabled (RTC_RECORD_SRTP=node)');
   });
 });
