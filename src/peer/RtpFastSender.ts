@@ -101,8 +101,8 @@ export class RtpFastSender {
   /** Packets that went the fast way and the fallback way (for tests and stats). */
   fast = 0;
   fallback = 0;
-  /** Fast packets the kernel refused (a full socket buffer): dropped, not retried, as the network would. */
-  dropped = 0;
+  /** Fast packets the kernel refused (a full socket buffer): sent through node's dgram instead, which queues them. */
+  refused = 0;
 
   constructor(readonly sender: RTCRtpSender) {
     this.s = sender as unknown as SenderInternals;
@@ -183,13 +183,16 @@ export class RtpFastSender {
 
     const direct = this.direct;
     let sent = direct && !this.weriftSending && direct.socket.open() ? this.writer!.send(dtls.srtp, header, headerSize, packet.payload, direct.socket.fd, direct.sockaddr) : 0;
+    if (sent < 0) {
+      // The kernel refused it (a full socket buffer): node's dgram queues it until the socket can take it (dropping it
+      // froze a rate-limited subscriber's video). Encrypted again for that: the same index, the same bytes.
+      this.refused++;
+      sent = 0;
+    }
     if (sent === 0) {
       const enc = dtls.srtp.encrypt(packet.payload, header);
       pair.protocol.transport!.socket!.send(enc, pair.remoteAddr[1], pair.remoteAddr[0]);
       sent = enc.length;
-    } else if (sent < 0) {
-      this.dropped++;
-      return;
     }
     dtls.bytesSent += sent;
     dtls.packetsSent++;

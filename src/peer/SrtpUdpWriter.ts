@@ -40,7 +40,7 @@ export class SrtpUdpWriter {
   /**
    * Encrypts the packet (`header`, `headerSize` = its serializeSize, `payload`) with `session` and sends it from
    * `fd` to `sockaddr` (sockaddrIn). Returns the SRTP packet's length when sent, −errno when the kernel refused it
-   * (a full socket buffer: the packet is dropped, as the network would), and 0 when this path cannot take it (the
+   * (a full socket buffer: the caller decides what becomes of the packet), and 0 when this path cannot take it (the
    * session is not AES-GCM through libcrypto, or the packet is too big): nothing was changed then.
    */
   send(session: SrtpSession, header: RtpHeader, headerSize: number, payload: Buffer, fd: number, sockaddr: Buffer): number {

@@ -54,7 +54,7 @@ describe('RtpFastSender', () => {
     await waitFor(() => received.length >= 110, { timeoutMs: 5000, description: '110 packets received' });
     expect(fast.fast).toBe(100);
     expect(fast.fallback).toBe(0);
-    expect(fast.dropped).toBe(0);
+    expect(fast.refused).toBe(0);
     const ssrc = sender.sender.ssrc;
     const pt = sender.sender.codec!.payloadType;
     for (const [i, p] of received.entries()) {
