@@ -17,7 +17,7 @@ const ACTIVITY_CHECK_MS = 250;
 
 /**
  * One track a participant publishes to the SFU: one received stream, or (simulcast) several layers of one camera,
- * lowest first, each with its own sinks. `remote` is the highest layer: what the recorder and every consumer that does
+ * lowest first, each with its own sinks. `remote` is the highest layer that has sent: what the recorder and every consumer that does
  * not choose a layer get. Keyframe requests from all subscribers of a layer are coalesced.
  */
 export class PublishedTrack {
@@ -63,12 +63,13 @@ export class PublishedTrack {
     return `${this.remote.participant.id}/${this.remote.mid}`;
   }
 
+  // kind and codec are the same on every layer: read from the top one (kind is read per forwarded packet; `remote` looks for a layer that has sent).
   get kind(): 'audio' | 'video' {
-    return this.remote.kind;
+    return this.layers[this.top]!.remote.kind;
   }
 
   get codec(): string {
-    return this.remote.codec.name;
+    return this.layers[this.top]!.remote.codec.name;
   }
 
   get keyframesRequested(): number {
