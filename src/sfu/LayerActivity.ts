@@ -31,7 +31,7 @@ export class LayerActivity {
         this.counts[i] = layer.packetsReceived;
         this.movedAt[i] = now;
       }
-      const stopped = now - this.movedAt[i]! >= LAYER_STOPPED_AFTER_MS;
+      const stopped = layer.packetsReceived === 0 || now - this.movedAt[i]! >= LAYER_STOPPED_AFTER_MS;
       if (stopped !== this.stopped[i]) {
         this.stopped[i] = stopped;
         changed = true;
