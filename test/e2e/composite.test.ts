@@ -108,7 +108,11 @@ async function mediaAtRecorder(cli: CliProcess, name: string, kinds: Array<'audi
       return kinds.every((k) => m.tracks.some((t) => t.participantName === name && t.kind === k && t.firstPacketAtMs !== undefined));
     },
     { timeoutMs: 30_000, description: `${name}'s ${kinds.join('+')} at the recorder` },
-  );
+  ).catch((err: Error) => {
+    // Say what the recorder had: one CI run waited 30 s for a video with nothing else to go on.
+    const tracks = readManifest(dir).tracks.map((t) => `${t.participantName}/${t.kind}: first packet ${t.firstPacketAtMs ?? 'none'}`);
+    throw new Error(`${err.message}\ntracks: ${tracks.join('; ')}\nrecorder: ${cli.stderr.slice(-20).join('\n')}`);
+  });
   return Date.now();
 }
 
