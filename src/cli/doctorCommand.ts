@@ -1,6 +1,8 @@
 import { capabilityChecks, ffmpegCapabilities, type CapabilityCheck } from '../media/ffmpeg/capabilities.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
 import { libcrypto, libcryptoError } from '../peer/srtp/libcrypto.js';
+import { libcError } from '../native/libc.js';
+import { SrtpUdpWriter } from '../peer/SrtpUdpWriter.js';
 import { ffmpegCandidates, resolveFfmpeg, resolveFfprobe, SOURCE_LABELS, type BinarySource } from '../media/ffmpeg/ffmpegBinary.js';
 
 export interface DoctorOptions {
@@ -30,6 +32,8 @@ export interface DoctorReport {
   opus: { decoder: 'libopus' | 'wasm'; version?: string; fec: boolean; note?: string };
   /** How SRTP's AES-GCM runs: the system libcrypto (one context per key), or node's crypto (an object per packet). */
   srtp: { cipher: 'libcrypto' | 'node'; version?: string; note?: string };
+  /** How the SFU sends forwarded RTP: encrypted in place and sendto(2) from a native buffer, or node's dgram. */
+  udpSend: { path: 'sendto' | 'dgram'; note?: string };
 }
 
 /**
@@ -78,6 +82,7 @@ export function doctorReport(): DoctorReport {
     ffprobe,
     opus: opusReport(),
     srtp: srtpReport(),
+    udpSend: udpSendReport(),
   };
 }
 
@@ -91,6 +96,11 @@ function srtpReport(): DoctorReport['srtp'] {
   const lib = libcrypto();
   if (lib) return { cipher: 'libcrypto', version: lib.version };
   return { cipher: 'node', note: `no system libcrypto (${libcryptoError()}): AES-GCM through node's crypto, slower per packet; install libssl3` };
+}
+
+function udpSendReport(): DoctorReport['udpSend'] {
+  if (SrtpUdpWriter.get()) return { path: 'sendto' };
+  return { path: 'dgram', note: `${libcError() ?? 'no system libcrypto for SRTP in place'}: each forwarded packet is encrypted into a new buffer and sent through node's dgram (slower)` };
 }
 
 function formatReport(r: DoctorReport): string {
@@ -113,6 +123,7 @@ function formatReport(r: DoctorReport): string {
   lines.push('', `ffprobe: ${r.ffprobe.path ?? r.ffprobe.note}`);
   lines.push(`opus: ${r.opus.decoder === 'libopus' ? `system ${r.opus.version} (lost packets decoded from FEC where the sender sent it)` : `WASM; ${r.opus.note}`}`);
   lines.push(`srtp: ${r.srtp.cipher === 'libcrypto' ? `AES-GCM through the system ${r.srtp.version}` : `node's crypto; ${r.srtp.note}`}`);
+  lines.push(`forwarded RTP: ${r.udpSend.path === 'sendto' ? 'encrypted in place, sent with sendto(2)' : `node's dgram; ${r.udpSend.note}`}`);
   lines.push(r.ffmpeg?.usable ? 'ready to record' : 'NOT ready to record');
   return lines.join('\n');
 }

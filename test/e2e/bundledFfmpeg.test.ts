@@ -55,6 +55,8 @@ describe('no ffmpeg on the machine: the bundled one', () => {
     expect(report.opus).toMatchObject({ decoder: 'libopus', fec: true });
     // SRTP's AES-GCM through the system libcrypto (the suite installs libssl3).
     expect(report.srtp).toMatchObject({ cipher: 'libcrypto' });
+    // Forwarded RTP is encrypted in place and sent with sendto(2) (libc and libcrypto found).
+    expect(report.udpSend).toEqual({ path: 'sendto' });
   });
 
   it('`rtc-record --room demo` records two browsers into a correct MP4: colours, A/V sync, mixed voices', async () => {
