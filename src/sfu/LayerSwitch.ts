@@ -19,8 +19,9 @@ export class LayerSwitch {
   constructor(
     private readonly published: PublishedTrack,
     write: (layer: number, packet: RtpPacket, keyframe: boolean) => boolean,
+    initial = published.top,
   ) {
-    this.target = published.top;
+    this.target = initial;
     this.sinks = published.layers.map((_, i) => ({ write: (packet, keyframe) => write(i, packet, keyframe) }));
   }
 

@@ -20,6 +20,11 @@ export class RtpContinuity {
     return this.tsOffset;
   }
 
+  /** An input sequence number of the current input stream, in the output numbering. */
+  outputSequence(sequenceNumber: number): number {
+    return (sequenceNumber + this.seqOffset) & 0xffff;
+  }
+
   /** `header` is the first packet of a new input stream: it continues at last + 1, `timestampStep` ticks after the last. */
   restart(header: Pick<RtpHeader, 'sequenceNumber' | 'timestamp'>, timestampStep: number): void {
     if (this.lastSeq === undefined || this.lastTs === undefined) return;
@@ -29,7 +34,7 @@ export class RtpContinuity {
 
   /** Rewrites `header` (a copy of the input's) in place to the output numbering. */
   rewrite(header: RtpHeader): void {
-    header.sequenceNumber = (header.sequenceNumber + this.seqOffset) & 0xffff;
+    header.sequenceNumber = this.outputSequence(header.sequenceNumber);
     header.timestamp = (header.timestamp + this.tsOffset) >>> 0;
     if (this.lastSeq === undefined || seqDiff(header.sequenceNumber, this.lastSeq) > 0) {
       this.lastSeq = header.sequenceNumber;

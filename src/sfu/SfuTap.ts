@@ -21,7 +21,13 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   private readonly onJoined = (p: PeerInfo) =>
     this.deliver(() => this.emit('participantJoined', p));
   private readonly onLeft = (p: PeerInfo) => this.deliver(() => this.emit('participantLeft', p));
-  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', recordedTrack(t, this.onSwitch)));
+  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', this.recordedTrack(t)));
+  private readonly onTrackEnded = (t: PublishedTrack) => {
+    this.archives.get(t)?.close();
+    this.archives.delete(t);
+  };
+  /** The streams of simulcast cameras' track files, taking packets until the track ends or the tap closes. */
+  private readonly archives = new Map<PublishedTrack, TileLayerTrack>();
   private readonly onClosed = () => this.deliver(() => this.emit('disconnected'));
 
   constructor(
@@ -38,6 +44,7 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
     room.on('participantJoined', this.onJoined);
     room.on('participantLeft', this.onLeft);
     room.on('track', this.onTrack);
+    room.on('trackEnded', this.onTrackEnded);
     room.on('closed', this.onClosed);
   }
 
@@ -53,8 +60,28 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
     this.room.off('participantJoined', this.onJoined);
     this.room.off('participantLeft', this.onLeft);
     this.room.off('track', this.onTrack);
+    this.room.off('trackEnded', this.onTrackEnded);
     this.room.off('closed', this.onClosed);
+    for (const archive of this.archives.values()) archive.close();
+    this.archives.clear();
     this.member.leave();
+  }
+
+  /**
+   * What the recording gets of a published track. Simulcast video: the highest layer the publisher sends (per-track
+   * files are the archive, kept at the best quality there is), following it down when the publisher stops it and back
+   * up when it resumes or starts late (switched at keyframes, numbering continuous: no hole in the file), with a
+   * `tileSized()` view that follows the composite's tile (a 640x360 tile of a 2x2 grid decodes the 640x360 layer, not
+   * the 1280x720 one). Other tracks as received.
+   */
+  private recordedTrack(t: PublishedTrack): RemoteTrack {
+    if (!t.simulcast || t.kind !== 'video') return t.remote;
+    const onSwitch = this.onSwitch;
+    const archive = new TileLayerTrack(t);
+    this.archives.set(t, archive);
+    return Object.assign(archive, {
+      tileSized: () => new TileLayerTrack(t, onSwitch && ((from, to, waitedMs, time) => onSwitch(t, from, to, waitedMs, time))),
+    });
   }
 
   private deliver(event: () => void): void {
@@ -64,15 +91,3 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   }
 }
 
-/**
- * What the recording gets of a published track: its highest layer (per-track files are the archive, kept at full
- * quality), and for simulcast video a `tileSized()` view that follows the composite's tile (a 640x360 tile of a 2x2
- * grid decodes the 640x360 layer, not the 1280x720 one).
- */
-function recordedTrack(t: PublishedTrack, onSwitch: TapLayerSwitch | undefined): RemoteTrack {
-  if (!t.simulcast || t.kind !== 'video') return t.remote;
-  // Delegates to the highest layer's track (its getters included) and adds the view.
-  const view: RemoteTrack = Object.create(t.remote);
-  view.tileSized = () => new TileLayerTrack(t, onSwitch && ((from, to, waitedMs, time) => onSwitch(t, from, to, waitedMs, time)));
-  return view;
-}

@@ -42,7 +42,8 @@ export class TileLayerTrack implements TileSizedTrack {
   ) {
     const top = published.remote;
     this.track = new MediaStreamTrack({ kind: 'video', remote: true, codec: top.track.codec, ssrc: this.ssrc });
-    this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
+    // Before any size: the highest layer the publisher sends (not one it holds back, which may never come).
+    this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe), chooseLayer(published.layerSizes(), undefined));
     this.munger = published.codec === 'vp8' ? new Vp8Munger() : undefined;
     const subs = published.layers.map((layer, i) => layer.remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(i, rtcp)));
     const unsubscribeLayers = published.onLayersChanged(() => this.choose());
@@ -65,6 +66,10 @@ export class TileLayerTrack implements TileSizedTrack {
     return this.published.remote.mid;
   }
 
+  get remoteTrackId(): string | undefined {
+    return this.published.remote.remoteTrackId;
+  }
+
   get plisSent(): number {
     return this.plis;
   }
@@ -79,9 +84,17 @@ export class TileLayerTrack implements TileSizedTrack {
     this.published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target);
   }
 
-  /** Nothing is lost between the SFU's receivers and us: they NACK the publisher themselves. */
-  onNack(): () => void {
-    return () => {};
+  /**
+   * The NACKs the SFU's receiver sent the publisher for the layer passed on now, in this track's numbering (the
+   * manifest counts what was asked for and what came back). Other layers' losses are not this stream's.
+   */
+  onNack(listener: (lost: readonly number[]) => void): () => void {
+    const subs = this.published.layers.map((layer, i) =>
+      layer.remote.onNack((lost) => {
+        if (i === this.layerSwitch.current) listener(lost.map((seq) => this.continuity.outputSequence(seq)));
+      }),
+    );
+    return () => subs.forEach((unsubscribe) => unsubscribe());
   }
 
   setTileSize(width: number, height: number): void {

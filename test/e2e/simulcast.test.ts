@@ -179,6 +179,13 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
       void videos[0]!.requestKeyframe();
     });
     expect(keyframe, 'the tapped video is the full layer').toEqual({ width: 320, height: 240 });
+    // From here on, what the track file would get: arrival times, sequence numbers and keyframe sizes.
+    const archived: Array<{ at: number; seq: number; key?: string }> = [];
+    const archiveSub = videos[0]!.track.onReceiveRtp.subscribe((p) => {
+      const size = vp8KeyframeSize(p.payload);
+      archived.push({ at: Date.now(), seq: p.header.sequenceNumber, ...(size ? { key: `${size.width}x${size.height}` } : {}) });
+    });
+    cleanups.push(async () => archiveSub.unSubscribe());
 
     // The publisher stops sending its full layer (as Chromium does when its uplink estimate falls: here by turning the
     // encoding off) while the tile wants it: the subscriber is moved to the highest layer still sent, and back when
@@ -202,6 +209,16 @@ describe('simulcast (publish three layers, each subscriber gets the layer its ti
     expect(backAt - resumedAt, 'full layer resumed → decoded again').toBeLessThanOrEqual(3000);
     expect(stopGap, 'the tile froze no longer than the stop takes to see (1 s) and a keyframe').toBeLessThan(2000);
     expect(stopLogs).toEqual(expect.arrayContaining(['sfu: publisher stopped a simulcast layer', 'sfu: publisher resumed a simulcast layer']));
+    // The recording's track file followed the same way: down to the 160-wide layer at its keyframe, back up, and no
+    // hole in its numbering or longer than the stop takes to see.
+    const keys = archived.filter((a) => a.key && a.at >= stoppedAt).map((a) => a.key);
+    const archiveGap = Math.max(...archived.slice(1).map((a, i) => a.at - archived[i]!.at));
+    const seqSteps = new Set(archived.slice(1).map((a, i) => (a.seq - archived[i]!.seq) & 0xffff));
+    console.log(`simulcast: tapped video through the stop: keyframes ${keys.join(' ')}, longest gap ${archiveGap} ms, sequence steps ${[...seqSteps].join(',')}`);
+    expect(keys[0], 'the track file went down to the layer still sent').toBe('160x120');
+    expect(keys.at(-1), 'and back to the full layer').toBe('320x240');
+    expect(archiveGap).toBeLessThan(2000);
+    expect([...seqSteps].every((d) => d >= 1 && d <= 3), 'numbering continuous (reordering aside)').toBe(true);
     expect(pub.consoleErrors.concat(sub.consoleErrors).filter((e) => !/favicon|Failed to load resource/.test(e))).toEqual([]);
   }, 60_000);
   // Chromium sends its 720p layer only once its uplink estimate allows it: the SFU's answer starts that estimate at

@@ -59,10 +59,17 @@ function fakeLayer(rid: string, ssrc: number): RemoteTrack {
       plis.push(rid);
     },
     plisSent: 0,
-    onNack: () => () => {},
+    onNack: (listener) => {
+      const listeners = nackListeners.get(rid) ?? nackListeners.set(rid, new Set()).get(rid)!;
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
   };
 }
 let plis: string[] = [];
+/** NACKs the SFU's receiver of each layer (by rid) sends: who listens. */
+const nackListeners = new Map<string, Set<(lost: readonly number[]) => void>>();
+const nack = (rid: string, lost: number[]) => nackListeners.get(rid)?.forEach((l) => l(lost));
 
 /** Three layers with unrelated sequence numbers and timestamps; each layer's frame n is at 3000·n ticks of its own offset. */
 function setUp() {
@@ -176,6 +183,38 @@ describe('TileLayerTrack', () => {
     const seqs = out.map((p) => p.header.sequenceNumber);
     expect(seqs.slice(1).map((s, i) => (s - seqs[i]!) & 0xffff)).toEqual([1, 1, 1]);
     tile.close();
+    published.close();
+  });
+
+  it('unsized (a track file): the highest layer sent, up to a top layer that starts late; NACKs of the layer passed on, in the output numbering', () => {
+    const { published, send } = setUp();
+    [0, 1].forEach((l) => send(l, 0, true));
+    const t0 = performance.now();
+    published.checkLayersSending(t0);
+    expect(published.layersStopped).toEqual([false, false, true]);
+    const archive = new TileLayerTrack(published);
+    const out: RtpPacket[] = [];
+    archive.track.onReceiveRtp.subscribe((p) => out.push(p));
+    const nacked: number[][] = [];
+    archive.onNack((lost) => nacked.push([...lost]));
+    expect(archive.layers.target, 'not the top layer, held back by the publisher').toBe(1);
+    [0, 1].forEach((l) => send(l, 1, true));
+    expect(archive.layers).toEqual({ current: 1, target: 1 });
+    nack('h', [30_001]);
+    nack('q', [101]);
+    expect(nacked).toEqual([[30_001]]);
+    // The top layer starts: the archive moves up at its keyframe, numbering continuous.
+    [0, 1, 2].forEach((l) => send(l, 2, l === 2));
+    published.checkLayersSending(t0 + 250);
+    expect(archive.layers.target).toBe(2);
+    [0, 1, 2].forEach((l) => send(l, 3, l === 2));
+    expect(archive.layers).toEqual({ current: 2, target: 2 });
+    // h's frames 1-3 (its 3rd went by before f's keyframe), then f's frame 3.
+    expect(out.map((p) => p.header.sequenceNumber)).toEqual([30_001, 30_002, 30_003, 30_004]);
+    nack('f', [65_003]);
+    nack('h', [30_003]);
+    expect(nacked).toEqual([[30_001], [30_004]]);
+    archive.close();
     published.close();
   });
 
