@@ -79,9 +79,10 @@ export class TileLayerTrack implements TileSizedTrack {
     return { current: this.layerSwitch.current, target: this.layerSwitch.target };
   }
 
+  /** Asks the target layer: while a switch waits, a keyframe of the layer being left would be cut by the switch. */
   async requestKeyframe(): Promise<void> {
     this.plis++;
-    this.published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target);
+    this.published.requestKeyframe(this.layerSwitch.target);
   }
 
   /**

@@ -207,6 +207,10 @@ describe('TileLayerTrack', () => {
     [0, 1, 2].forEach((l) => send(l, 2, l === 2));
     published.checkLayersSending(t0 + 250);
     expect(archive.layers.target).toBe(2);
+    // A keyframe asked for while the switch waits (a re-layout, a loss) is the target's, not the layer being left.
+    plis = [];
+    void archive.requestKeyframe();
+    expect(plis).toEqual(['f']);
     [0, 1, 2].forEach((l) => send(l, 3, l === 2));
     expect(archive.layers).toEqual({ current: 2, target: 2 });
     // h's frames 1-3 (its 3rd went by before f's keyframe), then f's frame 3.
