@@ -13,6 +13,7 @@ import { iceServersFromEnv } from './iceServerOption.js';
 import { IoBatching } from './IoBatching.js';
 import { targetFromOptions } from './uploadOptions.js';
 import type { UploadCliOptions } from '../recording/upload/UploadTypes.js';
+import { exitOnStopSignals } from './stopSignals.js';
 
 export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   port: number;
@@ -106,26 +107,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   new IoBatching(opts.ioBatchMs).start();
   if (secret) console.log('tokens required: mint one with `rtc-record token --room <room> --secret …` and add ?token=… to page URLs');
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      console.log(`${signal} again: exiting without finalizing`);
-      process.exit(1);
-    }
-    stopping = true;
+  exitOnStopSignals(() => {
     const n = jobs ? 0 : (server.recordings?.activeRecordings().length ?? 0); // workers finish their own
-    console.log(`shutting down: finalizing ${n} recording(s)…`);
-    server.shutdown().then(
-      () => {
-        console.log('stopped');
-        process.exit(0);
-      },
-      (err) => {
-        console.error(`rtc-record: shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+    return `shutting down: finalizing ${n} recording(s)…`;
+  }, () => server.shutdown());
 }

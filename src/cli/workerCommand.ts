@@ -16,6 +16,7 @@ import { uploadRecording } from '../recording/upload/uploadRecording.js';
 import type { UploadCliOptions, UploadTarget } from '../recording/upload/UploadTypes.js';
 import type { PartUploadResult } from '../recording/jobs/RecordingWorkerTypes.js';
 import type { Logger } from '../logger.js';
+import { exitOnStopSignals } from './stopSignals.js';
 
 export interface WorkerOptions extends UploadCliOptions {
   redis: string;
@@ -85,27 +86,7 @@ export async function workerCommand(opts: WorkerOptions, extra: Partial<Recordin
   const costs = JOB_KINDS.map((k) => `${k} ${a.costs[k]}`).join(', ');
   console.log(`rtc-record worker ${worker.id} ready: ${a.cores} cores, job costs ${costs}; recordings under ${worker.outputRoot}${target ? `, uploaded to s3://${target.bucket}/${target.prefix}` : ''}`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      console.log(`${signal} again: exiting without finalizing`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.log(`shutting down: handing ${worker.jobs().length} recording(s) to other workers (or finalizing them)…`);
-    worker.shutdown().then(
-      () => {
-        console.log('stopped');
-        process.exit(0);
-      },
-      (err) => {
-        console.error(`rtc-record: shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  exitOnStopSignals(() => `shutting down: handing ${worker.jobs().length} recording(s) to other workers (or finalizing them)…`, () => worker.shutdown());
 }
 
 /**
