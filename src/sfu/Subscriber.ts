@@ -61,6 +61,7 @@ export class Subscriber {
       logger: ctx.logger,
       subscriber: participant.name,
     });
+    this.pc.iceConnectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber ice state'));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state');
       if (state === 'connected') this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
@@ -228,6 +229,7 @@ export class Subscriber {
     const sdp = await answered;
     if (this.closed) return;
     if (sdp === undefined) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
+    this.ctx.logger.debug({ peer: this.participant.name }, 'subscriber answer received');
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     // The transports the subscriber's RTCP (its estimate) arrives on, as this answer left them (BUNDLE: one).
