@@ -53,7 +53,6 @@ export class Subscriber {
     this.pc = new RTCPeerConnection(subscriberPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
     this.bandwidth = new SubscriberBandwidth({
       downTracks: () => this.downTracks.values(),
-      mixBitrate: (now) => this.mixDown?.down.bitrate(now) ?? 0,
       pausedChanged: (down, paused) => {
         if (down.mid === undefined) return;
         ctx.announce(paused ? { type: 'videoPaused', mid: down.mid, reason: 'bandwidth' } : { type: 'videoResumed', mid: down.mid });
