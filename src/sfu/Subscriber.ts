@@ -21,6 +21,8 @@ export interface SubscriberContext {
   announce: (
     message: Omit<TrackPublished, 'from'> | { type: 'trackUnpublished'; participant: string; mid: string } | Omit<VideoPaused, 'from'> | Omit<VideoResumed, 'from'>,
   ) => void;
+  /** False: the subscriber's RTCP (estimate, loss) is not listened to, so nothing caps what it is sent. */
+  adaptsBandwidth: boolean;
   logger: Logger;
 }
 
@@ -63,7 +65,7 @@ export class Subscriber {
     this.pc.iceConnectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber ice state'));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state');
-      if (state === 'connected') this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
+      if (state === 'connected') this.watchBandwidth();
     });
   }
 
@@ -232,12 +234,16 @@ export class Subscriber {
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     // The transports the subscriber's RTCP (its estimate) arrives on, as this answer left them (BUNDLE: one).
-    this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
+    this.watchBandwidth();
     for (const down of offered) down.markNegotiated();
     if (mix?.down.announcedMid !== undefined) mix.down.markNegotiated();
     const pending = this.pending ?? [];
     this.pending = undefined;
     for (const c of pending) await this.addCandidate(c);
+  }
+
+  private watchBandwidth(): void {
+    if (this.ctx.adaptsBandwidth) this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
   }
 
   private addCandidate(c: Candidate): Promise<void> {
