@@ -33,8 +33,8 @@ const PEOPLE = [
 ] as const;
 /**
  * Join-time bounds asserted on this 2-core machine shared with six browsers. The product goal is 1 s for both; what
- * the runs measure is printed (2026-12-06: rejoin → all five videos decoded 1.5-1.9 s; join → first packet 2.8-4.8 s
- * with six joining at once, 1.2 s for the rejoin), bounded at about twice that: they catch a subscription or a
+ * the runs measure is printed (2026-12-06, 5 runs: rejoin → all five videos decoded 0.9-2.7 s; join → first packet
+ * 2.8-6.4 s with six joining at once, 0.5-1.7 s for the rejoin), bounded with margin: they catch a subscription or a
  * recording that never starts, or one that waits for the next keyframe interval.
  */
 const JOIN_VIDEO_BOUND_MS = 5_000;
