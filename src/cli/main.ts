@@ -117,6 +117,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--room-audio <audio>', 'voices in SFU rooms whose first joiner asks for nothing: forward (each voice to every listener), mcu (the server mixes the 3 loudest and sends each participant one track), auto (forward, then mix from --mcu-from participants)').choices(ROOM_AUDIO).default('auto'))
     .option('--mcu-from <n>', 'auto rooms: mix voices on the server from this many participants', parseMcuFrom, DEFAULT_MCU_FROM)
     .option('--mix-packet-ms <ms>', `live mix packets to listeners: 20, 40 (half the packets to encrypt and send, 20 ms more latency) or auto (40 from ${MIX_40MS_FROM_LISTENERS} listeners in a room)`, parseMixPacketMs, 'auto' as MixPacketMs)
+    .option('--no-bandwidth-adaptation', 'SFU rooms: forward every video in the layer its tile wants, whatever the subscriber\'s estimate and loss (a LAN; test rigs running many browsers on one machine, whose estimates measure CPU scheduling)')
     .option('--publisher-start-kbps <kbps>', 'SFU rooms: where a publishing browser starts its uplink estimate (x-google-start-bitrate; 0: the browser\'s own 300 kbit/s)', parsePublisherStartKbps, DEFAULT_PUBLISHER_START_KBPS)
     .option('--redis <url>', 'run as one of several servers sharing this Redis (redis://host:port): rooms live on one server each')
     .option('--public-url <url>', 'with --redis: this server\'s base URL as participants reach it (default http://<host>:<port>)')

@@ -30,6 +30,8 @@ export interface ServeOptions extends CompositeCliOptions, UploadCliOptions {
   mcuFrom: number;
   mixPacketMs: MixPacketMs;
   publisherStartKbps: number;
+  /** False (`--no-bandwidth-adaptation`): subscribers' estimates never cap what they are sent. */
+  bandwidthAdaptation: boolean;
   maxRecordings: number;
   ioBatchMs: number;
   /** Several servers on one Redis (rooms across servers; recording jobs). */
@@ -85,6 +87,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     mcuFrom: opts.mcuFrom,
     mixPacketMs: opts.mixPacketMs,
     publisherStartKbps: opts.publisherStartKbps,
+    bandwidthAdaptation: opts.bandwidthAdaptation,
     recordings: {
       outputRoot,
       autoRecord: opts.autoRecord === true,

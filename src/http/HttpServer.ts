@@ -60,7 +60,7 @@ export async function startServer(options: HttpServerOptions = {}): Promise<Runn
     defaultAudio: options.defaultRoomAudio ?? 'auto',
     placeRoom,
   });
-  const sfu = new Sfu(signaling, { iceServers: options.iceServers ?? [], iceAddress, mcuFrom: options.mcuFrom, mixPacketMs: options.mixPacketMs, publisherStartKbps: options.publisherStartKbps, logger });
+  const sfu = new Sfu(signaling, { iceServers: options.iceServers ?? [], iceAddress, mcuFrom: options.mcuFrom, mixPacketMs: options.mixPacketMs, publisherStartKbps: options.publisherStartKbps, bandwidthAdaptation: options.bandwidthAdaptation, logger });
   const files = loadStaticFiles(PAGES);
   const ctx: Context = { files, signaling, secret, logger };
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000 }, (req, res) => {

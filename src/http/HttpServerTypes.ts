@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   mixPacketMs?: MixPacketMs;
   /** Where publishing browsers start their uplink estimate (kbit/s; 0: their own default). */
   publisherStartKbps?: number;
+  /** False: SFU subscribers are sent the layers their tiles want whatever their estimates (default true). */
+  bandwidthAdaptation?: boolean;
   /** The one address the server's own WebRTC peers (SFU, recorders) bind and advertise; default 127.0.0.1 on a loopback host. */
   iceAddress?: string;
   /** Runs recordings in this server (API, /recordings page, auto-record). Omitted: signaling and room pages only. */

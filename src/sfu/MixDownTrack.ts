@@ -1,7 +1,5 @@
 import type { RTCRtpTransceiver, RtpPacket } from 'werift';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
-import { RateWindow } from './RateWindow.js';
-import { PACKET_OVERHEAD_BYTES } from './TrackLayer.js';
 
 /**
  * The live mix sent to one participant of an MCU room, on a send-only audio transceiver of its subscriber PC. The
@@ -14,8 +12,6 @@ export class MixDownTrack {
   announcedMid?: string;
   private negotiated = false;
   private readonly out: RtpFastSender;
-  /** What it sends: the subscriber's bandwidth allocation reserves it, as it does a forwarded voice. */
-  private readonly sent = new RateWindow();
 
   constructor(
     readonly transceiver: RTCRtpTransceiver,
@@ -34,17 +30,11 @@ export class MixDownTrack {
     this.negotiated = true;
   }
 
-  /** Bits per second sent over about the last two seconds (`now`: performance.now() ms). */
-  bitrate(now: number): number {
-    return this.sent.bitrate(now);
-  }
-
   /** False when the packet was not handed over (the subscriber has not applied the offer yet). */
   send(packet: RtpPacket): boolean {
     if (!this.negotiated) return false;
     // The sender copies the header before rewriting it: one packet object serves every listener of a stream.
     this.out.send(packet);
-    this.sent.add(packet.payload.length + PACKET_OVERHEAD_BYTES);
     return true;
   }
 }

@@ -58,6 +58,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     super();
     this.pc = new RTCPeerConnection(publisherPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
     this.pc.onTrack.subscribe((track) => void this.onTrack(track));
+    this.pc.iceConnectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'publisher ice state'));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'publisher connection state');
       // Not on 'failed': werift reports it when consent checks go unanswered for a while (a stalled process, a lossy
@@ -86,6 +87,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private async answer(sdp: string): Promise<void> {
+    this.ctx.logger.debug({ peer: this.participant.name }, 'publisher offer received');
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
     const pending = this.pending ?? [];
     this.pending = undefined;

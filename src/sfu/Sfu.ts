@@ -100,6 +100,7 @@ export class Sfu {
       mixSpeakers: this.options.mixSpeakers ?? DEFAULT_MIX_SPEAKERS,
       mixPacketMs: this.options.mixPacketMs ?? 'auto',
       publisherStartKbps: this.options.publisherStartKbps ?? DEFAULT_PUBLISHER_START_KBPS,
+      bandwidthAdaptation: this.options.bandwidthAdaptation ?? true,
       logger: this.options.logger,
     });
     this.rooms.set(name, room);

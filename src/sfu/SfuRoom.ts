@@ -22,6 +22,7 @@ export interface SfuRoomContext {
   mixSpeakers: number;
   mixPacketMs: MixPacketMs;
   publisherStartKbps: number;
+  bandwidthAdaptation: boolean;
   logger: Logger;
 }
 
@@ -171,6 +172,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       session: `sfu-${++this.sessions}`,
       sendOffer: (sdp) => this.member.sendTo(peer.id, { type: 'createOffer', session: subscriber.session, sdp }),
       announce: (message) => this.member.sendTo(peer.id, message),
+      adaptsBandwidth: this.ctx.bandwidthAdaptation,
       logger: this.ctx.logger,
     });
     this.subscribers.set(peer.id, subscriber);

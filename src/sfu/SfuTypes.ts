@@ -21,6 +21,8 @@ export interface SfuOptions {
    * default DEFAULT_PUBLISHER_START_KBPS; 0: the browser's own 300).
    */
   publisherStartKbps?: number;
+  /** False: subscribers' estimates and loss never cap what they are sent (default true). */
+  bandwidthAdaptation?: boolean;
 }
 
 /** Counters of one SFU, for /metrics and the bench. */

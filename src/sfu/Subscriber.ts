@@ -21,6 +21,8 @@ export interface SubscriberContext {
   announce: (
     message: Omit<TrackPublished, 'from'> | { type: 'trackUnpublished'; participant: string; mid: string } | Omit<VideoPaused, 'from'> | Omit<VideoResumed, 'from'>,
   ) => void;
+  /** False: the subscriber's RTCP (estimate, loss) is not listened to, so nothing caps what it is sent. */
+  adaptsBandwidth: boolean;
   logger: Logger;
 }
 
@@ -53,7 +55,6 @@ export class Subscriber {
     this.pc = new RTCPeerConnection(subscriberPeerConfig({ iceServers: ctx.iceServers, iceAddress: ctx.iceAddress }));
     this.bandwidth = new SubscriberBandwidth({
       downTracks: () => this.downTracks.values(),
-      mixBitrate: (now) => this.mixDown?.down.bitrate(now) ?? 0,
       pausedChanged: (down, paused) => {
         if (down.mid === undefined) return;
         ctx.announce(paused ? { type: 'videoPaused', mid: down.mid, reason: 'bandwidth' } : { type: 'videoResumed', mid: down.mid });
@@ -61,9 +62,10 @@ export class Subscriber {
       logger: ctx.logger,
       subscriber: participant.name,
     });
+    this.pc.iceConnectionStateChange.subscribe((state) => ctx.logger.debug({ peer: participant.name, state }, 'subscriber ice state'));
     this.pc.connectionStateChange.subscribe((state) => {
       ctx.logger.debug({ peer: participant.name, state }, 'subscriber connection state');
-      if (state === 'connected') this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
+      if (state === 'connected') this.watchBandwidth();
     });
   }
 
@@ -228,15 +230,20 @@ export class Subscriber {
     const sdp = await answered;
     if (this.closed) return;
     if (sdp === undefined) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
+    this.ctx.logger.debug({ peer: this.participant.name }, 'subscriber answer received');
     const offered = [...this.downTracks.values()].filter((d) => d.announcedMid !== undefined);
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     // The transports the subscriber's RTCP (its estimate) arrives on, as this answer left them (BUNDLE: one).
-    this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
+    this.watchBandwidth();
     for (const down of offered) down.markNegotiated();
     if (mix?.down.announcedMid !== undefined) mix.down.markNegotiated();
     const pending = this.pending ?? [];
     this.pending = undefined;
     for (const c of pending) await this.addCandidate(c);
+  }
+
+  private watchBandwidth(): void {
+    if (this.ctx.adaptsBandwidth) this.pc.dtlsTransports.forEach((t) => this.bandwidth.watch(t));
   }
 
   private addCandidate(c: Candidate): Promise<void> {

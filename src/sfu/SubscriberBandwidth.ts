@@ -18,8 +18,6 @@ const RATE_SLACK = 1.15;
 export interface SubscriberBandwidthContext {
   /** The subscriber's down tracks now. */
   downTracks(): Iterable<DownTrack>;
-  /** What the live mix (MCU rooms) sends the subscriber now, bit/s; 0 without one. */
-  mixBitrate(now: number): number;
   /** A video was paused for bandwidth (true) or resumed (false). */
   pausedChanged(down: DownTrack, paused: boolean): void;
   logger: Logger;
@@ -29,9 +27,13 @@ export interface SubscriberBandwidthContext {
 /**
  * Bandwidth adaptation for one subscriber: its receiver's estimate (REMB) and loss (receiver reports), from its
  * transports' RTCP, set a budget (BandwidthBudget); the budget is split among its shown videos (allocate over each
- * video's ladder of steps: 15 fps before a lower resolution, biggest first, then pause; see videoLadder), after its
- * audio, which is never paused; each video's DownTrack is capped accordingly. Going down is at once, going up waits
- * RAISE_HOLD_MS, except when a probe tries one step more.
+ * video's ladder of steps: 15 fps before a lower resolution, biggest first, then pause; see videoLadder); each video's
+ * DownTrack is capped accordingly. Going down is at once, going up waits RAISE_HOLD_MS, except when a probe tries one
+ * step more. The budget is the videos' alone, audio (never paused) is not in it: Chromium's receive-side estimate
+ * covers only the packets that carry abs-send-time, our videos ("for audio, we only support send side BWE"), so it
+ * is what the videos got through, the voices beside them. Taking the voices out of it again paused every video of a
+ * six-person room of small cameras (five voices ~300 kbit/s against an estimate of 10-30 kbit/s for five 7 kbit/s
+ * videos), and comparing the estimate with audio and video sent called that congestion within seconds of a join.
  */
 export class SubscriberBandwidth {
   readonly budget = new BandwidthBudget();
@@ -72,7 +74,6 @@ export class SubscriberBandwidth {
 
   private reallocate(now: number, event: BudgetEvent | 'probeStarted'): void {
     const videos: DownTrack[] = [];
-    const reserved = this.audioReserve(now);
     for (const down of this.ctx.downTracks()) {
       if (down.published.kind === 'audio') continue;
       if (down.wantedLayer !== undefined) videos.push(down);
@@ -85,15 +86,15 @@ export class SubscriberBandwidth {
       const demands = videos.map((d, i) => ({ wanted: wantedStep(ladders[i]!, d.wantedLayer!), rates: ladders[i]!.map((s) => s.rate) }));
       // One step above what is sent now (the caps in force, hysteresis included).
       const current = videos.map((d, i) => (d.bandwidthCap === undefined ? demands[i]!.wanted : stepOf(ladders[i]!, d.bandwidthCap)));
-      const step = this.budget.canProbe(now) ? nextStepBudget(reserved, demands, current) : undefined;
+      const step = this.budget.canProbe(now) ? nextStepBudget(demands, current) : undefined;
       if (step !== undefined) {
         budget = step * RATE_SLACK;
         this.budget.startProbe(budget, now);
         event = 'probeStarted';
       }
       // Lower where even the loose allocation does; raise where even the strict one does; else keep (hysteresis).
-      const strict = allocate(budget, reserved, demands);
-      const loose = allocate(budget * RATE_SLACK, reserved, demands);
+      const strict = allocate(budget, demands);
+      const loose = allocate(budget * RATE_SLACK, demands);
       shares = videos.map((d, i) => {
         const current = rank(ladders[i]!, d.bandwidthCap);
         if (current > rank(ladders[i]!, loose[i]!)) return capOf(ladders[i]!, loose[i]!);
@@ -101,17 +102,10 @@ export class SubscriberBandwidth {
         return d.bandwidthCap;
       });
     }
-    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, reserved: Math.round(reserved), rates: videos.map((d) => d.published.layerRates(now).map(Math.round)), steps: ladders.map((l) => l.map((s) => `${formatCap(s)}:${Math.round(s.rate / 1000)}k`).join(' ')) }, 'sfu: bandwidth');
+    if (event) this.ctx.logger.debug({ subscriber: this.ctx.subscriber, event, estimate: this.budget.estimate, budget, rates: videos.map((d) => d.published.layerRates(now).map(Math.round)), steps: ladders.map((l) => l.map((s) => `${formatCap(s)}:${Math.round(s.rate / 1000)}k`).join(' ')) }, 'sfu: bandwidth');
     // Raises wait unless nothing limits (unconstrained) or a probe wants them now.
     const immediate = budget === undefined || this.budget.probing;
     videos.forEach((down, i) => this.apply(down, shares[i], ladders[i]!, now, immediate));
-  }
-
-  /** What audio takes of the budget before any video (bit/s): the forwarded voices and the live mix; never paused. */
-  audioReserve(now: number): number {
-    let reserved = this.ctx.mixBitrate(now);
-    for (const down of this.ctx.downTracks()) if (down.published.kind === 'audio') reserved += down.published.layerRates(now)[down.published.top] ?? 0;
-    return reserved;
   }
 
   /** The largest backlog among the videos a receiver report covers (ms of send time); undefined when it covers none. */
@@ -126,12 +120,12 @@ export class SubscriberBandwidth {
     return max;
   }
 
-  /** What is being sent to the subscriber now (bit/s): its audio and each video's forwarded layer. */
+  /** What the subscriber's videos are sent now (bit/s): each one's forwarded layer. */
   private sending(now: number): number {
-    let sum = this.ctx.mixBitrate(now);
+    let sum = 0;
     for (const down of this.ctx.downTracks()) {
       const layer = down.layers.current;
-      if (layer === undefined || (down.published.kind === 'video' && (down.paused || down.pausedForBandwidth))) continue;
+      if (down.published.kind !== 'video' || layer === undefined || down.paused || down.pausedForBandwidth) continue;
       sum += sendingRate(down.published.layerRates(now), down.published.temporalRates(now), layer, down.temporalLayer);
     }
     return sum;

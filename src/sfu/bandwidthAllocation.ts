@@ -15,17 +15,16 @@ export function shareCost(video: VideoDemand, share: VideoShare): number {
 }
 
 /**
- * Splits `budget` (bit/s, the subscriber's estimate) among its videos, after `reserved` (its audio, never paused).
+ * Splits `budget` (bit/s, what the subscriber's estimate allows its videos) among its videos.
  * Every video starts at the layer its tile wants; while the total does not fit, the video sent in the costliest layer
  * that has a lower one steps down a layer (the biggest gives first, so small tiles keep their picture); when all are at
  * their lowest and it still does not fit, the costliest is paused, then the next. Deterministic: ties go to the later
  * video (the order is the caller's, e.g. oldest first, which then keeps its layer longest).
  */
-export function allocate(budget: number, reserved: number, videos: readonly VideoDemand[]): VideoShare[] {
+export function allocate(budget: number, videos: readonly VideoDemand[]): VideoShare[] {
   const shares: VideoShare[] = videos.map((v) => v.wanted);
-  const available = budget - reserved;
   let used = videos.reduce((sum, v, i) => sum + shareCost(v, shares[i]!), 0);
-  while (used > available) {
+  while (used > budget) {
     const lower = costliest(videos, shares, (s) => s !== 'paused' && s > 0);
     const victim = lower ?? costliest(videos, shares, (s) => s !== 'paused');
     if (victim === undefined) break;
@@ -52,8 +51,8 @@ function costliest(videos: readonly VideoDemand[], shares: readonly VideoShare[]
  * its next layer up, never above the layer its tile wants): what a probe tries. Undefined when every video already
  * gets what it wants.
  */
-export function nextStepBudget(reserved: number, videos: readonly VideoDemand[], shares: readonly VideoShare[]): number | undefined {
-  const used = reserved + videos.reduce((sum, v, i) => sum + shareCost(v, shares[i]!), 0);
+export function nextStepBudget(videos: readonly VideoDemand[], shares: readonly VideoShare[]): number | undefined {
+  const used = videos.reduce((sum, v, i) => sum + shareCost(v, shares[i]!), 0);
   let step: number | undefined;
   videos.forEach((v, i) => {
     const s = shares[i]!;

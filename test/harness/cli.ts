@@ -75,12 +75,14 @@ export class CliProcess {
    * `wrap` runs the CLI through another command that ends by exec'ing it (e.g. `unshare -m sh -c '…; exec "$@"'`), so
    * the pid, signals and exit status are still the CLI's own.
    */
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap?: { command: string; prefix: string[] }) {
+  /** `detached`: in a session (and so a scheduling autogroup) of its own, which favourProcess can favour. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap?: { command: string; prefix: string[] }, opts: { detached?: boolean } = {}) {
     // Executed directly, like the installed command: its #! line brings the node flags users run with.
     const argv = [BIN, ...args];
     this.child = spawn(wrap ? wrap.command : argv[0]!, wrap ? [...wrap.prefix, ...argv] : argv.slice(1), {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached,
     });
     this.collect(this.child.stdout!, this.stdout, this.stdoutTimes);
     this.collect(this.child.stderr!, this.stderr);

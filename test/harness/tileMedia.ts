@@ -50,6 +50,29 @@ export async function tileTone(peerId: string): Promise<Tone | null> {
 
 type Rgb = { r: number; g: number; b: number };
 
+/**
+ * Waits (≤ timeoutMs) until the page's tiles show each of `want` (peer id → colour, within 48 levels as waitTileColor):
+ * one look at all of them per poll, every 500 ms. With six pages on two cores, a poll per tile every 200 ms cost more
+ * CPU (Playwright's driver and the renderers' canvas reads) than the browsers' joins. Rejects with what each tile showed.
+ */
+export async function waitTileColors(page: Page, want: Array<{ peerId: string; color: string }>, timeoutMs = 15_000): Promise<void> {
+  let got: Array<Rgb | null> = [];
+  const matches = (c: Rgb | null, color: string) => {
+    const [r, g, b] = colorToRgb(color);
+    return c !== null && Math.max(Math.abs(c.r - r), Math.abs(c.g - g), Math.abs(c.b - b)) <= 48;
+  };
+  await waitFor(
+    async () => {
+      got = await page.evaluate((ids) => ids.map((id) => (window as unknown as { rtcRoom: { tileColor(id: string): Rgb | null } }).rtcRoom.tileColor(id)), want.map((w) => w.peerId));
+      return want.every((w, i) => matches(got[i] ?? null, w.color));
+    },
+    { timeoutMs, intervalMs: 500 },
+  ).catch(() => {
+    const wrong = want.filter((w, i) => !matches(got[i] ?? null, w.color)).map((w) => `${w.peerId}: colour ${JSON.stringify(got[want.indexOf(w)])}, want ${w.color}`);
+    throw new Error(`tiles ${wrong.join('; ')}`);
+  });
+}
+
 /** Waits (≤ timeoutMs) until the page's tile for `peerId` shows `color` (VP8 + YUV round trips: within 48 levels). */
 export async function waitTileColor(page: Page, peerId: string, color: string, timeoutMs = 15_000): Promise<Rgb> {
   const [r, g, b] = colorToRgb(color);

@@ -11,7 +11,6 @@ const TEMPORAL = [
   [81_000, 124_000, 211_000],
   [258_000, 435_000, 718_000],
 ];
-const AUDIO = 50_000;
 const ladder = videoLadder(TOTAL, TEMPORAL);
 const caps = (shares: ReturnType<typeof allocate>) => shares.map((s) => formatCap(capOf(ladder, s)));
 
@@ -48,26 +47,26 @@ describe('allocation over the ladder: 15 fps before a lower resolution', () => {
   const full = { wanted: wantedStep(ladder, 2), rates: ladder.map((s) => s.rate) };
 
   it('steps down full 30 → full 15 → half 30 → half 15 → quarter … → paused as the budget shrinks', () => {
-    const at = (kbps: number) => caps(allocate(kbps * 1000, AUDIO, [full]))[0];
+    const at = (kbps: number) => caps(allocate(kbps * 1000, [full]))[0];
     expect(at(1000)).toBe('2');
     // 600 kbit/s: the full layer at 30 fps (718) does not fit, at 15 fps (435) it does: resolution kept.
     expect(at(600)).toBe('2/t1');
     expect(at(500)).toBe('2/t1');
     expect(at(400)).toBe('1');
     expect(at(200)).toBe('1/t1');
-    expect(at(150)).toBe('0');
-    expect(at(100)).toBe('0/t1');
-    expect(at(90)).toBe('paused');
+    expect(at(100)).toBe('0');
+    expect(at(50)).toBe('0/t1');
+    expect(at(40)).toBe('paused');
   });
 
   it('two videos: the costliest halves its frame rate first (ties: the later video), then the other', () => {
-    expect(caps(allocate(1_300_000, AUDIO, [full, full]))).toEqual(['2', '2/t1']);
-    expect(caps(allocate(1_000_000, AUDIO, [full, full]))).toEqual(['2/t1', '2/t1']);
-    expect(caps(allocate(700_000, AUDIO, [full, full]))).toEqual(['2/t1', '1']);
+    expect(caps(allocate(1_250_000, [full, full]))).toEqual(['2', '2/t1']);
+    expect(caps(allocate(900_000, [full, full]))).toEqual(['2/t1', '2/t1']);
+    expect(caps(allocate(650_000, [full, full]))).toEqual(['2/t1', '1']);
   });
 
   it('a probe tries one step up: from full 15 fps to full 30 fps', () => {
-    expect(nextStepBudget(AUDIO, [full], [4])).toBe(AUDIO + 718_000);
-    expect(nextStepBudget(AUDIO, [full], [3])).toBe(AUDIO + 435_000);
+    expect(nextStepBudget([full], [4])).toBe(718_000);
+    expect(nextStepBudget([full], [3])).toBe(435_000);
   });
 });
