@@ -3,7 +3,7 @@
 // a 2018 4.1 build: -vsync instead of -fps_mode, no scale=force_divisible_by) and make a correct mixed MP4 with it:
 // tiles in their place, A/V sync against what the browser sent, the voices mixed. The checks run on the system ffmpeg.
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../../src/cli/doctorCommand.js';
@@ -11,6 +11,7 @@ import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, decodeErrors, NAMED_COLORS, nearestNamedColor, probe, sampleColor, streamDuration, tonePresence } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { buildDist, CliProcess } from '../harness/cli.js';
+import { favourProcess } from '../harness/priority.js';
 import { childExecutables } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { alignmentSearchMs, type ContinuityResult, describeContinuity, inMixFromTimeline, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
@@ -36,7 +37,7 @@ beforeAll(() => {
 }, 120_000);
 
 function cli(args: string[]): CliProcess {
-  const c = new CliProcess(args, noFfmpegEnv);
+  const c = new CliProcess(args, noFfmpegEnv, undefined, { detached: true });
   cleanups.push(() => c.kill('SIGKILL'));
   return c;
 }
@@ -64,11 +65,7 @@ describe('no ffmpeg on the machine: the bundled one', () => {
     const out = mkdtempSync(join(tmpdir(), 'rtc-bundled-'));
     // The README's main command, with its embedded server (on a free port).
     const rec = cli(['--room', 'demo', '--port', '0', '--ice-address', '127.0.0.1', '--out', out, '--json']);
-    try {
-      setPriority(rec.pid, -10); // shares two cores with two Chromiums (see composite.test.ts)
-    } catch {
-      /* not permitted */
-    }
+    favourProcess(rec.pid); // shares two cores with two Chromiums (see test/harness/priority.ts)
     const url = (await rec.waitForLine(/^join the room: /)).slice('join the room: '.length);
     await rec.waitForLine(/^recording room demo into /);
 

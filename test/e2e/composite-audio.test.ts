@@ -3,13 +3,14 @@
 // browsers actually sent (the recorder's per-track files), not from the fixture schedule: Chromium starts each fake
 // microphone at its own moment, and its audio processing could change levels (turned off with ?agc=0).
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
+import { favourProcess } from '../harness/priority.js';
 import { CliProcess } from '../harness/cli.js';
 import { alignmentSearchMs, type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { audioFixture } from '../harness/fixtures.js';
@@ -36,9 +37,10 @@ describe('mixed audio (composite)', () => {
     const s = await startServer({ port: 0 });
     cleanups.push(() => s.close());
     const out = mkdtempSync(join(tmpdir(), 'rtc-mixa-'));
-    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'voices', '--server', s.wsUrl, '--out', out, '--json', '--no-video']);
+    // Favoured over the Chromiums, in a session of its own (see test/harness/priority.ts).
+    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'voices', '--server', s.wsUrl, '--out', out, '--json', '--no-video'], {}, undefined, { detached: true });
     cleanups.push(() => cli.kill('SIGKILL'));
-    favour(cli.pid);
+    favourProcess(cli.pid);
     await cli.waitForLine(/^recording room voices into /);
 
     const fixtures = await Promise.all(
@@ -106,16 +108,3 @@ describe('mixed audio (composite)', () => {
     expect(Math.max(...manifest.speakerTimeline!.map((c) => c.speakers.length))).toBe(3);
   });
 });
-
-/**
- * The recorder normally has its machine to itself; here it shares two cores with the test's Chromiums (whose media
- * threads run at nice -8) and other test runs. Give it (and the ffmpeg processes it starts, which inherit this) a
- * head start where allowed (root), so the test measures the recorder and not the scheduler.
- */
-function favour(pid: number): void {
-  try {
-    setPriority(pid, -10);
-  } catch {
-    /* not permitted: run as is */
-  }
-}

@@ -3,7 +3,7 @@
 // own capture offset, duration vs wall clock, faststart layout, and what a SIGKILL leaves.
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
@@ -24,6 +24,7 @@ import {
 } from '../harness/analyze.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
 import { buildDist, CliProcess } from '../harness/cli.js';
+import { favourProcess } from '../harness/priority.js';
 import { descendants } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
@@ -52,9 +53,12 @@ async function server(owner: Cleanups = cleanups): Promise<RunningServer> {
 
 function recorder(args: string[], owner: Cleanups = cleanups): CliProcess {
   const log = process.env.RTC_RECORD_TEST_LOG;
-  const cli = new CliProcess(['--ice-address', '127.0.0.1', ...(log ? ['--log-level', 'debug'] : []), ...args]);
+  // In a session of its own, favoured over the test's Chromiums (see test/harness/priority.ts): the recorder normally
+  // has its machine to itself; here it shares two cores with them, and the test should measure the recorder, not the
+  // scheduler. The ffmpeg processes it starts inherit both.
+  const cli = new CliProcess(['--ice-address', '127.0.0.1', ...(log ? ['--log-level', 'debug'] : []), ...args], {}, undefined, { detached: true });
   owner.push(() => cli.kill('SIGKILL'));
-  favour(cli.pid);
+  favourProcess(cli.pid);
   // RTC_RECORD_TEST_LOG=file: keep the recorder's log for debugging.
   if (log) owner.push(() => writeFileSync(log, cli.stderr.join('\n')));
   return cli;
@@ -647,17 +651,4 @@ async function recordLocalStream(ms: number): Promise<{ webm: string; startedAt:
     reader.readAsDataURL(new Blob(chunks, { type: 'video/webm' }));
   });
   return { webm: url.slice(url.indexOf(',') + 1), startedAt };
-}
-
-/**
- * The recorder normally has its machine to itself; here it shares two cores with the test's Chromiums (whose media
- * threads run at nice -8) and other test runs. Give it (and the ffmpeg processes it starts, which inherit this) a
- * head start where allowed (root), so the test measures the recorder and not the scheduler.
- */
-function favour(pid: number): void {
-  try {
-    setPriority(pid, -10);
-  } catch {
-    /* not permitted: run as is */
-  }
 }

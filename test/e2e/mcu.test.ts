@@ -5,12 +5,13 @@
 // recording (tapping the SFU, mixing on its own) agrees on who was mixed. A second test measures mouth-to-ear latency
 // through the server: a tone onset made in one page's WebAudio → heard in another's.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { launchParticipant, type Participant } from '../harness/browser.js';
+import { favourProcess } from '../harness/priority.js';
 import { CliProcess, serveTestLifecycle } from '../harness/cli.js';
 import { audioFixture } from '../harness/fixtures.js';
 import { heardOnsets, heardSamples, listenToMix, meanLevels, toDb } from '../harness/pageListener.js';
@@ -53,7 +54,7 @@ const hooks = (page: Page) => page.evaluate(() => {
 
 async function startServe(extra: string[]): Promise<{ url: string; cli: CliProcess; out: string }> {
   const out = mkdtempSync(join(tmpdir(), 'rtc-mcu-'));
-  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--room-audio', 'mcu', ...extra, '--log-level', process.env.RTC_RECORD_LOG_LEVEL ?? 'info']);
+  const cli = new CliProcess(['serve', '--port', '0', '--out', out, '--room-audio', 'mcu', ...extra, '--log-level', process.env.RTC_RECORD_LOG_LEVEL ?? 'info'], {}, undefined, { detached: true });
   // RTC_RECORD_TEST_LOG=file: keep the server's log (with RTC_RECORD_LOG_LEVEL=debug: the mix's voices every 5 s).
   if (process.env.RTC_RECORD_TEST_LOG) cleanups.push(() => writeFileSync(process.env.RTC_RECORD_TEST_LOG!, cli.stderr.join('\n')));
   cleanups.push(async () => {
@@ -63,11 +64,7 @@ async function startServe(extra: string[]): Promise<{ url: string; cli: CliProce
   });
   const url = (await cli.waitForLine(/^rtc-record server listening on /, 30_000)).replace(/^rtc-record server listening on /, '');
   // The server is what is tested; the browsers stand for other machines (see test/e2e/sfu.test.ts).
-  try {
-    setPriority(cli.pid, -10);
-  } catch {
-    /* not permitted */
-  }
+  favourProcess(cli.pid);
   return { url, cli, out };
 }
 
