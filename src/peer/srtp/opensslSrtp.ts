@@ -33,6 +33,10 @@ const TAG_BYTES = 16;
 /** RFC 7714 profile SRTP_AEAD_AES_128_GCM (werift's ProtectionProfileAeadAes128Gcm). */
 const AEAD_AES_128_GCM = 7;
 const AUTH_FAILED = 'Failed to authenticate SRTP packet';
+/** Where a received packet is copied in the receive path's native memory (the IV before it). */
+const RECEIVED_AT = 16;
+/** A received datagram bigger than an Ethernet MTU's decrypts through Buffer arguments instead. */
+const MAX_RECEIVED = 2048;
 
 export interface OpensslSrtpStatus {
   installed: boolean;
@@ -130,20 +134,34 @@ export function installOpensslSrtp(): OpensslSrtpStatus {
     return true;
   };
 
-  // What the receive path actually calls (decryptRtp above serves werift's SrtpSession.decrypt): without this the
-  // server encrypted through libcrypto but still decrypted every received packet with a node cipher object (perf of
-  // the MCU bench, 10 talkers: 18 mc in decryptRtpPayload's createDecipheriv, ~20 µs a packet).
+  // What the receive path actually calls (decryptRtp above serves werift's SrtpSession.decrypt): every received
+  // RTP packet, decrypted in place in the datagram node handed over (nothing else reads it after this: the ICE and DTLS
+  // layers only looked at its first byte), through a native copy whose addresses libcrypto takes as numbers. koffi's
+  // marshalling of five Buffer arguments per packet was most of gcmDecrypt's cost.
   if (typeof proto.decryptRtpPayload === 'function') {
+    let recv: { mem: NativeMemory; iv: Buffer } | undefined;
     proto.decryptRtpPayload = function (this: GcmCipher, cipherText: Buffer, rolloverCounter: number, header: SrtpHeader): Buffer {
       const k = keysOf(this);
       k.decrypt ??= lib.gcmContext(this.srtpSessionKey, false);
       const offset = header.payloadOffset;
       const tagAt = cipherText.length - TAG_BYTES;
-      const dst = Buffer.allocUnsafe(tagAt - offset);
-      rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
-      const ok = lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst, cipherText.subarray(tagAt));
-      if (!ok) throw new SrtpAuthenticationError(AUTH_FAILED);
-      return dst;
+      if (cipherText.length > MAX_RECEIVED) {
+        const dst = Buffer.allocUnsafe(tagAt - offset);
+        rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+        if (!lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst, cipherText.subarray(tagAt))) throw new SrtpAuthenticationError(AUTH_FAILED);
+        return dst;
+      }
+      if (!recv) {
+        const mem = nativeMemory(RECEIVED_AT + MAX_RECEIVED);
+        recv = { mem, iv: mem.bytes.subarray(0, 12) };
+      }
+      const { mem, iv } = recv;
+      rtpIv(iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+      cipherText.copy(mem.bytes, RECEIVED_AT);
+      const packet = mem.address + RECEIVED_AT;
+      if (!lib.gcmDecryptAt(k.decrypt, mem.address, packet, offset, packet + offset, tagAt - offset, packet + tagAt)) throw new SrtpAuthenticationError(AUTH_FAILED);
+      mem.bytes.copy(cipherText, offset, RECEIVED_AT + offset, RECEIVED_AT + tagAt);
+      return cipherText.subarray(offset, tagAt);
     };
   }
   return (status = { installed: true, version: lib.version });
