@@ -1,9 +1,10 @@
-import { SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
+import { RtcpHeader, SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
 import { nativeMemory, type NativeMemory } from '../../native/nativeMemory.js';
 import { libcrypto, libcryptoError } from './libcrypto.js';
+import { installOpensslSrtcp, type GcmRtcpCipher } from './opensslSrtcp.js';
 
-/** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP methods use it. */
-interface GcmCipher {
+/** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP and RTCP methods use it. */
+interface GcmCipher extends GcmRtcpCipher {
   srtpSessionKey: Buffer;
   srtpSessionSalt: Buffer;
   encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
@@ -62,15 +63,15 @@ export function encryptRtpAt(session: SrtpSession, header: RtpHeader, mem: Nativ
 /**
  * Makes werift's AES-128-GCM SRTP (what Chromium negotiates) encrypt and decrypt RTP through the system libcrypto,
  * one OpenSSL context per session key, instead of a node cipher object per packet: the same bytes on the wire, the
- * same errors (SrtpAuthenticationError on a bad tag). Once per process, for every werift peer in it; RTCP and AES-CM
- * stay as werift has them. Where there is no libcrypto (or `RTC_RECORD_SRTP=node`) nothing changes.
+ * same errors (SrtpAuthenticationError on a bad tag). SRTCP too (opensslSrtcp.ts). Once per process, for every werift
+ * peer in it; AES-CM stays as werift has it. Where there is no libcrypto (or `RTC_RECORD_SRTP=node`) nothing changes.
  */
 export function installOpensslSrtp(): OpensslSrtpStatus {
   if (status) return status;
   const lib = libcrypto();
   if (!lib) return (status = { installed: false, reason: libcryptoError() });
   const proto = gcmCipherPrototype();
-  if (!proto || typeof proto.encryptRtp !== 'function' || typeof proto.decryptRtp !== 'function') {
+  if (!proto || typeof proto.encryptRtp !== 'function' || typeof proto.decryptRtp !== 'function' || typeof proto.encryptRTCP !== 'function' || typeof proto.decryptRTCP !== 'function') {
     return (status = { installed: false, reason: 'werift has no AES-GCM cipher where 0.25 had it' });
   }
   const plain = { encryptRtp: proto.encryptRtp, decryptRtp: proto.decryptRtp };
@@ -164,6 +165,7 @@ export function installOpensslSrtp(): OpensslSrtpStatus {
       return cipherText.subarray(offset, tagAt);
     };
   }
+  installOpensslSrtcp(proto, lib, srtcpHeader);
   return (status = { installed: true, version: lib.version });
 }
 
@@ -193,6 +195,16 @@ function withPadding(header: SrtpHeader, packet: Buffer): RtpHeader {
   if (packet.length <= header.payloadOffset || size === 0 || size > packet.length - header.payloadOffset) throw new SrtpAuthenticationError(AUTH_FAILED);
   header.paddingSize = size;
   return header;
+}
+
+/** As werift's parseSrtcpHeader for AES-GCM: long enough for the header, tag and index; the RTCP header parsed. */
+function srtcpHeader(packet: Buffer): RtcpHeader {
+  if (packet.length < 8 + TAG_BYTES + 4) throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+  try {
+    return RtcpHeader.deSerialize(packet.subarray(0, 4));
+  } catch {
+    throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+  }
 }
 
 /** werift's GCM cipher class, reached through a throwaway session (the class itself is not exported). */
