@@ -23,6 +23,11 @@ export interface LibCrypto {
    * Buffer): koffi marshals a typed array slowly, a number fast, and EVP_Cipher skips EVP_EncryptUpdate's checks.
    */
   gcmEncryptAt(ctx: unknown, iv: number, aad: number, aadLength: number, data: number, length: number, tag: number): boolean;
+  /**
+   * gcmDecrypt on native memory, every pointer an address: `length` bytes at `data` decrypted in place; false when the
+   * 16-byte tag at `tag` does not authenticate the AAD and the ciphertext (the bytes at `data` are then garbage).
+   */
+  gcmDecryptAt(ctx: unknown, iv: number, aad: number, aadLength: number, data: number, length: number, tag: number): boolean;
 }
 
 const EVP_CTRL_GCM_GET_TAG = 0x10;
@@ -57,6 +62,7 @@ function bind(lib: IKoffiLib): LibCrypto {
   const decryptFinal = lib.func('int EVP_DecryptFinal_ex(void *ctx, uint8_t *out, int32_t *outl)');
   const ctrl = lib.func('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, void *ptr)');
   const initAt = lib.func('EVP_EncryptInit_ex', 'int', ['void *', 'uintptr_t', 'uintptr_t', 'uintptr_t', 'uintptr_t']);
+  const decryptInitAt = lib.func('EVP_DecryptInit_ex', 'int', ['void *', 'uintptr_t', 'uintptr_t', 'uintptr_t', 'uintptr_t']);
   // With AES-GCM (a "custom cipher"): the AAD when out is 0, the text, or the final tag computation when in is 0;
   // −1 on failure.
   const cipherAt = lib.func('EVP_Cipher', 'int', ['void *', 'uintptr_t', 'uintptr_t', 'uint32_t']);
@@ -96,5 +102,12 @@ function bind(lib: IKoffiLib): LibCrypto {
       (length === 0 || cipherAt(ctx, data, data, length) >= 0) &&
       cipherAt(ctx, 0, 0, 0) >= 0 &&
       ctrlAt(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) === 1,
+    // The final EVP_Cipher checks the tag set before it: −1 when it does not match.
+    gcmDecryptAt: (ctx, iv, aad, aadLength, data, length, tag) =>
+      decryptInitAt(ctx, 0, 0, 0, iv) === 1 &&
+      cipherAt(ctx, 0, aad, aadLength) >= 0 &&
+      (length === 0 || cipherAt(ctx, data, data, length) >= 0) &&
+      ctrlAt(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) === 1 &&
+      cipherAt(ctx, 0, 0, 0) >= 0,
   };
 }

@@ -1,9 +1,10 @@
-import { SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
+import { RtcpHeader, SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
 import { nativeMemory, type NativeMemory } from '../../native/nativeMemory.js';
 import { libcrypto, libcryptoError } from './libcrypto.js';
+import { installOpensslSrtcp, type GcmRtcpCipher } from './opensslSrtcp.js';
 
-/** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP methods use it. */
-interface GcmCipher {
+/** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP and RTCP methods use it. */
+interface GcmCipher extends GcmRtcpCipher {
   srtpSessionKey: Buffer;
   srtpSessionSalt: Buffer;
   encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
@@ -33,6 +34,10 @@ const TAG_BYTES = 16;
 /** RFC 7714 profile SRTP_AEAD_AES_128_GCM (werift's ProtectionProfileAeadAes128Gcm). */
 const AEAD_AES_128_GCM = 7;
 const AUTH_FAILED = 'Failed to authenticate SRTP packet';
+/** Where a received packet is copied in the receive path's native memory (the IV before it). */
+const RECEIVED_AT = 16;
+/** A received datagram bigger than an Ethernet MTU's decrypts through Buffer arguments instead. */
+const MAX_RECEIVED = 2048;
 
 export interface OpensslSrtpStatus {
   installed: boolean;
@@ -58,15 +63,15 @@ export function encryptRtpAt(session: SrtpSession, header: RtpHeader, mem: Nativ
 /**
  * Makes werift's AES-128-GCM SRTP (what Chromium negotiates) encrypt and decrypt RTP through the system libcrypto,
  * one OpenSSL context per session key, instead of a node cipher object per packet: the same bytes on the wire, the
- * same errors (SrtpAuthenticationError on a bad tag). Once per process, for every werift peer in it; RTCP and AES-CM
- * stay as werift has them. Where there is no libcrypto (or `RTC_RECORD_SRTP=node`) nothing changes.
+ * same errors (SrtpAuthenticationError on a bad tag). SRTCP too (opensslSrtcp.ts). Once per process, for every werift
+ * peer in it; AES-CM stays as werift has it. Where there is no libcrypto (or `RTC_RECORD_SRTP=node`) nothing changes.
  */
 export function installOpensslSrtp(): OpensslSrtpStatus {
   if (status) return status;
   const lib = libcrypto();
   if (!lib) return (status = { installed: false, reason: libcryptoError() });
   const proto = gcmCipherPrototype();
-  if (!proto || typeof proto.encryptRtp !== 'function' || typeof proto.decryptRtp !== 'function') {
+  if (!proto || typeof proto.encryptRtp !== 'function' || typeof proto.decryptRtp !== 'function' || typeof proto.encryptRTCP !== 'function' || typeof proto.decryptRTCP !== 'function') {
     return (status = { installed: false, reason: 'werift has no AES-GCM cipher where 0.25 had it' });
   }
   const plain = { encryptRtp: proto.encryptRtp, decryptRtp: proto.decryptRtp };
@@ -130,22 +135,37 @@ export function installOpensslSrtp(): OpensslSrtpStatus {
     return true;
   };
 
-  // What the receive path actually calls (decryptRtp above serves werift's SrtpSession.decrypt): without this the
-  // server encrypted through libcrypto but still decrypted every received packet with a node cipher object (perf of
-  // the MCU bench, 10 talkers: 18 mc in decryptRtpPayload's createDecipheriv, ~20 µs a packet).
+  // What the receive path actually calls (decryptRtp above serves werift's SrtpSession.decrypt): every received
+  // RTP packet, decrypted in place in the datagram node handed over (nothing else reads it after this: the ICE and DTLS
+  // layers only looked at its first byte), through a native copy whose addresses libcrypto takes as numbers. koffi's
+  // marshalling of five Buffer arguments per packet was most of gcmDecrypt's cost.
   if (typeof proto.decryptRtpPayload === 'function') {
+    let recv: { mem: NativeMemory; iv: Buffer } | undefined;
     proto.decryptRtpPayload = function (this: GcmCipher, cipherText: Buffer, rolloverCounter: number, header: SrtpHeader): Buffer {
       const k = keysOf(this);
       k.decrypt ??= lib.gcmContext(this.srtpSessionKey, false);
       const offset = header.payloadOffset;
       const tagAt = cipherText.length - TAG_BYTES;
-      const dst = Buffer.allocUnsafe(tagAt - offset);
-      rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
-      const ok = lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst, cipherText.subarray(tagAt));
-      if (!ok) throw new SrtpAuthenticationError(AUTH_FAILED);
-      return dst;
+      if (cipherText.length > MAX_RECEIVED) {
+        const dst = Buffer.allocUnsafe(tagAt - offset);
+        rtpIv(k.iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+        if (!lib.gcmDecrypt(k.decrypt, k.iv, cipherText.subarray(0, offset), cipherText.subarray(offset, tagAt), dst, cipherText.subarray(tagAt))) throw new SrtpAuthenticationError(AUTH_FAILED);
+        return dst;
+      }
+      if (!recv) {
+        const mem = nativeMemory(RECEIVED_AT + MAX_RECEIVED);
+        recv = { mem, iv: mem.bytes.subarray(0, 12) };
+      }
+      const { mem, iv } = recv;
+      rtpIv(iv, this.srtpSessionSalt, header.ssrc, rolloverCounter, header.sequenceNumber);
+      cipherText.copy(mem.bytes, RECEIVED_AT);
+      const packet = mem.address + RECEIVED_AT;
+      if (!lib.gcmDecryptAt(k.decrypt, mem.address, packet, offset, packet + offset, tagAt - offset, packet + tagAt)) throw new SrtpAuthenticationError(AUTH_FAILED);
+      mem.bytes.copy(cipherText, offset, RECEIVED_AT + offset, RECEIVED_AT + tagAt);
+      return cipherText.subarray(offset, tagAt);
     };
   }
+  installOpensslSrtcp(proto, lib, srtcpHeader);
   return (status = { installed: true, version: lib.version });
 }
 
@@ -175,6 +195,16 @@ function withPadding(header: SrtpHeader, packet: Buffer): RtpHeader {
   if (packet.length <= header.payloadOffset || size === 0 || size > packet.length - header.payloadOffset) throw new SrtpAuthenticationError(AUTH_FAILED);
   header.paddingSize = size;
   return header;
+}
+
+/** As werift's parseSrtcpHeader for AES-GCM: long enough for the header, tag and index; the RTCP header parsed. */
+function srtcpHeader(packet: Buffer): RtcpHeader {
+  if (packet.length < 8 + TAG_BYTES + 4) throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+  try {
+    return RtcpHeader.deSerialize(packet.subarray(0, 4));
+  } catch {
+    throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+  }
 }
 
 /** werift's GCM cipher class, reached through a throwaway session (the class itself is not exported). */

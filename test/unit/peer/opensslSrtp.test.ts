@@ -54,13 +54,24 @@ describe('SRTP AES-GCM through libcrypto', () => {
       bad[bad.length - 3]! ^= 0x10;
       const ssrc = input[i]!.header.ssrc;
       const before = { ...fastReceiver.remoteContext.srtpSSRCStates[ssrc] };
+      const forged = Buffer.from(bad);
       expect(() => fastReceiver.remoteContext.decryptRtpPacket(bad), `forged ${i}`).toThrow(SrtpAuthenticationError);
       expect({ ...fastReceiver.remoteContext.srtpSSRCStates[ssrc] }).toEqual(before);
+      // Decrypted in place, but only once authentic: a forgery's bytes stay as they came.
+      expect(bad.equals(forged)).toBe(true);
       const packet = fastReceiver.remoteContext.decryptRtpPacket(bytes);
       expect(packet.header.sequenceNumber).toBe(input[i]!.header.sequenceNumber);
       expect(packet.header.extensions.map((e) => [...e.payload])).toEqual(input[i]!.header.extensions.map((e) => [...e.payload]));
       expect(packet.payload.equals(input[i]!.payload.subarray(0, input[i]!.payload.length - (input[i]!.header.padding ? 4 : 0))), `payload ${i}`).toBe(true);
     });
     expect(fastReceiver.remoteContext.srtpSSRCStates[0x11223344]?.rolloverCounter).toBe(1);
+
+    // Bigger than the native receive buffer (a jumbo datagram): the Buffer-argument path, same result.
+    const jumbo = new RtpPacket(new RtpHeader({ ssrc: 0x11223344, payloadType: 96, sequenceNumber: 31, timestamp: 2 }), randomBytes(3000));
+    const jumboWire = fastSender.encrypt(jumbo.payload, jumbo.header);
+    const forgedJumbo = Buffer.from(jumboWire);
+    forgedJumbo[100]! ^= 1;
+    expect(() => fastReceiver.remoteContext.decryptRtpPacket(forgedJumbo)).toThrow(SrtpAuthenticationError);
+    expect(fastReceiver.remoteContext.decryptRtpPacket(jumboWire).payload.equals(jumbo.payload)).toBe(true);
   });
 });
