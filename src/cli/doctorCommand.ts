@@ -1,7 +1,6 @@
 import { capabilityChecks, ffmpegCapabilities, type CapabilityCheck } from '../media/ffmpeg/capabilities.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
 import { libcrypto, libcryptoError } from '../peer/srtp/libcrypto.js';
-import { libcError } from '../native/libc.js';
 import { SrtpUdpWriter } from '../peer/SrtpUdpWriter.js';
 import { ffmpegCandidates, resolveFfmpeg, resolveFfprobe, SOURCE_LABELS, type BinarySource } from '../media/ffmpeg/ffmpegBinary.js';
 
@@ -99,8 +98,9 @@ function srtpReport(): DoctorReport['srtp'] {
 }
 
 function udpSendReport(): DoctorReport['udpSend'] {
-  if (SrtpUdpWriter.get()) return { path: 'sendto' };
-  return { path: 'dgram', note: `${libcError() ?? 'no system libcrypto for SRTP in place'}: each forwarded packet is encrypted into a new buffer and sent through node's dgram (slower)` };
+  const reason = SrtpUdpWriter.unavailableReason();
+  if (reason === undefined) return { path: 'sendto' };
+  return { path: 'dgram', note: `${reason}: each forwarded packet is encrypted into a new buffer and sent through node's dgram (slower)` };
 }
 
 function formatReport(r: DoctorReport): string {

@@ -1,6 +1,5 @@
 import type { Logger } from '../logger.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
-import { libcError } from '../native/libc.js';
 import { SrtpUdpWriter } from '../peer/SrtpUdpWriter.js';
 import { installOpensslSrtp } from '../peer/srtp/opensslSrtp.js';
 
@@ -17,6 +16,7 @@ export function logNativeLibraries(logger: Logger): void {
   const srtp = installOpensslSrtp();
   if (srtp.installed) logger.info({ version: srtp.version }, 'srtp: AES-GCM through the system libcrypto');
   else logger.warn({ reason: srtp.reason }, "srtp: AES-GCM through node's crypto (slower); install libssl3");
-  if (SrtpUdpWriter.get()) logger.info('udp: forwarded RTP encrypted in place and sent with sendto(2)');
-  else logger.info({ reason: libcError() ?? srtp.reason }, "udp: forwarded RTP sent through node's dgram");
+  const udpReason = SrtpUdpWriter.unavailableReason();
+  if (udpReason === undefined) logger.info('udp: forwarded RTP encrypted in place and sent with sendto(2)');
+  else logger.info({ reason: udpReason }, "udp: forwarded RTP sent through node's dgram");
 }

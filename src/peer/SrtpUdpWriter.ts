@@ -1,5 +1,5 @@
 import type { RtpHeader, SrtpSession } from 'werift';
-import { libC, type LibC } from '../native/libc.js';
+import { libC, libcError, type LibC } from '../native/libc.js';
 import { nativeMemory, type NativeMemory } from '../native/nativeMemory.js';
 import { encryptRtpAt, installOpensslSrtp } from './srtp/opensslSrtp.js';
 import { writeRtpHeader } from './rtpHeaderWriter.js';
@@ -26,6 +26,12 @@ export class SrtpUdpWriter {
       writer = libc && installOpensslSrtp().installed ? new SrtpUdpWriter(libc, nativeMemory(PACKET_AT + MAX_PACKET)) : null;
     }
     return writer ?? undefined;
+  }
+
+  /** Why there is no writer (libc or libcrypto missing, or turned off), or undefined when there is one. */
+  static unavailableReason(): string | undefined {
+    if (SrtpUdpWriter.get()) return undefined;
+    return libcError() ?? installOpensslSrtp().reason ?? 'unknown';
   }
 
   private readonly packet: Buffer;
