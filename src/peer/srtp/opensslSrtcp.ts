@@ -25,7 +25,8 @@ const AAD_AT = 16;
 const PACKET_AT = 32;
 /** A compound RTCP packet bigger than this goes werift's way. */
 const MAX_PACKET = 2048;
-const AUTH_FAILED = 'Failed to authenticate SRTCP packet';
+/** werift's message for an SRTCP packet that fails authentication (or is too short to be one). */
+export const SRTCP_AUTH_FAILED = 'Failed to authenticate SRTCP packet';
 
 /**
  * AES-128-GCM SRTCP (RFC 7714 §9) through libcrypto on native memory, one OpenSSL context per session key, replacing
@@ -93,7 +94,7 @@ export function installOpensslSrtcp(proto: GcmRtcpCipher, lib: LibCrypto, parseH
     encrypted.copy(m.bytes, PACKET_AT, 0, indexAt);
     const packet = m.address + PACKET_AT;
     if (!lib.gcmDecryptAt(c.decrypt, m.address + IV_AT, m.address + AAD_AT, CLEAR_BYTES + INDEX_BYTES, packet + CLEAR_BYTES, tagAt - CLEAR_BYTES, packet + tagAt)) {
-      throw new SrtpAuthenticationError(AUTH_FAILED);
+      throw new SrtpAuthenticationError(SRTCP_AUTH_FAILED);
     }
     return [Buffer.from(m.bytes.subarray(PACKET_AT, PACKET_AT + tagAt)), header];
   };

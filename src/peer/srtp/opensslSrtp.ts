@@ -1,7 +1,7 @@
 import { RtcpHeader, SrtpAuthenticationError, SrtpSession, type RtpHeader } from 'werift';
 import { nativeMemory, type NativeMemory } from '../../native/nativeMemory.js';
 import { libcrypto, libcryptoError } from './libcrypto.js';
-import { installOpensslSrtcp, type GcmRtcpCipher } from './opensslSrtcp.js';
+import { installOpensslSrtcp, SRTCP_AUTH_FAILED, type GcmRtcpCipher } from './opensslSrtcp.js';
 
 /** werift 0.25's AES-GCM SRTP cipher (CipherAesGcm, not exported), as far as its RTP and RTCP methods use it. */
 interface GcmCipher extends GcmRtcpCipher {
@@ -199,11 +199,11 @@ function withPadding(header: SrtpHeader, packet: Buffer): RtpHeader {
 
 /** As werift's parseSrtcpHeader for AES-GCM: long enough for the header, tag and index; the RTCP header parsed. */
 function srtcpHeader(packet: Buffer): RtcpHeader {
-  if (packet.length < 8 + TAG_BYTES + 4) throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+  if (packet.length < 8 + TAG_BYTES + 4) throw new SrtpAuthenticationError(SRTCP_AUTH_FAILED);
   try {
     return RtcpHeader.deSerialize(packet.subarray(0, 4));
   } catch {
-    throw new SrtpAuthenticationError('Failed to authenticate SRTCP packet');
+    throw new SrtpAuthenticationError(SRTCP_AUTH_FAILED);
   }
 }
 
