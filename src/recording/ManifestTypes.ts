@@ -55,6 +55,12 @@ export interface TrackEntry {
   /** First and latest sender reports. */
   firstSenderReport?: RtpNtpMapping;
   lastSenderReport?: RtpNtpMapping;
+  /**
+   * Reports that moved the sender's RTP → NTP mapping by more than 5 ms from the report before (a browser's audio
+   * capture that was starved and caught up re-anchors it, by up to hundreds of ms). Media before such a report lies on
+   * the sender's clock as the report before it said; absent when the mapping never moved. At most 100.
+   */
+  senderReportSteps?: RtpNtpMapping[];
   firstRtpTimestamp?: number;
   packetsReceived: number;
   /** RFC 3550: expected − received, after retransmissions (a packet recovered through a NACK is not lost). */

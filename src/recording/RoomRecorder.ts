@@ -251,6 +251,8 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     entry.firstRtpTimestamp = sink.firstRtpTimestamp;
     entry.firstSenderReport = sink.firstSenderReport;
     entry.lastSenderReport = sink.lastSenderReport;
+    const steps = sink.senderReportSteps.steps;
+    if (steps.length > 0) entry.senderReportSteps = [...steps];
     entry.keyframesRequested = sink.plisSent;
     entry.nacksSent = sink.nacks.nacksSent;
     entry.packetsNacked = sink.nacks.packetsNacked;

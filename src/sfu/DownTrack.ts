@@ -1,7 +1,7 @@
 import { RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { parseVp8Descriptor } from '../media/rtp/vp8Descriptor.js';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
-import type { SwitchTiming } from './DownTrackTypes.js';
+import type { StartTrace, SwitchTiming } from './DownTrackTypes.js';
 import { sameCap, type VideoCap } from './videoLadder.js';
 import { chooseLayer, sentAtOrBelow, type TileSize } from './layerChoice.js';
 import { LayerSwitch } from './LayerSwitch.js';
@@ -43,6 +43,8 @@ export class DownTrack {
   private readonly out: RtpFastSender;
 
   private readonly createdAt = performance.now();
+  /** When the start's preconditions were met (see StartTrace), and the layer's keyframe requests before it. */
+  private readonly startTrace: { negotiatedAt?: number; readyAt?: number; keyframesBefore: number };
   /** The layer forwarded (undefined until video starts) and the one wanted, with the subscriptions to them. */
   private readonly layerSwitch: LayerSwitch;
   private tile?: TileSize;
@@ -65,11 +67,12 @@ export class DownTrack {
     readonly published: PublishedTrack,
     readonly transceiver: RTCRtpTransceiver,
     /** Told when forwarding starts (after how long): a video that never starts is the thing to look for. */
-    private readonly onStart?: (waitedMs: number) => void,
+    private readonly onStart?: (trace: StartTrace) => void,
     /** Told after each layer switch: which, how long its keyframe took since the switch was decided, and the timestamps. */
     private readonly onSwitch?: (from: number, to: number, waitedMs: number, time: SwitchTiming) => void,
   ) {
     this.started = published.kind === 'audio';
+    this.startTrace = { keyframesBefore: published.keyframesRequested };
     this.layerSwitch = new LayerSwitch(published, (layer, packet, keyframe) => this.write(layer, packet, keyframe));
     // Audio needs no keyframe: it is forwarded from its first packet.
     if (this.started) this.layerSwitch.adopt(published.top);
@@ -87,7 +90,10 @@ export class DownTrack {
     // could not be sent).
     const subs = [
       sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target)),
-      sender.onReady.subscribe(() => published.requestKeyframe(this.layerSwitch.target)),
+      sender.onReady.subscribe(() => {
+        this.startTrace.readyAt ??= performance.now();
+        published.requestKeyframe(this.layerSwitch.target);
+      }),
     ];
     const unsubscribeLayers = published.simulcast ? published.onLayersChanged(() => this.choose()) : () => {};
     this.unsubscribe = () => {
@@ -108,6 +114,7 @@ export class DownTrack {
   markNegotiated(): void {
     if (this.negotiated) return;
     this.negotiated = true;
+    this.startTrace.negotiatedAt = performance.now();
     this.published.requestKeyframe(this.layerSwitch.target);
   }
 
@@ -227,6 +234,17 @@ export class DownTrack {
     this.layerSwitch.retarget(this.layerWanted());
   }
 
+  private traceStart(): StartTrace {
+    const since = (t?: number) => (t === undefined ? undefined : Math.round(t - this.createdAt));
+    const { negotiatedAt, readyAt, keyframesBefore } = this.startTrace;
+    return {
+      waitedMs: Math.round(performance.now() - this.createdAt),
+      negotiatedMs: since(negotiatedAt),
+      readyMs: since(readyAt),
+      keyframesAsked: this.published.keyframesRequested - keyframesBefore,
+    };
+  }
+
   private write(layer: number, packet: RtpPacket, keyframe: boolean): boolean {
     const layers = this.layerSwitch;
     if (!this.started) {
@@ -237,7 +255,7 @@ export class DownTrack {
         // Resumed after a pause: the timestamps go on by the time that passed, so the decoder does not bunch frames.
         this.continueSequence(packet, this.timestampStep(this.last.layer, layer, packet).step);
       } else {
-        this.onStart?.(performance.now() - this.createdAt);
+        this.onStart?.(this.traceStart());
         this.continueSequence(packet, 1);
       }
       this.newStream(packet);

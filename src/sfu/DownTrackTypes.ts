@@ -9,3 +9,14 @@ export interface SwitchTiming {
   /** Time between the two packets' arrivals. */
   elapsed?: number;
 }
+
+/** How a video's start went (ms after the down track was created): which of its preconditions took long. */
+export interface StartTrace {
+  waitedMs: number;
+  /** The subscriber applied the offer carrying the track. */
+  negotiatedMs?: number;
+  /** The subscriber's transport became ready (DTLS up). */
+  readyMs?: number;
+  /** Keyframe requests sent to the publisher's layer meanwhile (coalesced with other subscribers'). */
+  keyframesAsked: number;
+}

@@ -27,6 +27,8 @@ export interface SubscriberContext {
 }
 
 const ANSWER_TIMEOUT_MS = 10_000;
+/** A video that took longer than this to start for a subscriber is logged (info) with what it waited for. */
+const SLOW_START_MS = 1000;
 
 /**
  * The PC the SFU sends one participant everybody else's tracks on. The SFU offers (so there is never glare), one
@@ -81,7 +83,8 @@ export class Subscriber {
     const down = new DownTrack(
       track,
       transceiver,
-      (waitedMs) => this.ctx.logger.debug({ ...log, waitedMs: Math.round(waitedMs) }, 'sfu: forwarding started'),
+      // A video that starts late (or never) is the thing to look for; the trace says which step took long.
+      (trace) => (trace.waitedMs > SLOW_START_MS ? this.ctx.logger.info({ ...log, ...trace }, 'sfu: video started late') : this.ctx.logger.debug({ ...log, ...trace }, 'sfu: forwarding started')),
       (from, to, waitedMs, time) =>
         this.ctx.logger.debug({ ...log, fromLayer: track.layers[from]!.rid, toLayer: track.layers[to]!.rid, waitedMs: Math.round(waitedMs), ...time }, 'sfu: layer switched'),
     );

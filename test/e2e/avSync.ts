@@ -18,34 +18,72 @@ export interface FlashEvent {
   offset: number;
 }
 
-/** Events of `a` paired with those of `b` at the same wall-clock time (±300 ms). */
+/**
+ * Events of `a` paired with those of `b` at the same wall-clock time. The two clocks may disagree by a few hundred ms
+ * (a sender's NTP clock against ours; measured 0.36 s in a CI run), so the shift under 500 ms that pairs the most
+ * events within ±150 ms is found first (flashes come once a second: a larger shift would pair the wrong ones).
+ */
 export function pairOffsets(a: FlashEvent[], b: FlashEvent[]): Array<{ a: number; b: number }> {
-  const out: Array<{ a: number; b: number }> = [];
-  for (const x of a) {
-    const y = b.find((e) => Math.abs(e.wall - x.wall) < 300);
-    if (y) out.push({ a: x.offset, b: y.offset });
-  }
-  return out;
+  const pairsAt = (shift: number) => {
+    const out: Array<{ a: number; b: number }> = [];
+    for (const x of a) {
+      const y = b.find((e) => Math.abs(e.wall + shift - x.wall) < 150);
+      if (y) out.push({ a: x.offset, b: y.offset });
+    }
+    return out;
+  };
+  const shifts = a.flatMap((x) => b.map((y) => x.wall - y.wall)).filter((d) => Math.abs(d) < 500);
+  return shifts.map(pairsAt).reduce<Array<{ a: number; b: number }>>((best, p) => (p.length > best.length ? p : best), []);
 }
 
-/** Flash/beep events of what the browser sent (the first participant, or the named one): per-track files placed on the sender's clock by its sender reports. */
+/**
+ * Flash/beep events of what the browser sent (the first participant, or the named one): per-track files placed on the
+ * sender's clock by its sender reports, each moment by the report in effect then (a browser's audio mapping can step
+ * by hundreds of ms: the manifest's `senderReportSteps`).
+ */
 export async function sentFlashBeepEvents(dir: string, beepHz: number, participantName?: string): Promise<FlashEvent[]> {
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const firstNtp = (kind: 'audio' | 'video'): { file: string; ntp: number } => {
+  const onSenderClock = (kind: 'audio' | 'video'): { file: string; ntpAt: (fileSec: number) => number } => {
     const t = m.tracks.find((x) => x.kind === kind && (participantName === undefined || x.participantName === participantName))!;
-    const sr = t.lastSenderReport!;
-    return { file: trackPath(dir, t), ntp: sr.ntpTimeMs + ((t.firstRtpTimestamp! - sr.rtpTimestamp) / t.clockRate) * 1000 };
+    const first = t.firstRtpTimestamp!;
+    const sinceFirst = (rtp: number) => (((rtp - first + 2 ** 31) >>> 0) - 2 ** 31) / t.clockRate;
+    const reports = [t.firstSenderReport!, ...(t.senderReportSteps ?? [])].map((r) => ({ at: sinceFirst(r.rtpTimestamp), ntp: r.ntpTimeMs }));
+    return {
+      file: trackPath(dir, t),
+      ntpAt: (fileSec) => {
+        const r = reports.filter((x) => x.at <= fileSec).at(-1) ?? reports[0]!;
+        return r.ntp + (fileSec - r.at) * 1000;
+      },
+    };
   };
-  const a = firstNtp('audio');
-  const v = firstNtp('video');
-  const flashes = detectFlashOnsets(await videoBrightnessTimeline(v.file)).map((x) => v.ntp + x * 1000);
-  const beeps = detectBeepOnsets(await decodeAudioPcm(a.file, { filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), 48_000).map((x) => a.ntp + x * 1000);
+  const a = onSenderClock('audio');
+  const v = onSenderClock('video');
+  const flashes = detectFlashOnsets(await videoBrightnessTimeline(v.file)).map(v.ntpAt);
+  const beeps = detectBeepOnsets(await decodeAudioPcm(a.file, { filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), 48_000).map(a.ntpAt);
   const out: FlashEvent[] = [];
   for (const f of flashes) {
     const b = beeps.reduce<number | undefined>((best, x) => (best === undefined || Math.abs(x - f) < Math.abs(best - f) ? x : best), undefined);
     if (b !== undefined && Math.abs(b - f) < 400) out.push({ wall: f, offset: b - f });
   }
   return out;
+}
+
+/** A track's sender-report steps as `s on its file: ±ms` (for failure messages). */
+export function senderReportStepsText(dir: string): string {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  return m.tracks
+    .map((t) => {
+      let prev = t.firstSenderReport;
+      const steps = (t.senderReportSteps ?? []).map((r) => {
+        const ticks = ((r.rtpTimestamp - prev!.rtpTimestamp + 2 ** 31) >>> 0) - 2 ** 31;
+        const moved = r.ntpTimeMs - (prev!.ntpTimeMs + (ticks * 1000) / t.clockRate);
+        const at = ((((r.rtpTimestamp - t.firstRtpTimestamp! + 2 ** 31) >>> 0) - 2 ** 31) / t.clockRate).toFixed(1);
+        prev = r;
+        return `${at} s: ${moved > 0 ? '+' : ''}${moved.toFixed(0)} ms`;
+      });
+      return `${t.participantName} ${t.kind}: ${steps.join(', ') || 'steady'}`;
+    })
+    .join('; ');
 }
 
 /** Flash onsets (s, on the file's timeline) with the offset of the nearest beep (ms, audio − video). */

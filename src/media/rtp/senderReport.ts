@@ -7,3 +7,39 @@ export function ntpToUnixMs(ntp: bigint): number {
   const fraction = Number(ntp & 0xffffffffn) / 2 ** 32;
   return (seconds - NTP_UNIX_OFFSET_S + fraction) * 1000;
 }
+
+/** One sender report's RTP timestamp and sender NTP time (Unix ms). */
+export interface SenderReportPoint {
+  rtpTimestamp: number;
+  ntpTimeMs: number;
+}
+
+/**
+ * The sender reports that moved a stream's RTP → NTP mapping: each differs by more than `thresholdMs` from what the
+ * report before predicted. A sender's mapping is steady for video; a browser's audio mapping can step by hundreds of
+ * ms when its capture was starved and caught up (measured: 370 ms in a busy CI run), and media between two such
+ * reports lies on the sender's clock as the earlier one said. Bounded: the first `max` steps are kept.
+ */
+export class SenderReportSteps<T extends SenderReportPoint = SenderReportPoint> {
+  readonly steps: T[] = [];
+  private last?: T;
+
+  constructor(
+    private readonly clockRate: number,
+    private readonly thresholdMs = 5,
+    private readonly max = 100,
+  ) {}
+
+  /** A new report; true when it was a step (kept). */
+  add(report: T): boolean {
+    const prev = this.last;
+    this.last = report;
+    if (!prev) return false;
+    // RTP timestamps wrap at 2^32; the difference between two reports is well under half of that.
+    const ticks = ((report.rtpTimestamp - prev.rtpTimestamp + 2 ** 31) >>> 0) - 2 ** 31;
+    const predicted = prev.ntpTimeMs + (ticks * 1000) / this.clockRate;
+    if (Math.abs(report.ntpTimeMs - predicted) <= this.thresholdMs) return false;
+    if (this.steps.length < this.max) this.steps.push(report);
+    return true;
+  }
+}

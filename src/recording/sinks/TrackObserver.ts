@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
 import { NackStats } from '../../media/rtp/NackStats.js';
 import { RtpStreamStats } from '../../media/rtp/RtpStreamStats.js';
-import { ntpToUnixMs } from '../../media/rtp/senderReport.js';
+import { ntpToUnixMs, SenderReportSteps } from '../../media/rtp/senderReport.js';
 import type { RemoteTrack } from '../../peer/RecorderPeerTypes.js';
 import type { RtcRecordError } from '../../errors.js';
 import type { RtpNtpMapping } from '../ManifestTypes.js';
@@ -27,11 +27,14 @@ export class TrackObserver extends EventEmitter<TrackObserverEvents> {
   firstRtpTimestamp?: number;
   firstSenderReport?: RtpNtpMapping;
   lastSenderReport?: RtpNtpMapping;
+  /** Reports after the first that moved the sender's mapping (see SenderReportSteps). */
+  readonly senderReportSteps: SenderReportSteps<RtpNtpMapping>;
   private observing = true;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(protected readonly remote: RemoteTrack) {
     super();
+    this.senderReportSteps = new SenderReportSteps(remote.codec.clockRate);
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
     const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp) => this.onRtcp(rtcp));
     const nackSub = remote.onNack((lost) => this.nacks.onNack(lost));
@@ -67,6 +70,7 @@ export class TrackObserver extends EventEmitter<TrackObserverEvents> {
     const mapping: RtpNtpMapping = { rtpTimestamp, ntpTimeMs: Math.round(ntpToUnixMs(ntpTimestamp)), receivedAtMs: Date.now() };
     this.firstSenderReport ??= mapping;
     this.lastSenderReport = mapping;
+    this.senderReportSteps.add(mapping);
     this.emit('update');
   }
 
