@@ -229,6 +229,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
         slewedMs: Math.round(ms(s.slewedSamples)),
         reanchors: s.reanchors,
       };
+      const stalled = p?.audios.filter((a) => a.trackId === id).reduce((sum, a) => sum + a.clock.stalledMs, 0);
+      if (stalled) out[id]!.senderStalledMs = Math.round(stalled);
     }
     return out;
   }

@@ -93,6 +93,11 @@ export interface MixedAudioTrackInfo {
   slewedMs: number;
   /** Mapping changes too large to slew (> 300 ms), followed by a jump. */
   reanchors: number;
+  /**
+   * Capture time the sender lost (a stalled browser drops the audio it could not capture), followed from the packets'
+   * arrival before its sender reports said so (ms; absent when none).
+   */
+  senderStalledMs?: number;
 }
 
 export interface CompositeRecorderEvents {

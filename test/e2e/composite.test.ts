@@ -314,7 +314,7 @@ describe('mixed recording (composite)', () => {
     expect(await colorAt(file, stall + 3.5, 320, 180)).toBe('red');
   });
 
-  it('A/V sync: a flash+beep participant is within one frame of the browser\'s own capture offset', async () => {
+  it('A/V sync: a flash+beep participant is within one frame of what its browser sent', async () => {
     // The --no-video / --no-tracks recording (one participant, a room and server of its own) is made meanwhile: two
     // light recordings at once instead of one after the other. Its tests, at the end of the file, check it.
     toneRecordings().catch(() => undefined);

@@ -35,9 +35,11 @@ const PEOPLE = [
  * Join-time bounds asserted on this 2-core machine shared with six browsers. The product goal is 1 s for both; what
  * the runs measure is printed (2026-12-06, 5 runs: rejoin → all five videos decoded 0.9-2.7 s; join → first packet
  * 2.8-6.4 s with six joining at once, 0.5-1.7 s for the rejoin), bounded with margin: they catch a subscription or a
- * recording that never starts, or one that waits for the next keyframe interval.
+ * recording that never starts (Chromium sends keyframes only when asked). A CI run under full load took just over 5 s
+ * for the rejoiner's last video (its transport's ICE and DTLS alone take 1-3.6 s there): bounded at 8 s; the server
+ * logs any video that took over 1 s to start with what it waited for ("sfu: video started late").
  */
-const JOIN_VIDEO_BOUND_MS = 5_000;
+const JOIN_VIDEO_BOUND_MS = 8_000;
 const FIRST_PACKET_BOUND_MS = 10_000;
 const PALETTE = Object.fromEntries([...PEOPLE.map((p) => p.color), 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
 

@@ -16,6 +16,16 @@
  * clock) is distrusted: not followed, counted, and reported to `onDistrust`.
  */
 export const DISTRUST_MS = 500;
+/**
+ * An audio track whose packets all arrive this much later than its mapping predicts, for STALL_WINDOW_MS of arrivals,
+ * lost capture time: a stalled browser drops the audio it could not capture, so its RTP clock falls behind its wall
+ * clock and its sender reports step (by 0.7-0.9 s after a 0.7 s SIGSTOP), but only at the next report, up to 5 s on.
+ * Until then the mapping placed its audio that much too early: late for the mix, dropped (7 s of audio in one run).
+ * The track's mapping is moved by the least lateness seen (never past the step). Network queues drain within a
+ * window; a stall's lateness stays.
+ */
+const STALL_STEP_MS = 250;
+const STALL_WINDOW_MS = 1500;
 /** After this many distrusted reports in a row the sender's clock has stepped for good: it is believed (re-anchored). */
 const DISTRUST_LIMIT = 3;
 
@@ -64,6 +74,12 @@ export class TrackClock {
   private distrustRun = 0;
   /** Fallback before any sender report: arrival − media time since the first packet (min). */
   private arrivalBaseMs: number | undefined;
+  /** Added to the sender report's mapping: lost capture time the arrivals showed before a report did (audio). */
+  private stallMs = 0;
+  /** Least lateness (arrival − where the mapping puts the packet) of the arrivals since `since`. */
+  private lateness?: { since: number; min: number };
+  /** Capture time lost by the sender, ms (followed before its reports said so). */
+  stalledMs = 0;
 
   constructor(
     private readonly participant: ParticipantClock,
@@ -95,7 +111,27 @@ export class TrackClock {
     const mediaMs = ((ext - this.firstExt) * 1000) / this.clockRate;
     const base = arrivalMs - mediaMs;
     if (this.arrivalBaseMs === undefined || base < this.arrivalBaseMs) this.arrivalBaseMs = base;
+    if (this.kind === 'audio') this.watchStall(ext, arrivalMs);
     if (this.sr) this.participant.observeSenderOffset(this.kind, arrivalMs - this.senderMs(ext));
+  }
+
+  /** See STALL_STEP_MS. */
+  private watchStall(ext: number, arrivalMs: number): void {
+    const late = arrivalMs - this.originMs - this.toTimelineExt(ext);
+    if (late < 0 && this.stallMs > 0) {
+      // Earlier than the corrected mapping allows: the lateness was the recorder's or the network's, not a stall.
+      const undo = Math.min(this.stallMs, -late);
+      this.stallMs -= undo;
+      this.stalledMs -= undo;
+    }
+    const w = (this.lateness ??= { since: arrivalMs, min: late });
+    w.min = Math.min(w.min, late);
+    if (arrivalMs - w.since < STALL_WINDOW_MS) return;
+    this.lateness = undefined;
+    if (w.min <= STALL_STEP_MS) return;
+    this.stalledMs += w.min;
+    if (this.sr) this.stallMs += w.min;
+    else this.arrivalBaseMs! += w.min;
   }
 
   /** An RTCP sender report for this stream (ntpMs: sender wall clock, Unix ms). */
@@ -105,7 +141,10 @@ export class TrackClock {
     // The report itself says where "now" is on the sender's clock: a valid (if pessimistic) offset sample too.
     const candidate = arrivalMs - ntpMs;
     const offset = this.participant.senderOffsetMs;
-    const contradicts = this.sr ? Math.abs(ntpMs - this.senderMs(ext)) > DISTRUST_MS : offset !== undefined && candidate < offset - DISTRUST_MS;
+    // A stall the arrivals showed is no contradiction: the report confirms it (or says the sender's clock went on).
+    const contradicts = this.sr
+      ? Math.abs(ntpMs - this.senderMs(ext)) > DISTRUST_MS && Math.abs(ntpMs - this.senderMs(ext) + this.stallMs) > DISTRUST_MS
+      : offset !== undefined && candidate < offset - DISTRUST_MS;
     if (contradicts && this.distrustRun < DISTRUST_LIMIT) {
       this.distrustRun++;
       this.participant.distrustedReports++;
@@ -114,6 +153,8 @@ export class TrackClock {
     if (contradicts) this.participant.resetSenderOffset();
     this.distrustRun = 0;
     this.sr = { ext, ntpMs };
+    this.stallMs = 0;
+    this.lateness = undefined;
     this.participant.observeSenderOffset(this.kind, candidate);
     return 'used';
   }
@@ -124,12 +165,15 @@ export class TrackClock {
   }
 
   private senderMs(ext: number): number {
-    return this.sr!.ntpMs + ((ext - this.sr!.ext) * 1000) / this.clockRate;
+    return this.sr!.ntpMs + this.stallMs + ((ext - this.sr!.ext) * 1000) / this.clockRate;
   }
 
   /** Recording-timeline ms of an RTP timestamp already observed (or close to one). */
   toTimeline(rtpTimestamp: number): number {
-    const ext = this.extend(rtpTimestamp);
+    return this.toTimelineExt(this.extend(rtpTimestamp));
+  }
+
+  private toTimelineExt(ext: number): number {
     const offset = this.participant.senderOffsetMs;
     if (this.sr && offset !== undefined) return this.senderMs(ext) + offset - this.originMs;
     const mediaMs = ((ext - this.firstExt) * 1000) / this.clockRate;

@@ -73,4 +73,54 @@ describe('ParticipantClock', () => {
     expect(a.onSenderReport(96_000, t0 + SENDER_AHEAD + 9000, t0 + 2010)).toBe('used');
     expect(a.toTimeline(96_000)).toBeCloseTo(3010, 6);
   });
+
+  it("follows a stalled sender's audio (capture time lost) before its next report says so, and the report is believed", () => {
+    const pc = new ParticipantClock(origin);
+    const audio = pc.track(1, 48_000, 'audio');
+    const video = pc.track(2, 90_000, 'video');
+    const t0 = origin + 1000;
+    // 20 ms packets, 20 ms network delay; the sender's reports at 0 s.
+    let ts = 0;
+    let at = t0;
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++, ts += 960, at += 20) audio.observe(ts, at + 20);
+    };
+    audio.observe(0, t0 + 20);
+    audio.onSenderReport(0, t0 + SENDER_AHEAD, t0 + 20);
+    video.observe(0, t0 + 35);
+    video.onSenderReport(0, t0 + SENDER_AHEAD, t0 + 35);
+    send(100); // 2 s
+    expect(audio.toTimeline(ts)).toBeCloseTo(at + 20 - origin, 6);
+    // The sender stalls 700 ms: no audio is captured meanwhile, so its RTP clock falls 700 ms behind.
+    at += 700;
+    send(100);
+    // Placed by the arrivals (never later than they came), not 700 ms early (late for the mix).
+    const placed = audio.toTimeline(ts) - (at + 20 - origin);
+    expect(placed).toBeGreaterThan(-40);
+    expect(placed).toBeLessThanOrEqual(0);
+    expect(audio.stalledMs).toBeGreaterThan(650);
+    // Video was not stalled (its timestamps follow capture time): untouched.
+    expect(video.toTimeline(90_000)).toBeCloseTo(1000 + 1000 + 20, 0);
+    // The next report confirms the step (0.7 s against the last report: beyond the distrust limit, but what we saw).
+    expect(audio.onSenderReport(ts, at + SENDER_AHEAD, at + 20)).toBe('used');
+    expect(audio.toTimeline(ts)).toBeCloseTo(at + 20 - origin, 6);
+  });
+
+  it('a recorder (or network) that was busy for a while is no stall: what it moved, the next arrivals move back', () => {
+    const pc = new ParticipantClock(origin);
+    const audio = pc.track(1, 48_000, 'audio');
+    const t0 = origin + 1000;
+    let ts = 0;
+    let at = t0;
+    audio.observe(0, t0 + 20);
+    audio.onSenderReport(0, t0 + SENDER_AHEAD, t0 + 20);
+    const send = (n: number, delay: number) => {
+      for (let i = 0; i < n; i++, ts += 960, at += 20) audio.observe(ts, at + delay);
+    };
+    send(50, 20);
+    send(100, 320); // every packet 300 ms later for 2 s
+    send(50, 20); // then on time again
+    expect(audio.toTimeline(ts)).toBeCloseTo(at + 20 - origin, 0);
+    expect(audio.stalledMs).toBe(0);
+  });
 });
