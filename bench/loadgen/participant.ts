@@ -410,6 +410,8 @@ export class SyntheticParticipant {
   private signaling?: SignalingClient;
   private pc?: RTCPeerConnection;
   private session = '';
+  /** Who our media goes to (the SFU, or the recorder in a mesh). */
+  private sendingTo?: string;
   private videoOut?: VideoOut;
   /** Simulcast: one stream per layer, lowest first. */
   private layerOuts: VideoOut[] = [];
@@ -468,8 +470,24 @@ export class SyntheticParticipant {
     }
   }
 
+  /**
+   * Stops sending video as a page's `removeTrack` does (a stopped screen share): the frames stop and the next offer
+   * (same session) marks the video's media section inactive. Resolves once that offer is sent.
+   */
+  async stopVideo(): Promise<void> {
+    const pc = this.pc;
+    const sender = pc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!pc || !sender || !this.sendingTo) return;
+    if (this.videoOut) this.videoOut.nextDue = Infinity;
+    for (const l of this.layerOuts) l.nextDue = Infinity;
+    pc.removeTrack(sender);
+    await pc.setLocalDescription(await pc.createOffer());
+    this.signaling!.sendOffer(this.sendingTo, this.session, { type: 'offer', sdp: pc.localDescription!.sdp });
+  }
+
   private async startSending(recorder: PeerInfo, iceServers: JoinedInfo['iceServers']): Promise<void> {
     const { name, video, audio, startOffset, scheduler, simulcast } = this.opts;
+    this.sendingTo = recorder.id;
     // Relayed (SDP hooks): one transport for both media from the start, so there is one candidate port to relay.
     const bundle = this.opts.rewriteOffer ? { bundlePolicy: 'max-bundle' as const } : {};
     const pc = new RTCPeerConnection({ ...senderConfig(iceServers, !!simulcast), ...bundle });

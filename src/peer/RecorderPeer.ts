@@ -6,6 +6,7 @@ import { SignalingClient, type JoinedInfo } from '../signaling/SignalingClient.j
 import { addRemoteCandidate, type Candidate } from './iceCandidate.js';
 import { peerConnectionConfig } from './peerConnectionConfig.js';
 import type { RecorderPeerEvents, RecorderPeerOptions, RemoteTrack, TileSizedTrack } from './RecorderPeerTypes.js';
+import { offerStillSends } from './offerSends.js';
 import { remoteTrackOf } from './remoteTrack.js';
 
 
@@ -18,6 +19,10 @@ interface InboundConnection {
   pending: Candidate[] | undefined;
   /** Offers are applied one after another: a renegotiation must not overtake the first offer. */
   chain: Promise<void>;
+  /** What was emitted for each received track, until it ends. */
+  delivered: Map<MediaStreamTrack, RemoteTrack>;
+  /** How often each track ended so far (a track still waiting for its first packet when it ended is not emitted). */
+  ends: Map<MediaStreamTrack, number>;
 }
 
 /**
@@ -136,7 +141,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
   private createConnection(peer: PeerInfo, session: string | undefined): InboundConnection {
     const iceServers = [...this.joined.iceServers, ...(this.options.iceServers ?? [])];
     const pc = new RTCPeerConnection(peerConnectionConfig({ iceServers, iceAddress: this.options.iceAddress }));
-    const conn: InboundConnection = { pc, peer, session, pending: [], chain: Promise.resolve() };
+    const conn: InboundConnection = { pc, peer, session, pending: [], chain: Promise.resolve(), delivered: new Map(), ends: new Map() };
     pc.connectionStateChange.subscribe((state) => this.logger.debug({ peer: peer.name, state }, 'connection state'));
     pc.onTrack.subscribe((track) => void this.onTrack(conn, track));
     return conn;
@@ -144,6 +149,7 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
 
   private async answer(conn: InboundConnection, sdp: string): Promise<void> {
     await conn.pc.setRemoteDescription({ type: 'offer', sdp });
+    this.endUnsent(conn);
     const pending = conn.pending ?? [];
     conn.pending = undefined;
     for (const c of pending) await this.addCandidate(conn, c);
@@ -169,10 +175,30 @@ export class RecorderPeer extends EventEmitter<RecorderPeerEvents> {
     if (!owner) return this.logger.warn({ peer: conn.peer.name }, 'SFU track of an unknown participant ignored');
     // An SFU's tracks may carry nothing for a while (video waits for a keyframe; a loaded machine takes seconds to set
     // the connection up): wait for the first packet as long as the connection lives rather than drop the track.
+    const ends = conn.ends.get(track) ?? 0;
     const remote = await remoteTrackOf(conn.pc, track, owner, conn.peer.role === 'sfu' ? SFU_FIRST_PACKET_WAIT_MS : undefined);
     if (!remote) return this.logger.warn({ peer: owner.name }, 'track without codec/ssrc ignored');
+    // Unpublished while it waited for its first packet (its media section may carry another track by now).
+    if ((conn.ends.get(track) ?? 0) !== ends) return;
     const sfu = conn.peer.role === 'sfu' ? conn.peer.id : undefined;
-    this.deliver(() => this.emit('track', sfu && remote.kind === 'video' && this.options.tileSizedLayers ? this.tileSizedVia(sfu, remote) : remote));
+    const delivered = sfu && remote.kind === 'video' && this.options.tileSizedLayers ? this.tileSizedVia(sfu, remote) : remote;
+    conn.delivered.set(track, delivered);
+    this.deliver(() => this.emit('track', delivered));
+  }
+
+  /**
+   * After each offer: a track its media section no longer sends (a stopped screen share; a participant an SFU stopped
+   * forwarding) ends; the section may carry a new track later (werift's track event again).
+   */
+  private endUnsent(conn: InboundConnection): void {
+    for (const track of conn.pc.getTransceivers().flatMap((t) => t.receiver.tracks)) {
+      if (offerStillSends(conn.pc, track)) continue;
+      const delivered = conn.delivered.get(track);
+      conn.ends.set(track, (conn.ends.get(track) ?? 0) + 1);
+      if (!delivered) continue;
+      conn.delivered.delete(track);
+      this.deliver(() => this.emit('trackEnded', delivered));
+    }
   }
 
   /**

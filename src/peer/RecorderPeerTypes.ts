@@ -68,6 +68,8 @@ export interface RecorderPeerEvents {
   participantJoined: [peer: PeerInfo];
   participantLeft: [peer: PeerInfo];
   track: [track: RemoteTrack];
+  /** A track its participant stopped sending (a stopped screen share) while staying: no more packets will come. */
+  trackEnded: [track: RemoteTrack];
   /** The signaling connection dropped; no new media will arrive. */
   disconnected: [];
 }

@@ -65,6 +65,8 @@ interface VideoSource {
   remote: RemoteTrack;
   /** Simulcast through the in-process SFU: `remote` is this view, whose layer follows the tile (undefined otherwise). */
   tiled?: TileSizedTrack;
+  /** The track as the source gave it (its trackEnded names it). */
+  origin: RemoteTrack;
   clock: TrackClock;
   decoder?: VideoTileDecoder;
   /** The previous size's decoder, kept until the new one outputs (re-layout without a gap). */
@@ -258,6 +260,17 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     this.relayout('leave');
   }
 
+  /** A participant stopped sending `track` and stays (a stopped screen share): its tile or voice goes now. */
+  endTrack(track: RemoteTrack): void {
+    const p = this.participants.get(track.participant.id);
+    if (!p) return;
+    const video = p.videos.find((v) => v.origin === track && !v.ended);
+    const audio = p.audios.find((a) => a.remote === track && !a.ended);
+    if (video) this.endVideo(video);
+    if (audio) this.endAudio(audio);
+    if (video) this.relayout('track ended');
+  }
+
   addTrack(track: RemoteTrack): void {
     if (this.stopping) return;
     if (!this.participants.has(track.participant.id)) this.addParticipant(track.participant);
@@ -306,7 +319,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     // A participant's first video is the camera; a further one is a screen share (featured).
     const key = live.length === 0 ? p.info.id : `${p.info.id}#screen`;
     const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'video');
-    const source: VideoSource = { key, remote, tiled, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
+    const source: VideoSource = { key, remote, tiled, origin: track, clock, frames: [], lastKeyframeRequest: 0, lastPacketAt: nowMs(), ended: false, dispose: () => {} };
     const h264 = remote.codec.name === 'h264';
     const jitter = new JitterBufferCallback(remote.codec.clockRate, { latency: 200, bufferSize: 10_000 });
     // Frames end at the marker, and a frame cut off by a layer switch is dropped rather than joined to the new layer's

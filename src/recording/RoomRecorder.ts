@@ -20,6 +20,8 @@ interface ActiveTrack {
   /** A WebmTrackSink; with per-track files off, an observer that only keeps the manifest's figures. */
   sink: TrackObserver;
   entry: TrackEntry;
+  /** What the source gave (its trackEnded names it). */
+  track: RemoteTrack;
 }
 
 /**
@@ -47,6 +49,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     peer.on('participantJoined', (p) => this.onParticipantJoined(p));
     peer.on('participantLeft', (p) => void this.onParticipantLeft(p));
     peer.on('track', (t) => this.onTrack(t));
+    peer.on('trackEnded', (t) => void this.onTrackEnded(t));
     peer.on('disconnected', () => logger.warn('signaling connection lost; media already flowing keeps being recorded'));
     // Packet counters change constantly; refreshing them on a timer keeps the manifest current without per-packet work.
     this.refreshTimer = setInterval(() => this.refreshEntries(), 2000).unref();
@@ -107,6 +110,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     this.peer.on('participantJoined', (p) => composite.addParticipant(p));
     this.peer.on('participantLeft', (p) => composite.removeParticipant(p));
     this.peer.on('track', (t) => composite.addTrack(t));
+    this.peer.on('trackEnded', (t) => composite.endTrack(t));
     composite.on('update', () => {
       Object.assign(this.manifest, composite.manifestFields());
       this.manifestWriter.touch();
@@ -206,7 +210,7 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       bytesWritten: 0,
     };
     this.manifest.tracks.push(entry);
-    this.active.set(sink, { sink, entry });
+    this.active.set(sink, { sink, entry, track });
     sink.on('update', () => {
       const waiting = entry.firstPacketAtMs === undefined;
       this.refreshEntry(sink, entry);
@@ -218,6 +222,14 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     this.manifestWriter.touch();
     this.logger.info({ participant: participant.name, kind, codec: codec.name, file: file ?? '(no file: --no-tracks)' }, 'recording track');
     this.emit('trackStarted', entry);
+  }
+
+  /** A participant stopped sending a track (a screen share) and stays: its file ends now (`endedAtMs`). */
+  private async onTrackEnded(track: RemoteTrack): Promise<void> {
+    const active = [...this.active.values()].find((a) => a.track === track);
+    if (!active) return;
+    this.logger.info({ participant: track.participant.name, kind: track.kind, file: active.entry.file }, 'track ended');
+    await this.endTrack(active.sink);
   }
 
   private async endTrack(sink: TrackObserver): Promise<void> {

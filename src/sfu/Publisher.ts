@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { ForwardMeter } from './ForwardMeter.js';
 import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import type { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
+import { offerStillSends } from '../peer/offerSends.js';
 import { firstPacket, remoteTrackNow, remoteTrackOf } from '../peer/remoteTrack.js';
 import { trackNacksPerSsrc } from '../peer/simulcastNack.js';
 import { routeSimulcast } from '../peer/simulcastRouting.js';
@@ -23,6 +24,8 @@ const LATE_LAYER_GRACE_MS = 1000;
 
 export interface PublisherEvents {
   track: [track: PublishedTrack];
+  /** The publisher stopped sending this track (a renegotiation without it: stopped screen share, removed track). */
+  trackEnded: [track: PublishedTrack];
   /** The PC closed or failed: its tracks are gone. */
   closed: [];
 }
@@ -89,6 +92,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private async answer(sdp: string): Promise<void> {
     this.ctx.logger.debug({ peer: this.participant.name }, 'publisher offer received');
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    this.endUnsent();
     const pending = this.pending ?? [];
     this.pending = undefined;
     for (const c of pending) await this.addCandidate(c);
@@ -100,6 +104,20 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   private addCandidate(c: Candidate): Promise<void> {
     return addRemoteCandidate(this.pc, c, this.ctx.logger);
+  }
+
+  /**
+   * Tracks whose m-line the publisher's new offer no longer sends on (`removeTrack`: recvonly/inactive; a stopped
+   * transceiver: port 0) are unpublished. A later `addTrack` reusing the m-line is a new track (werift's track event).
+   */
+  private endUnsent(): void {
+    for (const published of [...this.tracks]) {
+      if (offerStillSends(this.pc, published.layers[0]!.remote.track)) continue;
+      this.tracks.splice(this.tracks.indexOf(published), 1);
+      published.close();
+      this.ctx.logger.info({ peer: this.participant.name, kind: published.kind, source: published.source }, 'sfu: publisher stopped sending a track');
+      this.emit('trackEnded', published);
+    }
   }
 
   private async onTrack(track: MediaStreamTrack): Promise<void> {

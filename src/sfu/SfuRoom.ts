@@ -252,13 +252,15 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
       for (const s of this.subscribers.values()) if (this.forwards(track, s)) s.add(track);
       this.emit('track', track);
     });
+    const ended = (track: PublishedTrack) => {
+      this.mix?.removeVoice(track);
+      for (const s of this.subscribers.values()) s.remove(track);
+      this.emit('trackEnded', track);
+    };
+    publisher.on('trackEnded', ended);
     publisher.on('closed', () => {
       if (this.publishers.get(peer.id) === publisher) this.publishers.delete(peer.id);
-      for (const track of publisher.tracks) {
-        this.mix?.removeVoice(track);
-        for (const s of this.subscribers.values()) s.remove(track);
-        this.emit('trackEnded', track);
-      }
+      for (const track of publisher.tracks) ended(track);
     });
     return publisher;
   }

@@ -21,11 +21,22 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   private readonly onJoined = (p: PeerInfo) =>
     this.deliver(() => this.emit('participantJoined', p));
   private readonly onLeft = (p: PeerInfo) => this.deliver(() => this.emit('participantLeft', p));
-  private readonly onTrack = (t: PublishedTrack) => this.deliver(() => this.emit('track', this.recordedTrack(t)));
-  private readonly onTrackEnded = (t: PublishedTrack) => {
-    this.archives.get(t)?.close();
-    this.archives.delete(t);
-  };
+  private readonly onTrack = (t: PublishedTrack) =>
+    this.deliver(() => {
+      const recorded = this.recordedTrack(t);
+      this.recorded.set(t, recorded);
+      this.emit('track', recorded);
+    });
+  private readonly onTrackEnded = (t: PublishedTrack) =>
+    this.deliver(() => {
+      const recorded = this.recorded.get(t);
+      this.recorded.delete(t);
+      if (recorded) this.emit('trackEnded', recorded);
+      this.archives.get(t)?.close();
+      this.archives.delete(t);
+    });
+  /** What the recording was given for each published track (told again when it ends). */
+  private readonly recorded = new Map<PublishedTrack, RemoteTrack>();
   /** The streams of simulcast cameras' track files, taking packets until the track ends or the tap closes. */
   private readonly archives = new Map<PublishedTrack, TileLayerTrack>();
   private readonly onClosed = () => this.deliver(() => this.emit('disconnected'));
@@ -64,6 +75,7 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
     this.room.off('closed', this.onClosed);
     for (const archive of this.archives.values()) archive.close();
     this.archives.clear();
+    this.recorded.clear();
     this.member.leave();
   }
 

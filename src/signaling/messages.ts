@@ -112,7 +112,7 @@ export type ServerMessage =
   /** Instead of `joined`: the room lives on the server at `url` (its signaling WebSocket); join there. */
   | { type: 'redirect'; room: string; url: string }
   | TrackPublished
-  | { type: 'trackUnpublished'; from: string; participant: string; mid: string }
+  | TrackUnpublished
   /** SFU → participants of an MCU room: who is in the live mix now (participant ids, loudest first). */
   | { type: 'mixSpeakers'; from: string; speakers: string[] }
   /** SFU → subscriber: the video of its media section `mid` is not sent now, because not even its lowest layer fits the subscriber's bandwidth. */
@@ -125,6 +125,14 @@ export type ServerMessage =
 
 /** A relayed message as its addressee gets it: `to` removed, `from` added. */
 type RelayedToPeer<T> = T extends unknown ? Omit<T, 'to'> & { from?: string } : never;
+
+/** SFU → subscriber: the media section `mid` no longer carries `participant`'s track (stopped sending it, or left). */
+export interface TrackUnpublished {
+  type: 'trackUnpublished';
+  from: string;
+  participant: string;
+  mid: string;
+}
 
 /**
  * SFU → subscriber, sent before the offer that carries it: the media section `mid` of the subscriber's receiving PC

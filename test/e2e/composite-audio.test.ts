@@ -15,6 +15,7 @@ import { CliProcess } from '../harness/cli.js';
 import { alignmentSearchMs, type ContinuityResult, describeContinuity, inMixFromTimeline, loudestSetCheck, type LoudestSetVoice, trackOffsetInMix, voiceContinuity } from '../harness/continuity.js';
 import { audioFixture } from '../harness/fixtures.js';
 import { waitFor, trackPath } from '../harness/util.js';
+import { mediaAtRecorder } from './recorderMedia.js';
 
 const FREQS = [440, 600, 760, 920, 1080] as const;
 const LOUD = 0.5;
@@ -69,6 +70,9 @@ describe('mixed audio (composite)', () => {
     for (const p of people) {
       await waitFor(async () => (await p.page.getByTestId('status').textContent()) === 'connected', { timeoutMs: 30_000, description: `${p.name} connected` });
     }
+    // The recorder's own connection can come seconds after the pages' (a CI run recorded no voice at all, and said
+    // nothing of why): the recording is judged from when it has all five.
+    for (const freq of FREQS) await mediaAtRecorder(cli, `V${freq}`, ['audio']);
     // Well over one A+B loop, so both phases are heard settled.
     await new Promise((r) => setTimeout(r, 36_000));
     cli.kill('SIGINT');

@@ -29,6 +29,7 @@ import { descendants } from '../harness/procTree.js';
 import { audioFixture, flashBeepFixture, videoFixture } from '../harness/fixtures.js';
 import { waitFor } from '../harness/util.js';
 import { flashBeepEvents, median, pairOffsets, senderReportStepsText, sentFlashBeepEvents } from './avSync.js';
+import { mediaAtRecorder, readManifest } from './recorderMedia.js';
 
 const PALETTE = Object.fromEntries(['red', 'blue', 'lime', 'magenta', 'yellow', 'black', 'white'].map((n) => [n, NAMED_COLORS[n]!]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,31 +98,6 @@ async function connected(p: Participant): Promise<number> {
     description: `${p.name} connected`,
   });
   return Date.now();
-}
-
-/**
- * Resolves once the recorder has received `name`'s media of each kind (its manifest, rewritten within a second of a
- * track's first packet). A page says "connected" as soon as any of its mesh connections is up; the recorder's can
- * come seconds later on a loaded machine, and a check timed from "connected" then finds the tile still empty.
- */
-async function mediaAtRecorder(cli: CliProcess, name: string, kinds: Array<'audio' | 'video'>): Promise<number> {
-  const dir = (await cli.waitForLine(/^recording room \S+ into /)).replace(/^recording room \S+ into /, '');
-  await waitFor(
-    () => {
-      const m = readManifest(dir);
-      return kinds.every((k) => m.tracks.some((t) => t.participantName === name && t.kind === k && t.firstPacketAtMs !== undefined));
-    },
-    { timeoutMs: 30_000, description: `${name}'s ${kinds.join('+')} at the recorder` },
-  ).catch((err: Error) => {
-    // Say what the recorder had: one CI run waited 30 s for a video with nothing else to go on.
-    const tracks = readManifest(dir).tracks.map((t) => `${t.participantName}/${t.kind}: first packet ${t.firstPacketAtMs ?? 'none'}`);
-    throw new Error(`${err.message}\ntracks: ${tracks.join('; ')}\nrecorder: ${cli.stderr.slice(-20).join('\n')}`);
-  });
-  return Date.now();
-}
-
-function readManifest(dir: string): Manifest {
-  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
 }
 
 /**
@@ -521,7 +497,7 @@ describe('mixed recording of two participants already in the room', () => {
     expect(await colorAt(file, covered - 1, 960, 360)).toBe('blue');
   });
 
-  it('screen share: featured in the large tile, every camera in the strip', async () => {
+  it('screen share: featured in the large tile, every camera in the strip; stopped, the grid comes back and its track file ends', async () => {
     const { cli, since } = sharing;
     await sleep(Math.max(0, since + 2000 - Date.now()));
     // Playwright's click() can return well after the page acted on it on a loaded machine (a run at load 15: the layout
@@ -530,6 +506,14 @@ describe('mixed recording of two participants already in the room', () => {
     await blue.page.getByTestId('share').click();
     const sharedAt = Date.now();
     await sleep(7000);
+    // The page's button stops the share: its upload renegotiates without it, the SFU unpublishes it, and the recorder
+    // (a subscriber of the SFU here) ends that track.
+    expect(await blue.page.getByTestId('share').textContent()).toBe('Stop sharing');
+    const unshareClickAt = Date.now();
+    await blue.page.getByTestId('share').click();
+    const unsharedAt = Date.now();
+    await sleep(4000);
+    const stoppedAt = Date.now();
     cli.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
     const summary = JSON.parse(cli.stdout.at(-1)!) as Manifest & { dir: string };
@@ -546,6 +530,14 @@ describe('mixed recording of two participants already in the room', () => {
     expect(await colorAt(file, before, 960, 360)).toBe('blue');
     expect(['red', 'blue']).not.toContain(await colorAt(file, t, 640, 288));
     expect([await colorAt(file, t, 512, 648), await colorAt(file, t, 768, 648)]).toEqual(['red', 'blue']);
+    // Stopped: the screen's track file ended within 2.5 s of the click, and the 2x1 grid is back.
+    const screen = blueVideos[1]!;
+    expect(screen.endedAtMs, 'the screen track ended').toBeDefined();
+    expect(screen.endedAtMs! - unshareClickAt, `ended ${screen.endedAtMs! - unsharedAt} ms after the stop returned`).toBeLessThan(2500);
+    expect(blueVideos[0]!.endedAtMs!, 'the camera goes on until the recording stops').toBeGreaterThanOrEqual(stoppedAt);
+    const after = (screen.endedAtMs! - manifest.composite!.startedAtMs) / 1000 + 1.5;
+    expect(await colorAt(file, after, 320, 360)).toBe('red');
+    expect(await colorAt(file, after, 960, 360)).toBe('blue');
   });
 });
 

@@ -58,7 +58,7 @@ ui.form.addEventListener('submit', (e) => {
   join().catch(showError);
 });
 ui.leave.addEventListener('click', () => leave());
-ui.share.addEventListener('click', () => shareScreen().catch(showError));
+ui.share.addEventListener('click', () => (state.screen ? stopScreenShare() : shareScreen()).catch(showError));
 ui.toggleMic.addEventListener('click', () => setLocalEnabled('audio', ui.toggleMic.getAttribute('aria-pressed') !== 'true'));
 ui.toggleCamera.addEventListener('click', () => setLocalEnabled('video', ui.toggleCamera.getAttribute('aria-pressed') !== 'true'));
 ui.tiles.addEventListener('click', (e) => {
@@ -196,6 +196,8 @@ function teardown() {
   for (const id of [...state.peers.keys()]) removePeer(id);
   state.extras.forEach((s) => s.getTracks().forEach((t) => t.stop()));
   state.extras = [];
+  state.screen = undefined;
+  ui.share.textContent = 'Share screen';
   state.mixStream = undefined;
   state.tileSizes.clear();
   ui.mixAudio.srcObject = null;
@@ -720,7 +722,33 @@ function refreshStatus() {
 }
 
 async function shareScreen() {
-  publish(await navigator.mediaDevices.getDisplayMedia({ video: true }));
+  const stream = await navigator.mediaDevices.getDisplayMedia({ video: true });
+  state.screen = stream;
+  // The browser's own "Stop sharing" ends the track: the share is then unpublished as with our button.
+  stream.getVideoTracks()[0]?.addEventListener('ended', () => state.screen === stream && stopScreenShare());
+  publish(stream);
+  ui.share.textContent = 'Stop sharing';
+}
+
+async function stopScreenShare() {
+  const stream = state.screen;
+  if (!stream) return;
+  state.screen = undefined;
+  ui.share.textContent = 'Share screen';
+  unpublish(stream);
+}
+
+/**
+ * Stops sending `stream` (an extra one from publish()) on every connection: each send PC renegotiates without it, and
+ * the SFU tells the others (`trackUnpublished`); the recording ends that track there.
+ */
+function unpublish(stream) {
+  state.extras = state.extras.filter((s) => s !== stream);
+  const tracks = stream.getTracks();
+  for (const peer of state.peers.values()) {
+    for (const sender of peer.send?.getSenders() ?? []) if (sender.track && tracks.includes(sender.track)) peer.send.removeTrack(sender);
+  }
+  tracks.forEach((t) => t.stop());
 }
 
 /** Sends an extra stream (screen share, second camera) to everyone: each send PC renegotiates on its own session. */
@@ -826,6 +854,7 @@ window.rtcRoom = {
   /** Pages of other participants' tiles: the one shown, the order (participant ids), tiles per page. */
   get pages() { return { page: state.page, order: [...state.order], size: PAGE_SIZE }; },
   publish,
+  unpublish,
   /** Mutes or unmutes our microphone (a muted track sends silence: the others' mix drops us once the hold is over). */
   setMicEnabled(on) {
     setLocalEnabled('audio', on);
