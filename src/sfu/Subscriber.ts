@@ -191,7 +191,9 @@ export class Subscriber {
       return;
     }
     this.negotiating = true;
-    void this.negotiateLoop().finally(() => (this.negotiating = false));
+    // After the rest of this task: a new subscriber gets every track at once, and each add() came here while the first
+    // negotiation had already begun, so a second offer and answer followed the first with nothing new in it.
+    queueMicrotask(() => void this.negotiateLoop().finally(() => (this.negotiating = false)));
   }
 
   private async negotiateLoop(): Promise<void> {
