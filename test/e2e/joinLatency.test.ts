@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
-import { launchParticipant, type Participant } from '../harness/browser.js';
+import { launchParticipant } from '../harness/browser.js';
 import { CliProcess, serveTestLifecycle } from '../harness/cli.js';
-import { audioFixture, videoFixture } from '../harness/fixtures.js';
+import { videoFixture as encodedVideoFixture } from '../../bench/fixtures.js';
+import { loadIvf, loadOggOpus } from '../../bench/loadgen/media.js';
+import { MediaScheduler, SyntheticParticipant } from '../../bench/loadgen/participant.js';
+import { audioFixture, opusToneFixture, videoFixture } from '../harness/fixtures.js';
 import { instrumentJoin, logLines, pageMarks, profilePage, type LogLine, type PageMark } from '../harness/joinTiming.js';
 import { favourProcess } from '../harness/priority.js';
 import { waitFor } from '../harness/util.js';
@@ -123,14 +126,26 @@ describe('join latency (one browser, nothing else joining)', () => {
     for (let i = 0; i < RUNS; i++) idle.push(await measure(`idle-${i}`, `solo${i}`, 0));
     printTable('one browser joins an idle SFU room', idle);
 
-    const video2 = await videoFixture({ kind: 'color', color: 'red', width: 320, height: 240, fps: 15 });
-    const present: Participant[] = [];
-    for (let i = 0; i < OTHERS; i++) {
-      const p = await launchParticipant({ name: `other${i}`, video: video2, audio, url: `${url}/room/busy?name=other${i}&autojoin=1` });
-      cleanups.push(() => p.close());
-      present.push(p);
+    // The others: werift publishers (pre-encoded VP8 at 320x240, a PLI answered with the clip's next keyframe, and a
+    // voice), so the joiner's phases are not those of three browsers on two cores; JOIN_LATENCY_BROWSERS=1: Chromiums.
+    if (process.env.JOIN_LATENCY_BROWSERS === '1') {
+      const video2 = await videoFixture({ kind: 'color', color: 'red', width: 320, height: 240, fps: 15 });
+      for (let i = 0; i < OTHERS; i++) {
+        const p = await launchParticipant({ name: `other${i}`, video: video2, audio, url: `${url}/room/busy?name=other${i}&autojoin=1` });
+        cleanups.push(() => p.close());
+      }
+    } else {
+      const scheduler = new MediaScheduler();
+      cleanups.push(() => scheduler.stop());
+      const clip = loadIvf((await encodedVideoFixture({ width: 320, height: 240, fps: 15, kbps: 300, keyframeSeconds: 1, seconds: 10, variant: 1 })).path);
+      const voice = loadOggOpus(await opusToneFixture({ freq: 500, burstOffMs: 0, phases: [{ seconds: 4, amplitude: 0.2 }] }));
+      for (let i = 0; i < OTHERS; i++) {
+        const p = new SyntheticParticipant({ serverUrl: url.replace(/^http/, 'ws'), room: 'busy', name: `other${i}`, video: clip, audio: voice, startOffset: i, scheduler });
+        cleanups.push(() => p.close());
+        await p.join();
+      }
     }
-    // The others publish to each other before the measured joins.
+    // The others publish before the measured joins.
     await waitFor(() => logLines(cli.stderr).filter((l) => l.msg === 'publisher first rtp' && String(l.peer).startsWith('other')).length >= 2 * OTHERS, { timeoutMs: 30_000, description: 'the others publish' });
     await new Promise((r) => setTimeout(r, 2000));
     const busy: Row[] = [];
