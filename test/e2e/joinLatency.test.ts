@@ -146,7 +146,7 @@ describe('join latency (one browser, nothing else joining)', () => {
       }
     }
     // The others publish before the measured joins.
-    await waitFor(() => logLines(cli.stderr).filter((l) => l.msg === 'publisher first rtp' && String(l.peer).startsWith('other')).length >= 2 * OTHERS, { timeoutMs: 30_000, description: 'the others publish' }).catch((err) => {
+    await waitFor(() => logLines(cli.stderr).filter((l) => l.msg === 'first packet of track' && String(l.participant).startsWith('other')).length >= 2 * OTHERS, { timeoutMs: 30_000, description: 'the others publish' }).catch((err) => {
       throw new Error(`${(err as Error).message}\nserve: ${cli.stderr.slice(-15).join('\n')}`);
     });
     await new Promise((r) => setTimeout(r, 2000));
