@@ -86,13 +86,13 @@ export class DownTrack {
     this.out = new RtpFastSender(sender);
     this.out.sourceClock = () => published.layers[this.layerSwitch.current ?? this.layerSwitch.target]?.publisherClock();
     // The subscriber's keyframe requests (its decoder lost something) go to the publisher's layer it decodes, coalesced
-    // there; and once the subscriber's transport is up, the keyframe it starts with is asked for (one that came earlier
-    // could not be sent).
+    // there; and once the subscriber's transport is up and has the track negotiated, the keyframe it starts with is
+    // asked for (see markNegotiated).
     const subs = [
       sender.onPictureLossIndication.subscribe(() => published.requestKeyframe(this.layerSwitch.current ?? this.layerSwitch.target)),
       sender.onReady.subscribe(() => {
         this.startTrace.readyAt ??= performance.now();
-        published.requestKeyframe(this.layerSwitch.target);
+        if (this.negotiated) published.requestKeyframe(this.layerSwitch.target);
       }),
     ];
     const unsubscribeLayers = published.simulcast ? published.onLayersChanged(() => this.choose()) : () => {};
@@ -115,7 +115,10 @@ export class DownTrack {
     if (this.negotiated) return;
     this.negotiated = true;
     this.startTrace.negotiatedAt = performance.now();
-    this.published.requestKeyframe(this.layerSwitch.target);
+    // Asked for only once the transport is up too (else onReady asks): a keyframe that comes before cannot be sent, and
+    // the request held the next one back by the publisher's coalescing interval (500 ms): a new subscriber's transport
+    // connects ~100 ms after the negotiation, so its first video waited for the keyframe asked at +500 ms.
+    if (this.transceiver.sender.transport?.state === 'connected') this.published.requestKeyframe(this.layerSwitch.target);
   }
 
   get mid(): string | undefined {

@@ -91,14 +91,20 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   private async answer(sdp: string): Promise<void> {
     this.ctx.logger.debug({ peer: this.participant.name }, 'publisher offer received');
+    const t0 = performance.now();
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
     this.endUnsent();
     const pending = this.pending ?? [];
     this.pending = undefined;
     for (const c of pending) await this.addCandidate(c);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    const t1 = performance.now();
+    const created = await this.pc.createAnswer();
+    const t2 = performance.now();
+    await this.pc.setLocalDescription(created);
     // Gathering is complete once setLocalDescription resolves: the answer carries our candidates; we never trickle.
     const answer = this.pc.localDescription!.sdp;
+    const ms = (a: number, b: number) => Math.round(b - a);
+    this.ctx.logger.debug({ peer: this.participant.name, setRemoteMs: ms(t0, t1), createAnswerMs: ms(t1, t2), setLocalMs: ms(t2, performance.now()) }, 'publisher answer sent');
     this.ctx.sendAnswer({ type: 'answer', sdp: this.ctx.startKbps > 0 ? withStartBitrate(answer, this.ctx.startKbps) : answer });
   }
 
@@ -127,6 +133,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     // sendEncodings order, lowest layer first; its track event names only the first of them.
     const receiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
     const rids = receiver?.tracks.filter((t) => t.rid !== undefined) ?? [];
+    for (const t of rids.length > 1 ? rids : [track]) this.logFirstRtp(t);
     if (receiver && rids.length > 1) {
       trackNacksPerSsrc(receiver);
       routeSimulcast(this.pc);
@@ -145,6 +152,14 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     }
     this.tracks.push(published);
     this.emit('track', published);
+  }
+
+  /** When media began to arrive, to set beside the connection's states (join latency: test/e2e/joinLatency.test.ts). */
+  private logFirstRtp(track: MediaStreamTrack): void {
+    track.onReceiveRtp.asPromise(FIRST_PACKET_WAIT_MS).then(
+      () => this.ctx.logger.debug({ peer: this.participant.name, kind: track.kind, rid: track.rid }, 'publisher first rtp'),
+      () => {},
+    );
   }
 
   /**

@@ -163,6 +163,7 @@ export class SfuRoom extends EventEmitter<SfuRoomEvents> {
   private onPeerJoined(peer: PeerInfo): void {
     if (this.peers.has(peer.id)) return;
     this.peers.set(peer.id, peer);
+    this.ctx.logger.debug({ room: this.name, peer: peer.name, role: peer.role }, 'sfu: peer joined');
     if (publishes(peer)) this.emit('participantJoined', peer);
     if (this.ctx.audio === 'auto' && !this.mix && this.participantCount >= this.ctx.mcuFrom) this.startMix();
     if (!subscribes(peer) || this.localIds.has(peer.id)) return;

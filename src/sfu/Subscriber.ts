@@ -191,7 +191,9 @@ export class Subscriber {
       return;
     }
     this.negotiating = true;
-    void this.negotiateLoop().finally(() => (this.negotiating = false));
+    // After the rest of this task: a new subscriber gets every track at once, and each add() came here while the first
+    // negotiation had already begun, so a second offer and answer followed the first with nothing new in it.
+    queueMicrotask(() => void this.negotiateLoop().finally(() => (this.negotiating = false)));
   }
 
   private async negotiateLoop(): Promise<void> {
@@ -207,7 +209,12 @@ export class Subscriber {
 
   private async negotiateOnce(): Promise<void> {
     if (this.closed) return;
-    await this.pc.setLocalDescription(await this.pc.createOffer());
+    const t0 = performance.now();
+    const created = await this.pc.createOffer();
+    const t1 = performance.now();
+    await this.pc.setLocalDescription(created);
+    const ms = (a: number, b: number) => Math.round(b - a);
+    const took = { createOfferMs: ms(t0, t1), setLocalMs: ms(t1, performance.now()) };
     // The subscriber learns whose track each media section carries before the offer that adds it.
     for (const down of this.downTracks.values()) {
       if (down.mid === undefined || down.announcedMid === down.mid) continue;
@@ -228,7 +235,7 @@ export class Subscriber {
         resolve(sdp);
       };
     });
-    this.ctx.logger.debug({ peer: this.participant.name, tracks: this.downTracks.size }, 'sfu: offering to subscriber');
+    this.ctx.logger.debug({ peer: this.participant.name, tracks: this.downTracks.size, ...took }, 'sfu: offering to subscriber');
     this.ctx.sendOffer({ type: 'offer', sdp: this.pc.localDescription!.sdp });
     const sdp = await answered;
     if (this.closed) return;

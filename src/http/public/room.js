@@ -38,7 +38,7 @@ const ui = {
 };
 
 /** @type {{ws?: WebSocket, id?: string, iceServers: RTCIceServer[], local?: MediaStream, extras: MediaStream[], peers: Map<string, Peer>}} */
-const state = { iceServers: [], peers: new Map(), extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map(), bandwidthPaused: new Set(), page: 0, order: [], promotedAt: -Infinity };
+const state = { iceServers: [], peers: new Map(), joinedThisSocket: false, extras: [], mode: 'p2p', audio: 'forward', tracksByMid: new Map(), mixSpeakers: [], mixHistory: [], tileSizes: new Map(), bandwidthPaused: new Set(), page: 0, order: [], promotedAt: -Infinity };
 let sessionCounter = 0;
 
 /**
@@ -111,6 +111,7 @@ function connectSignaling(url, name, hops) {
   const token = params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : '';
   const ws = new WebSocket(`${url}${token}`);
   state.ws = ws;
+  state.joinedThisSocket = false;
   state.signalingUrl = url;
   let opened = false;
   // ?mode=p2p opens the room as a mesh; ?mesh=0 publishes only (no tiles, nothing received).
@@ -216,6 +217,7 @@ function send(msg) {
 async function onMessage(msg) {
   switch (msg.type) {
     case 'joined':
+      state.joinedThisSocket = true;
       state.id = msg.id;
       state.ownerUnreachableSince = undefined;
       if (state.timing) state.timing.joined ??= performance.now();
@@ -228,6 +230,10 @@ async function onMessage(msg) {
       layoutPages();
       break;
     case 'peerJoined':
+      // Before our `joined`, which lists everybody in the room then: the members a join of ours brought in (the SFU
+      // and the recorder of a room it opened). Handled now, the recorder got an upload of its own, in mesh mode since
+      // the room's mode comes with `joined`: an offer nobody answers, made on the way to our real one.
+      if (!state.joinedThisSocket) break;
       addPeer(msg.peer);
       break;
     case 'peerLeft':

@@ -343,6 +343,37 @@ describe('werift patch (patch-package)', () => {
     expect(server.state).toBe('connected');
     expect(client.state).toBe('connected');
   });
+
+  it('sends its first ClientHello as soon as the DTLS client starts (werift waited 100 ms)', async () => {
+    // werift is the DTLS client on every connection a browser publishes on (it answers the browser's offer): the wait
+    // was most of the time between ICE connected and DTLS connected there (join latency, issue 16).
+    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    await RTCDtlsTransport.SetupCertificate();
+    const toServer = new Event<[Buffer]>();
+    const toClient = new Event<[Buffer]>();
+    let firstHelloAt: number | undefined;
+    const client = new RTCDtlsTransport({}, {
+      connection: {
+        onData: toClient,
+        send: async (buf: Buffer) => {
+          if (buf[0] === 22 && buf[13] === 1) firstHelloAt ??= performance.now();
+          setImmediate(() => toServer.execute(buf));
+        },
+        close: () => {},
+      },
+      role: 'controlled',
+    });
+    const server = new RTCDtlsTransport({}, { connection: { onData: toServer, send: async (buf: Buffer) => void setImmediate(() => toClient.execute(buf)), close: () => {} }, role: 'controlling' });
+    client.role = 'client';
+    server.role = 'server';
+    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
+    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    const serverDone = server.start();
+    const t0 = performance.now();
+    await Promise.all([client.start(), serverDone]);
+    expect(client.state).toBe('connected');
+    expect(firstHelloAt! - t0).toBeLessThan(50);
+  });
 });
 
 /** werift 0.25's DTLS transport as these tests drive it (its package does not type these). */
