@@ -21,13 +21,14 @@ export interface FlashEvent {
 /**
  * Events of `a` paired with those of `b` at the same wall-clock time. The two clocks may disagree by a few hundred ms
  * (a sender's NTP clock against ours; measured 0.36 s in a CI run), so the shift under 500 ms that pairs the most
- * events within ±150 ms is found first (flashes come once a second: a larger shift would pair the wrong ones).
+ * events within ±300 ms is found first (flashes come once a second: a larger shift would pair the wrong ones; the
+ * window stays wide because MediaRecorder's timeline drifts against the wall clock over a recording).
  */
 export function pairOffsets(a: FlashEvent[], b: FlashEvent[]): Array<{ a: number; b: number }> {
   const pairsAt = (shift: number) => {
     const out: Array<{ a: number; b: number }> = [];
     for (const x of a) {
-      const y = b.find((e) => Math.abs(e.wall + shift - x.wall) < 150);
+      const y = b.find((e) => Math.abs(e.wall + shift - x.wall) < 300);
       if (y) out.push({ a: x.offset, b: y.offset });
     }
     return out;
