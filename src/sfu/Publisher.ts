@@ -133,7 +133,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     // sendEncodings order, lowest layer first; its track event names only the first of them.
     const receiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
     const rids = receiver?.tracks.filter((t) => t.rid !== undefined) ?? [];
-    for (const t of rids.length > 1 ? rids : [track]) this.logFirstRtp(t);
+    if (this.ctx.logger.isLevelEnabled('debug')) for (const t of rids.length > 1 ? rids : [track]) this.logFirstRtp(t);
     if (receiver && rids.length > 1) {
       trackNacksPerSsrc(receiver);
       routeSimulcast(this.pc);

@@ -30,15 +30,16 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   private readonly onTrackEnded = (t: PublishedTrack) =>
     this.deliver(() => {
       const recorded = this.recorded.get(t);
+      if (!recorded) return;
       this.recorded.delete(t);
-      if (recorded) this.emit('trackEnded', recorded);
-      this.archives.get(t)?.close();
-      this.archives.delete(t);
+      this.emit('trackEnded', recorded);
+      closeArchive(recorded);
     });
-  /** What the recording was given for each published track (told again when it ends). */
+  /**
+   * What the recording was given for each published track (told again when it ends). A simulcast camera's is the
+   * stream of its track file, taking packets until the track ends or the tap closes.
+   */
   private readonly recorded = new Map<PublishedTrack, RemoteTrack>();
-  /** The streams of simulcast cameras' track files, taking packets until the track ends or the tap closes. */
-  private readonly archives = new Map<PublishedTrack, TileLayerTrack>();
   private readonly onClosed = () => this.deliver(() => this.emit('disconnected'));
 
   constructor(
@@ -73,8 +74,7 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
     this.room.off('track', this.onTrack);
     this.room.off('trackEnded', this.onTrackEnded);
     this.room.off('closed', this.onClosed);
-    for (const archive of this.archives.values()) archive.close();
-    this.archives.clear();
+    for (const recorded of this.recorded.values()) closeArchive(recorded);
     this.recorded.clear();
     this.member.leave();
   }
@@ -89,9 +89,7 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   private recordedTrack(t: PublishedTrack): RemoteTrack {
     if (!t.simulcast || t.kind !== 'video') return t.remote;
     const onSwitch = this.onSwitch;
-    const archive = new TileLayerTrack(t);
-    this.archives.set(t, archive);
-    return Object.assign(archive, {
+    return Object.assign(new TileLayerTrack(t), {
       tileSized: () => new TileLayerTrack(t, onSwitch && ((from, to, waitedMs, time) => onSwitch(t, from, to, waitedMs, time))),
     });
   }
@@ -103,3 +101,7 @@ export class SfuTap extends EventEmitter<RecorderPeerEvents> implements TrackSou
   }
 }
 
+/** A simulcast camera's archive stream stops taking packets (other tracks are the SFU's own receivers: nothing to close). */
+function closeArchive(recorded: RemoteTrack): void {
+  if (recorded instanceof TileLayerTrack) recorded.close();
+}

@@ -2,6 +2,7 @@
 // files placed on the sender's clock), and paired by wall-clock time.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mappingMoveMs, rtpTicksBetween } from '../../src/media/rtp/senderReport.js';
 import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, detectBeepOnsets, detectFlashOnsets, type Region, videoBrightnessTimeline } from '../harness/analyze.js';
 import { trackPath } from '../harness/util.js';
@@ -47,7 +48,7 @@ export async function sentFlashBeepEvents(dir: string, beepHz: number, participa
   const onSenderClock = (kind: 'audio' | 'video'): { file: string; ntpAt: (fileSec: number) => number } => {
     const t = m.tracks.find((x) => x.kind === kind && (participantName === undefined || x.participantName === participantName))!;
     const first = t.firstRtpTimestamp!;
-    const sinceFirst = (rtp: number) => (((rtp - first + 2 ** 31) >>> 0) - 2 ** 31) / t.clockRate;
+    const sinceFirst = (rtp: number) => rtpTicksBetween(first, rtp) / t.clockRate;
     const reports = [t.firstSenderReport!, ...(t.senderReportSteps ?? [])].map((r) => ({ at: sinceFirst(r.rtpTimestamp), ntp: r.ntpTimeMs }));
     return {
       file: trackPath(dir, t),
@@ -76,9 +77,8 @@ export function senderReportStepsText(dir: string): string {
     .map((t) => {
       let prev = t.firstSenderReport;
       const steps = (t.senderReportSteps ?? []).map((r) => {
-        const ticks = ((r.rtpTimestamp - prev!.rtpTimestamp + 2 ** 31) >>> 0) - 2 ** 31;
-        const moved = r.ntpTimeMs - (prev!.ntpTimeMs + (ticks * 1000) / t.clockRate);
-        const at = ((((r.rtpTimestamp - t.firstRtpTimestamp! + 2 ** 31) >>> 0) - 2 ** 31) / t.clockRate).toFixed(1);
+        const moved = mappingMoveMs(prev!, r, t.clockRate);
+        const at = (rtpTicksBetween(t.firstRtpTimestamp!, r.rtpTimestamp) / t.clockRate).toFixed(1);
         prev = r;
         return `${at} s: ${moved > 0 ? '+' : ''}${moved.toFixed(0)} ms`;
       });

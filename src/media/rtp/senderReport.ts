@@ -14,6 +14,16 @@ export interface SenderReportPoint {
   ntpTimeMs: number;
 }
 
+/** `to` − `from` in RTP ticks across the 32-bit wrap (the two within 2^31 ticks of each other). */
+export function rtpTicksBetween(from: number, to: number): number {
+  return ((to - from + 2 ** 31) >>> 0) - 2 ** 31;
+}
+
+/** How far `next` moved the sender's RTP → NTP mapping from what `prev` predicted for its timestamp (ms). */
+export function mappingMoveMs(prev: SenderReportPoint, next: SenderReportPoint, clockRate: number): number {
+  return next.ntpTimeMs - (prev.ntpTimeMs + (rtpTicksBetween(prev.rtpTimestamp, next.rtpTimestamp) * 1000) / clockRate);
+}
+
 /**
  * The sender reports that moved a stream's RTP → NTP mapping: each differs by more than `thresholdMs` from what the
  * report before predicted. A sender's mapping is steady for video; a browser's audio mapping can step by hundreds of
@@ -34,11 +44,7 @@ export class SenderReportSteps<T extends SenderReportPoint = SenderReportPoint> 
   add(report: T): boolean {
     const prev = this.last;
     this.last = report;
-    if (!prev) return false;
-    // RTP timestamps wrap at 2^32; the difference between two reports is well under half of that.
-    const ticks = ((report.rtpTimestamp - prev.rtpTimestamp + 2 ** 31) >>> 0) - 2 ** 31;
-    const predicted = prev.ntpTimeMs + (ticks * 1000) / this.clockRate;
-    if (Math.abs(report.ntpTimeMs - predicted) <= this.thresholdMs) return false;
+    if (!prev || Math.abs(mappingMoveMs(prev, report, this.clockRate)) <= this.thresholdMs) return false;
     if (this.steps.length < this.max) this.steps.push(report);
     return true;
   }
