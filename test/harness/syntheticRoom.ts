@@ -2,6 +2,7 @@
 import { loadOggOpus } from '../../bench/loadgen/media.js';
 import { MediaScheduler } from '../../bench/loadgen/participant.js';
 import { startServer } from '../../src/http/HttpServer.js';
+import { createLogger } from '../../src/logger.js';
 import { opusToneFixture } from './fixtures.js';
 
 /**
@@ -9,7 +10,7 @@ import { opusToneFixture } from './fixtures.js';
  * scheduler synthetic publishers send by; both are stopped by `cleanups`.
  */
 export async function forwardingServer(cleanups: Array<() => Promise<unknown> | void>) {
-  const server = await startServer({ port: 0, host: '127.0.0.1', mcuFrom: 100 });
+  const server = await startServer({ port: 0, host: '127.0.0.1', mcuFrom: 100, ...(process.env.RTC_RECORD_DEBUG ? { logger: createLogger({ level: 'debug' }) } : {}) });
   cleanups.push(() => server.close());
   const scheduler = new MediaScheduler();
   cleanups.push(() => scheduler.stop());

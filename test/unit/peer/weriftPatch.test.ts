@@ -344,6 +344,47 @@ describe('werift patch (patch-package)', () => {
     expect(client.state).toBe('connected');
   });
 
+  it('ignores a second HelloVerifyRequest once its cookie ClientHello is out (the client failed on it)', async () => {
+    // Six werift peers joining at once (test/sfu/joinAtOnce.test.ts): the client's first ClientHello is retransmitted
+    // (500 ms timer) before the server's HelloVerifyRequest is read, the server answers both, and the second one
+    // reaches a client already in flight 3. Unpatched, Flight3 threw on it and the DTLS transport went "failed" while
+    // the server side went on: a publisher connected from its own view whose media the SFU never got.
+    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    await RTCDtlsTransport.SetupCertificate();
+    const handshakeType = (buf: Buffer) => (buf[0] === 22 && buf.length > 13 ? buf[13] : undefined);
+    const toServer = new Event<[Buffer]>();
+    const toClient = new Event<[Buffer]>();
+    let duplicated = false;
+    const client = new RTCDtlsTransport({}, { connection: { onData: toClient, send: async (buf: Buffer) => void setImmediate(() => toServer.execute(buf)), close: () => {} }, role: 'controlled' });
+    const server = new RTCDtlsTransport({}, {
+      connection: {
+        onData: toServer,
+        send: async (buf: Buffer) => {
+          setImmediate(() => toClient.execute(buf));
+          // hello_verify_request (3): its copy arrives right behind it, after the client answered the first and
+          // before the server's next flight.
+          if (handshakeType(buf) === 3 && !duplicated) {
+            duplicated = true;
+            const copy = Buffer.from(buf);
+            setImmediate(() => setImmediate(() => toClient.execute(copy)));
+          }
+        },
+        close: () => {},
+      },
+      role: 'controlling',
+    });
+    client.role = 'client';
+    server.role = 'server';
+    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
+    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`handshake not done in 3 s (client ${client.state}, server ${server.state})`)), 3000));
+    await Promise.race([Promise.all([server.start(), client.start()]), timeout]);
+    await new Promise((r) => setTimeout(r, 50)); // the copy has been read
+    expect(duplicated).toBe(true);
+    expect(client.state).toBe('connected');
+    expect(server.state).toBe('connected');
+  });
+
   it('sends its first ClientHello as soon as the DTLS client starts (werift waited 100 ms)', async () => {
     // werift is the DTLS client on every connection a browser publishes on (it answers the browser's offer): the wait
     // was most of the time between ICE connected and DTLS connected there (join latency, issue 16).
