@@ -13,6 +13,7 @@ import {
 import * as werift from 'werift';
 import { Event as NonstandardEvent, Vp8RtpPayload } from 'werift/nonstandard';
 import { ntpToUnixMs } from '../../../src/media/rtp/senderReport.js';
+import { peerConnectionConfig } from '../../../src/peer/peerConnectionConfig.js';
 import { describe, expect, it } from 'vitest';
 
 // patches/werift+*.patch (applied by `npm ci` through patch-package) replaces werift's string-based bit reader, which
@@ -383,6 +384,22 @@ describe('werift patch (patch-package)', () => {
     expect(duplicated).toBe(true);
     expect(client.state).toBe('connected');
     expect(server.state).toBe('connected');
+  });
+
+  it('asks no STUN server unless one is configured (werift fell back to stun.l.google.com:19302)', async () => {
+    // Every werift peer of ours (the SFU's, the recorder's) looked the public server up and sent it a binding request,
+    // and setLocalDescription waited for the answer: 5 s where outbound UDP is blocked, and our address told to a
+    // third party nobody configured.
+    const iceOf = (pc: werift.RTCPeerConnection) => (pc as unknown as { iceTransports: Array<{ connection: { stunServer?: unknown } }> }).iceTransports.map((t) => t.connection.stunServer);
+    const none = new werift.RTCPeerConnection(peerConnectionConfig({ iceServers: [], iceAddress: '127.0.0.1' }));
+    none.addTransceiver('audio', { direction: 'recvonly' });
+    await none.setLocalDescription(await none.createOffer());
+    expect(iceOf(none)).toEqual([undefined]);
+    const configured = new werift.RTCPeerConnection(peerConnectionConfig({ iceServers: [{ urls: 'stun:127.0.0.1:3478' }], iceAddress: '127.0.0.1' }));
+    configured.addTransceiver('audio', { direction: 'recvonly' });
+    await configured.createOffer();
+    expect(iceOf(configured)).toEqual([['127.0.0.1', 3478]]);
+    await Promise.all([none.close(), configured.close()]);
   });
 
   it('sends its first ClientHello as soon as the DTLS client starts (werift waited 100 ms)', async () => {
