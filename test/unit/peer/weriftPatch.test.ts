@@ -267,7 +267,7 @@ describe('werift patch (patch-package)', () => {
     // does when its side of ICE was writable first. Unpatched, that record was dropped and the handshake waited for
     // the client's retransmission: werift's after 500 ms (~450 ms after the server's start here), a browser's after
     // its backed-off timer (seconds).
-    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    const { RTCDtlsTransport } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const wire = () => ({ onData: new Event<[Buffer]>(), peer: undefined as undefined | { onData: Event<[Buffer]> }, state: 'connected' });
     const a = wire();
@@ -279,10 +279,7 @@ describe('werift patch (patch-package)', () => {
     });
     const client = new RTCDtlsTransport({}, { connection: connection(a, b), role: 'controlled' });
     const server = new RTCDtlsTransport({}, { connection: connection(b, a), role: 'controlling' });
-    client.role = 'client';
-    server.role = 'server';
-    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
-    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    pairDtls(client, server);
     const clientDone = client.start();
     await new Promise((r) => setTimeout(r, 150));
     expect(server.earlyDtls.length).toBe(1);
@@ -301,7 +298,7 @@ describe('werift patch (patch-package)', () => {
     // werift answered it as a new handshake: a new random and ECDHE key pair (and record numbers from 0) behind the
     // ServerHello the client already used; the client's Finished then failed to decrypt and the connection hung in
     // "connecting" (werift is the DTLS server on the SFU's connections to subscribers).
-    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    const { RTCDtlsTransport } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const handshakeType = (buf: Buffer) => (buf[0] === 22 && buf.length > 13 ? buf[13] : undefined);
     const toServer = new Event<[Buffer]>();
@@ -334,12 +331,8 @@ describe('werift patch (patch-package)', () => {
       },
       role: 'controlling',
     });
-    client.role = 'client';
-    server.role = 'server';
-    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
-    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
-    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`handshake not done in 3 s (client ${client.state}, server ${server.state})`)), 3000));
-    await Promise.race([Promise.all([server.start(), client.start()]), timeout]);
+    pairDtls(client, server);
+    await handshakeWithin(client, server, 3000);
     expect(replayed).toBe(true);
     expect(server.state).toBe('connected');
     expect(client.state).toBe('connected');
@@ -350,7 +343,7 @@ describe('werift patch (patch-package)', () => {
     // (500 ms timer) before the server's HelloVerifyRequest is read, the server answers both, and the second one
     // reaches a client already in flight 3. Unpatched, Flight3 threw on it and the DTLS transport went "failed" while
     // the server side went on: a publisher connected from its own view whose media the SFU never got.
-    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    const { RTCDtlsTransport } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const handshakeType = (buf: Buffer) => (buf[0] === 22 && buf.length > 13 ? buf[13] : undefined);
     const toServer = new Event<[Buffer]>();
@@ -374,12 +367,8 @@ describe('werift patch (patch-package)', () => {
       },
       role: 'controlling',
     });
-    client.role = 'client';
-    server.role = 'server';
-    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
-    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
-    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`handshake not done in 3 s (client ${client.state}, server ${server.state})`)), 3000));
-    await Promise.race([Promise.all([server.start(), client.start()]), timeout]);
+    pairDtls(client, server);
+    await handshakeWithin(client, server, 3000);
     await new Promise((r) => setTimeout(r, 50)); // the copy has been read
     expect(duplicated).toBe(true);
     expect(client.state).toBe('connected');
@@ -405,7 +394,7 @@ describe('werift patch (patch-package)', () => {
   it('sends its first ClientHello as soon as the DTLS client starts (werift waited 100 ms)', async () => {
     // werift is the DTLS client on every connection a browser publishes on (it answers the browser's offer): the wait
     // was most of the time between ICE connected and DTLS connected there (join latency, issue 16).
-    const { RTCDtlsTransport, RTCDtlsParameters } = dtlsClasses();
+    const { RTCDtlsTransport } = dtlsClasses();
     await RTCDtlsTransport.SetupCertificate();
     const toServer = new Event<[Buffer]>();
     const toClient = new Event<[Buffer]>();
@@ -422,10 +411,7 @@ describe('werift patch (patch-package)', () => {
       role: 'controlled',
     });
     const server = new RTCDtlsTransport({}, { connection: { onData: toServer, send: async (buf: Buffer) => void setImmediate(() => toClient.execute(buf)), close: () => {} }, role: 'controlling' });
-    client.role = 'client';
-    server.role = 'server';
-    client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
-    server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+    pairDtls(client, server);
     const serverDone = server.start();
     const t0 = performance.now();
     await Promise.all([client.start(), serverDone]);
@@ -443,6 +429,26 @@ interface DtlsLike {
   setRemoteParams(p: unknown): void;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Makes `client` and `server` the two ends of one DTLS association (roles and each other's fingerprints). */
+function pairDtls(client: DtlsLike, server: DtlsLike): void {
+  const { RTCDtlsParameters } = dtlsClasses();
+  client.role = 'client';
+  server.role = 'server';
+  client.setRemoteParams(new RTCDtlsParameters(server.localParameters.fingerprints, 'server'));
+  server.setRemoteParams(new RTCDtlsParameters(client.localParameters.fingerprints, 'client'));
+}
+
+/** Runs the handshake, failing with both ends' states if it is not done in `ms`. */
+async function handshakeWithin(client: DtlsLike, server: DtlsLike, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`handshake not done in ${ms} ms (client ${client.state}, server ${server.state})`)), ms)));
+  try {
+    await Promise.race([Promise.all([server.start(), client.start()]), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function dtlsClasses() {
