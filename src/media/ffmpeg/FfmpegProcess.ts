@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -8,6 +8,7 @@ import { resolveFfmpeg, resolveFfprobe } from './ffmpegBinary.js';
 import { watchPipeTransfer } from './pipeTransfers.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
 import type { StderrLineSocket } from './StderrLineSocket.js';
+import { spawnChild, type Child } from './spawnChild.js';
 
 export type { FfmpegProgress };
 
@@ -90,7 +91,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   /** Resolves once on exit (never rejects). */
   readonly exited: Promise<FfmpegExit>;
 
-  private readonly child: ChildProcess;
+  private readonly child: Child;
   private readonly log: Logger;
   private readonly tail: string[] = [];
   private readonly tailMax: number;
@@ -114,11 +115,9 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.exited = new Promise((r) => (this.resolveExited = r));
 
     const extra = opts.extraInputs ?? 0;
-    this.child = spawn(this.binaryPath, this.args, {
+    this.child = spawnChild(this.binaryPath, this.args, ['pipe', opts.stdout ?? 'ignore', opts.stderr?.childEnd ?? 'pipe', ...Array<'pipe'>(extra).fill('pipe')], {
       cwd: opts.cwd,
       env: opts.env,
-      stdio: ['pipe', opts.stdout ?? 'ignore', opts.stderr?.childEnd ?? 'pipe', ...Array<'pipe'>(extra).fill('pipe')],
-      windowsHide: true,
     });
     if (typeof opts.stdout === 'object') opts.stdout.destroy();
     opts.stderr?.childEnd.destroy();
