@@ -1,11 +1,12 @@
 import type { Logger } from '../logger.js';
 import { libopus, libopusError } from '../media/audio/libopus.js';
+import { posixSpawn, posixSpawnError } from '../native/posixSpawn.js';
 import { SrtpUdpWriter } from '../peer/SrtpUdpWriter.js';
 import { installOpensslSrtp } from '../peer/srtp/opensslSrtp.js';
 
 /**
  * Says at startup which system libraries this process found and uses: libopus for decoding voices, libcrypto for
- * SRTP, libc's sendto for forwarded packets. Without them it still works (WASM Opus: 3-5× slower, no FEC recovery; node's crypto: a cipher object per
+ * SRTP, libc's sendto for forwarded packets and posix_spawn for ffmpeg. Without them it still works (WASM Opus: 3-5× slower, no FEC recovery; node's crypto: a cipher object per
  * packet), so a machine without them should hear about it once, with the reason, instead of silently paying for it
  * in every room.
  */
@@ -19,4 +20,6 @@ export function logNativeLibraries(logger: Logger): void {
   const udpReason = SrtpUdpWriter.unavailableReason();
   if (udpReason === undefined) logger.info('udp: forwarded RTP encrypted in place and sent with sendto(2)');
   else logger.info({ reason: udpReason }, "udp: forwarded RTP sent through node's dgram");
+  if (posixSpawn()) logger.info('ffmpeg: children started with posix_spawn(3)');
+  else logger.info({ reason: posixSpawnError() }, "ffmpeg: children started with node's spawn (forks the whole process)");
 }
