@@ -1,4 +1,5 @@
 import {
+  RTCDtlsTransport,
   RTCRtpCodecParameters,
   useAbsSendTime,
   useAudioLevelIndication,
@@ -38,6 +39,16 @@ export function mediaCodecs(feedback: RTCRtpCodecParameters['rtcpFeedback']): No
       new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 103, parameters: 'apt=102' }),
     ],
   };
+}
+
+/**
+ * Makes the process's DTLS certificate now (werift makes one per process, in its first createOffer/createAnswer). Made
+ * on demand, the first joins of a freshly started server waited for it: createAnswer took 0.8-1.6 s for the first
+ * four of six browsers joining at once (webcrypto key generation queued behind the recording's file I/O on libuv's
+ * threads), 1-5 ms after.
+ */
+export function prepareDtlsCertificate(): void {
+  void RTCDtlsTransport.SetupCertificate();
 }
 
 /**

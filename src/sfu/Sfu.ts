@@ -1,3 +1,4 @@
+import { prepareDtlsCertificate } from '../peer/peerConnectionConfig.js';
 import type { TrackSource } from '../peer/RecorderPeerTypes.js';
 import type { RoomAudio } from '../signaling/messages.js';
 import type { SignalingServer } from '../signaling/SignalingServer.js';
@@ -33,6 +34,7 @@ export class Sfu {
     private readonly signaling: SignalingServer,
     private readonly options: SfuOptions,
   ) {
+    prepareDtlsCertificate();
     signaling.on('roomOpened', (room, mode, audio) => {
       if (mode === 'sfu') this.open(room, audio);
     });
