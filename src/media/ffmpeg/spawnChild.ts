@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { posixSpawn, type ChildFd, type ChildStatus, type PosixSpawn } from '../../native/posixSpawn.js';
 
 /** A child's fd: a pipe to us, /dev/null, or one of our sockets handed over as is. */
@@ -20,10 +21,11 @@ export interface Child extends EventEmitter {
 
 /**
  * Starts `file` with posix_spawn where it can (see src/native/posixSpawn.ts: ~1 ms on the event loop instead of node's
- * 20-130 ms fork), with node's spawn otherwise (not Linux, RTC_RECORD_SPAWN=node, a `cwd`).
+ * 20-130 ms fork), with node's spawn otherwise (not Linux, RTC_RECORD_SPAWN=node, a `cwd`, a worker thread: signals,
+ * SIGCHLD among them, reach only the main thread).
  */
 export function spawnChild(file: string, args: readonly string[], stdio: readonly StdioSpec[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Child {
-  const posix = opts.cwd === undefined ? posixSpawn() : undefined;
+  const posix = opts.cwd === undefined && isMainThread ? posixSpawn() : undefined;
   if (!posix) return spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: [...stdio], windowsHide: true });
   return new PosixChild(posix, file, args, stdio, opts.env ?? process.env);
 }
