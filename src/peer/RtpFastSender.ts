@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Socket } from 'node:dgram';
-import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeAbsSendTime, serializeSdesMid, serializeTransportWideCC, type RTCRtpSender, type SrtpSession } from 'werift';
+import { ntpTime, RTP_EXTENSION_URI, RtpHeader, RtpPacket, serializeSdesMid, type RTCRtpSender, type SrtpSession } from 'werift';
 import { sockaddrIn, socketFd, type SocketFd } from '../native/udpSocket.js';
 import { SrtpUdpWriter } from './SrtpUdpWriter.js';
 
@@ -54,6 +54,23 @@ interface IceInternals {
 
 /** RFC 8285 extensions werift's sender writes itself, in id order (precomputed per negotiation). */
 type OwnExtension = { id: number; kind: 'mid' | 'rid' | 'rrid' | 'twcc' | 'abs'; payload?: Buffer };
+type Extension = { id: number; payload: Buffer };
+
+/** werift's RTP_HISTORY_SIZE: the sender answers NACKs from `rtpCache[seq % 128]`. */
+const HISTORY = 128;
+/** 1900-01-01 in Unix ms: NTP's epoch. */
+const NTP_EPOCH_MS = Date.UTC(1900, 0, 1);
+
+/**
+ * abs-send-time now (24 bits: 6.18 fixed-point seconds), the value werift's `serializeAbsSendTime(ntpTime())` writes,
+ * computed without BigInt.
+ */
+export function absSendTimeNow(): number {
+  const ms = performance.timeOrigin + performance.now() - NTP_EPOCH_MS;
+  const sec = Math.floor(ms / 1e3);
+  const fraction = Math.min(4294967295, Math.round((ms / 1e3 - sec) * 4294967296));
+  return ((sec & 0x3f) << 18) | (fraction >>> 14);
+}
 
 /**
  * Sends RTP through a connected werift sender without werift's per-packet promise chain (sender → DTLS transport →
@@ -73,7 +90,6 @@ export class RtpFastSender {
   private extensionsMid?: string;
   private extensions: OwnExtension[] = [];
   private twcc = false;
-  private absSendTime = false;
   private checkedPair?: object;
   private pairUsable = false;
   /** The pair's socket descriptor and remote address for SrtpUdpWriter, when it can send there. */
@@ -89,6 +105,14 @@ export class RtpFastSender {
   private nack = false;
   /** Without NACK nothing keeps a sent header: one serves every packet. */
   private readonly scratch = new RtpHeader();
+  /**
+   * With NACK, the history werift answers from: one packet, header and extension list per slot, rewritten in place
+   * when the slot comes round again (a new header, packet and extension buffers per forwarded packet all lived ~1 s
+   * in the history, long enough to be promoted out of V8's young generation: GC was ~14 % of the SFU's main thread).
+   */
+  private slots: RtpPacket[] = [];
+  /** The extension list of each slot (and, last, of `scratch`), as planned now: entries and their buffers reused. */
+  private slotExtensions: Extension[][] = [];
   /** When the sender-report pair (NTP time, RTP timestamp) was last taken (ms, performance.now()). */
   private pairAt = -Infinity;
   /**
@@ -149,7 +173,15 @@ export class RtpFastSender {
       this.nack = codec.rtcpFeedback?.some((f) => f.type === 'nack' && !f.parameter) ?? false;
     }
     const src = packet.header;
-    const header = this.nack ? new RtpHeader() : this.scratch;
+    if (this.extensionsOf !== s.headerExtensions || this.extensionsMid !== s.mid) this.planExtensions(s);
+    const sequenceNumber = (src.sequenceNumber + s.seqOffset) & 0xffff;
+    const slot = sequenceNumber % HISTORY;
+    let entry: RtpPacket | undefined;
+    if (this.nack) {
+      entry = this.slots[slot] ??= new RtpPacket(new RtpHeader(), packet.payload);
+      entry.payload = packet.payload;
+    }
+    const header = entry ? entry.header : this.scratch;
     header.padding = src.padding;
     header.paddingSize = src.paddingSize;
     header.marker = src.marker;
@@ -158,27 +190,25 @@ export class RtpFastSender {
     header.ssrc = s.ssrc;
     header.payloadType = codec.payloadType;
     header.timestamp = (src.timestamp + s.timestampOffset) >>> 0;
-    header.sequenceNumber = (src.sequenceNumber + s.seqOffset) & 0xffff;
+    header.sequenceNumber = sequenceNumber;
     s.timestamp = header.timestamp;
     s.sequenceNumber = header.sequenceNumber;
-    if (this.extensionsOf !== s.headerExtensions || this.extensionsMid !== s.mid) this.planExtensions(s);
     const now = performance.now();
-    // The sender report's (NTP, RTP) pair: taken every 50 ms, not every packet (a BigInt NTP time per packet);
-    // abs-send-time needs the time in each packet.
-    const ntp = this.absSendTime ? ntpTime() : undefined;
-    header.extensions = this.ownExtensions(dtls, ntp, src.extensions);
+    header.extensions = this.ownExtensions(dtls, src.extensions, entry ? slot : HISTORY);
     header.extension = header.extensions.length > 0;
+    // The sender report's (NTP, RTP) pair: taken every 50 ms, not every packet (a BigInt NTP time per packet).
     if (now - this.pairAt >= 50) {
       this.pairAt = now;
       const source = this.sourceClock?.();
-      s.ntpTimestamp = source ? source.ntp : (ntp ?? ntpTime());
+      s.ntpTimestamp = source ? source.ntp : ntpTime();
       s.rtpTimestamp = source ? (source.rtp + s.timestampOffset) >>> 0 : header.timestamp;
     }
     const headerSize = header.serializeSize;
     s.octetCount += packet.payload.length;
     s.headerBytesSent += headerSize;
     s.packetCount = (s.packetCount + 1) >>> 0;
-    if (this.nack) s.rtpCache[header.sequenceNumber % 128] = new RtpPacket(header, packet.payload);
+    // Put back each time: werift's own sends (the fallback) store packets of their own there.
+    if (entry) s.rtpCache[slot] = entry;
     if (!s.rtcpRunning) void s.runRtcp();
 
     const direct = this.direct;
@@ -221,23 +251,29 @@ export class RtpFastSender {
     return this.pairUsable;
   }
 
-  /** The sender's own extensions (planned), as werift writes them, then the packet's own (its payload wins on the same id). */
-  private ownExtensions(dtls: DtlsInternals, ntp: bigint | undefined, original: { id: number; payload: Buffer }[]): { id: number; payload: Buffer }[] {
-    const out: { id: number; payload: Buffer }[] = [];
-    for (const e of this.extensions) {
-      switch (e.kind) {
-        case 'twcc':
-          dtls.transportSequenceNumber = (dtls.transportSequenceNumber + 1) & 0xffff;
-          out.push({ id: e.id, payload: serializeTransportWideCC(dtls.transportSequenceNumber) });
-          break;
-        case 'abs':
-          out.push({ id: e.id, payload: serializeAbsSendTime(ntp!) });
-          break;
-        default:
-          out.push({ id: e.id, payload: e.payload! });
+  /**
+   * The sender's own extensions (planned), as werift writes them, then the packet's own (its payload wins on the same
+   * id). Without extensions of the packet's own (what the SFU forwards: stripped), the list of history slot `slot`
+   * (HISTORY: the scratch header's) rewritten in place.
+   */
+  private ownExtensions(dtls: DtlsInternals, original: Extension[], slot: number): Extension[] {
+    const reuse = original.length === 0;
+    const out: Extension[] = reuse ? (this.slotExtensions[slot] ??= this.extensions.map((e) => ({ id: e.id, payload: e.payload ?? Buffer.alloc(e.kind === 'twcc' ? 2 : 3) }))) : [];
+    const planned = this.extensions;
+    for (let i = 0; i < planned.length; i++) {
+      const e = planned[i]!;
+      let payload = e.payload;
+      if (e.kind === 'twcc') {
+        dtls.transportSequenceNumber = (dtls.transportSequenceNumber + 1) & 0xffff;
+        payload = reuse ? out[i]!.payload : Buffer.alloc(2);
+        payload.writeUInt16BE(dtls.transportSequenceNumber, 0);
+      } else if (e.kind === 'abs') {
+        payload = reuse ? out[i]!.payload : Buffer.alloc(3);
+        payload.writeUIntBE(absSendTimeNow(), 0, 3);
       }
+      if (!reuse) out.push({ id: e.id, payload: payload! });
     }
-    if (original.length === 0) return out;
+    if (reuse) return out;
     for (const ext of original) {
       const same = out.find((v) => v.id === ext.id);
       if (same) same.payload = ext.payload;
@@ -259,7 +295,9 @@ export class RtpFastSender {
     }
     // werift numbers transport-wide sequence numbers in negotiation order, then sorts by id: same order of increments.
     this.twcc = planned.some((e) => e.kind === 'twcc');
-    this.absSendTime = planned.some((e) => e.kind === 'abs');
     this.extensions = planned.sort((a, b) => a.id - b.id);
+    // Slots planned for the previous extensions start afresh (what the history holds keeps its own lists).
+    this.slots = [];
+    this.slotExtensions = [];
   }
 }

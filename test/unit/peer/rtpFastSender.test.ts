@@ -1,9 +1,9 @@
 // RtpFastSender against real werift peers on loopback: what arrives through the fast path is what werift's own
 // sendRtp delivers (payloads, continuous numbering across a switch between the two, the sender's SSRC and payload
 // type), and what werift's RTCP and NACK code read of the sender afterwards is right.
-import { GenericNack, RTCPeerConnection, RtcpSrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import { GenericNack, ntpTime, RTCPeerConnection, serializeAbsSendTime, RtcpSrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RtpFastSender } from '../../../src/peer/RtpFastSender.js';
+import { absSendTimeNow, RtpFastSender } from '../../../src/peer/RtpFastSender.js';
 import { peerConnectionConfig } from '../../../src/peer/peerConnectionConfig.js';
 import { subscriberPeerConfig } from '../../../src/sfu/subscriberConfig.js';
 import { waitFor } from '../../harness/util.js';
@@ -137,6 +137,39 @@ describe('RtpFastSender', () => {
     expect(received[20]!.header.sequenceNumber).toBe(lost);
     expect(received[20]!.payload[0]).toBe(10);
     expect(fast.fast).toBe(20);
+  });
+
+  it('answers NACKs right after its history went round (slots rewritten in place)', async () => {
+    const { sender, received } = await pair('video');
+    const fast = new RtpFastSender(sender.sender);
+    const absId = (sender.sender as unknown as { headerExtensions: { id: number; uri: string }[] }).headerExtensions.find((e) => e.uri.endsWith('abs-send-time'))!.id;
+    const abs = (p: RtpPacket) => p.header.extensions.find((e) => e.id === absId)?.payload.toString('hex');
+    for (let i = 0; i < 300; i++) fast.send(packet(i, i & 0xff, 96));
+    await waitFor(() => received.length >= 300, { timeoutMs: 5000, description: '300 packets' });
+    // The last 128 are in the history: ask for two of them, and one that its slot's next packet replaced.
+    const want = [200, 299].map((i) => received[i]!);
+    const gone = received[100]!.header.sequenceNumber;
+    const nack = new RtcpTransportLayerFeedback({
+      feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: sender.sender.ssrc, lost: [...want.map((p) => p.header.sequenceNumber), gone] }),
+    });
+    (sender.sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack);
+    await waitFor(() => received.length >= 302, { timeoutMs: 5000, description: 'the retransmissions' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const again = received.slice(300);
+    expect(again.map((p) => p.header.sequenceNumber)).toEqual(want.map((p) => p.header.sequenceNumber));
+    expect(again.map((p) => p.payload[0])).toEqual([200 & 0xff, 299 & 0xff]);
+    // Every packet went out with its own abs-send-time (the slot's buffer written in place).
+    expect(received.slice(0, 300).every((p) => /^[0-9a-f]{6}$/.test(abs(p) ?? ''))).toBe(true);
+  });
+
+  it("writes werift's abs-send-time value", () => {
+    for (let i = 0; i < 1000; i++) {
+      const before = absSendTimeNow();
+      const theirs = serializeAbsSendTime(ntpTime()).readUIntBE(0, 3);
+      const after = absSendTimeNow();
+      // Same clock, same rounding: werift's value lies between ours before and after (modulo the 64 s wrap).
+      expect((theirs - before) & 0xffffff).toBeLessThanOrEqual((after - before) & 0xffffff);
+    }
   });
 
   it('keeps no history where NACK is not negotiated (audio): nothing would ask for it', async () => {

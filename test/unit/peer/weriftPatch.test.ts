@@ -238,6 +238,22 @@ describe('werift patch (patch-package)', () => {
     }
   });
 
+  it("writes transport-cc run-length chunks as werift's BigInt bit writer did, and reads them back", () => {
+    const lib = werift as unknown as {
+      RunLengthChunk: (new (props: { packetStatus: number; runLength: number }) => { serialize(): Buffer }) & { deSerialize(b: Buffer): { packetStatus: number; runLength: number } };
+      BitWriter2: new (bits: number) => { set(value: number, size?: number): { set(value: number, size?: number): unknown }; value: number };
+    };
+    for (let packetStatus = 0; packetStatus < 4; packetStatus++) {
+      for (let runLength = 0; runLength < 8192; runLength += runLength < 300 ? 1 : 97) {
+        const bytes = new lib.RunLengthChunk({ packetStatus, runLength }).serialize();
+        const w = new lib.BitWriter2(16);
+        (w.set(0).set(packetStatus, 2) as typeof w).set(runLength, 13);
+        expect(bytes.readUInt16BE(0)).toBe(w.value);
+        expect(lib.RunLengthChunk.deSerialize(bytes)).toMatchObject({ packetStatus, runLength });
+      }
+    }
+  });
+
   it('writes and reads NTP timestamps with a binary fraction (sender reports carry the real time)', () => {
     const lib = werift as unknown as { ntpTime(): bigint; ntpTime2Sec(ntp: bigint): number; ntpTimeToEpochMs(ntp: bigint): number };
     // Unpatched, the fraction was the decimal digits after the point: the time read back was up to a second off, and
