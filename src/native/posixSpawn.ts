@@ -57,6 +57,7 @@ const O_RDWR = 2;
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 const ECHILD = 10;
+const F_DUPFD_CLOEXEC = 1030;
 
 function bind(lib: IKoffiLib, koffi: Koffi): PosixSpawn {
   const spawnp = lib.func('int posix_spawnp(_Out_ int *pid, const char *file, void *actions, void *attr, const char **argv, const char **envp)');
@@ -73,6 +74,7 @@ function bind(lib: IKoffiLib, koffi: Koffi): PosixSpawn {
   const sigEmptySet = lib.func('int sigemptyset(void *set)');
   const pipe2 = lib.func('int pipe2(_Out_ int *fds, int flags)');
   const closeFd = lib.func('int close(int fd)');
+  const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
   const waitpid = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
 
   const fail = (what: string, errno: number): never => {
@@ -93,11 +95,21 @@ function bind(lib: IKoffiLib, koffi: Koffi): PosixSpawn {
     spawn(file, argv, env, fds) {
       const actions = Buffer.alloc(FILE_ACTIONS_BYTES);
       const attr = Buffer.alloc(ATTR_BYTES);
+      // The child's fds are set in order: a source numbered like one of them could be replaced before it is copied
+      // (fd 4 → child fd 5 after something went to child fd 4). Such sources are copied above that range first.
+      const moved: number[] = [];
+      const source = (fd: number) => {
+        if (fd >= fds.length) return fd;
+        const copy = fcntl(fd, F_DUPFD_CLOEXEC, 'int', fds.length) as number;
+        if (copy < 0) fail('fcntl', koffi.errno());
+        moved.push(copy);
+        return copy;
+      };
       actionsInit(actions);
       attrInit(attr);
       try {
         fds.forEach((fd, i) => {
-          const r = fd === 'null' ? addOpen(actions, i, '/dev/null', O_RDWR, 0) : addDup2(actions, fd.dup, i);
+          const r = fd === 'null' ? addOpen(actions, i, '/dev/null', O_RDWR, 0) : addDup2(actions, source(fd.dup), i);
           if (r !== 0) fail('posix_spawn_file_actions', r as number);
         });
         attrSetSigDefault(attr, allSignals);
@@ -110,6 +122,7 @@ function bind(lib: IKoffiLib, koffi: Koffi): PosixSpawn {
       } finally {
         actionsDestroy(actions);
         attrDestroy(attr);
+        for (const fd of moved) closeFd(fd);
       }
     },
     pipe() {

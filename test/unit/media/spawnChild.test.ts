@@ -2,10 +2,11 @@
 // exit codes and signals, a missing binary, default signal dispositions — and what it saves on the event loop.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { spawnChild, type Child } from '../../../src/media/ffmpeg/spawnChild.js';
-import { posixSpawn, posixSpawnError } from '../../../src/native/posixSpawn.js';
+import { posixSpawn, posixSpawnError, type ChildFd } from '../../../src/native/posixSpawn.js';
 
 const exitOf = (child: Child) => once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
 const readAll = async (r: Readable) => {
@@ -49,6 +50,29 @@ describe('spawnChild', () => {
     expect(masks.SigBlk, 'blocked').toBe(0n);
     // Signals 1-31 at their default; glibc leaves its own two (32, 33: thread cancellation and set*id) ignored.
     expect(masks.SigIgn! & 0x7fffffffn, 'ignored').toBe(0n);
+  });
+
+  it("copies each fd from the right source when a source's number is also one of the child's fds", async () => {
+    const posix = posixSpawn()!;
+    const [aRead, aWrite] = posix.pipe();
+    const [bRead, bWrite] = posix.pipe();
+    const [outRead, outWrite] = posix.pipe();
+    const a = new net.Socket({ fd: aWrite, readable: false, writable: true });
+    const b = new net.Socket({ fd: bWrite, readable: false, writable: true });
+    const out = new net.Socket({ fd: outRead, readable: true, writable: false });
+    // Child fd aRead gets pipe B, and a higher child fd gets pipe A from fd aRead: set in order, that second copy
+    // would read the first's result (pipe B).
+    const high = Math.max(aRead, bRead) + 1;
+    const fds: ChildFd[] = Array.from({ length: high + 1 }, () => 'null' as const);
+    fds[1] = { dup: outWrite };
+    fds[aRead] = { dup: bRead };
+    fds[high] = { dup: aRead };
+    const env = [`PATH=${process.env.PATH}`];
+    posix.spawn('sh', ['sh', '-c', `cat /dev/fd/${high}`], env, fds);
+    for (const fd of [aRead, bRead, outWrite]) posix.close(fd);
+    a.end('from pipe A');
+    b.end('from pipe B');
+    expect(await readAll(out)).toBe('from pipe A');
   });
 
   it('reports a binary that does not exist as an error event with no pid', async () => {
