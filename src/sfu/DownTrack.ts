@@ -2,6 +2,7 @@ import { RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { parseVp8Descriptor } from '../media/rtp/vp8Descriptor.js';
 import { RtpFastSender } from '../peer/RtpFastSender.js';
 import type { StartTrace, SwitchTiming } from './DownTrackTypes.js';
+import { elapsedMs } from './elapsedMs.js';
 import { sameCap, type VideoCap } from './videoLadder.js';
 import { chooseLayer, sentAtOrBelow, type TileSize } from './layerChoice.js';
 import { LayerSwitch } from './LayerSwitch.js';
@@ -238,10 +239,10 @@ export class DownTrack {
   }
 
   private traceStart(): StartTrace {
-    const since = (t?: number) => (t === undefined ? undefined : Math.round(t - this.createdAt));
+    const since = (t?: number) => (t === undefined ? undefined : elapsedMs(this.createdAt, t));
     const { negotiatedAt, readyAt, keyframesBefore } = this.startTrace;
     return {
-      waitedMs: Math.round(performance.now() - this.createdAt),
+      waitedMs: elapsedMs(this.createdAt),
       negotiatedMs: since(negotiatedAt),
       readyMs: since(readyAt),
       keyframesAsked: this.published.keyframesRequested - keyframesBefore,

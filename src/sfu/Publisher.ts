@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RTCPeerConnection, type MediaStreamTrack } from 'werift';
 import type { Logger } from '../logger.js';
+import { elapsedMs } from './elapsedMs.js';
 import type { ForwardMeter } from './ForwardMeter.js';
 import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import type { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
@@ -103,8 +104,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     await this.pc.setLocalDescription(created);
     // Gathering is complete once setLocalDescription resolves: the answer carries our candidates; we never trickle.
     const answer = this.pc.localDescription!.sdp;
-    const ms = (a: number, b: number) => Math.round(b - a);
-    this.ctx.logger.debug({ peer: this.participant.name, setRemoteMs: ms(t0, t1), createAnswerMs: ms(t1, t2), setLocalMs: ms(t2, performance.now()) }, 'publisher answer sent');
+    this.ctx.logger.debug({ peer: this.participant.name, setRemoteMs: elapsedMs(t0, t1), createAnswerMs: elapsedMs(t1, t2), setLocalMs: elapsedMs(t2) }, 'publisher answer sent');
     this.ctx.sendAnswer({ type: 'answer', sdp: this.ctx.startKbps > 0 ? withStartBitrate(answer, this.ctx.startKbps) : answer });
   }
 

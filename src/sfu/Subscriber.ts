@@ -4,6 +4,7 @@ import { addRemoteCandidate, type Candidate } from '../peer/iceCandidate.js';
 import { peerConnectionConfig } from '../peer/peerConnectionConfig.js';
 import type { PeerInfo, TrackPublished, VideoPaused, VideoResumed } from '../signaling/messages.js';
 import { DownTrack } from './DownTrack.js';
+import { elapsedMs } from './elapsedMs.js';
 import type { TileSize } from './layerChoice.js';
 import { MixDownTrack } from './MixDownTrack.js';
 import { SubscriberBandwidth } from './SubscriberBandwidth.js';
@@ -213,8 +214,7 @@ export class Subscriber {
     const created = await this.pc.createOffer();
     const t1 = performance.now();
     await this.pc.setLocalDescription(created);
-    const ms = (a: number, b: number) => Math.round(b - a);
-    const took = { createOfferMs: ms(t0, t1), setLocalMs: ms(t1, performance.now()) };
+    const took = { createOfferMs: elapsedMs(t0, t1), setLocalMs: elapsedMs(t1) };
     // The subscriber learns whose track each media section carries before the offer that adds it.
     for (const down of this.downTracks.values()) {
       if (down.mid === undefined || down.announcedMid === down.mid) continue;
