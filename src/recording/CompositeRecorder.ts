@@ -31,6 +31,7 @@ import type {
   MixedAudioTrackInfo,
 } from './CompositeRecorderTypes.js';
 import { finalizeComposite, PART_FILES } from './finalizeComposite.js';
+import { type ArrivingVoice, StallCatchUp } from './StallCatchUp.js';
 
 export { finalizeComposite };
 
@@ -43,13 +44,8 @@ const ACTIVE_DB = -50;
 const SPEAKER_HOLD_MS = 1000;
 const SPEAKER_MARGIN_DB = 3;
 const RELAYOUT_CHECK_MS = 200;
-/**
- * A tick this late means the process did not run (starved of CPU, stopped). What arrived meanwhile is still in the
- * socket buffers, and timers run before I/O: composing the missed time at once would mix it as silence and frozen
- * tiles, then drop the real packets as late. So production waits CATCH_UP_HOLD_MS for the I/O to be read first (300 ms left 180 ms of a 5 s stall unread).
- */
+/** A tick this late means the process did not run (starved of CPU, stopped): see StallCatchUp. */
 const STALLED_TICK_MS = 250;
-const CATCH_UP_HOLD_MS = 500;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 400;
 const MAX_QUEUED_PICTURES = 60;
 
@@ -79,7 +75,7 @@ interface VideoSource {
   dispose: () => void;
 }
 
-interface AudioSource {
+interface AudioSource extends ArrivingVoice {
   trackId: string;
   remote: RemoteTrack;
   clock: TrackClock;
@@ -140,8 +136,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   private lastRelayoutCheck = 0;
   private lastUpdate = 0;
   private lastTickEnd = 0;
-  /** After a stall: no frames are produced before this time (our clock), so buffered packets are read first. */
-  private holdUntil = 0;
+  /** After a stall: no frames are produced until what arrived meanwhile has been read. */
+  private readonly catchUp = new StallCatchUp();
   private activeSpeaker?: string;
   private speakerCandidate?: { id: string; since: number };
   private stopping?: Promise<CompositeInfo>;
@@ -290,18 +286,20 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     const trackId = p.audios.some((a) => !a.ended) ? `${p.info.id}:${remote.mid}` : p.info.id;
     const clock = p.clock.track(remote.ssrc, remote.codec.clockRate, 'audio');
     this.mixer.addTrack(trackId, { id: p.info.id, name: p.info.name });
-    const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {} };
+    const source: AudioSource = { trackId, remote, clock, ended: false, dispose: () => {}, lastArrivalAt: 0, lastTimelineMs: 0 };
     let mediaZero: number | undefined;
     const rtpSub = remote.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
       if (source.ended) return;
       // A packet leaves the sender once its last sample is captured: observing its end keeps the packet duration
       // from reading as network delay while the clock settles (60 ms packets put the first lip-sync seconds 60 ms off).
-      clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, nowMs());
+      source.lastArrivalAt = nowMs();
+      clock.observe((rtp.header.timestamp + opusPacketSamples(rtp.payload)) >>> 0, source.lastArrivalAt);
+      source.lastTimelineMs = clock.toTimeline(rtp.header.timestamp);
       if (rtp.payload.length === 0) return;
       // Media position 0 is the first packet's start, as in the track file (its t = 0).
       mediaZero ??= clock.mediaMs(rtp.header.timestamp);
       // The mixer's timeline copies what it queues (packets wait until their time comes).
-      this.mixer.pushOpus(trackId, rtp.payload, clock.toTimeline(rtp.header.timestamp), clock.mediaMs(rtp.header.timestamp) - mediaZero);
+      this.mixer.pushOpus(trackId, rtp.payload, source.lastTimelineMs, clock.mediaMs(rtp.header.timestamp) - mediaZero);
     });
     const rtcpSub = remote.track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.onRtcp(clock, rtcp, p));
     source.dispose = () => {
@@ -545,8 +543,7 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     // Wake for each video frame (audio frames due by then are produced in the same tick); audio only, once per
     // AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather than for every 20 ms frame.
     const due = this.compositor ? nextVideo : nextAudio + AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
-    const holding = this.holdUntil - nowMs();
-    const wait = holding > 0 ? Math.min(holding, 20) : Math.max(1, due - pos);
+    const wait = this.catchUp.active ? 20 : Math.max(1, due - pos);
     this.lastTickEnd = nowMs();
     this.timer = setTimeout(() => this.tick(), Math.min(wait, AUDIO_ONLY_TICK_MS));
   }
@@ -558,11 +555,16 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
       // tick of our own, e.g. catching up, is not).
       const sinceLastTick = this.lastTickEnd ? now - this.lastTickEnd : 0;
       if (sinceLastTick > AUDIO_ONLY_TICK_MS + STALLED_TICK_MS) {
-        this.holdUntil = now + CATCH_UP_HOLD_MS;
+        const voices = [...this.participants.values()].flatMap((p) => p.audios.filter((a) => !a.ended));
+        this.catchUp.begin(now, this.lastTickEnd, now - this.originMs, voices);
         // Debug only: RoomRecorder's StallWatch already warns about the stall and lists it in the manifest.
         this.logger.debug({ stalledMs: Math.round(sinceLastTick) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
       }
-      if (now >= this.holdUntil) this.produceUntil(now - this.originMs - this.latencyMs);
+      const catchUp = this.catchUp.check(now);
+      if (!catchUp.holding) {
+        if (catchUp.ended) this.logger.info({ heldMs: Math.round(catchUp.ended.heldMs), everyVoiceRead: catchUp.ended.complete }, 'composite: caught up after a stall');
+        this.produceUntil(now - this.originMs - this.latencyMs);
+      }
       if (now - this.lastRelayoutCheck >= RELAYOUT_CHECK_MS) {
         this.lastRelayoutCheck = now;
         this.updateSpeakers(now);

@@ -35,7 +35,7 @@ describe('CPU starvation', () => {
     const s = await startServer({ port: 0 });
     cleanups.push(() => s.close());
     const out = mkdtempSync(join(tmpdir(), 'rtc-starve-'));
-    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'starve', '--server', s.wsUrl, '--out', out, '--json', '--size', '640x360']);
+    const cli = new CliProcess(['--ice-address', '127.0.0.1', '--room', 'starve', '--server', s.wsUrl, '--out', out, '--json', '--size', '640x360', '--log-level', 'info']);
     cleanups.push(() => {
       cli.kill('SIGCONT');
       cli.kill('SIGKILL');
@@ -109,7 +109,13 @@ describe('CPU starvation', () => {
       trackOffsetMs: offset,
       inMix: (ms) => ms >= offset + 2000 && ms < stopAt - origin - 1000,
     });
-    console.log(`whole recording: ${describeContinuity([result])}; composite ${JSON.stringify(manifest.composite!.audioTracks)}`);
+    // After each freeze the mix waited until the backlog was read (how long that took is logged).
+    const catchUps = cli.stderr.filter((l) => l.includes('composite: caught up after a stall')).map((l) => {
+      const { heldMs, everyVoiceRead } = JSON.parse(l) as { heldMs: number; everyVoiceRead: boolean };
+      return { heldMs, everyVoiceRead };
+    });
+    console.log(`whole recording: ${describeContinuity([result])}; catch-ups ${JSON.stringify(catchUps)}; composite ${JSON.stringify(manifest.composite!.audioTracks)}`);
+    expect(catchUps.map((c) => c.everyVoiceRead)).toEqual([true, true]);
     expect(result.judgedCells).toBeGreaterThan(((stopAt - origin - offset - 3000) / 20) * 0.9);
     expect(result.missingShare).toBeLessThanOrEqual(0.005);
   });
