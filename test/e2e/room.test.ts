@@ -50,6 +50,7 @@ declare global {
       readonly id: string | undefined;
       peers(): RoomPeer[];
       inboundStats(): Promise<InboundStat[]>;
+      outboundStats(): Promise<Array<{ kind: string; packetsSent: number; framesEncoded?: number; qualityLimitationReason?: string; active?: boolean }>>;
       selectedCandidateTypes(): Promise<Array<{ local?: string; remote?: string }>>;
       tileColor(peerId: string): { r: number; g: number; b: number } | null;
     };
@@ -226,7 +227,10 @@ async function expectMediaFlowing(receiver: Member, senders: Member[]): Promise<
     if (frames < 5) {
       const all = (list: InboundStat[]) => JSON.stringify(list.filter((s) => s.peerId === x.id && s.kind === 'video'));
       const signals = (await receiver.page.evaluate(() => window.__signalLog ?? [])).map((m) => m.type).filter((t) => t !== 'candidate').slice(-12);
-      expect(frames, `${receiver.name} ← ${x.name}: video frames decoded in 1 s; before ${all(first)}, after ${all(second)}; last signals ${signals.join(' ')}`).toBeGreaterThanOrEqual(5);
+      // Whether the sender itself stopped: its video upload now and 0.5 s later.
+      const sending = async () => JSON.stringify((await x.page.evaluate(() => window.rtcRoom.outboundStats())).filter((o) => o.kind === 'video'));
+      const sent = [await sending(), await sleep(500).then(sending)];
+      expect(frames, `${receiver.name} ← ${x.name}: video frames decoded in 1 s; before ${all(first)}, after ${all(second)}; last signals ${signals.join(' ')}; ${x.name} sending ${sent.join(' then ')}`).toBeGreaterThanOrEqual(5);
     }
     expect(samples, `${receiver.name} ← ${x.name}: audio samples received in 1 s`).toBeGreaterThanOrEqual(20_000);
   }
