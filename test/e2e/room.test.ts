@@ -3,6 +3,7 @@
 // decode frames of the *sender's* colour, hear the *sender's* tone, and never see peers of another room.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/http/HttpServer.js';
 import type { HttpServerOptions, RunningServer } from '../../src/http/HttpServerTypes.js';
@@ -120,8 +121,16 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((fn) => fn().catch(() => {})));
 });
 
+/** The in-process server's debug log (kept in memory, quoted when media stops flowing). */
+const serverLog: string[] = [];
+const serverLogger = pino({ level: 'debug' }, {
+  write: (line: string) => {
+    if (serverLog.push(line) > 20_000) serverLog.splice(0, 5_000);
+  },
+});
+
 async function serve(options: HttpServerOptions = {}): Promise<RunningServer> {
-  const server = await startServer({ port: 0, host: '127.0.0.1', ...options });
+  const server = await startServer({ port: 0, host: '127.0.0.1', logger: serverLogger, ...options });
   cleanups.push(() => server.close());
   return server;
 }
@@ -230,7 +239,8 @@ async function expectMediaFlowing(receiver: Member, senders: Member[]): Promise<
       // Whether the sender itself stopped: its video upload now and 0.5 s later.
       const sending = async () => JSON.stringify((await x.page.evaluate(() => window.rtcRoom.outboundStats())).filter((o) => o.kind === 'video'));
       const sent = [await sending(), await sleep(500).then(sending)];
-      expect(frames, `${receiver.name} ← ${x.name}: video frames decoded in 1 s; before ${all(first)}, after ${all(second)}; last signals ${signals.join(' ')}; ${x.name} sending ${sent.join(' then ')}`).toBeGreaterThanOrEqual(5);
+      const logged = serverLog.filter((l) => l.includes(`"subscriber":"${receiver.name}"`) || l.includes(`"peer":"${receiver.name}"`)).slice(-15);
+      expect(frames, `${receiver.name} ← ${x.name}: video frames decoded in 1 s; before ${all(first)}, after ${all(second)}; last signals ${signals.join(' ')}; ${x.name} sending ${sent.join(' then ')}; server log for ${receiver.name}:\n${logged.join('\n')}`).toBeGreaterThanOrEqual(5);
     }
     expect(samples, `${receiver.name} ← ${x.name}: audio samples received in 1 s`).toBeGreaterThanOrEqual(20_000);
   }
