@@ -64,8 +64,12 @@ describe('MCU live mix (werift publishers and a listener)', () => {
     // lost packet's concealment, which libopus plays up to ~-24 dB low for a frame or two at 300-500 Hz (the goal
     // counts those as fine).
     const holes = windows.filter((w) => w.levels.slice(0, 3).some((l) => l < 0.015)).length;
-    // P4 mixed in would read ~0.04 (its 0.05 under the limiter); a concealed frame's splatter reads up to ~0.015.
-    const quietHeard = windows.filter((w) => w.levels[3]! > 0.025).length;
+    // P4 mixed in would read ~0.04 (its 0.05 under the limiter), with the loud three as loud as ever; a loud voice's
+    // concealed frame (an underrun) reads low itself and splatters up to ~0.026 into P4's band (seen in a CI run, P3 at
+    // 0.114 in that cell): not counted.
+    // A loud voice reads ~0.7 of its amplitude in the mix (the limiter): under half of it is a concealed frame.
+    const loudIntact = (w: (typeof windows)[number]) => w.levels.slice(0, 3).every((l, i) => l >= 0.5 * VOICES[i]!.amplitude);
+    const quietHeard = windows.filter((w) => w.levels[3]! > 0.025 && loudIntact(w)).length;
     const odd = windows.filter((w) => w.levels.slice(0, 3).some((l) => l < 0.015) || w.levels[3]! > 0.025);
     if (odd.length) console.log(`[mcu] odd cells: ${odd.map((w) => `${w.startSec.toFixed(2)}s ${w.levels.map((l) => l.toFixed(3)).join('/')}`).join('; ')}`);
     console.log(`[mcu] voices: ${JSON.stringify([...server.sfu.room('mix')!.liveMix!.mixStats().voices])}`);
