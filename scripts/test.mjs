@@ -12,22 +12,29 @@ if (!ensureSystemPackages()) process.exit(1);
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const report = join(root, '.cache', 'vitest-report.json');
+const retriedFile = join(root, '.cache', 'retried.json');
 mkdirSync(dirname(report), { recursive: true });
 rmSync(report, { force: true });
+rmSync(retriedFile, { force: true });
 
 const build = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const run = spawnSync(
   process.execPath,
-  [join(root, 'scripts', 'in-netns.mjs'), 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [join(root, 'scripts', 'in-netns.mjs'), 'vitest', 'run', '--reporter=default', '--reporter=./test/harness/retryReporter.ts', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
   { cwd: root, stdio: 'inherit' },
 );
 
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  let retried = [];
+  try {
+    retried = JSON.parse(readFileSync(retriedFile, 'utf8'));
+  } catch {}
+  const flaky = retried.length ? ` (${retried.length} of them only on a retry: ${retried.map((t) => t.name).join('; ')})` : '';
+  console.log(`tests: ${r.numPassedTests} passed${flaky}, ${r.numFailedTests} failed, ${skipped} skipped`);
 } catch {
   console.log('tests: 0 passed, 1 failed (no report: the run did not complete)');
 }
