@@ -128,6 +128,35 @@ describe('werift patch (patch-package)', () => {
     }
   });
 
+  it('counts a rollover across a gap of more than 100 packets, as libsrtp does (the stream failed to authenticate after it)', () => {
+    type State = { rolloverCounter: number; lastSequenceNumber: number };
+    const keys = { a: randomBytes(16), as: randomBytes(12), b: randomBytes(16), bs: randomBytes(12) };
+    const sender = new SrtpSession({ keys: { localMasterKey: keys.a, localMasterSalt: keys.as, remoteMasterKey: keys.b, remoteMasterSalt: keys.bs }, profile: ProtectionProfileAeadAes128Gcm });
+    const receiver = new SrtpSession({ keys: { localMasterKey: keys.b, localMasterSalt: keys.bs, remoteMasterKey: keys.a, remoteMasterSalt: keys.as }, profile: ProtectionProfileAeadAes128Gcm });
+    // The sending side's context (werift's SrtpContext; the receiving side's is the same class).
+    const context = (sender as unknown as { localContext: { getSrtpSsrcState(ssrc: number): State; updateRolloverCount(sequenceNumber: number, s: State): void } }).localContext;
+    /** The rollover counter each packet is protected with, in the order given. */
+    const counters = (ssrc: number, sequence: number[]) => {
+      const s = context.getSrtpSsrcState(ssrc);
+      return sequence.map((n) => (context.updateRolloverCount(n, s), s.rolloverCounter));
+    };
+    // In order across the wrap; a gap of 186 across it (a lost burst); one of 5,000 packets.
+    expect(counters(1, [65534, 65535, 0, 1])).toEqual([0, 0, 1, 1]);
+    expect(counters(2, [65300, 65400, 50, 51])).toEqual([0, 0, 1, 1]);
+    expect(counters(3, [62000, 1464, 1465])).toEqual([0, 1, 1]);
+    // A packet from before the wrap arriving after it (NACKed, reordered) keeps its own counter; the next goes on.
+    expect(counters(4, [65500, 10, 150, 65534, 151])).toEqual([0, 1, 1, 0, 1]);
+    // Back to 0 from 200 is not a wrap (werift counted one whenever 0 followed a number over 100).
+    expect(counters(5, [100, 200, 0, 201])).toEqual([0, 0, 0, 0]);
+    // Through SRTP both ways: what the sender protects across the gap decrypts at the receiver.
+    for (const sequenceNumber of [65300, 65400, 50, 51]) {
+      const data = randomBytes(40);
+      const wire = sender.encrypt(data, new RtpHeader({ payloadType: 111, sequenceNumber, timestamp: sequenceNumber * 960, ssrc: 77 }));
+      expect([...RtpPacket.deSerialize(receiver.decrypt(wire)).payload]).toEqual([...data]);
+    }
+    expect((receiver as unknown as { remoteContext: { srtpSSRCStates: Record<number, State> } }).remoteContext.srtpSSRCStates[77]?.rolloverCounter).toBe(1);
+  });
+
   it('sends transport-cc feedback every 100 ms, in contiguous ranges across the 65535 -> 0 wrap', async () => {
     const sent: Array<{ baseSequenceNumber: number; packetStatusCount: number; fbPktCount: number }> = [];
     const dtls = { sendRtcp: async (packets: Array<{ feedback: (typeof sent)[number] }>) => void sent.push(...packets.map((p) => p.feedback)) };
