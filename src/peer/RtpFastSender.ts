@@ -98,7 +98,8 @@ export class RtpFastSender {
   /**
    * werift's `sendRtp` reaches the socket a few microtasks later, through dgram's `send` (which defers by a tick too):
    * until the loop turn is over, fast packets take the same dgram path so they cannot overtake it. (Reordered across
-   * sequence number 0, werift's receivers guess the rollover counter wrong and drop the packet.)
+   * sequence number 0, an unpatched werift receiver — a remote recorder of someone else's — guesses the rollover
+   * counter wrong and drops the packet; ours is patched, and order is what receivers expect anyway.)
    */
   private weriftSending = false;
   private nackOf?: SenderInternals['codec'];
