@@ -44,7 +44,7 @@ const ACTIVE_DB = -50;
 const SPEAKER_HOLD_MS = 1000;
 const SPEAKER_MARGIN_DB = 3;
 const RELAYOUT_CHECK_MS = 200;
-/** A tick this late means the process did not run (starved of CPU, stopped): see StallCatchUp. */
+/** A tick this late (after its scheduled wait of at most AUDIO_ONLY_TICK_MS) means the process did not run: see StallCatchUp. */
 const STALLED_TICK_MS = 250;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 400;
 const MAX_QUEUED_PICTURES = 60;
@@ -135,9 +135,8 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
   private timer?: NodeJS.Timeout;
   private lastRelayoutCheck = 0;
   private lastUpdate = 0;
-  private lastTickEnd = 0;
   /** After a stall: no frames are produced until what arrived meanwhile has been read. */
-  private readonly catchUp = new StallCatchUp();
+  private readonly catchUp = new StallCatchUp(AUDIO_ONLY_TICK_MS + STALLED_TICK_MS);
   private activeSpeaker?: string;
   private speakerCandidate?: { id: string; since: number };
   private stopping?: Promise<CompositeInfo>;
@@ -544,25 +543,21 @@ export class CompositeRecorder extends EventEmitter<CompositeRecorderEvents> {
     // AUDIO_ONLY_TICK_MS of frames (the encoder takes PCM in such batches anyway) rather than for every 20 ms frame.
     const due = this.compositor ? nextVideo : nextAudio + AUDIO_ONLY_TICK_MS - AUDIO_FRAME_MS;
     const wait = this.catchUp.active ? 20 : Math.max(1, due - pos);
-    this.lastTickEnd = nowMs();
     this.timer = setTimeout(() => this.tick(), Math.min(wait, AUDIO_ONLY_TICK_MS));
   }
 
   private tick(): void {
     try {
       const now = nowMs();
-      // The scheduled wait is at most AUDIO_ONLY_TICK_MS: a longer gap since the last tick ended is a stall (a long
-      // tick of our own, e.g. catching up, is not).
-      const sinceLastTick = this.lastTickEnd ? now - this.lastTickEnd : 0;
-      if (sinceLastTick > AUDIO_ONLY_TICK_MS + STALLED_TICK_MS) {
-        const voices = [...this.participants.values()].flatMap((p) => p.audios.filter((a) => !a.ended));
-        this.catchUp.begin(now, this.lastTickEnd, now - this.originMs, voices);
-        // Debug only: RoomRecorder's StallWatch already warns about the stall and lists it in the manifest.
-        this.logger.debug({ stalledMs: Math.round(sinceLastTick) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
-      }
+      const voices = () => [...this.participants.values()].flatMap((p) => p.audios.filter((a) => !a.ended));
+      const stalledMs = this.catchUp.tickStarted(now, now - this.originMs, voices);
+      // Debug only: RoomRecorder's StallWatch already warns about the stall and lists it in the manifest.
+      if (stalledMs !== undefined) this.logger.debug({ stalledMs: Math.round(stalledMs) }, 'composite: the recorder did not run; reading what arrived meanwhile before catching up');
       const catchUp = this.catchUp.check(now);
       if (!catchUp.holding) {
-        if (catchUp.ended) this.logger.info({ heldMs: Math.round(catchUp.ended.heldMs), everyVoiceRead: catchUp.ended.complete }, 'composite: caught up after a stall');
+        const ended = catchUp.ended;
+        // Said at info for a stall StallWatch lists too (≥ 0.5 s); a long tick of our own, at debug.
+        if (ended) this.logger[ended.stalledMs >= 500 ? 'info' : 'debug']({ stalledMs: Math.round(ended.stalledMs), heldMs: Math.round(ended.heldMs), everyVoiceRead: ended.complete }, 'composite: caught up after a stall');
         this.produceUntil(now - this.originMs - this.latencyMs);
       }
       if (now - this.lastRelayoutCheck >= RELAYOUT_CHECK_MS) {

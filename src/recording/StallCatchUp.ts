@@ -24,20 +24,40 @@ export class StallCatchUp {
   private position = 0;
   private startedAt = 0;
   private giveUpAt = 0;
+  private stalledMs = 0;
+  private lastTickStart = 0;
 
-  /** The process ran again at `now` (our clock, ms) after not running since `stalledSince`; `timelineNow` is now on the timeline. */
-  begin(now: number, stalledSince: number, timelineNow: number, voices: Iterable<ArrivingVoice>): void {
+  /** `stalledAfterMs`: a longer gap between the starts of two ticks of the mix is a stall. */
+  constructor(private readonly stalledAfterMs: number) {}
+
+  /**
+   * A tick of the mix begins at `now` (our clock, ms; `timelineNow` the same moment on the timeline). After a stall
+   * this begins a hold and returns the stall's length. Counted from the previous tick's start, not its end: a process
+   * stopped in the middle of a tick (a CI run: the 5 s freeze went unnoticed and 4 s of every voice came late) ends that
+   * tick after the stall. A long tick of our own (catching up, a starved machine) left packets in the socket buffers
+   * too, and its hold ends as soon as they are read.
+   */
+  tickStarted(now: number, timelineNow: number, voices: () => Iterable<ArrivingVoice>): number | undefined {
+    const previous = this.lastTickStart;
+    this.lastTickStart = now;
+    if (!previous || now - previous <= this.stalledAfterMs) return undefined;
+    this.begin(now, previous, timelineNow, voices());
+    return now - previous;
+  }
+
+  private begin(now: number, stalledSince: number, timelineNow: number, voices: Iterable<ArrivingVoice>): void {
     this.waitingFor = [...voices].filter((v) => v.lastArrivalAt > 0 && v.lastArrivalAt >= stalledSince - SENDING_BEFORE_STALL_MS);
     this.position = timelineNow - CAUGHT_UP_WITHIN_MS;
     this.startedAt = now;
     this.giveUpAt = now + MAX_HOLD_MS;
+    this.stalledMs = now - stalledSince;
   }
 
   /**
    * Whether the mix must still wait at `now`. Returns the hold's length once, when it ends (for the log), as
-   * `{ heldMs, complete }` (complete: every voice caught up, not given up on).
+   * `{ stalledMs, heldMs, complete }` (complete: every voice caught up, not given up on).
    */
-  check(now: number): { holding: true } | { holding: false; ended?: { heldMs: number; complete: boolean } } {
+  check(now: number): { holding: true } | { holding: false; ended?: { stalledMs: number; heldMs: number; complete: boolean } } {
     if (!this.startedAt) return { holding: false };
     this.waitingFor = this.waitingFor.filter((v) => v.lastTimelineMs < this.position);
     const complete = this.waitingFor.length === 0;
@@ -45,7 +65,7 @@ export class StallCatchUp {
     const heldMs = now - this.startedAt;
     this.startedAt = 0;
     this.waitingFor = [];
-    return { holding: false, ended: { heldMs, complete } };
+    return { holding: false, ended: { stalledMs: this.stalledMs, heldMs, complete } };
   }
 
   get active(): boolean {

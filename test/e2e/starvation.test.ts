@@ -111,11 +111,13 @@ describe('CPU starvation', () => {
     });
     // After each freeze the mix waited until the backlog was read (how long that took is logged).
     const catchUps = cli.stderr.filter((l) => l.includes('composite: caught up after a stall')).map((l) => {
-      const { heldMs, everyVoiceRead } = JSON.parse(l) as { heldMs: number; everyVoiceRead: boolean };
-      return { heldMs, everyVoiceRead };
+      const { stalledMs, heldMs, everyVoiceRead } = JSON.parse(l) as { stalledMs: number; heldMs: number; everyVoiceRead: boolean };
+      return { stalledMs, heldMs, everyVoiceRead };
     });
     console.log(`whole recording: ${describeContinuity([result])}; catch-ups ${JSON.stringify(catchUps)}; composite ${JSON.stringify(manifest.composite!.audioTracks)}`);
-    expect(catchUps.map((c) => c.everyVoiceRead)).toEqual([true, true]);
+    // One for each freeze, wherever SIGSTOP caught the process (a CI run stopped it mid-tick and the 5 s freeze went
+    // unnoticed: 4 s of the voice came late); the long catch-up tick after it may bring a short one of its own.
+    expect(catchUps.filter((c) => c.stalledMs >= FREEZES[0]!.ms - 100).map((c) => c.everyVoiceRead)).toEqual([true, true]);
     expect(result.judgedCells).toBeGreaterThan(((stopAt - origin - offset - 3000) / 20) * 0.9);
     expect(result.missingShare).toBeLessThanOrEqual(0.005);
   });
