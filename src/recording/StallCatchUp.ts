@@ -23,7 +23,6 @@ export class StallCatchUp {
   private waitingFor: ArrivingVoice[] = [];
   private position = 0;
   private startedAt = 0;
-  private giveUpAt = 0;
   private stalledMs = 0;
   private lastTickStart = 0;
 
@@ -49,7 +48,6 @@ export class StallCatchUp {
     this.waitingFor = [...voices].filter((v) => v.lastArrivalAt > 0 && v.lastArrivalAt >= stalledSince - SENDING_BEFORE_STALL_MS);
     this.position = timelineNow - CAUGHT_UP_WITHIN_MS;
     this.startedAt = now;
-    this.giveUpAt = now + MAX_HOLD_MS;
     this.stalledMs = now - stalledSince;
   }
 
@@ -61,7 +59,7 @@ export class StallCatchUp {
     if (!this.startedAt) return { holding: false };
     this.waitingFor = this.waitingFor.filter((v) => v.lastTimelineMs < this.position);
     const complete = this.waitingFor.length === 0;
-    if (!complete && now < this.giveUpAt) return { holding: true };
+    if (!complete && now < this.startedAt + MAX_HOLD_MS) return { holding: true };
     const heldMs = now - this.startedAt;
     this.startedAt = 0;
     this.waitingFor = [];
