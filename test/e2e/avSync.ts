@@ -7,6 +7,9 @@ import type { Manifest } from '../../src/recording/ManifestTypes.js';
 import { decodeAudioPcm, detectBeepOnsets, detectFlashOnsets, type Region, videoBrightnessTimeline } from '../harness/analyze.js';
 import { trackPath } from '../harness/util.js';
 
+/** flashBeepFixture's default period (one flash and beep a second), the one every A/V test records. */
+const FIXTURE_PERIOD_MS = 1000;
+
 export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)]! : NaN;
@@ -43,7 +46,7 @@ export function pairOffsets(a: FlashEvent[], b: FlashEvent[]): Array<{ a: number
  * sender's clock by its sender reports, each moment by the report in effect then (a browser's audio mapping can step
  * by hundreds of ms: the manifest's `senderReportSteps`).
  */
-export async function sentFlashBeepEvents(dir: string, beepHz: number, participantName?: string, periodMs = 1000): Promise<FlashEvent[]> {
+export async function sentFlashBeepEvents(dir: string, beepHz: number, participantName?: string): Promise<FlashEvent[]> {
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   const onSenderClock = (kind: 'audio' | 'video'): { file: string; ntpAt: (fileSec: number) => number } => {
     const t = m.tracks.find((x) => x.kind === kind && (participantName === undefined || x.participantName === participantName))!;
@@ -62,7 +65,7 @@ export async function sentFlashBeepEvents(dir: string, beepHz: number, participa
   const v = onSenderClock('video');
   const flashes = detectFlashOnsets(await videoBrightnessTimeline(v.file)).map(v.ntpAt);
   const beeps = detectBeepOnsets(await decodeAudioPcm(a.file, { filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), 48_000).map(a.ntpAt);
-  return beepOffsets(flashes, beeps, periodMs).map((e) => ({ wall: e.flash, offset: e.offset }));
+  return beepOffsets(flashes, beeps).map((e) => ({ wall: e.flash, offset: e.offset }));
 }
 
 /** A track's sender-report steps as `s on its file: ±ms` (for failure messages). */
@@ -83,12 +86,12 @@ export function senderReportStepsText(dir: string): string {
 }
 
 /** Flash onsets (s, on the file's timeline) with their beep's offset (ms, audio − video; see beepOffsets). */
-export async function flashBeepEvents(file: string, beepHz: number, region?: Region, periodMs = 1000): Promise<Array<{ flashSec: number; offsetMs: number }>> {
+export async function flashBeepEvents(file: string, beepHz: number, region?: Region): Promise<Array<{ flashSec: number; offsetMs: number }>> {
   const sr = 48_000;
   const flashes = detectFlashOnsets(await videoBrightnessTimeline(file, { region }));
   const beeps = detectBeepOnsets(await decodeAudioPcm(file, { sampleRate: sr, filter: `bandpass=f=${beepHz}:width_type=q:w=4` }), sr);
   const ms = (t: number[]) => t.map((x) => x * 1000);
-  return beepOffsets(ms(flashes), ms(beeps), periodMs).map((e) => ({ flashSec: e.flash / 1000, offsetMs: e.offset }));
+  return beepOffsets(ms(flashes), ms(beeps)).map((e) => ({ flashSec: e.flash / 1000, offsetMs: e.offset }));
 }
 
 /**
@@ -98,7 +101,8 @@ export async function flashBeepEvents(file: string, beepHz: number, region?: Reg
  * skew is taken as the offsets' circular mean, and each flash paired with the beep nearest to flash + skew (within
  * 40 % of a period, else it is left out: a flash or beep the detector missed).
  */
-export function beepOffsets(flashes: number[], beeps: number[], periodMs: number): Array<{ flash: number; offset: number }> {
+export function beepOffsets(flashes: number[], beeps: number[]): Array<{ flash: number; offset: number }> {
+  const periodMs = FIXTURE_PERIOD_MS;
   if (!beeps.length) return [];
   const nearest = (t: number) => beeps.reduce((best, x) => (Math.abs(x - t) < Math.abs(best - t) ? x : best));
   const angle = (offset: number) => (2 * Math.PI * offset) / periodMs;
